@@ -1,0 +1,175 @@
+"""The ``polyattr`` command.
+
+Every subcommand validates its arguments, calls the library, and prints a table or one JSON object.
+Any :class:`~polyattr.errors.PolyattrError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from polyattr.errors import PolyattrError
+
+
+def _parse_vector(text: str | None, name: str):
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise PolyattrError(f"--{name}: expected comma-separated numbers, got {text!r}")
+    try:
+        values = [Fraction(p) for p in parts]
+    except (ValueError, ZeroDivisionError):
+        raise PolyattrError(f"--{name}: expected comma-separated numbers (decimals or p/q), got {text!r}") from None
+    return values
+
+
+def _domain_from_args(args, d: int, exact: bool = False):
+    from polyattr.geometry.domains import Box
+
+    lower = _parse_vector(getattr(args, "lower", None), "lower")
+    upper = _parse_vector(getattr(args, "upper", None), "upper")
+    if lower is None and upper is None:
+        return Box.unit(d, exact=exact)
+    lower = lower if lower is not None else [Fraction(0)] * d
+    upper = upper if upper is not None else [Fraction(1)] * d
+    if len(lower) != d or len(upper) != d:
+        raise PolyattrError(f"--lower/--upper: expected {d} values each (the model's inputs), got {len(lower)} and {len(upper)}")
+    if not exact:
+        lower, upper = [float(v) for v in lower], [float(v) for v in upper]
+    return Box(lower, upper, exact=exact)
+
+
+def _load(args, exact: bool = False):
+    from polyattr.models.io import load_model
+
+    return load_model(args.model, exact=exact)
+
+
+# ---------------------------------------------------------------------------------------- regions
+def cmd_regions(args) -> int:
+    from polyattr.geometry.regions import enumerate_regions
+
+    model = _load(args)
+    domain = _domain_from_args(args, model.n_inputs)
+    start = time.perf_counter()
+    regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
+                                progress=None if not args.progress else True)
+    seconds = time.perf_counter() - start
+    if args.plot:
+        regions.plot(path=args.plot, output=args.output if model.n_outputs > 1 else None)
+    result = {
+        "regions": len(regions),
+        "volume": regions.total_volume,
+        "domain_volume": float(domain.volume),
+        "seconds": seconds,
+        "backend": regions.backend,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"model           {model!r}  ({args.model})")
+        print(f"domain          [{', '.join(map(str, domain.lower))}] x ... x [{', '.join(map(str, domain.upper))}]")
+        print(f"regions         {result['regions']}")
+        print(f"volume          {result['volume']:.15g} (domain {result['domain_volume']:.15g}, "
+              f"relative gap {abs(result['volume'] - result['domain_volume']) / result['domain_volume']:.1e})")
+        print(f"seconds         {seconds:.4f}  (backend {regions.backend})")
+        if args.plot:
+            print(f"plot            {args.plot}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from polyattr.geometry.regions import enumerate_regions
+    from polyattr.models.io import default_model_path, load_model
+
+    path = default_model_path()
+    model = load_model(path)
+    print(f"polyattr demo: default model {model!r} on the unit square [0,1]^2 ({path.name})")
+    regions = enumerate_regions(model)
+    print(f"  linear regions: {len(regions)}  (total volume {regions.total_volume:.15f}, "
+          f"{regions.seconds * 1e3:.1f} ms, backend {regions.backend})")
+    out = Path(args.out)
+    regions.plot(path=out)
+    print(f"  partition picture written to {out.resolve()}")
+    demo_attributions = _demo_attributions()
+    if demo_attributions is not None:
+        demo_attributions(model, print)
+    return 0
+
+
+def _demo_attributions():
+    """The attribution part of the demo, when the attribution layer is installed."""
+    try:
+        from polyattr.attribution.demo import print_demo_attributions
+    except ImportError:
+        return None
+    return print_demo_attributions
+
+
+# ------------------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polyattr", description="Exact feature attributions of ReLU networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("regions", help="enumerate the linear regions of a model in a box")
+    p.add_argument("model", help="model file (.npz or .json)")
+    p.add_argument("--lower", help="comma-separated lower corner of the box (default 0,...,0)")
+    p.add_argument("--upper", help="comma-separated upper corner of the box (default 1,...,1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the partition (2-input models)")
+    p.add_argument("--output", type=int, default=None, help="output index for colouring the plot")
+    p.add_argument("--max-regions", type=int, default=1_000_000, help="region budget (default 1e6)")
+    p.add_argument("--backend", choices=["auto", "lp", "split"], default="auto")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.set_defaults(func=cmd_regions)
+
+    p = sub.add_parser("demo", help="run the built-in example on the shipped default model")
+    p.add_argument("--out", default="polyattr-demo.png", help="where to write the partition picture")
+    p.set_defaults(func=cmd_demo)
+
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands():
+    """Subcommands contributed by the higher layers (attribution, certification, theory)."""
+    registrars = []
+    for module, name in [
+        ("polyattr.attribution.cli_commands", "register"),
+        ("polyattr.certify.cli_commands", "register"),
+        ("polyattr.theory.cli_commands", "register"),
+    ]:
+        try:
+            mod = __import__(module, fromlist=[name])
+        except ImportError as exc:
+            if exc.name != module:
+                raise
+            continue
+        registrars.append(getattr(mod, name))
+    return registrars
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PolyattrError as exc:
+        print(f"polyattr: error: {exc}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

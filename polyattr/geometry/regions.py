@@ -1,0 +1,388 @@
+"""Linear regions of a ReLU network inside a domain: enumeration and the :class:`RegionSet` result.
+
+Two backends compute the same partition:
+
+* ``"lp"`` -- the reference traversal of THEORY.md §4.1: start from the region of an interior
+  point, find its facets by LP (HiGHS, one warm model per region), cross every facet that is a
+  neuron's hyperplane by stepping just past a point of the facet's relative interior and reading
+  the activation pattern there, and keep a set of visited patterns.  Works in any dimension, on
+  boxes, polytopes, slices and segments.
+* ``"split"`` -- :mod:`polyattr.geometry.splitting`: numba cell splitting, neuron by neuron, for
+  box domains of dimension up to about 6; about three orders of magnitude faster.
+
+Enumeration always runs in the domain's own coordinates (see :class:`~polyattr.geometry.domains.Reduction`)
+with the model composed with the domain's affine embedding.  The result is plain data (arrays), so
+it can be shipped to other processes and merged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.geometry.domains import AffineSlice, Box, Polytope, Reduction, Segment, as_domain
+from polyattr.geometry.lp import WarmPolytopeLP
+from polyattr.models.relu import ReLUNetwork, pattern_key
+
+DEFAULT_MAX_REGIONS = 1_000_000
+# Up-front refusal: when the estimated count exceeds the budget by this factor the run would be
+# stopped anyway, after wasting minutes to hours; estimates are within a factor ~2 in our tests.
+_REFUSE_FACTOR = 4.0
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """One linear region, in the domain's reduced coordinates u (z = E u + z0).
+
+    ``halfspaces`` is an irredundant H-form ``A u <= b`` (pattern rows and domain rows); ``weights``
+    and ``bias`` the network's affine map on the region in the *input* coordinates z.
+    """
+
+    index: int
+    pattern: np.ndarray
+    A: np.ndarray
+    b: np.ndarray
+    weights: np.ndarray  # (n_outputs, d) in input coordinates
+    bias: np.ndarray  # (n_outputs,)
+    interior_point: np.ndarray  # (k,) reduced coordinates
+    volume: float
+    centroid: np.ndarray  # (k,) reduced coordinates
+
+
+@dataclass(frozen=True, eq=False)
+class RegionSet:
+    """The linear regions of ``model`` inside ``domain``.
+
+    Arrays are indexed by region; points and volumes are in the domain's reduced coordinates
+    (``reduction.lift`` maps them to input space).  ``len(regions)`` is the region count.
+    """
+
+    model: ReLUNetwork
+    domain: object
+    reduction: Reduction
+    patterns: np.ndarray  # (n, n_neurons) bool
+    interior_points: np.ndarray  # (n, k)
+    volumes: np.ndarray  # (n,)
+    centroids: np.ndarray  # (n, k)
+    backend: str
+    seconds: float
+    lp_count: int = 0
+    facets: tuple | None = field(default=None, repr=False)  # per region: (A, b) irredundant, when known
+
+    def __len__(self) -> int:
+        return self.patterns.shape[0]
+
+    def __iter__(self):
+        return (self.region(i) for i in range(len(self)))
+
+    @property
+    def dim(self) -> int:
+        return self.interior_points.shape[1]
+
+    @property
+    def total_volume(self) -> float:
+        return float(np.sum(self.volumes))
+
+    @property
+    def domain_volume(self) -> float:
+        return float(self.domain.volume)
+
+    @cached_property
+    def _composed(self) -> ReLUNetwork:
+        red = self.reduction
+        net = self.model.to_float()
+        return net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
+
+    @cached_property
+    def _index(self) -> dict[bytes, int]:
+        return {pattern_key(p): i for i, p in enumerate(self.patterns)}
+
+    def halfspaces(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Irredundant ``A u <= b`` of region i (rows normalised to unit length)."""
+        if self.facets is not None:
+            return self.facets[i]
+        A, b = _region_rows(self._composed, self.patterns[i], self.reduction)
+        lp = WarmPolytopeLP(A, b)
+        tol = _tolerance(self.reduction)
+        keep = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
+        return A[keep], b[keep]
+
+    def affine_maps(self, output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Local affine maps of every region in input coordinates.
+
+        Returns (W, b) of shapes (n, n_outputs, d) and (n, n_outputs), or (n, d) and (n,) for one
+        ``output``.
+        """
+        Ws, bs = zip(*(self.model.to_float().local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
+        W = np.array(Ws).reshape(len(self), self.model.n_outputs, self.model.n_inputs)
+        b = np.array(bs).reshape(len(self), self.model.n_outputs)
+        if output is None:
+            return W, b
+        k = self.model.check_output(output)
+        return W[:, k, :], b[:, k]
+
+    def region(self, i: int) -> Region:
+        if not -len(self) <= i < len(self):
+            raise PolyattrError(f"region index: expected 0 <= i < {len(self)}, got {i}")
+        i = i % len(self)
+        A, b = self.halfspaces(i)
+        W, bias = self.model.to_float().local_affine_map(self.patterns[i])
+        return Region(i, self.patterns[i], A, b, np.asarray(W, float), np.asarray(bias, float),
+                      self.interior_points[i], float(self.volumes[i]), self.centroids[i])
+
+    def find(self, point) -> int:
+        """Index of a region containing ``point`` (input coordinates; must lie in the domain).
+
+        On a boundary between regions any adjacent region is correct (f is continuous); the one
+        returned is the region whose closure contains the point and whose pattern matches the
+        point's pattern with ties (pre-activation exactly 0) read as inactive.
+        """
+        z = np.asarray(point, dtype=float)
+        u = _to_reduced(self.reduction, z)
+        pat = self._composed.activation_pattern(u)
+        i = self._index.get(pattern_key(pat))
+        if i is not None:
+            return i
+        # On a boundary the tie-broken pattern may belong to a lower-dimensional piece: take the
+        # region whose closure contains u (checked on its constraint rows).
+        for j in range(len(self)):
+            A, b = _region_rows(self._composed, self.patterns[j], self.reduction)
+            if np.all(A @ u <= b + 1e-9):
+                return j
+        raise PolyattrError(f"point: {list(z)} is not in the enumerated domain")
+
+    def plot(self, ax=None, path=None, output: int | None = None, color_by: str = "value"):
+        """Draw the partition of a 2-D domain: regions filled (by the value at their centroid) and edges drawn."""
+        from polyattr.geometry.plot import plot_regions
+
+        return plot_regions(self, ax=ax, path=path, output=output, color_by=color_by)
+
+
+def _tolerance(reduction: Reduction) -> float:
+    return 1e-9
+
+
+def _region_rows(net: ReLUNetwork, pattern: np.ndarray, reduction: Reduction):
+    """All rows (pattern, then domain) of a region in reduced coordinates, unit-normalised; zero rows dropped."""
+    A_p, c_p = net.pattern_constraints(pattern)
+    A_d, b_d = reduction.inner.halfspaces()
+    A = np.vstack([np.asarray(A_p, float), np.asarray(A_d, float)])
+    b = np.concatenate([np.asarray(c_p, float), np.asarray(b_d, float)])
+    norms = np.linalg.norm(A, axis=1)
+    nz = norms > 1e-14 * max(1.0, norms.max(initial=0.0))
+    return A[nz] / norms[nz, None], b[nz] / norms[nz]
+
+
+def _to_reduced(reduction: Reduction, z: np.ndarray) -> np.ndarray:
+    E, z0 = reduction.embedding.astype(float), reduction.offset.astype(float)
+    u, *_ = np.linalg.lstsq(E, z - z0, rcond=None)
+    if not np.allclose(E @ u + z0, z, atol=1e-9):
+        raise PolyattrError(f"point: {list(z)} is not on the domain (slice or segment)")
+    return u
+
+
+def estimate_region_count(model: ReLUNetwork, domain=None, samples: int = 4096, rng=None) -> float:
+    """A cheap up-front estimate of the number of regions (see :mod:`polyattr.geometry.splitting`)."""
+    from polyattr.geometry.splitting import estimate_region_count as _estimate
+
+    domain = as_domain(domain, model.n_inputs)
+    red = domain.reduce()
+    if red.inner is None:
+        return 1.0
+    net = model.to_float()
+    net = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
+    if isinstance(red.inner, Box):
+        return float(_estimate(list(net.weights), list(net.biases), red.inner.lower.astype(float), red.inner.upper.astype(float)))
+    return float("nan")
+
+
+def enumerate_regions(
+    model: ReLUNetwork,
+    domain=None,
+    *,
+    max_regions: int | None = DEFAULT_MAX_REGIONS,
+    backend: str = "auto",
+    progress: bool | None = None,
+    check_estimate: bool = True,
+) -> RegionSet:
+    """Enumerate the linear regions of ``model`` inside ``domain``.
+
+    Parameters
+    ----------
+    model : ReLUNetwork
+    domain : None, (lower, upper), Box, Polytope, AffineSlice or Segment
+        Default: the unit cube [0, 1]^d.
+    max_regions : int or None
+        Stop with :class:`~polyattr.errors.RegionBudgetExceeded` (saying how many regions were
+        found) past this many regions; also refuse up front when the estimated count exceeds it
+        several times over.  None disables the budget.
+    backend : {"auto", "lp", "split"}
+        "auto" takes "split" for box domains of reduced dimension <= 6 and "lp" otherwise.
+    progress : bool or None
+        Show a tqdm progress bar (None: only for long runs).
+
+    Returns
+    -------
+    RegionSet
+    """
+    if not isinstance(model, ReLUNetwork):
+        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    domain = as_domain(domain, model.n_inputs)
+    if max_regions is not None and (not isinstance(max_regions, (int, np.integer)) or max_regions < 1):
+        raise PolyattrError(f"max_regions: expected a positive integer or None, got {max_regions!r}")
+    if backend not in ("auto", "lp", "split"):
+        raise PolyattrError(f"backend: expected 'auto', 'lp' or 'split', got {backend!r}")
+    start = time.perf_counter()
+    red = domain.reduce()
+    net = model.to_float()
+    if red.inner is None:  # a point: one region
+        pat = net.activation_pattern(red.offset.astype(float))[None, :]
+        k0 = np.zeros((1, 0))
+        return RegionSet(model, domain, red, pat, k0, np.ones(1), k0, "point", time.perf_counter() - start)
+    composed = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
+    inner_is_box = isinstance(red.inner, Box)
+    if backend == "auto":
+        backend = "split" if inner_is_box and red.inner.dim <= 6 else "lp"
+    if backend == "split" and not inner_is_box:
+        raise PolyattrError("backend: 'split' needs a box (or a slice or segment of a box); use backend='lp'")
+    if check_estimate and max_regions is not None and inner_is_box:
+        est = estimate_region_count(model, domain)
+        if np.isfinite(est) and est > _REFUSE_FACTOR * max_regions:
+            raise RegionBudgetExceeded(
+                f"max_regions: about {est:.3g} regions are expected in this domain, more than the budget "
+                f"of {max_regions}; raise max_regions, or restrict the domain (a slice, a segment or a smaller box)",
+                found=0,
+                estimate=est,
+            )
+    if backend == "split":
+        from polyattr.geometry.splitting import split_enumerate
+
+        res = split_enumerate(
+            list(composed.weights), list(composed.biases),
+            red.inner.lower.astype(float), red.inner.upper.astype(float),
+            max_regions=max_regions, progress=bool(progress),
+        )
+        return RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
+                         "split", time.perf_counter() - start)
+    return _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+
+
+def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> RegionSet:
+    from polyattr.geometry.vertices import polytope_moments
+
+    tol = _tolerance(red)
+    k = red.inner.dim
+    seed_point = _interior_seed(composed, red)
+    first = composed.activation_pattern(seed_point)
+    queue = [first]
+    seen = {pattern_key(first)}
+    patterns, points, volumes, centroids, facets = [], [], [], [], []
+    lp_count = 0
+    bar = _progress_bar(progress)
+    n_neuron_rows = composed.n_neurons
+    try:
+        while queue:
+            pat = queue.pop()
+            A_p, c_p = composed.pattern_constraints(pat)
+            A_d, b_d = red.inner.halfspaces()
+            A = np.vstack([np.asarray(A_p, float), np.asarray(A_d, float)])
+            b = np.concatenate([np.asarray(c_p, float), np.asarray(b_d, float)])
+            is_neuron = np.r_[np.ones(A_p.shape[0], bool), np.zeros(A_d.shape[0], bool)]
+            norms = np.linalg.norm(A, axis=1)
+            nz = norms > 1e-14 * max(1.0, norms.max(initial=0.0))
+            A, b, is_neuron = A[nz] / norms[nz, None], b[nz] / norms[nz], is_neuron[nz]
+            A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, red.inner)
+            lp = WarmPolytopeLP(A, b)
+            center, radius = lp.chebyshev()
+            if center is None or radius <= tol:
+                lp_count += lp.solves
+                continue  # a lower-dimensional piece reached through a degenerate crossing
+            facet_rows = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
+            A_f, b_f = A[facet_rows], b[facet_rows]
+            m0, m1, _ = polytope_moments(A_f, b_f, order=1)
+            patterns.append(composed.activation_pattern(center))
+            points.append(center)
+            volumes.append(float(m0))
+            centroids.append(np.asarray(m1, float) / float(m0))
+            facets.append((A_f, b_f))
+            if max_regions is not None and len(patterns) > max_regions:
+                raise RegionBudgetExceeded(
+                    f"max_regions: found more than {max_regions} regions (budget exceeded after "
+                    f"{len(patterns)} regions); raise max_regions or restrict the domain",
+                    found=len(patterns),
+                )
+            bar.update(1)
+            for r in facet_rows:
+                if not is_neuron[r]:
+                    continue
+                f_center, f_radius = lp.chebyshev(equality_row=r)
+                if f_center is None or f_radius <= tol:
+                    continue
+                step = min(f_radius, radius) * 1e-3
+                beyond = f_center + step * A[r]
+                if not _inside_inner(red.inner, beyond):
+                    continue
+                neighbour = composed.activation_pattern(beyond)
+                key = pattern_key(neighbour)
+                if key not in seen:
+                    seen.add(key)
+                    queue.append(neighbour)
+            lp_count += lp.solves
+    finally:
+        bar.close()
+    k_arr = (lambda xs: np.array(xs, float).reshape(len(xs), k))
+    pats = np.array(patterns, bool).reshape(len(patterns), n_neuron_rows)
+    # the composed network has the same neurons as the model: patterns are the model's patterns
+    return RegionSet(model, domain, red, pats, k_arr(points), np.array(volumes, float), k_arr(centroids),
+                     "lp", time.perf_counter() - start, lp_count, tuple(facets))
+
+
+def _drop_rows_missing_box(A, b, is_neuron, inner):
+    """Drop rows that cannot cut the domain box (max of a.u over the box <= b): no LP needed."""
+    if not isinstance(inner, Box):
+        return A, b, is_neuron
+    lo, hi = inner.lower.astype(float), inner.upper.astype(float)
+    box_max = np.maximum(A * lo, A * hi).sum(axis=1)
+    keep = ~is_neuron | (box_max > b - 1e-12)
+    return A[keep], b[keep], is_neuron[keep]
+
+
+def _inside_inner(inner, u) -> bool:
+    A, b = inner.halfspaces()
+    return bool(np.all(np.asarray(A, float) @ u <= np.asarray(b, float) + 1e-12))
+
+
+def _interior_seed(net: ReLUNetwork, red: Reduction) -> np.ndarray:
+    """A point of the domain interior, not on any neuron hyperplane (perturbed deterministically)."""
+    center = np.asarray(red.inner.chebyshev_center(), float)
+    A, b = red.inner.halfspaces()
+    A, b = np.asarray(A, float), np.asarray(b, float)
+    rng = np.random.default_rng(0)
+    slack = np.min((b - A @ center) / np.linalg.norm(A, axis=1))
+    point = center
+    for _ in range(50):
+        pre = net.hidden_preactivations(point)
+        if pre.size == 0 or np.min(np.abs(pre)) > 1e-9:
+            return point
+        point = center + rng.uniform(-0.25, 0.25, size=center.shape) * slack
+    return point
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(progress):
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(desc="regions", unit="region")

@@ -1,0 +1,783 @@
+"""Fast region enumeration of ReLU networks on a box by double-description cell splitting.
+
+This is the numba backend ("backend (b)") of region enumeration; the LP-based traversal in
+:mod:`polyattr.geometry.regions` is the reference it is tested against.
+
+Algorithm
+---------
+A *cell* is a convex polytope stored in double-description form: its vertices, and for each vertex
+a bitmask of the constraints that are tight there.  Constraint ids are ``0..d-1`` for the lower
+box faces (``z_i = lower_i``), ``d..2d-1`` for the upper box faces and ``2d + n`` for hidden neuron
+``n`` (neurons numbered layer by layer, as in :meth:`ReLUNetwork.activation_pattern`).
+
+We start with the box as a single cell and process the hidden neurons in order.  Inside a cell the
+activation pattern of all earlier layers is fixed, so the pre-activation of the current neuron is
+an affine function there; its values at the vertices decide everything:
+
+* no vertex strictly on one side (within a tolerance, see below): the cell lies on the other side,
+  we record the neuron's bit in the pattern and mark the neuron tight at the vertices where the
+  value is (numerically) zero.  A cell on which the pre-activation vanishes identically is
+  inactive (the pattern uses ``> 0``).
+* vertices strictly on both sides: the cell is split in two.  Each half keeps its own vertices and
+  the vertices on the hyperplane, and gains one new vertex on every *edge* whose end points lie on
+  opposite sides (linear interpolation of the coordinates and of the layer's pre-activations).
+
+Edges are found combinatorially from the tight sets (edge subdivision, Berzins 2023): vertices
+``a`` and ``b`` span an edge iff no third vertex is tight on every constraint that is tight at both
+(the smallest face containing ``a`` and ``b`` then has only these two vertices).  Requiring at least
+``d - 1`` common constraints is a cheap necessary filter.  A new vertex on edge ``ab`` is tight
+exactly on ``mask(a) & mask(b)`` plus the splitting neuron, because a point strictly between two
+points of a half-space is on its boundary iff both points are; so tight sets stay exact and no
+linear algebra is ever needed to maintain the face structure.
+
+The pre-activations of the current layer are stored at every vertex.  At the first neuron of a
+layer they are recomputed from the vertex coordinates through the network with the cell's pattern
+(so rounding does not accumulate across layers); inside a layer new vertices interpolate them.
+
+Cells are processed depth first: a split pushes one half on an explicit stack and continues with
+the other, so memory stays proportional to (number of neurons) x (vertices per cell) plus the
+output.  Everything lives in flat numpy arrays inside ``@njit`` kernels.
+
+When a cell has seen all neurons it is emitted with its volume and centroid, computed by a
+*pulling triangulation* driven by the same tight sets: pick the first vertex of a face as apex and
+cone it over the facets of the face that do not contain it, recursively.  The facets of a face F
+are the inclusion-maximal sets ``{v in F : constraint c tight at v}`` over the constraints tight
+at some but not all vertices of F, again a purely combinatorial test.  No qhull is involved.
+
+Tolerance: a vertex value ``v`` of neuron ``n`` counts as zero when
+``|v| <= ABS_TOL * s_n + REL_TOL * max_cell |v|`` where ``s_n`` is an interval-arithmetic bound of
+``|pre-activation of n|`` over the box (so the threshold scales with the rounding error of
+evaluating the neuron) and the second term scales with the values inside the cell.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
+
+#: a value is "on the hyperplane" below ABS_TOL x (interval bound of the neuron over the box) ...
+ABS_TOL = 1e-11
+#: ... plus REL_TOL x (largest |value| over the cell's vertices).
+REL_TOL = 1e-12
+
+_U1 = np.uint64(1)
+
+
+# ----------------------------------------------------------------------------- bit helpers
+@njit(cache=True, inline="always")
+def _popcount(x):
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True, inline="always")
+def _set_bit(M, row, c):
+    M[row, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+
+
+@njit(cache=True)
+def _grow_rows_f(A, need):
+    """A copy of 2-D float array A with at least ``need`` rows (capacity doubles)."""
+    cap = A.shape[0]
+    if need <= cap:
+        return A
+    new_cap = max(need, 2 * cap)
+    B = np.empty((new_cap, A.shape[1]), A.dtype)
+    B[:cap] = A
+    return B
+
+
+@njit(cache=True)
+def _grow_rows_u(A, need):
+    cap = A.shape[0]
+    if need <= cap:
+        return A
+    new_cap = max(need, 2 * cap)
+    B = np.zeros((new_cap, A.shape[1]), A.dtype)
+    B[:cap] = A
+    return B
+
+
+@njit(cache=True)
+def _grow_rows_b(A, need):
+    cap = A.shape[0]
+    if need <= cap:
+        return A
+    new_cap = max(need, 2 * cap)
+    B = np.zeros((new_cap, A.shape[1]), A.dtype)
+    B[:cap] = A
+    return B
+
+
+@njit(cache=True)
+def _grow_vec_i(a, need):
+    cap = a.shape[0]
+    if need <= cap:
+        return a
+    b = np.zeros(max(need, 2 * cap), a.dtype)
+    b[:cap] = a
+    return b
+
+
+@njit(cache=True)
+def _grow_vec_f(a, need):
+    cap = a.shape[0]
+    if need <= cap:
+        return a
+    b = np.zeros(max(need, 2 * cap), a.dtype)
+    b[:cap] = a
+    return b
+
+
+# ----------------------------------------------------------------------------- network values
+@njit(cache=True)
+def _layer_values(X, k, pat, W_all, b_all, w_off, in_dim, out_dim, nstart, layer, V, h, h2):
+    """Pre-activations of hidden layer ``layer`` at vertices X[:k], with the ReLUs of earlier
+    layers fixed by ``pat`` (the cell's pattern), written to V[:k, :width]."""
+    for v in range(k):
+        for i in range(in_dim[0]):
+            h[i] = X[v, i]
+        for l in range(layer + 1):
+            wo = w_off[l]
+            ni = in_dim[l]
+            no = out_dim[l]
+            s = nstart[l]
+            for j in range(no):
+                acc = b_all[s + j]
+                base = wo + j * ni
+                for i in range(ni):
+                    acc += W_all[base + i] * h[i]
+                h2[j] = acc
+            if l == layer:
+                for j in range(no):
+                    V[v, j] = h2[j]
+            else:
+                for j in range(no):
+                    h[j] = h2[j] if pat[s + j] else 0.0
+
+
+# ----------------------------------------------------------------------------- volume
+@njit(cache=True)
+def _det_abs(A, d):
+    """|det A[:d, :d]| by Gaussian elimination with partial pivoting (A is overwritten)."""
+    det = 1.0
+    for c in range(d):
+        p = c
+        best = abs(A[c, c])
+        for r in range(c + 1, d):
+            if abs(A[r, c]) > best:
+                best = abs(A[r, c])
+                p = r
+        if best == 0.0:
+            return 0.0
+        if p != c:
+            for j in range(c, d):
+                t = A[c, j]
+                A[c, j] = A[p, j]
+                A[p, j] = t
+        piv = A[c, c]
+        det *= piv
+        for r in range(c + 1, d):
+            f = A[r, c] / piv
+            if f != 0.0:
+                for j in range(c + 1, d):
+                    A[r, j] -= f * A[c, j]
+    return abs(det)
+
+
+@njit(cache=True)
+def _volume_centroid(X, M, k, d, nw, cen):
+    """Volume of the cell with vertices X[:k] and tight sets M[:k] (pulling triangulation driven
+    by the tight sets); its centroid is written to ``cen``."""
+    kw = (k + 63) // 64
+    nbits = nw * 64
+    cap = d * (nbits + 1) + 2
+    f_set = np.zeros((cap, kw), np.uint64)  # stack of faces: vertex subsets ...
+    f_dim = np.empty(cap, np.int64)  # ... their dimension ...
+    f_apex = np.empty((cap, d + 1), np.int64)  # ... and the apexes pulled so far
+    cand = np.zeros((nbits, kw), np.uint64)
+    cand_apex = np.zeros(nbits, np.bool_)
+    cand_ok = np.zeros(nbits, np.bool_)
+    verts = np.empty(k, np.int64)
+    orm = np.empty(nw, np.uint64)
+    andm = np.empty(nw, np.uint64)
+    A = np.empty((d, d))
+    simplex = np.empty(d + 1, np.int64)
+    chain = np.empty(d + 1, np.int64)
+    fact = 1.0
+    for i in range(2, d + 1):
+        fact *= i
+    for w in range(kw):
+        f_set[0, w] = np.uint64(0)
+    for v in range(k):
+        f_set[0, v >> 6] |= _U1 << np.uint64(v & 63)
+    f_dim[0] = d
+    top = 1
+    vol = 0.0
+    for i in range(d):
+        cen[i] = 0.0
+    while top > 0:
+        top -= 1
+        dim = f_dim[top]
+        n_ap = d - dim
+        for a in range(n_ap):
+            chain[a] = f_apex[top, a]  # the children overwrite this stack slot
+        nv = 0
+        for v in range(k):
+            if (f_set[top, v >> 6] >> np.uint64(v & 63)) & _U1:
+                verts[nv] = v
+                nv += 1
+        if nv == dim + 1:
+            # a simplex face: the apexes plus its vertices span one d-simplex of the triangulation
+            for i in range(n_ap):
+                simplex[i] = chain[i]
+            for i in range(nv):
+                simplex[n_ap + i] = verts[i]
+            p0 = simplex[0]
+            for r in range(d):
+                q = simplex[r + 1]
+                for c in range(d):
+                    A[r, c] = X[q, c] - X[p0, c]
+            sv = _det_abs(A, d) / fact
+            vol += sv
+            for r in range(d + 1):
+                q = simplex[r]
+                for c in range(d):
+                    cen[c] += sv * X[q, c]
+            continue
+        if nv < dim + 1:
+            continue  # cannot happen with consistent tight sets; ignore defensively
+        apex = verts[0]
+        for w in range(nw):
+            orm[w] = np.uint64(0)
+            andm[w] = ~np.uint64(0)
+        for t in range(nv):
+            v = verts[t]
+            for w in range(nw):
+                orm[w] |= M[v, w]
+                andm[w] &= M[v, w]
+        # candidate facets: constraints tight at some but not all vertices of the face
+        m = 0
+        for w in range(nw):
+            bits = orm[w] & ~andm[w]
+            while bits != np.uint64(0):
+                low = bits & (~bits + _U1)
+                bits ^= low
+                b = 0
+                while (low >> np.uint64(b)) != _U1:
+                    b += 1
+                cnt = 0
+                for ww in range(kw):
+                    cand[m, ww] = np.uint64(0)
+                for t in range(nv):
+                    v = verts[t]
+                    if (M[v, w] >> np.uint64(b)) & _U1:
+                        cand[m, v >> 6] |= _U1 << np.uint64(v & 63)
+                        cnt += 1
+                if cnt >= dim:  # a facet of a dim-face has at least dim vertices
+                    cand_apex[m] = ((M[apex, w] >> np.uint64(b)) & _U1) != np.uint64(0)
+                    m += 1
+        # facets = inclusion-maximal candidates, duplicates kept once
+        for i in range(m):
+            ok = True
+            for j in range(m):
+                if j == i:
+                    continue
+                sub = True
+                eq = True
+                for ww in range(kw):
+                    if (cand[i, ww] & cand[j, ww]) != cand[i, ww]:
+                        sub = False
+                        break
+                    if cand[i, ww] != cand[j, ww]:
+                        eq = False
+                if sub and (not eq or j < i):
+                    ok = False
+                    break
+            cand_ok[i] = ok
+        for i in range(m):
+            if cand_ok[i] and not cand_apex[i]:
+                if top >= cap:
+                    return vol  # unreachable: cap bounds the depth-first stack
+                for ww in range(kw):
+                    f_set[top, ww] = cand[i, ww]
+                f_dim[top] = dim - 1
+                for a in range(n_ap):
+                    f_apex[top, a] = chain[a]
+                f_apex[top, n_ap] = apex
+                top += 1
+    if vol > 0.0:
+        for c in range(d):
+            cen[c] /= (d + 1) * vol
+    return vol
+
+
+# ----------------------------------------------------------------------------- the splitting kernel
+# state[] slots shared between the Python driver and the kernel (so a run can be resumed)
+_N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT = 0, 1, 2, 3, 4
+
+
+@njit(cache=True)
+def _split_kernel(
+    d, nw, n_neurons, W_all, b_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
+    sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
+    oX, oM, o_off, o_pat, o_vol, o_cen, stop_at,
+):
+    """Process stacked cells depth first until the stack is empty or ``stop_at`` cells are out.
+
+    The stack holds pending cells: rows s_row0[e]:s_row0[e]+s_nrow[e] of (sX, sM, sV), the next
+    neuron to examine and the pattern so far.  Emitted cells go to the CSR output arrays.  Arrays
+    that may have grown are returned; counters live in ``state``.
+    """
+    wmax = sV.shape[1]
+    hmax = max(wmax, d)
+    h = np.empty(hmax)
+    h2 = np.empty(hmax)
+    cap0 = 64
+    cX = np.empty((cap0, d))
+    cM = np.zeros((cap0, nw), np.uint64)
+    cV = np.empty((cap0, wmax))
+    aX = np.empty((cap0, d))
+    aM = np.zeros((cap0, nw), np.uint64)
+    aV = np.empty((cap0, wmax))
+    bX = np.empty((cap0, d))
+    bM = np.zeros((cap0, nw), np.uint64)
+    bV = np.empty((cap0, wmax))
+    side = np.empty(cap0, np.int64)
+    pos = np.empty(cap0, np.int64)
+    neg = np.empty(cap0, np.int64)
+    cpat = np.zeros(max(n_neurons, 1), np.bool_)
+    common = np.empty(nw, np.uint64)
+    cen = np.empty(d)
+    while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
+        # ---- pop the top cell into the scratch cell c
+        e = state[_N_STACK] - 1
+        r0 = s_row0[e]
+        k = s_nrow[e]
+        neuron = s_neuron[e]
+        cX = _grow_rows_f(cX, k)
+        cM = _grow_rows_u(cM, k)
+        cV = _grow_rows_f(cV, k)
+        for v in range(k):
+            for i in range(d):
+                cX[v, i] = sX[r0 + v, i]
+            for w in range(nw):
+                cM[v, w] = sM[r0 + v, w]
+            for j in range(wmax):
+                cV[v, j] = sV[r0 + v, j]
+        for n in range(n_neurons):
+            cpat[n] = s_pat[e, n]
+        state[_N_STACK] = e
+        state[_STACK_ROWS] = r0
+        # ---- run the cell through the remaining neurons
+        while neuron < n_neurons:
+            layer = layer_of[neuron]
+            j = neuron - nstart[layer]
+            if j == 0:
+                _layer_values(cX, k, cpat, W_all, b_all, w_off, in_dim, out_dim, nstart, layer, cV, h, h2)
+            if side.shape[0] < k:
+                side = np.empty(2 * k, np.int64)
+                pos = np.empty(2 * k, np.int64)
+                neg = np.empty(2 * k, np.int64)
+            scale = 0.0
+            for v in range(k):
+                a = abs(cV[v, j])
+                if a > scale:
+                    scale = a
+            tol = abs_tol[neuron] + rel_tol * scale
+            npos = 0
+            nneg = 0
+            for v in range(k):
+                val = cV[v, j]
+                if val > tol:
+                    side[v] = 1
+                    pos[npos] = v
+                    npos += 1
+                elif val < -tol:
+                    side[v] = -1
+                    neg[nneg] = v
+                    nneg += 1
+                else:
+                    side[v] = 0
+            cbit = 2 * d + neuron
+            if npos == 0 or nneg == 0:
+                # the cell lies on one side: keep it whole (also when one side would only hold
+                # on-hyperplane vertices, i.e. have zero volume)
+                cpat[neuron] = npos > 0
+                if npos + nneg > 0:
+                    for v in range(k):
+                        if side[v] == 0:
+                            _set_bit(cM, v, cbit)
+                neuron += 1
+                continue
+            # ---- split: a = positive half, b = negative half
+            width = out_dim[layer]
+            ka = 0
+            kb = 0
+            aX = _grow_rows_f(aX, k)
+            aM = _grow_rows_u(aM, k)
+            aV = _grow_rows_f(aV, k)
+            bX = _grow_rows_f(bX, k)
+            bM = _grow_rows_u(bM, k)
+            bV = _grow_rows_f(bV, k)
+            for v in range(k):
+                if side[v] >= 0:
+                    for i in range(d):
+                        aX[ka, i] = cX[v, i]
+                    for w in range(nw):
+                        aM[ka, w] = cM[v, w]
+                    for jj in range(width):
+                        aV[ka, jj] = cV[v, jj]
+                    if side[v] == 0:
+                        _set_bit(aM, ka, cbit)
+                        aV[ka, j] = 0.0
+                    ka += 1
+                if side[v] <= 0:
+                    for i in range(d):
+                        bX[kb, i] = cX[v, i]
+                    for w in range(nw):
+                        bM[kb, w] = cM[v, w]
+                    for jj in range(width):
+                        bV[kb, jj] = cV[v, jj]
+                    if side[v] == 0:
+                        _set_bit(bM, kb, cbit)
+                        bV[kb, j] = 0.0
+                    kb += 1
+            # new vertices on the edges that cross the hyperplane
+            for ip in range(npos):
+                p = pos[ip]
+                for iq in range(nneg):
+                    q = neg[iq]
+                    cnt = 0
+                    for w in range(nw):
+                        common[w] = cM[p, w] & cM[q, w]
+                        cnt += _popcount(common[w])
+                    if cnt < d - 1:
+                        continue
+                    is_edge = True
+                    for v in range(k):
+                        if v == p or v == q:
+                            continue
+                        inside = True
+                        for w in range(nw):
+                            if (cM[v, w] & common[w]) != common[w]:
+                                inside = False
+                                break
+                        if inside:
+                            is_edge = False
+                            break
+                    if not is_edge:
+                        continue
+                    vp = cV[p, j]
+                    vq = cV[q, j]
+                    t = vp / (vp - vq)
+                    aX = _grow_rows_f(aX, ka + 1)
+                    aM = _grow_rows_u(aM, ka + 1)
+                    aV = _grow_rows_f(aV, ka + 1)
+                    bX = _grow_rows_f(bX, kb + 1)
+                    bM = _grow_rows_u(bM, kb + 1)
+                    bV = _grow_rows_f(bV, kb + 1)
+                    for i in range(d):
+                        x = cX[p, i] + t * (cX[q, i] - cX[p, i])
+                        aX[ka, i] = x
+                        bX[kb, i] = x
+                    for jj in range(width):
+                        y = cV[p, jj] + t * (cV[q, jj] - cV[p, jj])
+                        aV[ka, jj] = y
+                        bV[kb, jj] = y
+                    aV[ka, j] = 0.0
+                    bV[kb, j] = 0.0
+                    for w in range(nw):
+                        aM[ka, w] = common[w]
+                        bM[kb, w] = common[w]
+                    _set_bit(aM, ka, cbit)
+                    _set_bit(bM, kb, cbit)
+                    ka += 1
+                    kb += 1
+            state[_N_SPLIT] += 1
+            # push the negative half, continue with the positive one
+            e = state[_N_STACK]
+            r0 = state[_STACK_ROWS]
+            if e >= s_row0.shape[0]:
+                s_row0 = _grow_vec_i(s_row0, e + 1)
+                s_nrow = _grow_vec_i(s_nrow, e + 1)
+                s_neuron = _grow_vec_i(s_neuron, e + 1)
+                s_pat = _grow_rows_b(s_pat, e + 1)
+            sX = _grow_rows_f(sX, r0 + kb)
+            sM = _grow_rows_u(sM, r0 + kb)
+            sV = _grow_rows_f(sV, r0 + kb)
+            for v in range(kb):
+                for i in range(d):
+                    sX[r0 + v, i] = bX[v, i]
+                for w in range(nw):
+                    sM[r0 + v, w] = bM[v, w]
+                for jj in range(width):
+                    sV[r0 + v, jj] = bV[v, jj]
+            s_row0[e] = r0
+            s_nrow[e] = kb
+            s_neuron[e] = neuron + 1
+            for n in range(n_neurons):
+                s_pat[e, n] = cpat[n]
+            s_pat[e, neuron] = False
+            state[_N_STACK] = e + 1
+            state[_STACK_ROWS] = r0 + kb
+            cX, aX = aX, cX
+            cM, aM = aM, cM
+            cV, aV = aV, cV
+            k = ka
+            cpat[neuron] = True
+            neuron += 1
+        # ---- emit the finished cell
+        vol = _volume_centroid(cX, cM, k, d, nw, cen)
+        c = state[_N_OUT]
+        nv0 = state[_N_VOUT]
+        if c + 2 > o_off.shape[0]:
+            o_off = _grow_vec_i(o_off, c + 2)
+            o_vol = _grow_vec_f(o_vol, c + 1)
+            o_cen = _grow_rows_f(o_cen, c + 1)
+            o_pat = _grow_rows_b(o_pat, c + 1)
+        oX = _grow_rows_f(oX, nv0 + k)
+        oM = _grow_rows_u(oM, nv0 + k)
+        for v in range(k):
+            for i in range(d):
+                oX[nv0 + v, i] = cX[v, i]
+            for w in range(nw):
+                oM[nv0 + v, w] = cM[v, w]
+        for n in range(n_neurons):
+            o_pat[c, n] = cpat[n]
+        o_vol[c] = vol
+        for i in range(d):
+            o_cen[c, i] = cen[i]
+        o_off[c + 1] = nv0 + k
+        state[_N_OUT] = c + 1
+        state[_N_VOUT] = nv0 + k
+    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen
+
+
+# ----------------------------------------------------------------------------- Python API
+@dataclass(frozen=True)
+class SplitResult:
+    """The linear regions of a ReLU network on a box, as plain numpy arrays.
+
+    Attributes
+    ----------
+    patterns : (n, n_neurons) bool
+        Activation pattern of each region (pre-activation > 0 in its interior).
+    interior_points : (n, d)
+        A point strictly inside each region (the mean of its vertices).
+    volumes : (n,)
+        Lebesgue volume of each region.
+    centroids : (n, d)
+        Centre of mass of each region.
+    vertex_offsets : (n + 1,) int64
+        Region i has the vertices ``vertices[vertex_offsets[i]:vertex_offsets[i + 1]]``.
+    vertices : (V, d)
+    vertex_masks : (V, n_words) uint64
+        Bit ``c`` of row v is set when constraint ``c`` is tight at vertex v: ``c < d`` lower box
+        face ``c``, ``d <= c < 2d`` upper face ``c - d``, ``c >= 2d`` hidden neuron ``c - 2d``.
+    lower, upper : (d,)
+        The box.
+    n_cells_split : int
+        How many times a cell was cut in two.
+    seconds : float
+        Wall-clock time of the enumeration (including JIT compilation on a first call).
+    """
+
+    patterns: np.ndarray
+    interior_points: np.ndarray
+    volumes: np.ndarray
+    centroids: np.ndarray
+    vertex_offsets: np.ndarray
+    vertices: np.ndarray
+    vertex_masks: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n_cells_split: int
+    seconds: float
+
+    @property
+    def n_regions(self) -> int:
+        return int(self.patterns.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_regions
+
+    def region_vertices(self, i: int) -> np.ndarray:
+        """The vertices of region ``i`` (rows of a (k, d) array)."""
+        return self.vertices[self.vertex_offsets[i] : self.vertex_offsets[i + 1]]
+
+    def region_masks(self, i: int) -> np.ndarray:
+        return self.vertex_masks[self.vertex_offsets[i] : self.vertex_offsets[i + 1]]
+
+
+def _prepare(weights, biases, lower, upper):
+    """Validate the inputs at the boundary; return float64 arrays of the hidden layers and box."""
+    weights, biases = list(weights), list(biases)
+    if len(weights) == 0 or len(weights) != len(biases):
+        raise PolyattrError(
+            f"weights/biases: expected the same positive number of weight matrices and bias vectors, "
+            f"got {len(weights)} and {len(biases)}"
+        )
+    Ws, bs = [], []
+    for i, (W, b) in enumerate(zip(weights, biases)):
+        try:
+            W = np.asarray(np.asarray(W, dtype=object).astype(float) if np.asarray(W).dtype == object else W, dtype=np.float64)
+            b = np.asarray(np.asarray(b, dtype=object).astype(float) if np.asarray(b).dtype == object else b, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PolyattrError(f"W{i}/b{i}: expected arrays of numbers") from None
+        if W.ndim != 2 or b.shape != (W.shape[0],):
+            raise PolyattrError(f"W{i}/b{i}: expected shapes (out, in) and (out,), got {W.shape} and {b.shape}")
+        if i > 0 and W.shape[1] != Ws[-1].shape[0]:
+            raise PolyattrError(f"W{i}: expected {Ws[-1].shape[0]} input columns, got shape {W.shape}")
+        if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+            raise PolyattrError(f"W{i}/b{i}: contain NaN or infinite values")
+        Ws.append(W)
+        bs.append(b)
+    d = Ws[0].shape[1]
+    lo = np.asarray(lower, dtype=np.float64).reshape(-1)
+    up = np.asarray(upper, dtype=np.float64).reshape(-1)
+    if lo.shape != (d,) or up.shape != (d,):
+        raise PolyattrError(f"lower/upper: expected {d} values each (the network has {d} inputs), got {lo.shape} and {up.shape}")
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(up))) or np.any(lo >= up):
+        raise PolyattrError(f"lower/upper: expected finite bounds with lower < upper, got {lo} and {up}")
+    return Ws[:-1], bs[:-1], lo, up
+
+
+def _interval_scales(hidden_W, hidden_b, lo, up) -> np.ndarray:
+    """Per hidden neuron, an interval-arithmetic bound of |pre-activation| over the box: the size
+    of the numbers whose rounding errors the zero tolerance must absorb."""
+    h = np.maximum(np.abs(lo), np.abs(up))
+    out = []
+    for W, b in zip(hidden_W, hidden_b):
+        s = np.abs(W) @ h + np.abs(b)
+        out.append(s)
+        h = s
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def split_enumerate(weights, biases, lower, upper, max_regions: int | None = None, progress: bool = False) -> SplitResult:
+    """Enumerate the linear regions of a ReLU network on the box [lower, upper].
+
+    Parameters
+    ----------
+    weights, biases : sequences of arrays
+        The layers, ``weights[i]`` of shape (out, in) as in :class:`~polyattr.models.relu.ReLUNetwork`
+        (``network.weights, network.biases``); ReLU after every layer but the last.  Only the hidden
+        layers matter, so multi-output networks need no special treatment.
+    lower, upper : array-like (d,)
+        The box.
+    max_regions : int, optional
+        Stop with :class:`~polyattr.errors.RegionBudgetExceeded` as soon as more regions are found.
+    progress : bool
+        Show a tqdm progress bar of regions found.
+
+    Returns
+    -------
+    SplitResult
+    """
+    t0 = time.perf_counter()
+    hW, hb, lo, up = _prepare(weights, biases, lower, upper)
+    d = lo.shape[0]
+    if max_regions is not None:
+        if isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
+            raise PolyattrError(f"max_regions: expected a positive integer or None, got {max_regions!r}")
+    if d > 20:
+        raise PolyattrError(f"lower/upper: the splitting backend starts from the 2^d box vertices; d = {d} is too large")
+    sizes = [W.shape[0] for W in hW]
+    n_neurons = int(sum(sizes))
+    n_layers = len(hW)
+    nw = (2 * d + n_neurons + 63) // 64
+    wmax = max(sizes) if sizes else 1
+    W_all = np.concatenate([W.ravel() for W in hW]) if hW else np.zeros(1)
+    b_all = np.concatenate(hb) if hb else np.zeros(1)
+    in_dim = np.array([W.shape[1] for W in hW] or [d], dtype=np.int64)
+    out_dim = np.array(sizes or [1], dtype=np.int64)
+    w_off = np.zeros(max(n_layers, 1), dtype=np.int64)
+    nstart = np.zeros(max(n_layers, 1), dtype=np.int64)
+    for l in range(1, n_layers):
+        w_off[l] = w_off[l - 1] + hW[l - 1].size
+        nstart[l] = nstart[l - 1] + sizes[l - 1]
+    layer_of = np.repeat(np.arange(n_layers, dtype=np.int64), sizes) if sizes else np.zeros(0, np.int64)
+    abs_tol = ABS_TOL * _interval_scales(hW, hb, lo, up)
+    if abs_tol.size == 0:
+        abs_tol = np.zeros(1)
+
+    # the box as the first cell: corner bits choose lower/upper per coordinate
+    corners = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
+    sX = np.where(corners, up, lo).astype(np.float64)
+    sM = np.zeros((2**d, nw), dtype=np.uint64)
+    for i in range(d):
+        face = np.where(corners[:, i], d + i, i)
+        for v, c in enumerate(face):
+            sM[v, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+    sV = np.zeros((2**d, wmax))
+    s_row0 = np.zeros(n_neurons + 2, np.int64)
+    s_nrow = np.zeros(n_neurons + 2, np.int64)
+    s_nrow[0] = 2**d
+    s_neuron = np.zeros(n_neurons + 2, np.int64)
+    s_pat = np.zeros((n_neurons + 2, max(n_neurons, 1)), np.bool_)
+    state = np.zeros(5, np.int64)
+    state[_N_STACK] = 1
+    state[_STACK_ROWS] = 2**d
+    cap = 1024
+    oX = np.empty((cap * 4, d))
+    oM = np.zeros((cap * 4, nw), np.uint64)
+    o_off = np.zeros(cap + 1, np.int64)
+    o_pat = np.zeros((cap, max(n_neurons, 1)), np.bool_)
+    o_vol = np.zeros(cap)
+    o_cen = np.zeros((cap, d))
+
+    limit = np.iinfo(np.int64).max if max_regions is None else int(max_regions) + 1
+    chunk = 20_000 if progress else 1_000_000  # return to Python now and then (progress, Ctrl-C)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="regions", unit=" regions")
+    try:
+        while state[_N_STACK] > 0 and state[_N_OUT] < limit:
+            stop_at = min(limit, int(state[_N_OUT]) + chunk)
+            before = int(state[_N_OUT])
+            (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen) = _split_kernel(
+                d, nw, n_neurons, W_all, b_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, REL_TOL,
+                sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
+                oX, oM, o_off, o_pat, o_vol, o_cen, stop_at,
+            )
+            if bar is not None:
+                bar.update(int(state[_N_OUT]) - before)
+    finally:
+        if bar is not None:
+            bar.close()
+    n = int(state[_N_OUT])
+    if max_regions is not None and n > max_regions:
+        raise RegionBudgetExceeded(
+            f"max_regions: found {n} regions and enumeration was not finished "
+            f"(budget {max_regions}); raise max_regions or shrink the domain",
+            found=n,
+        )
+    nv = int(state[_N_VOUT])
+    offsets = o_off[: n + 1].copy()
+    vertices = oX[:nv].copy()
+    counts = np.diff(offsets)
+    interior = np.add.reduceat(vertices, offsets[:-1], axis=0) / counts[:, None]
+    return SplitResult(
+        patterns=o_pat[:n, :n_neurons].copy(),
+        interior_points=interior,
+        volumes=o_vol[:n].copy(),
+        centroids=o_cen[:n].copy(),
+        vertex_offsets=offsets,
+        vertices=vertices,
+        vertex_masks=oM[:nv].copy(),
+        lower=lo,
+        upper=up,
+        n_cells_split=int(state[_N_SPLIT]),
+        seconds=time.perf_counter() - t0,
+    )

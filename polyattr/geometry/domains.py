@@ -352,6 +352,23 @@ class Segment:
 Domain = Box | Polytope | AffineSlice | Segment
 
 
+def domain_key(domain) -> tuple:
+    """A hashable description of a domain's content (equal domains, equal keys): a cache key."""
+    def t(a):
+        return tuple(a.tolist()) if isinstance(a, np.ndarray) else tuple(a)
+
+    if isinstance(domain, Box):
+        return ("box", domain.exact, t(domain.lower), t(domain.upper))
+    if isinstance(domain, AffineSlice):
+        return ("slice", domain_key(domain.box), tuple(domain.fixed.items()))
+    if isinstance(domain, Segment):
+        return ("segment", domain.exact, t(domain.start), t(domain.end))
+    if isinstance(domain, Polytope):
+        eq = None if domain.A_eq is None else (domain.A_eq.tobytes(), domain.b_eq.tobytes())
+        return ("polytope", domain.A.tobytes(), domain.b.tobytes(), eq)
+    raise PolyattrError(f"domain: unsupported type {type(domain).__name__}")
+
+
 def as_domain(domain, d: int, exact: bool = False) -> Domain:
     """Normalise a user's domain: None (unit cube), a (lower, upper) pair, or a domain object."""
     if domain is None:

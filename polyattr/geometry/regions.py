@@ -111,6 +111,36 @@ class RegionSet:
         keep = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
         return A[keep], b[keep]
 
+    def constraint_rows(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """An H-form of region i (irredundant when the backend found the facets, else all rows)."""
+        if self.facets is not None:
+            return self.facets[i]
+        return _region_rows(self._composed, self.patterns[i], self.reduction)
+
+    def moments(self, order: int = 1, regions=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Lebesgue moments of the regions in reduced coordinates: m0 (n,), m1 (n, k), M2 (n, k, k).
+
+        Order 0 and 1 come from the enumeration (volumes, centroids); order 2 triangulates each
+        region from its vertices (pycddlib) and runs the simplex kernels.
+        """
+        if order not in (0, 1, 2):
+            raise PolyattrError(f"order: expected 0, 1 or 2, got {order!r}")
+        idx = np.arange(len(self)) if regions is None else np.asarray(regions, dtype=int)
+        m0 = self.volumes[idx]
+        m1 = m0[:, None] * self.centroids[idx]
+        if order < 2:
+            return m0, m1, None
+        from polyattr.geometry.vertices import polytope_moments
+
+        k = self.dim
+        M2 = np.zeros((len(idx), k, k))
+        for out, i in enumerate(idx):
+            if k == 0:
+                continue
+            A, b = self.constraint_rows(int(i))
+            M2[out] = polytope_moments(A, b, order=2)[2]
+        return m0, m1, M2
+
     def affine_maps(self, output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Local affine maps of every region in input coordinates.
 

@@ -1,0 +1,271 @@
+"""Classic attribution methods as measures mu_{j,x} (THEORY.md §3.3), integrated exactly.
+
+Each method has a public ``*_measures`` function returning its family of measures, so that users
+(and :mod:`polyattr.theory`) can inspect and reuse them, and a registered method that computes the
+values -- through the family itself, or through a faster route that is mathematically the same
+integral (baseline Shapley evaluates the 2^d hybrid points once instead of building 2^d measures per
+feature; proofs/table_1.py checks the two agree).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from itertools import combinations
+
+import numpy as np
+
+from polyattr.attribution.api import AttributionContext, MethodResult, integrate_family, register_method
+from polyattr.errors import PolyattrError
+from polyattr.geometry.domains import AffineSlice, Box, Segment
+from polyattr.measures.core import Dirac, Measure, Uniform
+
+MAX_SHAPLEY_FEATURES = 20  # 2^20 model evaluations; beyond that the exact sum is out of reach
+
+
+def _one(exact: bool):
+    return Fraction(1) if exact else 1.0
+
+
+def shapley_weight(s: int, d: int, exact: bool = False):
+    """|S|! (d - |S| - 1)! / d!"""
+    w = Fraction(math.factorial(s) * math.factorial(d - s - 1), math.factorial(d))
+    return w if exact else float(w)
+
+
+def hybrid_point(x, baseline, subset):
+    """The point with the coordinates in ``subset`` from x and the others from the baseline."""
+    z = baseline.copy()
+    for i in subset:
+        z[i] = x[i]
+    return z
+
+
+# ------------------------------------------------------------------------------------ occlusion
+def occlusion_measures(x, baseline, exact: bool = False) -> list[Measure]:
+    """mu_j = delta_x - delta_{x with x_j := baseline_j}."""
+    return [Dirac(x, exact) - Dirac(hybrid_point(x, baseline, [i for i in range(len(x)) if i != j]), exact)
+            for j in range(len(x))]
+
+
+@register_method("occlusion", needs_baseline=True)
+def _occlusion(ctx: AttributionContext) -> MethodResult:
+    res = integrate_family(ctx, occlusion_measures(ctx.x, ctx.require_baseline("occlusion"), ctx.exact))
+    res.base_value = ctx.f(ctx.baseline)
+    return res
+
+
+# ------------------------------------------------------------------------------ baseline Shapley
+def shapley_measures(x, baseline, exact: bool = False) -> list[Measure]:
+    """mu_j = sum_{S not containing j} w_S (delta_{(x_{S+j}, x'_rest)} - delta_{(x_S, x'_rest)})."""
+    d = len(x)
+    _check_shapley_size(d)
+    family = []
+    for j in range(d):
+        others = [i for i in range(d) if i != j]
+        mu = None
+        for s in range(d):
+            for S in combinations(others, s):
+                w = shapley_weight(s, d, exact)
+                term = w * (Dirac(hybrid_point(x, baseline, (*S, j)), exact) - Dirac(hybrid_point(x, baseline, S), exact))
+                mu = term if mu is None else mu + term
+        family.append(mu)
+    return family
+
+
+def _check_shapley_size(d: int):
+    if d > MAX_SHAPLEY_FEATURES:
+        raise PolyattrError(
+            f"x: exact Shapley values sum over 2^d coalitions; d = {d} exceeds the limit of {MAX_SHAPLEY_FEATURES}"
+        )
+
+
+def _subset_masks(d: int) -> np.ndarray:
+    """Boolean masks of all 2^d subsets; row m has bit i set iff i in subset m."""
+    m = np.arange(2**d)[:, None]
+    return ((m >> np.arange(d)[None, :]) & 1).astype(bool)
+
+
+def shapley_from_values(values, d: int, exact: bool):
+    """phi_j = sum_{S not containing j} w_S (v(S + j) - v(S)) for a set function given on bitmasks."""
+    phi = []
+    for j in range(d):
+        bit = 1 << j
+        total = Fraction(0) if exact else 0.0
+        for m in range(2**d):
+            if m & bit:
+                continue
+            total += shapley_weight(bin(m).count("1"), d, exact) * (values[m | bit] - values[m])
+        phi.append(total)
+    return phi
+
+
+@register_method("shapley", needs_baseline=True)
+def _shapley(ctx: AttributionContext) -> MethodResult:
+    d = ctx.d
+    _check_shapley_size(d)
+    baseline = ctx.require_baseline("shapley")
+    masks = _subset_masks(d)
+    if ctx.exact:
+        points = [hybrid_point(ctx.x, baseline, np.flatnonzero(mk)) for mk in masks]
+        values = [ctx.f(p) for p in points]
+        bound = 0.0
+    else:
+        points = np.where(masks, ctx.x[None, :], baseline[None, :])
+        values = np.atleast_1d(ctx.f(points))
+        from polyattr.models.relu import evaluation_error_bound
+
+        eval_err = float(np.max(evaluation_error_bound(ctx.model, points, ctx.output)))
+        # each phi_j is a convex-weighted sum of 2^(d-1) differences: |error| <= 2 eval_err + rounding
+        bound = 2 * eval_err + (2**d + 2) * 2.0**-53 * 2 * float(np.max(np.abs(values)))
+    phi = shapley_from_values(values, d, ctx.exact)
+    return MethodResult(phi, bound, base_value=values[0], info={"evaluations": 2**d})
+
+
+# -------------------------------------------------------------------- interventional Shapley
+def slice_measure(box: Box, x, subset) -> Measure:
+    """delta_{x_S} (x) uniform on the other coordinates: uniform on the slice {z_S = x_S} of the box."""
+    fixed = {int(i): x[int(i)] for i in subset}
+    if len(fixed) == box.dim:
+        return Dirac(x, box.exact)
+    return Uniform(AffineSlice(box, fixed) if fixed else box)
+
+
+def shapley_uniform_measures(x, box: Box) -> list[Measure]:
+    """Interventional Shapley with the uniform background law on the box, as measures."""
+    d = len(x)
+    _check_shapley_size(d)
+    family = []
+    for j in range(d):
+        others = [i for i in range(d) if i != j]
+        mu = None
+        for s in range(d):
+            for S in combinations(others, s):
+                w = shapley_weight(s, d, box.exact)
+                term = w * (slice_measure(box, x, (*S, j)) - slice_measure(box, x, S))
+                mu = term if mu is None else mu + term
+        family.append(mu)
+    return family
+
+
+@register_method("shapley_uniform")
+def _shapley_uniform(ctx: AttributionContext) -> MethodResult:
+    d = ctx.d
+    _check_shapley_size(d)
+    values, bound = [], 0.0
+    for mask in _subset_masks(d):
+        v, e = ctx.integrator.integrate(slice_measure(ctx.domain, ctx.x, np.flatnonzero(mask)))
+        values.append(v)
+        bound = max(bound, e)
+    phi = shapley_from_values(values, d, ctx.exact)
+    # phi_j is a weighted sum (weights summing to 1) of differences of the values
+    return MethodResult(phi, 2 * bound + 2.0**-50 * float(max(abs(float(v)) for v in values)),
+                        base_value=values[0], info={"slices": 2**d})
+
+
+# ------------------------------------------------------------------------- partial dependence
+def pdp_measures(x, box: Box) -> list[Measure]:
+    """mu_j = delta_{x_j} (x) uniform on the other coordinates (partial dependence at x_j)."""
+    return [slice_measure(box, x, [j]) for j in range(len(x))]
+
+
+@register_method("pdp")
+def _pdp(ctx: AttributionContext) -> MethodResult:
+    return integrate_family(ctx, pdp_measures(ctx.x, ctx.domain))
+
+
+# -------------------------------------------------------------------- individual conditional expectation
+def ice_segment(x, box: Box, j: int) -> Segment:
+    """The segment through x along e_j across the box."""
+    start, end = x.copy(), x.copy()
+    start[j], end[j] = box.lower[j], box.upper[j]
+    return Segment(start, end, exact=box.exact)
+
+
+def ice_measures(x, box: Box) -> list[Measure]:
+    """mu_j = delta_x - uniform on the ICE line through x along e_j: the centred ICE value at x_j."""
+    return [Dirac(x, box.exact) - Uniform(ice_segment(x, box, j)) for j in range(len(x))]
+
+
+def ice_curve(ctx_or_model, x, j: int, box: Box, output: int = 0):
+    """The exact piecewise-linear ICE curve t -> f(x with x_j := t) on [lower_j, upper_j].
+
+    Returns (t, values): the breakpoints (the ends included) and f at them; f is affine between
+    consecutive breakpoints.
+    """
+    from polyattr.geometry.regions import enumerate_regions
+
+    model = ctx_or_model
+    seg = ice_segment(x, box, j)
+    float_seg = Segment(seg.start.astype(float), seg.end.astype(float))
+    regions = enumerate_regions(model.to_float(), float_seg, backend="lp")
+    ends = set()
+    for i in range(len(regions)):
+        A, b = regions.constraint_rows(i)
+        lo = max((bb / a for a, bb in zip(A[:, 0], b) if a < 0), default=0.0)
+        hi = min((bb / a for a, bb in zip(A[:, 0], b) if a > 0), default=1.0)
+        ends.update([max(0.0, float(lo)), min(1.0, float(hi))])
+    ts = np.array(sorted(ends))
+    lo_j, hi_j = float(box.lower[j]), float(box.upper[j])
+    t_feature = lo_j + ts * (hi_j - lo_j)
+    points = np.repeat(np.asarray(x, float)[None, :], len(ts), axis=0)
+    points[:, j] = t_feature
+    return t_feature, np.atleast_1d(model.to_float()(points, output=output))
+
+
+@register_method("ice")
+def _ice(ctx: AttributionContext) -> MethodResult:
+    res = integrate_family(ctx, ice_measures(ctx.x, ctx.domain))
+    if ctx.option("curves", False):
+        res.info["curves"] = [ice_curve(ctx.model, ctx.x, j, ctx.domain, ctx.output) for j in range(ctx.d)]
+    res.base_value = None
+    return res
+
+
+# ------------------------------------------------------------- the FAFP appendix examples (C.3, C.4)
+def fafp_local_measures(x, box: Box) -> list[Measure]:
+    """mu_j = delta at the point with z_j = x_j and the other coordinates at the lower corner (0 on [0,1]^d)."""
+    family = []
+    for j in range(len(x)):
+        z = box.lower.copy()
+        z[j] = x[j]
+        family.append(Dirac(z, box.exact))
+    return family
+
+
+@register_method("fafp_local")
+def _fafp_local(ctx: AttributionContext) -> MethodResult:
+    return integrate_family(ctx, fafp_local_measures(ctx.x, ctx.domain))
+
+
+def fafp_global_measures(box: Box) -> list[Measure]:
+    """mu_j = 2 x Lebesgue measure on the edge {lower + t e_j : t in [0, upper_j - lower_j]} (total mass 2 x length)."""
+    family = []
+    for j in range(box.dim):
+        start, end = box.lower.copy(), box.lower.copy()
+        end[j] = box.upper[j]
+        length = box.upper[j] - box.lower[j]
+        family.append(Uniform(Segment(start, end, exact=box.exact), mass=2 * length))
+    return family
+
+
+@register_method("fafp_global")
+def _fafp_global(ctx: AttributionContext) -> MethodResult:
+    return integrate_family(ctx, fafp_global_measures(ctx.domain))
+
+
+# ------------------------------------------------------------------------- user-supplied family
+@register_method("measure")
+def _measure(ctx: AttributionContext) -> MethodResult:
+    family = ctx.option("measures")
+    if family is None:
+        raise PolyattrError("measures: method 'measure' needs measures=[mu_1, ..., mu_d] or a callable (x, j) -> Measure")
+    if callable(family):
+        family = [family(ctx.x, j) for j in range(ctx.d)]
+    family = list(family)
+    if len(family) != ctx.d:
+        raise PolyattrError(f"measures: expected {ctx.d} measures (one per feature), got {len(family)}")
+    for j, mu in enumerate(family):
+        if not isinstance(mu, Measure):
+            raise PolyattrError(f"measures[{j}]: expected a polyattr Measure, got {type(mu).__name__}")
+    return integrate_family(ctx, family)

@@ -1,0 +1,356 @@
+"""Finite signed measures on the input space, described so that integrals over linear regions are exact.
+
+A :class:`Measure` is a signed linear combination of *pieces*.  A piece is either
+
+* a :class:`PointPiece` -- finitely many points with weights (Dirac, discrete, empirical measures):
+  integrating a model needs only model evaluations, no regions; or
+* a :class:`DensityPiece` -- a density on a domain (box, polytope, affine slice, segment): uniform,
+  or a product of per-coordinate polynomial densities.  Integrating a piecewise-affine model needs
+  the regions of the model inside the piece's support and, per region, the piece's mass m0 and
+  first moment m1 (and the second moment M2 for LIME and degree-2 metrics), which
+  :meth:`DensityPiece.region_moments` computes in closed form.
+
+The contraction with the model's local affine maps (sum_P w_P . m1(P) + b_P m0(P)) lives in
+:mod:`polyattr.attribution.integrals`; this module knows regions only as polytopes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from polyattr.errors import PolyattrError
+from polyattr.geometry.domains import AffineSlice, Box, Polytope, Segment, as_vector, domain_key
+
+
+class Measure:
+    """A finite signed measure: ``sum_i coefficient_i * piece_i``.
+
+    Measures add, subtract and scale: ``2 * Dirac(x) - Uniform(box)``.
+    """
+
+    def __init__(self, terms: Iterable[tuple[object, "Piece"]]):
+        self.terms: tuple[tuple[object, Piece], ...] = tuple(terms)
+        for c, piece in self.terms:
+            if not isinstance(piece, (PointPiece, DensityPiece)):
+                raise PolyattrError(f"measure: expected pieces, got {type(piece).__name__}")
+            if not isinstance(c, Fraction) and not np.isfinite(float(c)):
+                raise PolyattrError(f"measure: coefficient {c!r} is not finite")
+
+    @property
+    def ambient_dim(self) -> int | None:
+        return self.terms[0][1].ambient_dim if self.terms else None
+
+    @property
+    def total_mass(self):
+        return sum((c * p.total_mass for c, p in self.terms), start=0)
+
+    def __add__(self, other: "Measure") -> "Measure":
+        if not isinstance(other, Measure):
+            return NotImplemented
+        return Measure(self.terms + other.terms)
+
+    def __sub__(self, other: "Measure") -> "Measure":
+        if not isinstance(other, Measure):
+            return NotImplemented
+        return self + (-1) * other
+
+    def __mul__(self, scalar) -> "Measure":
+        if isinstance(scalar, Measure) or not np.isscalar(scalar) and not isinstance(scalar, Fraction):
+            return NotImplemented
+        return Measure((scalar * c, p) for c, p in self.terms)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Measure":
+        return (-1) * self
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{c}*{p!r}" for c, p in self.terms) or "Measure(0)"
+
+
+# ------------------------------------------------------------------------------------------ pieces
+class PointPiece:
+    """Point masses: sum_i weights_i * delta_{points_i}."""
+
+    def __init__(self, points, weights=None, exact: bool = False, stochastic: bool = False):
+        pts = np.asarray(points, dtype=object if exact else float)
+        if pts.ndim == 1:
+            pts = pts[None, :]
+        if pts.ndim != 2 or pts.shape[0] == 0:
+            raise PolyattrError(f"points: expected an array of shape (n, d) with n >= 1, got {np.shape(points)}")
+        if not exact and not np.all(np.isfinite(pts)):
+            raise PolyattrError("points: contains NaN or infinite values")
+        if weights is None:
+            weights = [Fraction(1)] * pts.shape[0] if exact else np.ones(pts.shape[0])
+        w = np.asarray(weights, dtype=object if exact else float)
+        if w.shape != (pts.shape[0],):
+            raise PolyattrError(f"weights: expected {pts.shape[0]} weights (one per point), got shape {w.shape}")
+        if not exact and not np.all(np.isfinite(w)):
+            raise PolyattrError("weights: contains NaN or infinite values")
+        if exact:
+            pts = np.array([[_fraction(v) for v in row] for row in pts], dtype=object)
+            w = np.array([_fraction(v) for v in w], dtype=object)
+        self.points, self.weights, self.exact = pts, w, exact
+        # an empirical sample of a continuous law: integrals carry a sampling error bound
+        self.stochastic = stochastic
+
+    @property
+    def ambient_dim(self) -> int:
+        return self.points.shape[1]
+
+    @property
+    def total_mass(self):
+        return sum(self.weights, start=Fraction(0) if self.exact else 0.0)
+
+    def __repr__(self) -> str:
+        if self.points.shape[0] == 1:
+            return f"Dirac({list(self.points[0])})"
+        return f"PointPiece(n={self.points.shape[0]})"
+
+
+class DensityPiece:
+    """A density on a domain: ``mass`` times the uniform law, optionally times a product density.
+
+    Parameters
+    ----------
+    domain : Box, Polytope, AffineSlice or Segment
+        The support.  Uniform means uniform in the domain's reduced coordinates (for a segment:
+        uniform in t in [0, 1]).
+    mass : number
+        Total mass (for a uniform piece).
+    polynomials : mapping {reduced coordinate index: coefficients}, optional
+        Per-coordinate polynomial densities c_0 + c_1 u + c_2 u^2 + ... (exact rationals); the
+        density is their product over the listed coordinates (unlisted ones: constant 1), *not*
+        renormalised: ``mass`` multiplies it.  Only on boxes and slices of boxes.
+    """
+
+    def __init__(self, domain, mass=1.0, polynomials: Mapping[int, Sequence] | None = None):
+        if not isinstance(domain, (Box, Polytope, AffineSlice, Segment)):
+            raise PolyattrError(f"domain: expected a Box, Polytope, AffineSlice or Segment, got {type(domain).__name__}")
+        self.domain = domain
+        self.exact = bool(getattr(domain, "exact", False))
+        self.mass = _fraction(mass) if self.exact else float(mass)
+        if not self.exact and not np.isfinite(self.mass):
+            raise PolyattrError(f"mass: expected a finite number, got {mass!r}")
+        self.reduction = domain.reduce()
+        self.polynomials = None
+        if polynomials:
+            if self.reduction.inner is None or not isinstance(self.reduction.inner, Box):
+                raise PolyattrError("polynomials: polynomial densities need a box (or a slice of a box) as support")
+            k = self.reduction.inner.dim
+            polys = {}
+            for i, coeffs in polynomials.items():
+                if not (isinstance(i, (int, np.integer)) and 0 <= i < k):
+                    raise PolyattrError(f"polynomials: coordinate {i!r} is not in [0, {k})")
+                try:
+                    polys[int(i)] = tuple(_fraction(c) for c in coeffs)
+                except (TypeError, ValueError, ZeroDivisionError):
+                    raise PolyattrError(f"polynomials: coefficients of coordinate {i} must be numbers") from None
+            self.polynomials = polys
+        self.key = (domain_key(domain), self.mass, None if self.polynomials is None else tuple(sorted(self.polynomials.items())))
+
+    @property
+    def ambient_dim(self) -> int:
+        return self.domain.ambient_dim
+
+    @property
+    def support(self):
+        return self.domain
+
+    @property
+    def total_mass(self):
+        if self.polynomials is None:
+            return self.mass
+        inner = self.reduction.inner
+        total = Fraction(1)
+        for i, coeffs in self.polynomials.items():
+            lo, hi = _fraction(inner.lower[i]), _fraction(inner.upper[i])
+            total *= sum((c * (hi ** (p + 1) - lo ** (p + 1)) / (p + 1) for p, c in enumerate(coeffs)), start=Fraction(0))
+            # the coordinates without a polynomial integrate to their length
+        for i in range(inner.dim):
+            if i not in self.polynomials:
+                total *= _fraction(inner.upper[i]) - _fraction(inner.lower[i])
+        total *= _fraction(self.mass) / _fraction(self.domain.volume)
+        return total if self.exact else float(total)
+
+    def density_scale(self):
+        """Constant density factor with respect to Lebesgue measure in reduced coordinates."""
+        return self.mass / self.domain.volume
+
+    def region_moments(self, regions, order: int = 1):
+        """Mass, first and (order 2) second moments of this piece on every region, in input coordinates.
+
+        ``regions`` is the RegionSet of the model on this piece's support (same reduction).
+        Returns m0 (n,), m1 (n, d) and M2 (n, d, d) or None.
+        """
+        if self.polynomials is None:
+            m0u, m1u, M2u = regions.moments(order=order)
+        else:
+            m0u, m1u, M2u = _polynomial_region_moments(regions, self.polynomials, order, self.exact)
+        scale = self.density_scale()
+        return lift_moments(self.reduction, scale * m0u, scale * m1u, None if M2u is None else scale * M2u)
+
+    def __repr__(self) -> str:
+        kind = "Uniform" if self.polynomials is None else "PolynomialDensity"
+        return f"{kind}({self.domain!r}, mass={self.mass})"
+
+
+def lift_moments(reduction, m0, m1u, M2u):
+    """Moments in reduced coordinates u -> moments in input coordinates z = E u + z0."""
+    E, z0 = reduction.embedding, reduction.offset
+    m1 = m1u @ E.T + m0[:, None] * z0[None, :]
+    if M2u is None:
+        return m0, m1, None
+    EM = np.einsum("ij,njk,lk->nil", E, M2u, E)
+    cross = np.einsum("ij,nj,l->nil", E, m1u, z0)
+    M2 = EM + cross + np.transpose(cross, (0, 2, 1)) + m0[:, None, None] * np.outer(z0, z0)[None]
+    return m0, m1, M2
+
+
+def _polynomial_region_moments(regions, polynomials, order, exact):
+    """Moments of a product polynomial density on each region (reduced coordinates), by triangulation."""
+    from polyattr.geometry.vertices import polytope_triangulation
+    from polyattr.integrate.polynomial import integrate_polynomial_polytope
+
+    k = regions.dim
+    density = {tuple([0] * k): Fraction(1)}
+    for i, coeffs in polynomials.items():
+        factor = {}
+        for p, c in enumerate(coeffs):
+            if c != 0:
+                e = [0] * k
+                e[i] = p
+                factor[tuple(e)] = c
+        density = _poly_multiply(density, factor)
+    n = len(regions)
+    dtype = object if exact else float
+    m0 = np.zeros(n, dtype=dtype)
+    m1 = np.zeros((n, k), dtype=dtype)
+    M2 = np.zeros((n, k, k), dtype=dtype) if order >= 2 else None
+    for r in range(n):
+        A, b = regions.constraint_rows(r)
+        V, S = polytope_triangulation(A, b, exact=exact)
+        m0[r] = integrate_polynomial_polytope(V, S, density, exact=exact)
+        if order >= 1:
+            for i in range(k):
+                e = [0] * k
+                e[i] = 1
+                m1[r, i] = integrate_polynomial_polytope(V, S, _poly_multiply(density, {tuple(e): Fraction(1)}), exact=exact)
+        if order >= 2:
+            for i in range(k):
+                for j in range(i, k):
+                    e = [0] * k
+                    e[i] += 1
+                    e[j] += 1
+                    val = integrate_polynomial_polytope(V, S, _poly_multiply(density, {tuple(e): Fraction(1)}), exact=exact)
+                    M2[r, i, j] = M2[r, j, i] = val
+    return m0, m1, M2
+
+
+def _poly_multiply(p, q):
+    out = {}
+    for ea, ca in p.items():
+        for eb, cb in q.items():
+            e = tuple(x + y for x, y in zip(ea, eb))
+            out[e] = out.get(e, 0) + ca * cb
+    return out
+
+
+def _fraction(v) -> Fraction:
+    if isinstance(v, Fraction):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return Fraction(int(v))
+    if isinstance(v, str):
+        return Fraction(v)
+    f = float(v)
+    if not np.isfinite(f):
+        raise ValueError(f"{v!r} is not finite")
+    return Fraction(f)
+
+
+# -------------------------------------------------------------------------------- constructors
+def Dirac(point, exact: bool = False) -> Measure:
+    """The unit point mass at ``point``."""
+    return Measure([(Fraction(1) if exact else 1.0, PointPiece(as_vector(point, "point", exact=exact)[None, :], exact=exact))])
+
+
+def Discrete(points, weights, exact: bool = False) -> Measure:
+    """sum_i weights_i delta_{points_i} (signed weights allowed)."""
+    return Measure([(Fraction(1) if exact else 1.0, PointPiece(points, weights, exact=exact))])
+
+
+def Empirical(samples, exact: bool = False) -> Measure:
+    """The empirical probability measure of a sample (each point weight 1/n).
+
+    The integral is exact for the sample; as an estimate of the population law it carries a
+    sampling error, reported as a 3-sigma confidence half-width.
+    """
+    pts = np.asarray(samples, dtype=object if exact else float)
+    n = pts.shape[0] if pts.ndim == 2 else 1
+    w = [Fraction(1, n)] * n if exact else np.full(n, 1.0 / n)
+    return Measure([(Fraction(1) if exact else 1.0, PointPiece(pts, w, exact=exact, stochastic=True))])
+
+
+def Uniform(domain, mass=1.0) -> Measure:
+    """``mass`` times the uniform probability law on ``domain`` (box, polytope, slice or segment)."""
+    piece = DensityPiece(domain, mass=mass)
+    return Measure([(Fraction(1) if piece.exact else 1.0, piece)])
+
+
+def Lebesgue(domain) -> Measure:
+    """Lebesgue measure on ``domain`` (its k-dimensional volume as total mass; on a segment: length in t)."""
+    return Uniform(domain, mass=domain.volume)
+
+
+def ProductDensity(box: Box, factors: Mapping[int, object]) -> Measure:
+    """A product of per-coordinate factors on a box.
+
+    ``factors[i]`` is ``("dirac", v)``, ``("uniform",)`` (uniform probability on [lower_i, upper_i])
+    or ``("polynomial", [c0, c1, ...])`` (density c0 + c1 t + ... on [lower_i, upper_i], not
+    renormalised).  Coordinates without a factor are uniform.
+    """
+    if not isinstance(box, Box):
+        raise PolyattrError(f"box: expected a Box, got {type(box).__name__}")
+    fixed, polys = {}, {}
+    for i, f in factors.items():
+        if not (isinstance(i, (int, np.integer)) and 0 <= i < box.dim):
+            raise PolyattrError(f"factors: coordinate {i!r} is not in [0, {box.dim})")
+        if not isinstance(f, tuple) or not f or f[0] not in ("dirac", "uniform", "polynomial"):
+            raise PolyattrError(f"factors[{i}]: expected ('dirac', v), ('uniform',) or ('polynomial', coeffs), got {f!r}")
+        if f[0] == "dirac":
+            fixed[int(i)] = f[1]
+        elif f[0] == "polynomial":
+            polys[int(i)] = f[1]
+    domain = AffineSlice(box, fixed) if fixed else box
+    free = [i for i in range(box.dim) if i not in fixed]
+    reduced_polys = {free.index(i): c for i, c in polys.items()}
+    if not reduced_polys:
+        return Uniform(domain)
+    # mass = volume so that the polynomial density is with respect to Lebesgue measure
+    piece = DensityPiece(domain, mass=domain.volume, polynomials=reduced_polys)
+    return Measure([(Fraction(1) if piece.exact else 1.0, piece)])
+
+
+def TruncatedGaussian(mean, std, box: Box, n_samples: int = 20000, rng=None) -> Measure:
+    """A Gaussian N(mean, diag(std^2)) conditioned on ``box``, represented by a sample.
+
+    There is no closed form for a Gaussian on a polytope, so this measure is *inexact*: integrals
+    are Monte Carlo estimates whose error bound is a 3-sigma confidence half-width (a probabilistic
+    bound, about 99.7 percent coverage), reported by the integration layer.
+    """
+    rng = np.random.default_rng(rng)
+    mean = as_vector(mean, "mean", length=box.dim)
+    std = as_vector(std, "std", length=box.dim)
+    if np.any(std <= 0):
+        raise PolyattrError("std: expected positive standard deviations")
+    lo, hi = box.lower.astype(float), box.upper.astype(float)
+    from scipy.stats import truncnorm
+
+    a, b = (lo - mean) / std, (hi - mean) / std
+    samples = truncnorm.rvs(a, b, loc=mean, scale=std, size=(n_samples, box.dim), random_state=rng)
+    return Empirical(samples)

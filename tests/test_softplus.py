@@ -137,6 +137,21 @@ def test_hessian_bound_is_never_below_the_largest_hessian_found():
     assert max(ratios) > 0.5
 
 
+def test_hessian_bound_holds_on_narrow_deep_networks_with_large_weights():
+    # narrow layers and large weights make the adjoint intervals wide and sign-changing: this is
+    # where an unsound interval step (e.g. using the centre of an adjoint interval) shows up
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        d = int(rng.integers(1, 3))
+        sizes = [d, *[int(h) for h in rng.integers(1, 4, size=int(rng.integers(2, 4)))], 1]
+        net = random_softplus(rng, sizes, beta=float(rng.choice([1.0, 3.0, 10.0])), scale=float(rng.choice([2.0, 4.0])))
+        lo = rng.uniform(-1, 0.5, size=d)
+        hi = lo + rng.uniform(0.05, 2.0, size=d)
+        M = net.hessian_bound(Box(lo, hi))
+        found = _max_hessian_norm(net, lo, hi, rng, n_samples=500, n_starts=3)
+        assert found <= M, (sizes, found, M)
+
+
 def test_hessian_bound_is_exact_for_one_neuron():
     # f(z) = w1 softplus(w0 z + b): Hess = w1 w0^2 sigma''; the sup over a box containing the
     # inflection point -b/w0 is |w1| w0^2 beta / 4, and on a box away from it sigma'' at the near end.

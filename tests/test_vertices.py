@@ -331,3 +331,48 @@ def test_hypothesis_integer_polytopes(k, planes):
     # the centroid lies in the polytope
     c = em[1] / em[0]
     assert all(sum(F(int(A[r, j])) * c[j] for j in range(k)) <= F(int(b[r])) for r in range(len(b)))
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-8, 1e-12])
+def test_small_polytopes_float(eps):
+    """cdd's float zero tests are absolute; the polytope is normalised by its inradius first."""
+    A, b = std_simplex(3)
+    A = np.vstack([A, cube(3)[0]])
+    b = np.r_[0, 0, 0, eps, cube(3)[1]]
+    m0, m1, M2 = polytope_moments(A, b)
+    assert m0 == pytest.approx(eps**3 / 6, rel=1e-12)
+    np.testing.assert_allclose(m1, eps**4 / 24, rtol=1e-12)
+    # a tiny box far from the origin (dyadic data, so the float polytope is exactly the box)
+    w = 2.0**-30
+    Ab, bb = cube(3, 5, 5 + w)
+    V, inc = polytope_vertices(Ab, bb)
+    assert V.shape == (8, 3) and len(facets_from_incidence(V, inc)) == 6
+    assert polytope_volume(Ab, bb) == pytest.approx(w**3, rel=1e-12)
+
+
+def test_given_interior_ball_and_thin_sliver():
+    A, b = cube(3)
+    V1, _ = polytope_vertices(A, b)
+    V2, _ = polytope_vertices(A, b, center=[0.5, 0.5, 0.5], radius=0.5)
+    assert sorted(map(tuple, np.round(V1, 14))) == sorted(map(tuple, np.round(V2, 14)))
+    # a sliver {x + y + z in [1, 1 + 2^-30]} in the unit cube, against the exact pipeline
+    A = np.vstack([cube(3)[0], [[1, 1, 1], [-1, -1, -1]]])
+    b = np.r_[cube(3)[1], 1 + 2.0**-30, -1.0]
+    exact = polytope_moments(A, b, exact=True)
+    approx = polytope_moments(A, b)
+    assert approx[0] == pytest.approx(float(exact[0]), rel=1e-8)
+    np.testing.assert_allclose(approx[2], exact[2].astype(float), rtol=1e-8)
+
+
+def test_float_incidence_checked_on_slivers():
+    """Regression: cdd float once dropped a tight row at a vertex of this sliver (width 2^-27),
+    giving a wrong facet and a 45% volume error; residual checks now send it to the exact path."""
+    A0, b0 = cube(3)
+    a = np.array([3.0, -1.0, 3.0])
+    A = np.vstack([A0, a, -a])
+    for t in (-20, -27, -30):
+        b = np.r_[b0, 1.25 + 2.0**t, -1.25]
+        exact = polytope_moments(A, b, exact=True)
+        approx = polytope_moments(A, b)
+        assert approx[0] == pytest.approx(float(exact[0]), rel=1e-6)
+        np.testing.assert_allclose(approx[2], exact[2].astype(float), rtol=1e-6)

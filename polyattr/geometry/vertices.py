@@ -27,14 +27,15 @@ __all__ = [
 ]
 
 #: Float mode: two vertices returned by cdd are the same vertex when they differ by at most
-#: ``VERTEX_MERGE_RTOL * max(1, max |V|)`` in every coordinate.  cdd's floating-point double
+#: ``VERTEX_MERGE_RTOL * max(1, max |U|)`` in every coordinate, where U are the vertices in the
+#: normalised coordinates u = (z - center) / radius (the polytope contains the unit ball).  cdd's floating-point double
 #: description can return a degenerate vertex (one where more than k rows are tight) several times,
 #: once per basis, with differences at the 1e-15 relative level; 1e-10 merges those while keeping
-#: genuinely distinct vertices of regions down to ~1e-10 wide apart.
+#: apart genuinely distinct vertices closer than the inradius by a factor up to ~1e10.
 VERTEX_MERGE_RTOL = 1e-10
 
 
-def polytope_vertices(A, b, exact: bool = False):
+def polytope_vertices(A, b, exact: bool = False, center=None, radius=None):
     """Vertices of the bounded polytope {z : A z <= b} and the rows of A tight at each.
 
     Parameters
@@ -46,6 +47,14 @@ def polytope_vertices(A, b, exact: bool = False):
         Right-hand sides.
     exact : bool
         Use exact rational arithmetic (``cdd.gmp``); float inputs are converted exactly.
+    center, radius : array (k,), float, optional
+        Float mode only: an interior ball of the polytope (e.g. its Chebyshev ball, which region
+        enumeration already knows).  cdd's floating-point zero tests are absolute (about 1e-7
+        here), so a small polytope would lose vertices and incidences; the polytope is therefore
+        moved to ``center`` and scaled by ``1/radius`` before calling cdd, and the vertices are
+        mapped back.  Default: the Chebyshev ball from one LP (HiGHS).  If cdd's float arithmetic
+        still fails (it raises on some long thin slivers), the vertices are computed exactly with
+        ``cdd.gmp`` from the same data and rounded to float64.
 
     Returns
     -------
@@ -53,8 +62,11 @@ def polytope_vertices(A, b, exact: bool = False):
         The vertices: float64, or an object array of Fractions when ``exact``.
     incidence : list of frozenset
         ``incidence[i]`` = indices of the rows of A with A_r v_i = b_r (tight).  Zero rows with
-        b_r = 0 are tight everywhere.  In float mode tightness is cdd's (its tolerance), and the
-        incidences of near-duplicate vertices that are merged (see ``VERTEX_MERGE_RTOL``) are united.
+        b_r = 0 are tight everywhere.  In float mode tightness is cdd's, the incidences of
+        near-duplicate vertices that are merged (see ``VERTEX_MERGE_RTOL``) are united, and the
+        result is checked against residual tests (see ``TIGHT_RTOL``); when the two disagree or a
+        residual is ambiguous, vertices and incidences are recomputed exactly (``cdd.gmp``) from
+        the same data and the vertices rounded to float64.
 
     Raises
     ------
@@ -81,12 +93,23 @@ def polytope_vertices(A, b, exact: bool = False):
     else:
         import cdd as cddmod
 
-        # Scaling each row to unit norm changes nothing mathematically but makes cdd's absolute
-        # zero tests meaningful for badly scaled rows.
+        center, radius = _interior_ball(A[kept], b[kept], center, radius)
+        # Work in u = (z - center) / radius, where the polytope contains the unit ball, and scale
+        # each row to unit norm: this changes nothing mathematically but makes cdd's absolute zero
+        # tests meaningful for small, far-away or badly scaled polytopes.
         norms = np.linalg.norm(A[kept], axis=1)
-        rows = (np.hstack([b[kept, None], -A[kept]]) / norms[:, None]).tolist()
+        offsets = (b[kept] - A[kept] @ center) / (radius * norms)
+        rows = np.hstack([offsets[:, None], -A[kept] / norms[:, None]]).tolist()
     mat = cddmod.matrix_from_array(rows, rep_type=cddmod.RepType.INEQUALITY)
-    poly = cddmod.polyhedron_from_matrix(mat)
+    try:
+        poly = cddmod.polyhedron_from_matrix(mat)
+    except RuntimeError:
+        if exact:
+            raise
+        # cdd's float arithmetic gave up ("numerical inconsistency", e.g. on a long thin sliver):
+        # redo it exactly on the same (exactly converted) float data and round the vertices.
+        V, incidence = polytope_vertices(A, b, exact=True)
+        return V.astype(np.float64), incidence
     gens = cddmod.copy_generators(poly)
     if len(gens.array) == 0:
         raise PolyattrError("A/b: the polytope is empty (no point satisfies A z <= b)")
@@ -97,12 +120,69 @@ def polytope_vertices(A, b, exact: bool = False):
     if exact:
         V = np.array([[Fraction(x) for x in row[1:]] for row in gens.array], dtype=object).reshape(-1, k)
         return V, incidence
-    V = np.array([row[1:] for row in gens.array], dtype=np.float64).reshape(-1, k)
-    return _merge_near_duplicates(V, incidence)
+    U = np.array([row[1:] for row in gens.array], dtype=np.float64).reshape(-1, k)
+    U, incidence = _merge_near_duplicates(U, incidence)  # in the well-scaled coordinates
+    if not _incidence_is_clear(U, incidence, offsets, A[kept] / norms[:, None], kept):
+        V, incidence = polytope_vertices(A, b, exact=True)
+        return V.astype(np.float64), incidence
+    return center + radius * U, incidence
+
+
+#: Float incidences are checked against the residuals r = offset - a.u of the unit-norm rows in the
+#: normalised coordinates u (distances in units of the inradius): a row must be tight in cdd's
+#: incidence exactly when |r| <= TIGHT_RTOL * s, and no residual may fall in the grey zone
+#: (TIGHT_RTOL * s, LOOSE_RTOL * s], where s = |offset| + ||u||_1 bounds the magnitudes summed.
+#: Otherwise the float combinatorics is not trustworthy and the exact path is used instead.
+TIGHT_RTOL = 1e-9
+LOOSE_RTOL = 1e-6
+
+
+def _incidence_is_clear(U, incidence, offsets, unit_rows, kept) -> bool:
+    """Do cdd's float incidences agree with clear-cut residual tests (see TIGHT_RTOL)?"""
+    residual = np.abs(offsets[None, :] - U @ unit_rows.T)
+    scale = np.abs(offsets)[None, :] + np.abs(U).sum(axis=1)[:, None]
+    tight = residual <= TIGHT_RTOL * scale
+    loose = residual > LOOSE_RTOL * scale
+    if not np.all(tight | loose):
+        return False
+    position = {r: i for i, r in enumerate(kept)}
+    cdd_tight = np.zeros_like(tight)
+    for i, inc in enumerate(incidence):
+        for r in inc:
+            if r in position:
+                cdd_tight[i, position[r]] = True
+    return bool(np.array_equal(cdd_tight, tight))
+
+
+def _interior_ball(A, b, center, radius):
+    """The (given or Chebyshev) interior ball used to normalise a float polytope for cdd."""
+    k = A.shape[1]
+    if center is None or radius is None:
+        from polyattr.geometry.lp import chebyshev_center
+
+        center, radius = chebyshev_center(A, b)
+        if radius == np.inf:
+            raise PolyattrError("A/b: the polytope is unbounded (expected a bounded polytope)")
+        if center is None:
+            raise PolyattrError("A/b: the polytope is empty (no point satisfies A z <= b)")
+        # The LP's feasibility tolerance may put a tiny polytope's centre slightly outside it;
+        # that is harmless: the change of variables below stays exact in meaning.
+    center = np.asarray(center, dtype=np.float64).reshape(-1)
+    radius = float(radius)
+    if center.shape != (k,) or not np.all(np.isfinite(center)):
+        raise PolyattrError(f"center: expected {k} finite coordinates, got shape {center.shape}")
+    if not (np.isfinite(radius) and radius > 0):
+        # no interior (a lower-dimensional polytope): cdd on the unscaled data
+        return np.zeros(k), 1.0
+    return center, radius
 
 
 def _merge_near_duplicates(V, incidence):
-    """Merge float vertices closer than the stated tolerance, uniting their incidences."""
+    """Merge float vertices closer than the stated tolerance, uniting their incidences.
+
+    Called on the normalised coordinates u = (z - center) / radius, so the tolerance is relative
+    to the size of the polytope (its inradius), not absolute.
+    """
     tol = VERTEX_MERGE_RTOL * max(1.0, float(np.max(np.abs(V))) if V.size else 1.0)
     keep: list[int] = []
     merged: list[set] = []
@@ -164,6 +244,11 @@ def facets_from_incidence(V, incidence, k: int | None = None, rtol: float = 1e-1
 def polytope_triangulation(A, b, exact: bool = False):
     """Vertices and a pulling triangulation of the polytope {A z <= b}.
 
+    In float mode the combinatorics (facets, triangulation) comes from cdd's float incidences.  If
+    they are inconsistent, or the float vertices look lower-dimensional (a sliver thinner than
+    cdd's or HiGHS's tolerances), the vertices and incidences are recomputed exactly with
+    ``cdd.gmp`` on the same data; the triangulation is then exact and the vertices are rounded.
+
     Returns
     -------
     V : array (n, k)
@@ -172,11 +257,28 @@ def polytope_triangulation(A, b, exact: bool = False):
         The triangulation; empty (shape (0, k+1)) when the polytope is not full-dimensional.
     """
     V, incidence = polytope_vertices(A, b, exact=exact)
+    try:
+        S = _triangulate(V, incidence)
+    except PolyattrError:
+        if exact:
+            raise
+        S = None
+    if S is not None or exact:
+        return V, (S if S is not None else np.zeros((0, V.shape[1] + 1), dtype=np.int64))
+    V, incidence = polytope_vertices(A, b, exact=True)
+    S = _triangulate(V, incidence)
+    if S is None:
+        S = np.zeros((0, V.shape[1] + 1), dtype=np.int64)
+    return V.astype(np.float64), S
+
+
+def _triangulate(V, incidence):
+    """Pulling triangulation from incidences, or None when the vertices are not full-dimensional."""
     k = V.shape[1]
     if affine_rank(V) < k:
-        return V, np.zeros((0, k + 1), dtype=np.int64)
+        return None
     facets = facets_from_incidence(V, incidence, k)
-    return V, pulling_triangulation(V, [f for _, f in facets])
+    return pulling_triangulation(V, [f for _, f in facets])
 
 
 def polytope_volume(A, b, exact: bool = False):

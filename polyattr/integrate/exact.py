@@ -148,7 +148,7 @@ def _check_simplices(V, simplices, group, n_groups, order):
         raise PolyattrError(f"simplices: expected shape (m, {k + 1}) for {k}-dimensional vertices, got {S.shape}")
     if not np.issubdtype(S.dtype, np.integer):
         raise PolyattrError("simplices: expected integer vertex indices")
-    S = S.astype(np.int64)
+    S = S.astype(np.int64, copy=False)
     if S.size and (S.min() < 0 or S.max() >= n):
         raise PolyattrError(f"simplices: vertex index out of range [0, {n})")
     m = S.shape[0]
@@ -158,7 +158,7 @@ def _check_simplices(V, simplices, group, n_groups, order):
         group = np.asarray(group)
         if group.shape != (m,) or (m and not np.issubdtype(group.dtype, np.integer)):
             raise PolyattrError(f"group: expected {m} integer group indices, got shape {group.shape}")
-        group = group.astype(np.int64)
+        group = group.astype(np.int64, copy=False)
         if m and group.min() < 0:
             raise PolyattrError("group: expected non-negative group indices")
     if n_groups is None:

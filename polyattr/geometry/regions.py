@@ -173,6 +173,10 @@ class RegionSet:
         """
         z = np.asarray(point, dtype=float)
         u = _to_reduced(self.reduction, z)
+        if self.reduction.inner is not None:
+            A_d, b_d = self.reduction.inner.halfspaces()
+            if np.any(np.asarray(A_d, float) @ u > np.asarray(b_d, float) + 1e-9):
+                raise PolyattrError(f"point: {list(z)} is not in the enumerated domain")
         pat = self._composed.activation_pattern(u)
         i = self._index.get(pattern_key(pat))
         if i is not None:
@@ -326,6 +330,7 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
             nz = norms > 1e-14 * max(1.0, norms.max(initial=0.0))
             A, b, is_neuron = A[nz] / norms[nz, None], b[nz] / norms[nz], is_neuron[nz]
             A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, red.inner)
+            A, b, is_neuron = _merge_parallel_rows(A, b, is_neuron)
             lp = WarmPolytopeLP(A, b)
             center, radius = lp.chebyshev()
             if center is None or radius <= tol:
@@ -379,6 +384,24 @@ def _drop_rows_missing_box(A, b, is_neuron, inner):
     box_max = np.maximum(A * lo, A * hi).sum(axis=1)
     keep = ~is_neuron | (box_max > b - 1e-12)
     return A[keep], b[keep], is_neuron[keep]
+
+
+def _merge_parallel_rows(A, b, is_neuron):
+    """Keep one row per direction (the tightest): duplicated neurons would hide each other's facets.
+
+    The facet LP relaxes one row at a time, so two identical rows each look redundant; rows are
+    unit-normalised, so equal directions are equal rows up to rounding.
+    """
+    keys = np.round(A, 12)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(first) == A.shape[0]:
+        return A, b, is_neuron
+    best_b = np.full(len(first), np.inf)
+    np.minimum.at(best_b, inverse, b)
+    neuron = np.zeros(len(first), bool)
+    np.logical_or.at(neuron, inverse, is_neuron)
+    return A[first], best_b, neuron
 
 
 def _inside_inner(inner, u) -> bool:

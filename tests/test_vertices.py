@@ -376,3 +376,13 @@ def test_float_incidence_checked_on_slivers():
         approx = polytope_moments(A, b)
         assert approx[0] == pytest.approx(float(exact[0]), rel=1e-6)
         np.testing.assert_allclose(approx[2], exact[2].astype(float), rtol=1e-6)
+
+
+def test_return_error_bounds():
+    A, b = cut_cube()
+    m0, m1, M2, (e0, e1, e2) = polytope_moments(A, b, return_error=True)
+    exact = polytope_moments(A, b, exact=True)
+    assert 0 < e0 < 1e-13 and abs(m0 - float(exact[0])) <= e0
+    assert np.all(np.abs(m1 - exact[1].astype(float)) <= e1 + 1e-300)
+    assert np.all(np.abs(M2 - exact[2].astype(float)) <= e2 + 1e-300)
+    assert polytope_moments(A, b, order=0, return_error=True)[3][1] is None

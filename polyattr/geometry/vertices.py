@@ -286,7 +286,7 @@ def polytope_volume(A, b, exact: bool = False):
     return polytope_moments(A, b, order=0, exact=exact)[0]
 
 
-def polytope_moments(A, b, order: int = 2, exact: bool = False):
+def polytope_moments(A, b, order: int = 2, exact: bool = False, return_error: bool = False):
     """Mass, first moment and second moment matrix of {A z <= b} under Lebesgue measure.
 
     Parameters
@@ -297,6 +297,11 @@ def polytope_moments(A, b, order: int = 2, exact: bool = False):
         Highest moment to compute; the others are returned as None.
     exact : bool
         Exact rational computation (cdd.gmp vertices, Fraction moments).
+    return_error : bool
+        Float mode: also return the kernel's absolute rounding-error bounds ``(e0, e1, e2)`` (see
+        :mod:`polyattr.integrate.simplex_kernels`).  They bound the error of the moments of the
+        triangulated float vertices; the rounding of the vertices themselves (about
+        eps * |coordinates| each) is not included.  Exact mode returns zeros.
 
     Returns
     -------
@@ -306,13 +311,19 @@ def polytope_moments(A, b, order: int = 2, exact: bool = False):
         integral of z.
     M2 : array (k, k) or None
         integral of z z^T.
+    errors : tuple (e0, e1, e2)
+        Only with ``return_error``.
     """
     V, S = polytope_triangulation(A, b, exact=exact)
     if exact:
         m0, m1, M2 = exact_simplex_moments(V, S, n_groups=1, order=order)
+        errors = (0.0, None if m1 is None else np.zeros(V.shape[1]), None if M2 is None else np.zeros((V.shape[1],) * 2))
     else:
-        m0, m1, M2, *_ = simplex_moments(V, S, n_groups=1, order=order)
-    return m0[0], (None if m1 is None else m1[0]), (None if M2 is None else M2[0])
+        res = simplex_moments(V, S, n_groups=1, order=order)
+        m0, m1, M2 = res.m0, res.m1, res.M2
+        errors = tuple(None if e is None else e[0] for e in (res.m0_error, res.m1_error, res.M2_error))
+    out = (m0[0], (None if m1 is None else m1[0]), (None if M2 is None else M2[0]))
+    return out + (errors,) if return_error else out
 
 
 def _check_halfspaces(A, b, exact):

@@ -1,0 +1,77 @@
+"""Region enumeration speed: both backends on random networks, printed as a table.
+
+Run:  .venv/bin/python benchmarks/regions.py [--quick]
+
+For inputs 2, 4, 8 and hidden layers [16,16], [32,32], [64,64] on the unit box, and a 2-D slice of
+an 8-input [64,64] network: regions found, seconds (median of repeats after JIT warm-up), regions
+per second, and LPs solved per region (LP backend).  Where the full count is out of reach, a region
+budget stops the run and the table says "budget" (the rate is then measured up to the budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from polyattr import AffineSlice, Box, enumerate_regions, random_network
+from polyattr.errors import RegionBudgetExceeded
+from polyattr.geometry.regions import estimate_region_count
+
+
+def timed(fn, repeats):
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        try:
+            out = fn()
+        except RegionBudgetExceeded as exc:
+            out = exc
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def run(net, domain, backend, budget, repeats):
+    seconds, out = timed(lambda: enumerate_regions(net, domain, backend=backend, max_regions=budget, check_estimate=False), repeats)
+    if isinstance(out, RegionBudgetExceeded):
+        return out.found, seconds, "budget", None
+    lps = out.lp_count / len(out) if backend == "lp" else None
+    return len(out), seconds, "full", lps
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller budgets, one repeat")
+    args = parser.parse_args()
+    repeats = 1 if args.quick else 3
+    warm = random_network([3, 8, 8, 1], rng=0)
+    enumerate_regions(warm, backend="split")  # JIT warm-up
+    rows = []
+    for d in (2, 4, 8):
+        for hidden in ([16, 16], [32, 32], [64, 64]):
+            net = random_network([d, *hidden, 1], rng=2026)
+            box = Box.unit(d)
+            est = estimate_region_count(net, box)
+            split_budget = 200_000 if not args.quick else 20_000
+            lp_budget = 300 if not args.quick else 100
+            if d <= 6:
+                rows.append((d, hidden, "split", est, *run(net, box, "split", split_budget, repeats)))
+            rows.append((d, hidden, "lp", est, *run(net, box, "lp", lp_budget, 1)))
+    net = random_network([8, 64, 64, 1], rng=2026)
+    x = np.full(8, 0.5)
+    sl = AffineSlice(Box.unit(8), {i: x[i] for i in range(2, 8)})
+    rows.append(("8 (2-D slice)", [64, 64], "split", estimate_region_count(net, sl), *run(net, sl, "split", None, repeats)))
+    rows.append(("8 (2-D slice)", [64, 64], "lp", estimate_region_count(net, sl), *run(net, sl, "lp", 2000, 1)))
+
+    print(f"{'inputs':>14} {'hidden':>9} {'backend':>7} {'estimate':>10} {'regions':>9} {'run':>6} "
+          f"{'seconds':>9} {'regions/s':>10} {'LPs/region':>10}")
+    for d, hidden, backend, est, n, seconds, kind, lps in rows:
+        lps_s = f"{lps:10.1f}" if lps is not None else f"{'-':>10}"
+        print(f"{str(d):>14} {str(hidden):>9} {backend:>7} {est:10.3g} {n:9d} {kind:>6} {seconds:9.4f} "
+              f"{n / seconds:10.0f} {lps_s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from polyattr.theory.blackbox import (
     integrated_gradients_smooth,
     shapley_coefficients,
 )
-from polyattr.theory.theorem21 import QuadraticModel, run_theorem21_cli, theorem21
+from polyattr.theory.theorem21 import QuadraticModel, run_theorem21_cli, shapley_sup_to_l2_norm, theorem21
 
 
 def random_softplus(rng, sizes, beta=1.0, scale=1.0):
@@ -111,6 +111,25 @@ def test_shapley_coefficients_rows_have_absolute_sum_two():
         A = shapley_coefficients(d)
         assert np.allclose(np.abs(A).sum(axis=1), 2.0)
         assert np.allclose(A.sum(axis=1), 0.0)
+
+
+def test_shapley_lipschitz_constant_is_valid_and_attained():
+    rng = np.random.default_rng(12)
+    for d in range(1, 7):
+        L = shapley_sup_to_l2_norm(d)
+        A = shapley_coefficients(d)
+        V = rng.choice([-1.0, 1.0], size=(4000, 2**d))
+        V[:2000] *= rng.uniform(0, 1, size=(2000, 2**d))
+        assert np.linalg.norm(V @ A.T, axis=1).max() <= L * (1 + 1e-12)
+        if d <= 4:
+            assert L == pytest.approx(2.0)  # exact by vertex enumeration
+        else:
+            assert L == pytest.approx(2 * np.sqrt(d))
+        # per-point radii: never above the uniform value, attained by some sign pattern (d <= 4)
+        r = rng.uniform(0, 1, size=2**d)
+        Lr = shapley_sup_to_l2_norm(d, r)
+        assert Lr <= L * r.max() * (1 + 1e-12)
+        assert np.linalg.norm((V[2000:] * r) @ A.T, axis=1).max() <= Lr * (1 + 1e-12)
 
 
 def test_shapley_validation():

@@ -26,15 +26,18 @@ Both rest on two facts valid for z in K (K convex, so [x0, z] is in K):
 
 *Baseline Shapley* touches only the 2^d points p_S = (x_S, x'_rest): phi_j(g) = sum_S A[j,S] g(p_S)
 with sum_S |A[j,S]| = 2 (the weights of the S containing j sum to 1, those of the others too).
-So in the sup norm over {p_S}, ||phi(g)||_2 <= L sup_S |g(p_S)| with L = 2 sqrt(d); with (T0) this
-gives the THEORY.md bound ``bound_uniform`` = L (M/2) max_S ||p_S - x0||^2. The reported ``bound``
-is tighter and proved term by term: each Shapley term is w_S (R(p_{S+j}) - R(p_S)) and
+So in the sup norm over {p_S}, ||phi(g)||_2 <= L sup_S |g(p_S)| with L <= 2 sqrt(d); L is the
+infinity-to-2 norm of A, computed exactly for d <= 4 by enumerating sign vectors (it is 2 there) and
+bounded by 2 sqrt(d) beyond (:func:`shapley_sup_to_l2_norm`). With (T0) this gives the THEORY.md
+bound ``bound_uniform`` = L (M/2) max_S ||p_S - x0||^2. The reported ``bound`` is the smallest of
+``bound_uniform``, the same with per-point radii (max ||A v|| over |v_S| <= r_S, exact for d <= 4),
+and a term-by-term bound: each Shapley term is w_S (R(p_{S+j}) - R(p_S)) and
    |R(p_{S+j}) - R(p_S)| <= min( r_S + r_{S+j},  |x_j - x'_j| M max(rho_S, rho_{S+j}) ),
 with rho_S = ||p_S - x0||, r_S = (M/2) rho_S^2: the first by (T0), the second because the two points
 differ only in coordinate j, so the difference is the integral of d_j R along the edge times
 (x_j - x'_j), |d_j R| <= ||grad R|| <= M ||z - x0|| by (T1), and ||z - x0|| is convex along the
 edge hence at most its value at an endpoint. Then |phi_j(R)| <= b_j := sum_{S not containing j}
-w_S min(...), and ``bound`` = ||b||_2 <= ``bound_uniform``.
+w_S min(...), and ||phi(R)||_2 <= ||b||_2.
 
 *Integrated Gradients* phi_j(g) = Delta_j int_0^1 d_j g(z(t)) dt, Delta = x - x', z(t) = x' + t Delta,
 uses derivatives: in the C^1 norm ||g|| = sup_t ||grad g(z(t))||_2 it is Lipschitz with
@@ -49,8 +52,10 @@ quadrature error estimate: ||remainder|| <= bound + sqrt(d) * quadrature_error.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +66,7 @@ from polyattr.theory.blackbox import (
     coalition_points,
     baseline_shapley,
     integrated_gradients_smooth,
+    shapley_coefficients,
     shapley_weights,
 )
 
@@ -228,6 +234,31 @@ def _segment_distance_integral(start, end, x0, panels: int = _TRAPEZOID_PANELS) 
     return float((vals[0] / 2 + vals[1:-1].sum() + vals[-1] / 2) / panels)
 
 
+_EXACT_NORM_MAX_FEATURES = 4
+
+
+@lru_cache(maxsize=None)
+def _sign_vertices(n: int) -> np.ndarray:
+    return np.array(list(itertools.product((-1.0, 1.0), repeat=n)))
+
+
+def shapley_sup_to_l2_norm(d: int, radii=None) -> float:
+    """max ||A v||_2 over |v_S| <= radii_S (default 1), A the Shapley coefficient matrix.
+
+    This is the Lipschitz constant of baseline Shapley from the sup norm over the 2^d coalition
+    points to the 2-norm (with ``radii``: the largest ||phi(g)||_2 when |g(p_S)| <= radii_S). The
+    maximum of a convex function over a box is attained at a vertex, so for d <= 4 it is computed
+    exactly by enumerating the 2^(2^d) sign vectors (it equals 2 for d = 1..4). For larger d it
+    returns the proved upper bound sqrt(sum_j (sum_S |A[j,S]| radii_S)^2) (= 2 sqrt(d) for unit radii).
+    """
+    A = shapley_coefficients(d)
+    r = np.ones(2**d) if radii is None else np.asarray(radii, dtype=float)
+    if d <= _EXACT_NORM_MAX_FEATURES:
+        V = _sign_vertices(2**d) * r[None, :]
+        return float(np.sqrt(np.max(np.sum((V @ A.T) ** 2, axis=1))))
+    return float(np.linalg.norm(np.abs(A) @ r))
+
+
 def shapley_remainder_bound(x, baseline, x0, M: float) -> tuple[float, float, float, float]:
     """(bound, bound_uniform, lipschitz, sup_distance) for baseline Shapley (module docstring)."""
     d = x.shape[0]
@@ -244,9 +275,11 @@ def shapley_remainder_bound(x, baseline, x0, M: float) -> tuple[float, float, fl
         Sj = S | (1 << j)
         term = np.minimum(r[S] + r[Sj], delta[j] * M * np.maximum(rho[S], rho[Sj]))
         b[j] = np.sum(w[sizes[S]] * term)
-    L = 2.0 * np.sqrt(d)
+    L = shapley_sup_to_l2_norm(d)
     sup = float(rho.max())
-    return float(np.linalg.norm(b)), float(L * 0.5 * M * sup**2), float(L), sup
+    uniform = L * 0.5 * M * sup**2
+    bound = min(float(np.linalg.norm(b)), shapley_sup_to_l2_norm(d, r), uniform)
+    return float(bound), float(uniform), float(L), sup
 
 
 def ig_remainder_bound(x, baseline, x0, M: float) -> tuple[float, float, float, float]:

@@ -386,3 +386,21 @@ def test_return_error_bounds():
     assert np.all(np.abs(m1 - exact[1].astype(float)) <= e1 + 1e-300)
     assert np.all(np.abs(M2 - exact[2].astype(float)) <= e2 + 1e-300)
     assert polytope_moments(A, b, order=0, return_error=True)[3][1] is None
+
+
+def test_polytopes_moments_batch():
+    from polyattr.geometry.lp import chebyshev_center
+    from polyattr.geometry.vertices import polytopes_moments
+
+    items = [cube(3), square_pyramid(), cut_cube()]
+    c, r = chebyshev_center(*cut_cube())
+    res = polytopes_moments(items[:2] + [(*cut_cube(), c, r)])
+    m0, m1, M2 = polytopes_moments(items, exact=True)
+    assert list(m0) == [1, F(1, 6), F(5, 6)]
+    np.testing.assert_allclose(res.m0, m0.astype(float), rtol=1e-14)
+    np.testing.assert_allclose(res.M2, M2.astype(float), rtol=1e-13)
+    assert np.all(np.abs(res.m1 - m1.astype(float)) <= res.m1_error)
+    with pytest.raises(PolyattrError):
+        polytopes_moments([cube(3), cube(2)])
+    with pytest.raises(PolyattrError):
+        polytopes_moments([])

@@ -23,6 +23,7 @@ __all__ = [
     "polytope_triangulation",
     "polytope_volume",
     "polytope_moments",
+    "polytopes_moments",
     "VERTEX_MERGE_RTOL",
 ]
 
@@ -81,7 +82,8 @@ def polytope_vertices(A, b, exact: bool = False, center=None, radius=None):
     for r in zero_rows:
         if b[r] < 0:
             raise PolyattrError(f"A/b: the polytope is empty (row {r} reads 0 <= {b[r]})")
-    kept = [r for r in range(m) if r not in set(zero_rows)]
+    zero_set = set(zero_rows)
+    kept = [r for r in range(m) if r not in zero_set]
     always_tight = frozenset(r for r in zero_rows if b[r] == 0)
     if not kept:
         raise PolyattrError("A/b: the polytope is unbounded (no non-zero constraint rows)")
@@ -184,16 +186,19 @@ def _merge_near_duplicates(V, incidence):
     to the size of the polytope (its inradius), not absolute.
     """
     tol = VERTEX_MERGE_RTOL * max(1.0, float(np.max(np.abs(V))) if V.size else 1.0)
+    close = np.abs(V[:, None, :] - V[None, :, :]).max(axis=2) <= tol
+    if np.count_nonzero(close) == V.shape[0]:
+        return V, list(incidence)  # the usual case: nothing to merge
     keep: list[int] = []
     merged: list[set] = []
+    taken = np.zeros(V.shape[0], dtype=bool)
     for i in range(V.shape[0]):
-        for slot, j in enumerate(keep):
-            if np.max(np.abs(V[i] - V[j])) <= tol:
-                merged[slot] |= incidence[i]
-                break
-        else:
-            keep.append(i)
-            merged.append(set(incidence[i]))
+        if taken[i]:
+            continue
+        members = np.flatnonzero(close[i] & ~taken)  # vertices within tol of representative i
+        taken[members] = True
+        keep.append(i)
+        merged.append(set().union(*(incidence[j] for j in members)))
     return V[keep].copy(), [frozenset(s) for s in merged]
 
 
@@ -241,8 +246,10 @@ def facets_from_incidence(V, incidence, k: int | None = None, rtol: float = 1e-1
     return out
 
 
-def polytope_triangulation(A, b, exact: bool = False):
+def polytope_triangulation(A, b, exact: bool = False, center=None, radius=None):
     """Vertices and a pulling triangulation of the polytope {A z <= b}.
+
+    ``center``/``radius`` (float mode, optional) are passed to :func:`polytope_vertices`.
 
     In float mode the combinatorics (facets, triangulation) comes from cdd's float incidences.  If
     they are inconsistent, or the float vertices look lower-dimensional (a sliver thinner than
@@ -256,7 +263,7 @@ def polytope_triangulation(A, b, exact: bool = False):
     simplices : int64 array (m, k+1)
         The triangulation; empty (shape (0, k+1)) when the polytope is not full-dimensional.
     """
-    V, incidence = polytope_vertices(A, b, exact=exact)
+    V, incidence = polytope_vertices(A, b, exact=exact, center=center, radius=radius)
     try:
         S = _triangulate(V, incidence)
     except PolyattrError:
@@ -324,6 +331,55 @@ def polytope_moments(A, b, order: int = 2, exact: bool = False, return_error: bo
         errors = tuple(None if e is None else e[0] for e in (res.m0_error, res.m1_error, res.M2_error))
     out = (m0[0], (None if m1 is None else m1[0]), (None if M2 is None else M2[0]))
     return out + (errors,) if return_error else out
+
+
+def polytopes_moments(polytopes, order: int = 2, exact: bool = False):
+    """Moments of many polytopes with one kernel call (the shape region enumeration produces).
+
+    Parameters
+    ----------
+    polytopes : iterable of (A, b) or (A, b, center, radius)
+        The polytopes, all in the same R^k; the optional interior ball (float mode) saves one LP
+        per polytope (see :func:`polytope_vertices`).
+    order : {0, 1, 2}
+        Highest moment computed.
+    exact : bool
+        Exact rational computation.
+
+    Returns
+    -------
+    SimplexMoments (float mode) or (m0, m1, M2) object arrays (exact mode)
+        One row per polytope, in input order: ``m0`` (G,), ``m1`` (G, k), ``M2`` (G, k, k), and in
+        float mode the absolute rounding-error bounds of the kernel.
+    """
+    vertex_blocks, simplex_blocks, group_blocks = [], [], []
+    offset = 0
+    k = None
+    for g, item in enumerate(polytopes):
+        if len(item) == 2:
+            (A, b), center, radius = item, None, None
+        elif len(item) == 4:
+            A, b, center, radius = item
+        else:
+            raise PolyattrError(f"polytopes[{g}]: expected (A, b) or (A, b, center, radius)")
+        V, S = polytope_triangulation(A, b, exact=exact, center=center, radius=radius)
+        if k is None:
+            k = V.shape[1]
+        elif V.shape[1] != k:
+            raise PolyattrError(f"polytopes[{g}]: expected a polytope in R^{k}, got R^{V.shape[1]}")
+        vertex_blocks.append(V)
+        simplex_blocks.append(S + offset)
+        group_blocks.append(np.full(len(S), g, dtype=np.int64))
+        offset += V.shape[0]
+    if k is None:
+        raise PolyattrError("polytopes: expected at least one polytope")
+    V = np.concatenate(vertex_blocks)
+    S = np.concatenate(simplex_blocks)
+    group = np.concatenate(group_blocks)
+    n_groups = len(vertex_blocks)
+    if exact:
+        return exact_simplex_moments(V, S, group=group, n_groups=n_groups, order=order)
+    return simplex_moments(V, S, group=group, n_groups=n_groups, order=order)
 
 
 def _check_halfspaces(A, b, exact):

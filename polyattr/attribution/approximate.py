@@ -1,0 +1,578 @@
+"""Sampled approximations of attributions: the references users compare polyattr's exact values with.
+
+Nothing here uses region enumeration or the measure objects' moments: every function evaluates the
+model at points (numpy, batched) and is written from the method's definition (THEORY.md §3), so the
+tests can use these functions as independent references.
+
+* :func:`riemann_stieltjes_grid` -- the authors' scheme (THEORY.md §3.2): an N^d grid on the box,
+  each cell (a, b] weighted by the 2^d-corner inclusion-exclusion of the distribution function
+  F(a) = mu([l, a]) with sign (-1)^(d - |eps|), the model evaluated at the cell's lower corner.
+  Cost N^d model calls, error O(1/N); a point mass is biased by one cell (N = 1000 gives 0.998 for
+  an exact 1.0).  :func:`distribution_functions` gives F for the methods of THEORY.md §3.3.
+* :func:`monte_carlo` -- the mean of i.i.d. weighted samples with a standard error and a normal
+  confidence interval.
+* :func:`riemann_ig` -- Integrated Gradients by a Riemann sum with batched numpy gradients.
+* :func:`sampled_attribution` -- for a method name, a sampled estimate with its standard error
+  (Monte Carlo) or an error estimate (Riemann sums), where sampling makes sense.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Callable, Sequence
+
+import numpy as np
+
+from polyattr.errors import PolyattrError
+
+# A distribution function takes corners of shape (n, d) and returns F at each corner, shape (n,).
+DistributionFunction = Callable[[np.ndarray], np.ndarray]
+
+#: Largest number of grid cells :func:`riemann_stieltjes_grid` accepts unless told otherwise.
+MAX_GRID_CELLS = 2 * 10**8
+
+
+# ----------------------------------------------------------------------------- model evaluation
+def _box_arrays(domain, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) as float arrays from None (unit cube), a (lower, upper) pair or a Box."""
+    if domain is None:
+        return np.zeros(d), np.ones(d)
+    if isinstance(domain, tuple) and len(domain) == 2:
+        lo, hi = domain
+    elif hasattr(domain, "lower") and hasattr(domain, "upper"):
+        lo, hi = domain.lower, domain.upper
+    else:
+        raise PolyattrError(f"domain: expected None, (lower, upper) or a Box, got {type(domain).__name__}")
+    lo = np.asarray([float(v) for v in lo], dtype=float)
+    hi = np.asarray([float(v) for v in hi], dtype=float)
+    if lo.shape != (d,) or hi.shape != (d,) or not np.all(lo < hi):
+        raise PolyattrError(f"domain: expected lower < upper with {d} coordinates each, got {lo} and {hi}")
+    return lo, hi
+
+
+def network_function(model, output: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A plain numpy forward pass z (n, d) -> f(z) (n,) of a ReLU network's scalar output.
+
+    Written out here (ReLU after every layer but the last) rather than calling the model, so the
+    references depend on nothing but the weights.
+    """
+    net = model.to_float()
+    k = net.check_output(output)
+    Ws = [np.asarray(W, float) for W in net.weights]
+    bs = [np.asarray(b, float) for b in net.biases]
+
+    def f(Z):
+        h = np.atleast_2d(np.asarray(Z, float))
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            h = np.maximum(h @ W.T + b, 0.0)
+        return h @ Ws[-1][k] + bs[-1][k]
+
+    f.n_inputs = net.n_inputs
+    return f
+
+
+def network_gradient(model, output: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Batched gradients z (n, d) -> grad f(z) (n, d) of a ReLU network (ties read as inactive)."""
+    net = model.to_float()
+    k = net.check_output(output)
+    Ws = [np.asarray(W, float) for W in net.weights]
+    bs = [np.asarray(b, float) for b in net.biases]
+
+    def grad(Z):
+        h = np.atleast_2d(np.asarray(Z, float))
+        masks = []
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            pre = h @ W.T + b
+            masks.append(pre > 0)
+            h = np.maximum(pre, 0.0)
+        g = np.broadcast_to(Ws[-1][k], (h.shape[0], Ws[-1].shape[1])).copy()
+        for W, mask in zip(reversed(Ws[:-1]), reversed(masks)):
+            g = (g * mask) @ W
+        return g
+
+    return grad
+
+
+def _as_function(f) -> Callable[[np.ndarray], np.ndarray]:
+    """A model or a callable -> a batched callable (n, d) -> (n,)."""
+    if hasattr(f, "weights") and hasattr(f, "biases"):
+        return network_function(f)
+    if not callable(f):
+        raise PolyattrError(f"f: expected a ReLUNetwork or a callable (n, d) -> (n,), got {type(f).__name__}")
+    return f
+
+
+# ------------------------------------------------------------------ Riemann-Stieltjes on a grid
+@dataclass(frozen=True)
+class GridResult:
+    """Riemann-Stieltjes sums of one or several distribution functions on the same grid."""
+
+    values: np.ndarray  # one per distribution function
+    N: int
+    cells: int
+    seconds: float
+
+
+def riemann_stieltjes_grid(f, F, N: int, domain=None, *, max_cells: int = MAX_GRID_CELLS,
+                           chunk_cells: int = 2**20) -> GridResult:
+    """The authors' Riemann-Stieltjes approximation of integral f dmu on an N^d grid.
+
+    The box [l, u] is cut into N^d cells (a, a + h] with h = (u - l)/N.  The mass of a cell is the
+    inclusion-exclusion over its 2^d corners of the distribution function,
+
+        mu((a, a + h]) = sum_{eps in {0,1}^d} (-1)^(d - |eps|) F(a + eps * h),
+
+    and the cell contributes f(a) times that mass (f at the lower corner).
+
+    Parameters
+    ----------
+    f : ReLUNetwork or callable (n, d) -> (n,)
+    F : callable, sequence of callables, or a method description
+        Distribution function(s) F(a) = mu([l, a]) taking corners (n, d) and returning (n,).  A
+        method description is a dict accepted by :func:`distribution_functions`, e.g.
+        ``{"method": "pdp", "x": x}``.
+    N : int
+        Cells per axis.
+    domain : None, (lower, upper) or Box
+        Default the unit cube.
+    max_cells : int
+        Refuse grids with more than this many cells (N^d grows fast).
+
+    Returns
+    -------
+    GridResult
+        ``values[i]`` is the sum for ``F[i]``.
+    """
+    start = time.perf_counter()
+    f = _as_function(f)
+    if isinstance(F, dict):
+        Fs = distribution_functions(domain=domain, **F)
+    elif callable(F):
+        Fs = [F]
+    else:
+        Fs = list(F)
+        if not Fs or not all(callable(g) for g in Fs):
+            raise PolyattrError("F: expected a callable, a non-empty sequence of callables, or a method description")
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
+        raise PolyattrError(f"N: expected a positive integer, got {N!r}")
+    N = int(N)
+    d = getattr(f, "n_inputs", None) or (len(domain[0]) if isinstance(domain, tuple) else
+                                         (domain.dim if domain is not None else None))
+    if d is None:
+        raise PolyattrError("domain: cannot infer the dimension; pass domain=(lower, upper)")
+    lo, hi = _box_arrays(domain, d)
+    cells = N**d
+    if cells > max_cells:
+        raise PolyattrError(f"N: an N^d grid with N = {N}, d = {d} has {cells:.3g} cells, more than "
+                            f"max_cells = {max_cells:.3g}")
+    h = (hi - lo) / N
+    axes = [lo[i] + h[i] * np.arange(N + 1) for i in range(d)]
+    axes = [np.where(np.arange(N + 1) == N, hi[i], a) for i, a in enumerate(axes)]  # exact upper face
+    totals = np.zeros(len(Fs))
+    # chunk over the first axis so that big grids stream through memory
+    rows = max(1, chunk_cells // max(1, N ** (d - 1)))
+    corners_eps = list(product((0, 1), repeat=d))
+    for i0 in range(0, N, rows):
+        i1 = min(N, i0 + rows)
+        sub_axes = [axes[0][i0 : i1 + 1]] + axes[1:]
+        shape = tuple(len(a) for a in sub_axes)
+        grid = np.stack(np.meshgrid(*sub_axes, indexing="ij"), axis=-1).reshape(-1, d)
+        lower_slices = (slice(0, shape[0] - 1),) + tuple(slice(0, N) for _ in range(d - 1))
+        lower = grid.reshape(*shape, d)[lower_slices].reshape(-1, d)
+        fvals = np.asarray(f(lower), float).reshape(-1)
+        for k, Fk in enumerate(Fs):
+            Fgrid = np.asarray(Fk(grid), float).reshape(shape)
+            mass = np.zeros(tuple(s - 1 for s in shape))
+            for eps in corners_eps:
+                sl = tuple(slice(e, s - 1 + e) for e, s in zip(eps, shape))
+                sign = -1.0 if (d - sum(eps)) % 2 else 1.0
+                mass += sign * Fgrid[sl]
+            totals[k] += float(fvals @ mass.reshape(-1))
+    return GridResult(totals, N, cells, time.perf_counter() - start)
+
+
+def _step(a: np.ndarray, point: float, lower: float) -> np.ndarray:
+    """The distribution function of a unit point mass at ``point`` on one axis.
+
+    1{a >= point}, except at the lower face where the mass is put just inside (1{a > lower}): F must
+    vanish on the lower faces for the inclusion-exclusion to see it (THEORY.md §3.2).
+    """
+    if point <= lower:
+        return (a > lower).astype(float)
+    return (a >= point).astype(float)
+
+
+def _uniform_cdf(a: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    return np.clip((a - lower) / (upper - lower), 0.0, 1.0)
+
+
+def product_distribution(factors: Sequence, lower, upper, mass: float = 1.0) -> DistributionFunction:
+    """F of a product measure: ``factors[i]`` is ("dirac", v), ("uniform",) or ("lebesgue",) for axis i."""
+    lower = np.asarray(lower, float)
+    upper = np.asarray(upper, float)
+
+    def F(A):
+        A = np.atleast_2d(A)
+        out = np.full(A.shape[0], float(mass))
+        for i, fac in enumerate(factors):
+            if fac[0] == "dirac":
+                out *= _step(A[:, i], float(fac[1]), lower[i])
+            elif fac[0] == "uniform":
+                out *= _uniform_cdf(A[:, i], lower[i], upper[i])
+            elif fac[0] == "lebesgue":
+                out *= np.clip(A[:, i], lower[i], upper[i]) - lower[i]
+            else:
+                raise PolyattrError(f"factors[{i}]: unknown factor {fac!r}")
+        return out
+
+    return F
+
+
+def linear_combination(terms: Sequence[tuple[float, DistributionFunction]]) -> DistributionFunction:
+    """F of a signed combination sum_i c_i mu_i from the F of each mu_i."""
+    terms = list(terms)
+
+    def F(A):
+        A = np.atleast_2d(A)
+        out = np.zeros(A.shape[0])
+        for c, Fi in terms:
+            out += c * Fi(A)
+        return out
+
+    return F
+
+
+def _hybrid(x, baseline, subset):
+    z = np.array(baseline, float).copy()
+    for i in subset:
+        z[i] = x[i]
+    return z
+
+
+def _shapley_weight(s: int, d: int) -> float:
+    return math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d)
+
+
+def distribution_functions(method: str, x=None, baseline=None, domain=None, d: int | None = None) -> list:
+    """The distribution functions F_{j,x}(a) = mu_{j,x}([l, a]) of a method's measures (THEORY.md §3.3).
+
+    Supported: ``occlusion``, ``shapley`` (baseline), ``shapley_uniform``, ``pdp``, ``ice`` (centred
+    ICE value), ``fafp_local``, ``fafp_global``.  Written from the definitions, independently of
+    :mod:`polyattr.attribution.measure_methods`.
+    """
+    if x is None and d is None:
+        raise PolyattrError("x: needed (or d= for fafp_global)")
+    d = len(x) if x is not None else int(d)
+    lo, hi = _box_arrays(domain, d)
+    x = None if x is None else np.asarray([float(v) for v in x], float)
+    if baseline is None and method in ("occlusion", "shapley"):
+        baseline = np.zeros(d)
+    bl = None if baseline is None else np.asarray([float(v) for v in baseline], float)
+
+    def dirac(p):
+        return product_distribution([("dirac", v) for v in p], lo, hi)
+
+    def slice_(subset):  # delta_{x_S} (x) uniform on the rest
+        return product_distribution([("dirac", x[i]) if i in subset else ("uniform",) for i in range(d)], lo, hi)
+
+    if method == "occlusion":
+        return [linear_combination([(1.0, dirac(x)), (-1.0, dirac(_hybrid(x, bl, [i for i in range(d) if i != j])))])
+                for j in range(d)]
+    if method in ("shapley", "shapley_uniform"):
+        point = (lambda S: dirac(_hybrid(x, bl, S))) if method == "shapley" else slice_
+        family = []
+        for j in range(d):
+            others = [i for i in range(d) if i != j]
+            terms = []
+            for mask in product((0, 1), repeat=d - 1):
+                S = [i for i, m in zip(others, mask) if m]
+                w = _shapley_weight(len(S), d)
+                terms += [(w, point(set(S) | {j})), (-w, point(set(S)))]
+            family.append(linear_combination(terms))
+        return family
+    if method == "pdp":
+        return [slice_({j}) for j in range(d)]
+    if method == "ice":
+        family = []
+        for j in range(d):
+            line = product_distribution([("uniform",) if i == j else ("dirac", x[i]) for i in range(d)], lo, hi)
+            family.append(linear_combination([(1.0, dirac(x)), (-1.0, line)]))
+        return family
+    if method == "fafp_local":
+        return [dirac(np.where(np.arange(d) == j, x[j] if x is not None else 0.0, lo)) for j in range(d)]
+    if method == "fafp_global":
+        # 2 x Lebesgue on the edge {l + t e_j}: the other coordinates are point masses at the lower face
+        return [product_distribution([("lebesgue",) if i == j else ("dirac", lo[i]) for i in range(d)], lo, hi, mass=2.0)
+                for j in range(d)]
+    raise PolyattrError(f"method: no distribution functions for {method!r}; expected occlusion, shapley, "
+                        "shapley_uniform, pdp, ice, fafp_local or fafp_global")
+
+
+# --------------------------------------------------------------------------------- Monte Carlo
+@dataclass(frozen=True)
+class MonteCarloResult:
+    """A Monte Carlo estimate: mean, standard error and a normal confidence interval."""
+
+    mean: np.ndarray
+    stderr: np.ndarray
+    n: int
+    confidence: float
+    seconds: float
+
+    @property
+    def halfwidth(self) -> np.ndarray:
+        from scipy.stats import norm
+
+        return norm.ppf(0.5 + self.confidence / 2) * self.stderr
+
+    @property
+    def interval(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.mean - self.halfwidth, self.mean + self.halfwidth
+
+
+def monte_carlo(f, sampler, n: int, rng=None, *, batch: int = 2**17, confidence: float = 0.999) -> MonteCarloResult:
+    """Estimate E[w f(Z)] from ``n`` samples, with a standard error and a confidence interval.
+
+    Parameters
+    ----------
+    f : ReLUNetwork or callable (n, d) -> (n,) or (n, m)
+    sampler : callable (n, rng) -> points (n, d), or -> (points, weights (n,))
+        Draws i.i.d. samples; optional weights give signed or scaled measures (the estimate is the
+        mean of weights * f(points)).
+    n : int
+    rng : seed or numpy Generator (normalised with ``numpy.random.default_rng``)
+    confidence : float
+        Level of the two-sided normal interval.
+    """
+    start = time.perf_counter()
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise PolyattrError(f"n: expected an integer >= 2, got {n!r}")
+    rng = np.random.default_rng(rng)
+    f = _as_function(f)
+    s1 = s2 = None
+    done = 0
+    while done < n:
+        m = min(batch, n - done)
+        drawn = sampler(m, rng)
+        pts, w = drawn if isinstance(drawn, tuple) else (drawn, None)
+        vals = np.asarray(f(pts), float)
+        if w is not None:
+            w = np.asarray(w, float)
+            vals = vals * (w if vals.ndim == 1 else w[:, None])
+        s1 = vals.sum(axis=0) if s1 is None else s1 + vals.sum(axis=0)
+        s2 = (vals**2).sum(axis=0) if s2 is None else s2 + (vals**2).sum(axis=0)
+        done += m
+    mean = s1 / n
+    var = np.maximum(s2 / n - mean**2, 0.0) * n / (n - 1)
+    return MonteCarloResult(np.asarray(mean), np.sqrt(var / n), n, confidence, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------------- Riemann IG
+def riemann_ig(model, x, baseline=None, steps: int = 50, *, rule: str = "midpoint", output: int | None = None) -> np.ndarray:
+    """Integrated Gradients by a Riemann sum: (x - x') * mean_k grad f(x' + t_k (x - x')).
+
+    ``rule`` chooses t_k: "left" (k/steps), "right" ((k+1)/steps), "midpoint" ((k + 1/2)/steps)
+    or "trapezoid".  Gradients are computed in one batched numpy pass.
+    """
+    grad = network_gradient(model, output)
+    x = np.asarray([float(v) for v in x], float)
+    xb = np.zeros_like(x) if baseline is None else np.asarray([float(v) for v in baseline], float)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise PolyattrError(f"steps: expected a positive integer, got {steps!r}")
+    k = np.arange(steps)
+    if rule == "left":
+        ts, w = k / steps, np.full(steps, 1.0 / steps)
+    elif rule == "right":
+        ts, w = (k + 1) / steps, np.full(steps, 1.0 / steps)
+    elif rule == "midpoint":
+        ts, w = (k + 0.5) / steps, np.full(steps, 1.0 / steps)
+    elif rule == "trapezoid":
+        ts = np.arange(steps + 1) / steps
+        w = np.full(steps + 1, 1.0 / steps)
+        w[[0, -1]] /= 2
+    else:
+        raise PolyattrError(f"rule: expected left, right, midpoint or trapezoid, got {rule!r}")
+    G = grad(xb[None, :] + ts[:, None] * (x - xb)[None, :])
+    return (x - xb) * (w @ G)
+
+
+# ------------------------------------------------------------------------ estimates by method
+@dataclass(frozen=True)
+class SampledEstimate:
+    """A sampled or quadrature estimate of an attribution.
+
+    ``stderr`` is the Monte Carlo standard error per feature (None for deterministic rules);
+    ``error_estimate`` is a deterministic rule's estimated error (None for Monte Carlo).
+    """
+
+    method: str
+    values: np.ndarray
+    kind: str  # "monte_carlo", "riemann" or "evaluation"
+    n: int  # samples, steps or evaluations
+    stderr: np.ndarray | None = None
+    error_estimate: np.ndarray | None = None
+    seconds: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def uncertainty(self) -> np.ndarray:
+        """stderr for Monte Carlo, the error estimate for deterministic rules, 0 for plain evaluations."""
+        if self.stderr is not None:
+            return self.stderr
+        if self.error_estimate is not None:
+            return self.error_estimate
+        return np.zeros_like(self.values)
+
+
+SAMPLED_METHODS = ("occlusion", "shapley", "shapley_uniform", "pdp", "ice", "fafp_local", "fafp_global",
+                   "gradient", "gradient_x_input", "ig", "smoothgrad_uniform", "expected_gradients_uniform",
+                   "lime_uniform")
+
+
+def sampled_attribution(model, x, method: str, baseline=None, domain=None, *, n: int = 10**5, rng=None,
+                        output: int | None = None, steps: int = 50, radius: float = 0.1) -> SampledEstimate | None:
+    """A sampled estimate of ``method``'s attribution, or None where sampling makes no sense.
+
+    * ``pdp``, ``ice``, ``fafp_global``, ``shapley_uniform`` (random permutations and background
+      points), ``shapley`` (random permutations), ``smoothgrad_uniform``,
+      ``expected_gradients_uniform``, ``lime_uniform`` (least squares on samples): Monte Carlo with
+      ``n`` samples and a standard error per feature;
+    * ``ig``: a ``steps``-point midpoint Riemann sum, error estimated by the midpoint-trapezoid gap;
+    * ``occlusion``, ``fafp_local``, ``gradient``, ``gradient_x_input``: finitely many model
+      evaluations (a finite-difference gradient for the gradient methods), no sampling error;
+    * ``deeplift``, ``epsilon_lrp``, ``measure``: None.
+
+    ``radius`` is the half-width of the noise box of smoothgrad_uniform and lime_uniform (the box
+    around x, clipped to the domain).
+    """
+    start = time.perf_counter()
+    f = network_function(model, output)
+    d = f.n_inputs
+    lo, hi = _box_arrays(domain, d)
+    x = np.asarray([float(v) for v in x], float)
+    if x.shape != (d,):
+        raise PolyattrError(f"x: expected {d} values, got {x.shape}")
+    xb = np.zeros(d) if baseline is None else np.asarray([float(v) for v in baseline], float)
+    rng = np.random.default_rng(rng)
+
+    def done(values, kind, count, stderr=None, err=None, **info):
+        return SampledEstimate(method, np.asarray(values, float), kind, int(count),
+                               None if stderr is None else np.asarray(stderr, float),
+                               None if err is None else np.asarray(err, float), time.perf_counter() - start, info)
+
+    def uniform(m):
+        return lo + (hi - lo) * rng.random((m, d))
+
+    if method == "occlusion":
+        Z = np.repeat(x[None, :], d, axis=0)
+        Z[np.arange(d), np.arange(d)] = xb
+        return done(f(x[None, :])[0] - f(Z), "evaluation", d + 1)
+    if method == "fafp_local":
+        Z = np.repeat(lo[None, :], d, axis=0)
+        Z[np.arange(d), np.arange(d)] = x
+        return done(f(Z), "evaluation", d)
+    if method in ("gradient", "gradient_x_input"):
+        # central differences, step inside the box; exact for the affine piece when no kink is crossed
+        h = 1e-6 * (hi - lo)
+        Zp = np.repeat(x[None, :], d, axis=0)
+        Zm = Zp.copy()
+        Zp[np.arange(d), np.arange(d)] = np.minimum(x + h, hi)
+        Zm[np.arange(d), np.arange(d)] = np.maximum(x - h, lo)
+        g = (f(Zp) - f(Zm)) / (np.diag(Zp) - np.diag(Zm))
+        return done(g if method == "gradient" else g * x, "evaluation", 2 * d)
+    if method == "ig":
+        mid = riemann_ig(model, x, xb, steps, rule="midpoint", output=output)
+        trap = riemann_ig(model, x, xb, steps, rule="trapezoid", output=output)
+        return done(mid, "riemann", steps, err=np.abs(mid - trap), rule="midpoint")
+    if method in ("pdp", "ice", "fafp_global"):
+        means, errs = [], []
+        for j in range(d):
+            if method == "pdp":
+                def sampler(m, rng, j=j):
+                    Z = uniform(m)
+                    Z[:, j] = x[j]
+                    return Z
+                r = monte_carlo(f, sampler, n, rng)
+                means.append(float(r.mean))
+                errs.append(float(r.stderr))
+            elif method == "ice":
+                def sampler(m, rng, j=j):
+                    Z = np.repeat(x[None, :], m, axis=0)
+                    Z[:, j] = lo[j] + (hi[j] - lo[j]) * rng.random(m)
+                    return Z
+                r = monte_carlo(f, sampler, n, rng)
+                means.append(float(f(x[None, :])[0] - r.mean))
+                errs.append(float(r.stderr))
+            else:
+                def sampler(m, rng, j=j):
+                    Z = np.repeat(lo[None, :], m, axis=0)
+                    Z[:, j] = lo[j] + (hi[j] - lo[j]) * rng.random(m)
+                    return Z, np.full(m, 2.0 * (hi[j] - lo[j]))
+                r = monte_carlo(f, sampler, n, rng)
+                means.append(float(r.mean))
+                errs.append(float(r.stderr))
+        return done(means, "monte_carlo", n * d, stderr=errs)
+    if method in ("shapley", "shapley_uniform"):
+        return _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start)
+    if method in ("smoothgrad_uniform", "expected_gradients_uniform", "lime_uniform"):
+        grad = network_gradient(model, output)
+        blo, bhi = np.maximum(x - radius, lo), np.minimum(x + radius, hi)
+        if method == "smoothgrad_uniform":
+            r = monte_carlo(grad, lambda m, rng: blo + (bhi - blo) * rng.random((m, d)), n, rng)
+            return done(r.mean, "monte_carlo", n, stderr=r.stderr)
+        if method == "expected_gradients_uniform":
+            def integrand(P):  # P = (baseline, alpha) packed in one array
+                base, alpha = P[:, :d], P[:, d:]
+                return (x[None, :] - base) * grad(base + alpha * (x[None, :] - base))
+
+            def sampler(m, rng):
+                return np.hstack([uniform(m), rng.random((m, 1))])
+
+            r = monte_carlo(integrand, sampler, n, rng)
+            return done(r.mean, "monte_carlo", n, stderr=r.stderr)
+        Z = blo + (bhi - blo) * rng.random((n, d))
+        X1 = np.hstack([Z, np.ones((n, 1))])
+        y = f(Z)
+        coef, *_ = np.linalg.lstsq(X1, y, rcond=None)
+        resid = y - X1 @ coef
+        cov = np.linalg.inv(X1.T @ X1) * (resid @ resid) / max(1, n - d - 1)
+        # the surrogate's slopes; the standard errors are the usual least-squares ones
+        return done(coef[:d], "monte_carlo", n, stderr=np.sqrt(np.diag(cov))[:d], intercept=float(coef[d]))
+    if method in ("deeplift", "epsilon_lrp", "measure"):
+        return None
+    raise PolyattrError(f"method: unknown method {method!r}")
+
+
+def _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start) -> SampledEstimate:
+    """Shapley values by random permutations (and, for shapley_uniform, random background points).
+
+    Each sample draws a permutation pi (and a background point z ~ U(box), or z = baseline) and
+    walks the d+1 hybrid points that switch the coordinates to x in the order pi; feature pi_k
+    gets the k-th increment.  The mean over samples is unbiased for each Shapley value.
+    """
+    d = x.shape[0]
+    sums, sq = np.zeros(d), np.zeros(d)
+    batch = max(1, 2**18 // (d + 1))
+    done_n = 0
+    while done_n < n:
+        m = min(batch, n - done_n)
+        perms = np.argsort(rng.random((m, d)), axis=1)
+        base = lo + (hi - lo) * rng.random((m, d)) if method == "shapley_uniform" else np.repeat(xb[None, :], m, axis=0)
+        Z = np.repeat(base[:, None, :], d + 1, axis=1)  # (m, d+1, d)
+        for k in range(d):
+            cols = perms[:, k]
+            Z[np.arange(m)[:, None], np.arange(k + 1, d + 1)[None, :], cols[:, None]] = x[cols][:, None]
+        vals = f(Z.reshape(-1, d)).reshape(m, d + 1)
+        inc = np.diff(vals, axis=1)  # increment k belongs to feature perms[:, k]
+        contrib = np.zeros((m, d))
+        contrib[np.arange(m)[:, None], perms] = inc
+        sums += contrib.sum(axis=0)
+        sq += (contrib**2).sum(axis=0)
+        done_n += m
+    mean = sums / n
+    var = np.maximum(sq / n - mean**2, 0.0) * n / max(1, n - 1)
+    return SampledEstimate(method, mean, "monte_carlo", n * (d + 1), np.sqrt(var / n), None,
+                           time.perf_counter() - start, {"permutations": n})

@@ -21,7 +21,6 @@ from polyattr.integrate import (
     pulling_triangulation,
     simplex_moments,
 )
-from polyattr.integrate.exact import to_fractions
 from polyattr.integrate.triangulate import exact_rank
 
 # ---------------------------------------------------------------- determinants and ranks

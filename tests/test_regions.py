@@ -219,3 +219,26 @@ def test_plot_writes_png(tmp_path):
     assert path.stat().st_size > 1000
     with pytest.raises(PolyattrError, match="2-D"):
         enumerate_regions(random_network([3, 4, 1], rng=0)).plot(path=tmp_path / "q.png")
+
+
+@pytest.mark.parametrize("backend", ["lp", "split"])
+def test_second_moments_add_up_to_the_box_and_match_sampling(backend):
+    rng = np.random.default_rng(11)
+    net = random_network([3, 8, 8, 1], rng=rng)
+    lower, upper = np.array([-0.5, 0.0, 0.2]), np.array([0.5, 2.0, 0.7])
+    regions = enumerate_regions(net, (lower, upper), backend=backend)
+    m0, m1, M2 = regions.moments(order=2)
+    vol = np.prod(upper - lower)
+    mean = (lower + upper) / 2
+    var = (upper - lower) ** 2 / 12
+    box_M2 = vol * (np.outer(mean, mean) + np.diag(var))  # closed form of the integral of z z^T
+    np.testing.assert_allclose(M2.sum(axis=0), box_M2, rtol=1e-10, atol=1e-12)
+    # per region, against Monte Carlo on uniform samples (5-sigma)
+    Z = rng.uniform(lower, upper, size=(200_000, 3))
+    pats = net.activation_pattern(Z)
+    biggest = np.argsort(regions.volumes)[-3:]
+    for i in biggest:
+        inside = np.all(pats == regions.patterns[i], axis=1)
+        terms = inside[:, None, None] * Z[:, :, None] * Z[:, None, :] * vol
+        est, se = terms.mean(axis=0), terms.std(axis=0) / np.sqrt(len(Z))
+        assert np.all(np.abs(est - M2[i]) <= 5 * se + 1e-12)

@@ -7,11 +7,8 @@ import numpy as np
 from polyattr.errors import PolyattrError
 
 
-def _polygon(A: np.ndarray, b: np.ndarray, interior: np.ndarray) -> np.ndarray:
-    """Vertices of a bounded 2-D polygon {A u <= b}, in counter-clockwise order."""
-    from polyattr.geometry.vertices import polytope_vertices
-
-    V, _ = polytope_vertices(A, b)
+def _ccw(V: np.ndarray, interior: np.ndarray) -> np.ndarray:
+    """The vertices of a convex polygon in counter-clockwise order around an interior point."""
     V = np.asarray(V, float)
     angles = np.arctan2(V[:, 1] - interior[1], V[:, 0] - interior[0])
     return V[np.argsort(angles)]
@@ -37,7 +34,7 @@ def plot_regions(regions, ax=None, path=None, output=None, color_by: str = "valu
     created = ax is None
     if created:
         fig, ax = plt.subplots(figsize=(6, 6))
-    polys = [_polygon(*regions.halfspaces(i), regions.interior_points[i]) for i in range(len(regions))]
+    polys = [_ccw(regions.vertices(i)[0], regions.interior_points[i]) for i in range(len(regions))]
     if color_by == "value":
         k = regions.model.check_output(output if regions.model.n_outputs > 1 else None) if output is None else output
         lifted = regions.reduction.lift(regions.centroids)
@@ -48,11 +45,9 @@ def plot_regions(regions, ax=None, path=None, output=None, color_by: str = "valu
     else:
         colors = plt.cm.tab20(np.arange(len(polys)) % 20)
         ax.add_collection(PolyCollection(polys, facecolors=colors, edgecolors="k", linewidths=0.4))
-    inner = regions.reduction.inner
-    A, b = inner.halfspaces()
-    box = _polygon(np.asarray(A, float), np.asarray(b, float), np.asarray(inner.chebyshev_center(), float))
-    ax.set_xlim(box[:, 0].min(), box[:, 0].max())
-    ax.set_ylim(box[:, 1].min(), box[:, 1].max())
+    corners = np.vstack(polys)
+    ax.set_xlim(corners[:, 0].min(), corners[:, 0].max())
+    ax.set_ylim(corners[:, 1].min(), corners[:, 1].max())
     ax.set_aspect("equal")
     ax.set_title(f"{len(regions)} linear regions")
     if path is not None:

@@ -72,6 +72,11 @@ class RegionSet:
     seconds: float
     lp_count: int = 0
     facets: tuple | None = field(default=None, repr=False)  # per region: (A, b) irredundant, when known
+    # the split backend's double description: region i has vertices[vertex_offsets[i]:vertex_offsets[i+1]]
+    # and per vertex a bitmask of tight constraints (ids: box faces 0..2k-1, then 2k + neuron)
+    vertex_offsets: np.ndarray | None = field(default=None, repr=False)
+    vertex_table: np.ndarray | None = field(default=None, repr=False)
+    vertex_masks: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return self.patterns.shape[0]
@@ -117,11 +122,28 @@ class RegionSet:
             return self.facets[i]
         return _region_rows(self._composed, self.patterns[i], self.reduction)
 
+    def vertices(self, i: int) -> tuple[np.ndarray, list[frozenset]]:
+        """Vertices of region i (reduced coordinates) and, per vertex, the set of tight constraint ids.
+
+        From the split backend's double description when available (ids: box faces, then neurons),
+        else from pycddlib on :meth:`constraint_rows` (ids: row indices).
+        """
+        if self.vertex_table is not None:
+            lo, hi = self.vertex_offsets[i], self.vertex_offsets[i + 1]
+            masks = self.vertex_masks[lo:hi]
+            incidence = [frozenset(int(w * 64 + bit) for w in range(masks.shape[1]) for bit in range(64)
+                                   if (int(masks[v, w]) >> bit) & 1) for v in range(hi - lo)]
+            return self.vertex_table[lo:hi], incidence
+        from polyattr.geometry.vertices import polytope_vertices
+
+        return polytope_vertices(*self.constraint_rows(i))
+
     def moments(self, order: int = 1, regions=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Lebesgue moments of the regions in reduced coordinates: m0 (n,), m1 (n, k), M2 (n, k, k).
 
-        Order 0 and 1 come from the enumeration (volumes, centroids); order 2 triangulates each
-        region from its vertices (pycddlib) and runs the simplex kernels.
+        Order 0 and 1 come from the enumeration (volumes, centroids); order 2 triangulates every
+        region from its vertices (pulling triangulation on the vertex-facet incidences) and runs
+        the numba simplex kernels once over all simplices.
         """
         if order not in (0, 1, 2):
             raise PolyattrError(f"order: expected 0, 1 or 2, got {order!r}")
@@ -130,16 +152,26 @@ class RegionSet:
         m1 = m0[:, None] * self.centroids[idx]
         if order < 2:
             return m0, m1, None
-        from polyattr.geometry.vertices import polytope_moments
-
         k = self.dim
-        M2 = np.zeros((len(idx), k, k))
+        if k == 0:
+            return m0, m1, np.zeros((len(idx), 0, 0))
+        from polyattr.geometry.vertices import facets_from_incidence
+        from polyattr.integrate.simplex_kernels import simplex_moments
+        from polyattr.integrate.triangulate import pulling_triangulation
+
+        all_vertices, all_simplices, groups, offset = [], [], [], 0
         for out, i in enumerate(idx):
-            if k == 0:
-                continue
-            A, b = self.constraint_rows(int(i))
-            M2[out] = polytope_moments(A, b, order=2)[2]
-        return m0, m1, M2
+            V, incidence = self.vertices(int(i))
+            V = np.asarray(V, float)
+            facets = [f for _, f in facets_from_incidence(V, incidence, k)]
+            S = pulling_triangulation(V, facets)
+            all_vertices.append(V)
+            all_simplices.append(S + offset)
+            groups.append(np.full(len(S), out))
+            offset += len(V)
+        res = simplex_moments(np.vstack(all_vertices), np.vstack(all_simplices), np.concatenate(groups),
+                              n_groups=len(idx), order=2)
+        return m0, m1, res.M2
 
     def affine_maps(self, output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Local affine maps of every region in input coordinates.
@@ -301,7 +333,8 @@ def enumerate_regions(
             max_regions=max_regions, progress=bool(progress),
         )
         return RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
-                         "split", time.perf_counter() - start)
+                         "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
+                         vertex_table=res.vertices, vertex_masks=res.vertex_masks)
     return _lp_traversal(model, domain, red, composed, max_regions, progress, start)
 
 

@@ -339,7 +339,7 @@ def enumerate_regions(
 
 
 def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> RegionSet:
-    from polyattr.geometry.vertices import polytope_moments
+    from polyattr.geometry.vertices import polytopes_moments
 
     tol = _tolerance(red)
     k = red.inner.dim
@@ -347,7 +347,7 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
     first = composed.activation_pattern(seed_point)
     queue = [first]
     seen = {pattern_key(first)}
-    patterns, points, volumes, centroids, facets = [], [], [], [], []
+    patterns, points, balls, facets = [], [], [], []
     lp_count = 0
     bar = _progress_bar(progress)
     n_neuron_rows = composed.n_neurons
@@ -370,13 +370,10 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
                 lp_count += lp.solves
                 continue  # a lower-dimensional piece reached through a degenerate crossing
             facet_rows = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
-            A_f, b_f = A[facet_rows], b[facet_rows]
-            m0, m1, _ = polytope_moments(A_f, b_f, order=1)
             patterns.append(composed.activation_pattern(center))
             points.append(center)
-            volumes.append(float(m0))
-            centroids.append(np.asarray(m1, float) / float(m0))
-            facets.append((A_f, b_f))
+            balls.append(radius)
+            facets.append((A[facet_rows], b[facet_rows]))
             if max_regions is not None and len(patterns) > max_regions:
                 raise RegionBudgetExceeded(
                     f"max_regions: found more than {max_regions} regions (budget exceeded after "
@@ -402,10 +399,14 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
             lp_count += lp.solves
     finally:
         bar.close()
-    k_arr = (lambda xs: np.array(xs, float).reshape(len(xs), k))
+    # one batched kernel call for all regions; the Chebyshev balls spare cdd's normalising LPs
+    moments = polytopes_moments([(A_f, b_f, c, r) for (A_f, b_f), c, r in zip(facets, points, balls)], order=1)
+    volumes = np.asarray(moments.m0, float)
+    centroids = np.asarray(moments.m1, float) / volumes[:, None]
+    points = np.array(points, float).reshape(len(points), k)
     pats = np.array(patterns, bool).reshape(len(patterns), n_neuron_rows)
     # the composed network has the same neurons as the model: patterns are the model's patterns
-    return RegionSet(model, domain, red, pats, k_arr(points), np.array(volumes, float), k_arr(centroids),
+    return RegionSet(model, domain, red, pats, points, volumes, centroids.reshape(len(points), k),
                      "lp", time.perf_counter() - start, lp_count, tuple(facets))
 
 

@@ -152,6 +152,44 @@ def test_hessian_bound_holds_on_narrow_deep_networks_with_large_weights():
         assert found <= M, (sizes, found, M)
 
 
+def _adjoints(net, Z):
+    """delta_{l+1} = d f / d h_{l+1} at the points Z, by plain backpropagation."""
+    pres, h = [], Z
+    for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        a = h @ W.T + b
+        pres.append(a)
+        h = softplus(a, net.beta)
+    delta = np.broadcast_to(net.weights[-1][0], (Z.shape[0], net.weights[-1].shape[1]))
+    out = [None] * len(pres)
+    for l in range(len(pres) - 1, -1, -1):
+        out[l] = delta
+        delta = (softplus_d1(pres[l], net.beta) * delta) @ net.weights[l]
+    return pres, out
+
+
+def test_interval_bounds_contain_sampled_preactivations_and_adjoints():
+    rng = np.random.default_rng(13)
+    for _ in range(40):
+        d = int(rng.integers(1, 4))
+        sizes = [d, *[int(h) for h in rng.integers(1, 6, size=int(rng.integers(1, 4)))], 1]
+        net = random_softplus(rng, sizes, beta=float(rng.choice([1.0, 5.0])), scale=float(rng.choice([1.0, 3.0])))
+        lo = rng.uniform(-1, 0.5, size=d)
+        hi = lo + rng.uniform(0.05, 2.0, size=d)
+        Z = np.vstack([rng.uniform(lo, hi, size=(3000, d)), lo, hi])
+        pres, adjoints = _adjoints(net, Z)
+        box = Box(lo, hi)
+        for (plo, phi), a in zip(net.preactivation_bounds(box), pres):
+            assert np.all(a >= plo - 1e-12) and np.all(a <= phi + 1e-12)
+        bounds = net.adjoint_bounds(box)
+        widths = []
+        for (alo, ahi), dl in zip(bounds, adjoints):
+            assert np.all(dl >= alo - 1e-12) and np.all(dl <= ahi + 1e-12)
+            widths.append(np.max(ahi - alo))
+        # not vacuous: sampled adjoints reach close to the interval ends on the last hidden layer
+        span = adjoints[0].max(axis=0) - adjoints[0].min(axis=0)
+        assert np.all(span <= bounds[0][1] - bounds[0][0] + 1e-12)
+
+
 def test_hessian_bound_is_exact_for_one_neuron():
     # f(z) = w1 softplus(w0 z + b): Hess = w1 w0^2 sigma''; the sup over a box containing the
     # inflection point -b/w0 is |w1| w0^2 beta / 4, and on a box away from it sigma'' at the near end.

@@ -233,6 +233,34 @@ class SoftplusNetwork:
             mid, rad = (slo + shi) / 2, (shi - slo) / 2
         return out
 
+    def adjoint_bounds(self, domain, output: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Interval bounds on the adjoints delta_{l+1} = d f / d h_{l+1} (l = 0..L-1) over the box.
+
+        delta_L = W_L[k] exactly; delta_l = W_l^T (sigma'(a_l) * delta_{l+1}) with
+        sigma'(a_l) in [sigma'(lo_l), sigma'(hi_l)] (positive): the product of two intervals is
+        bounded by its four corner products, and W^T maps an interval vector with centre m and
+        radius r into the one with centre W^T m and radius |W^T| r.
+        """
+        lower, upper = self._check_domain(domain)
+        k = self.check_output(output)
+        return self._adjoint_intervals(self._interval_preactivations(lower, upper), k)
+
+    def _adjoint_intervals(self, bounds, k: int):
+        n_hidden = len(self.weights) - 1
+        d_lo = d_hi = self.weights[-1][k].astype(float)
+        out = [None] * n_hidden
+        for l in range(n_hidden - 1, -1, -1):
+            out[l] = (d_lo, d_hi)
+            s_lo = softplus_d1(bounds[l][0], self.beta)
+            s_hi = softplus_d1(bounds[l][1], self.beta)
+            corners = np.stack([s_lo * d_lo, s_lo * d_hi, s_hi * d_lo, s_hi * d_hi])
+            e_lo, e_hi = corners.min(axis=0), corners.max(axis=0)
+            W = self.weights[l]
+            m, r = (e_lo + e_hi) / 2, (e_hi - e_lo) / 2
+            c, rr = W.T @ m, np.abs(W.T) @ r
+            d_lo, d_hi = c - rr, c + rr
+        return out
+
     def hessian_bound(self, domain, output: int | None = None) -> float:
         r"""A certified upper bound M >= sup over z in the box of ||Hess f(z)||_2 (operator norm).
 
@@ -277,9 +305,9 @@ class SoftplusNetwork:
                so ||diag(sqrt C_l) G_l|| <= ||diag(sqrt C_l) B_l||.
            T_l is the square of the smaller of (a) and (b).
         The result is enlarged by a relative 1e-9 to cover floating-point rounding. Cruder but
-        simpler corollary: M <= (beta/4) ||W_L[k]|| sum_l prod_{i != l} ||W_i|| * ||W_l||^2 ... (all
-        sigma' <= 1, sigma'' <= beta/4); the interval version above is never worse than
-        sum_l (beta/4) ||delta bound|| ||G_l||^2 and is much tighter on small boxes.
+        simpler corollary: M <= (beta/4) ||W_L[k]|| sum_l prod_{i > l} ||W_i|| prod_{i <= l} ||W_i||^2 (all
+        sigma' <= 1, sigma'' <= beta/4); see :meth:`hessian_bound_crude`. The interval version is
+        usually much tighter, above all on small boxes (it is exact for a single neuron).
         """
         lower, upper = self._check_domain(domain)
         k = self.check_output(output)
@@ -293,18 +321,7 @@ class SoftplusNetwork:
         for lo, hi in bounds:
             t_near = np.where(lo > 0, lo, np.where(hi < 0, hi, 0.0))
             curv.append(softplus_d2(t_near, beta))
-        # adjoint intervals delta_{l+1}, l = L-1 .. 0
-        d_lo = d_hi = self.weights[-1][k].astype(float)
-        delta_abs = [None] * n_hidden
-        for l in range(n_hidden - 1, -1, -1):
-            delta_abs[l] = np.maximum(np.abs(d_lo), np.abs(d_hi))
-            s_lo = softplus_d1(bounds[l][0], beta)
-            corners = np.stack([s_lo * d_lo, s_lo * d_hi, s_hi[l] * d_lo, s_hi[l] * d_hi])
-            e_lo, e_hi = corners.min(axis=0), corners.max(axis=0)
-            W = self.weights[l]
-            m, r = (e_lo + e_hi) / 2, (e_hi - e_lo) / 2
-            c, rr = W.T @ m, np.abs(W.T) @ r
-            d_lo, d_hi = c - rr, c + rr
+        delta_abs = [np.maximum(np.abs(lo), np.abs(hi)) for lo, hi in self._adjoint_intervals(bounds, k)]
         total = 0.0
         N_prev = None
         B_prev = None

@@ -19,7 +19,13 @@ from polyattr.theory.blackbox import (
     integrated_gradients_smooth,
     shapley_coefficients,
 )
-from polyattr.theory.theorem21 import QuadraticModel, run_theorem21_cli, shapley_sup_to_l2_norm, theorem21
+from polyattr.theory.theorem21 import (
+    GaussianSmoothedReLU,
+    QuadraticModel,
+    run_theorem21_cli,
+    shapley_sup_to_l2_norm,
+    theorem21,
+)
 
 
 def random_softplus(rng, sizes, beta=1.0, scale=1.0):
@@ -326,3 +332,78 @@ def test_cli_json_and_table(tmp_path, capsys):
         run_theorem21_cli(_namespace(path))
     with pytest.raises(PolyattrError, match="x"):
         run_theorem21_cli(_namespace(path, x="0.6", output=0))
+
+
+# ----------------------------------------------------------------- Gaussian-smoothed ReLU
+def _one_layer_relu(rng, d, width):
+    return ReLUNetwork([rng.normal(size=(width, d)), rng.normal(size=(1, width))], [rng.normal(size=width) * 0.3, [0.2]])
+
+
+def test_gaussian_smoothing_matches_monte_carlo_and_derivatives():
+    rng = np.random.default_rng(20)
+    for sigma in (0.05, 0.3, 1.0):
+        net = _one_layer_relu(rng, 3, 6)
+        g = GaussianSmoothedReLU(net, sigma)
+        z = rng.uniform(-1, 1, size=3)
+        samples = net(z + sigma * rng.normal(size=(200_000, 3)))
+        se = samples.std() / np.sqrt(samples.size)
+        assert abs(g(z) - samples.mean()) <= 5 * se
+        eps = 1e-5
+        E = np.eye(3)
+        assert np.allclose(g.gradient(z), [(g(z + eps * e) - g(z - eps * e)) / (2 * eps) for e in E], atol=1e-8)
+        H_fd = np.array([(g.gradient(z + eps * e) - g.gradient(z - eps * e)) / (2 * eps) for e in E])
+        assert np.allclose(g.hessian(z), H_fd, atol=1e-6 / sigma)
+        # uniform convergence to the ReLU network: |f_sigma - f| <= sigma sum |v_i| ||w_i|| phi(0)
+        Z = rng.uniform(-1, 1, size=(500, 3))
+        gap = np.abs(g(Z) - net(Z)).max()
+        assert gap <= sigma * np.sum(np.abs(g.v) * g.norms) / np.sqrt(2 * np.pi) + 1e-12
+
+
+def test_gaussian_smoothing_hessian_bounds_hold():
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        d = int(rng.integers(1, 4))
+        sigma = float(rng.choice([0.01, 0.1, 0.5]))
+        g = GaussianSmoothedReLU(_one_layer_relu(rng, d, int(rng.integers(1, 8))), sigma)
+        lo = rng.uniform(-1, 0, size=d)
+        hi = lo + rng.uniform(0.1, 1.0, size=d)
+        Z = rng.uniform(lo, hi, size=(5000, d))
+        # add points on the kinks (where the Hessian of f_sigma peaks) that fall inside the box
+        for w, b in zip(g.W, g.b):
+            P = Z[:200] - np.outer(Z[:200] @ w + b, w) / (w @ w)
+            Z = np.vstack([Z, P[np.all((P >= lo) & (P <= hi), axis=1)]])
+        found = np.linalg.norm(g.hessian(Z), 2, axis=(1, 2)).max()
+        assert found <= g.hessian_bound((lo, hi)) <= g.hessian_bound_global()
+        W = np.random.default_rng(0).normal(size=(2000, d)) * 3
+        assert np.linalg.norm(g.hessian(W), 2, axis=(1, 2)).max() <= g.hessian_bound_global()
+        r = theorem21(g, *rng.uniform(lo, hi, size=(3, d)), method="shapley", domain=(lo, hi))
+        assert r.holds
+
+
+def test_gaussian_smoothing_global_bound_is_attained_by_absolute_value():
+    # |z| = relu(z) + relu(-z): Lip = 1 and Hess f_sigma(0) = 2 phi(0) / sigma = sqrt(2/pi) / sigma
+    net = ReLUNetwork([np.array([[1.0], [-1.0]]), np.array([[1.0, 1.0]])], [np.zeros(2), np.zeros(1)])
+    for sigma in (0.01, 0.5, 2.0):
+        g = GaussianSmoothedReLU(net, sigma)
+        assert g.lipschitz_constant() == pytest.approx(1.0)
+        assert g.hessian(np.array([0.0]))[0, 0] == pytest.approx(np.sqrt(2 / np.pi) / sigma, rel=1e-12)
+        assert g.hessian_bound_global() == pytest.approx(np.sqrt(2 / np.pi) / sigma, rel=1e-9)
+        assert g(np.array([0.0])) == pytest.approx(sigma * np.sqrt(2 / np.pi), rel=1e-12)  # E|sigma N(0,1)|
+
+
+def test_gaussian_smoothing_bound_blows_up_like_one_over_sigma():
+    rng = np.random.default_rng(22)
+    net = _one_layer_relu(rng, 2, 5)
+    Ms = [GaussianSmoothedReLU(net, s).hessian_bound() for s in (1.0, 0.1, 0.01)]
+    assert Ms[1] == pytest.approx(10 * Ms[0]) and Ms[2] == pytest.approx(10 * Ms[1])
+
+
+def test_gaussian_smoothing_validation():
+    rng = np.random.default_rng(23)
+    deep = ReLUNetwork([np.ones((2, 2)), np.ones((2, 2)), np.ones((1, 2))], [np.zeros(2)] * 2 + [np.zeros(1)])
+    with pytest.raises(PolyattrError, match="one hidden layer"):
+        GaussianSmoothedReLU(deep, 0.1)
+    with pytest.raises(PolyattrError, match="sigma"):
+        GaussianSmoothedReLU(_one_layer_relu(rng, 2, 3), 0.0)
+    with pytest.raises(PolyattrError, match="net"):
+        GaussianSmoothedReLU("net", 0.1)

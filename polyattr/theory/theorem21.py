@@ -126,6 +126,135 @@ class QuadraticModel:
         return float(np.linalg.norm(self.A, 2))
 
 
+class GaussianSmoothedReLU:
+    r"""The Gaussian smoothing f_sigma(z) = E[f(z + sigma xi)], xi ~ N(0, I_d), of a ReLU network
+    with ONE hidden layer, in closed form.
+
+    For f(z) = sum_i v_i relu(w_i.z + b_i) + c, with mu_i = w_i.z + b_i and s_i = sigma ||w_i||,
+    w_i.xi ~ N(0, ||w_i||^2) gives E relu(mu + s eta) = mu Phi(mu/s) + s phi(mu/s), so
+
+        f_sigma = c + sum_i v_i (mu_i Phi(mu_i/s_i) + s_i phi(mu_i/s_i)),
+        grad f_sigma = sum_i v_i Phi(mu_i/s_i) w_i,
+        Hess f_sigma = sum_i v_i phi(mu_i/s_i) / s_i  w_i w_i^T
+
+    (neurons with w_i = 0 are the constant relu(b_i)). f_sigma is C-infinity and tends to f
+    uniformly as sigma -> 0 (|f_sigma - f| <= sigma sum_i |v_i| ||w_i|| phi(0)).
+
+    Hessian bound (THEORY.md §2, item 3) ``hessian_bound`` = min of
+      (a) Lip(f) c_d / sigma with c_d = sqrt(2/pi), for any Lipschitz f: by Gaussian integration
+          by parts (Stein), Hess f_sigma(z) = E[grad f(z + sigma xi) xi^T] / sigma, so for a unit u,
+          |u^T Hess u| <= Lip(f) E|xi.u| / sigma = Lip(f) sqrt(2/pi) / sigma (E|N(0,1)| = sqrt(2/pi));
+          the Hessian is symmetric so this is its operator norm. The constant does not grow with d.
+          Lip(f) <= min(||v||_2 ||W||_2, sum_i |v_i| ||w_i||) (the gradient is sum over active i of v_i w_i).
+      (b) the box-dependent sum_i |v_i| ||w_i||^2 sup_{z in box} phi(mu_i/s_i) / s_i, from the
+          closed form and the triangle inequality, with mu_i over the box by interval arithmetic
+          (phi is largest at the point of the interval nearest 0).
+    Both blow up like 1/sigma when a kink crosses the box: ReLU networks are not C^2.
+    """
+
+    def __init__(self, net, sigma: float, output: int | None = None):
+        from polyattr.models.relu import ReLUNetwork
+
+        if not isinstance(net, ReLUNetwork):
+            raise PolyattrError(f"net: expected a ReLUNetwork, got {type(net).__name__}")
+        if len(net.weights) != 2:
+            raise PolyattrError(
+                f"net: the closed-form Gaussian smoothing needs exactly one hidden layer, got {len(net.weights) - 1}"
+            )
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)) or not (
+            np.isfinite(sigma) and sigma > 0
+        ):
+            raise PolyattrError(f"sigma: expected a positive finite number, got {sigma!r}")
+        net = net.to_float()
+        k = net.check_output(output)
+        self.sigma = float(sigma)
+        self.W = np.asarray(net.weights[0], dtype=float)
+        self.b = np.asarray(net.biases[0], dtype=float)
+        self.v = np.asarray(net.weights[1][k], dtype=float)
+        self.c = float(net.biases[1][k])
+        self.norms = np.linalg.norm(self.W, axis=1)
+        self.s = self.sigma * self.norms
+
+    @property
+    def n_inputs(self) -> int:
+        return self.W.shape[1]
+
+    n_outputs = 1
+
+    def check_output(self, output):
+        if output not in (None, 0):
+            raise PolyattrError(f"output: the smoothed model has one output; got {output!r}")
+        return 0
+
+    def _points(self, X):
+        Z = np.asarray(X, dtype=float)
+        if Z.shape[-1] != self.n_inputs or not np.all(np.isfinite(Z)):
+            raise PolyattrError(f"x: expected finite points with {self.n_inputs} features, got shape {Z.shape}")
+        return Z
+
+    def _standardised(self, Z):
+        from scipy.special import ndtr
+
+        mu = Z @ self.W.T + self.b
+        live = self.s > 0
+        t = np.where(live, mu / np.where(live, self.s, 1.0), 0.0)
+        return mu, t, ndtr(t), np.exp(-0.5 * t**2) / np.sqrt(2 * np.pi), live
+
+    def __call__(self, X, output=None):
+        self.check_output(output)
+        mu, t, Phi, phi, live = self._standardised(self._points(X))
+        smooth = mu * Phi + self.s * phi
+        vals = np.where(live, smooth, np.maximum(mu, 0.0))
+        return vals @ self.v + self.c
+
+    def gradient(self, x, output=None):
+        self.check_output(output)
+        _, _, Phi, _, live = self._standardised(self._points(x))
+        return (np.where(live, Phi, 0.0) * self.v) @ self.W
+
+    def hessian(self, x, output=None):
+        self.check_output(output)
+        _, _, _, phi, live = self._standardised(self._points(x))
+        coef = np.where(live, phi / np.where(live, self.s, 1.0), 0.0) * self.v
+        return np.einsum("...i,ij,ik->...jk", coef, self.W, self.W)
+
+    def lipschitz_constant(self) -> float:
+        """An upper bound on Lip(f) = sup ||grad f|| of the unsmoothed network.
+
+        The gradient on a region is sum over the active neurons i of v_i w_i, so Lip(f) <= the max
+        over all subsets S of ||sum_{i in S} v_i w_i|| (every activation pattern is such a subset;
+        enumerated when the width is <= 16), and also <= ||v|| ||W||_2 and sum_i |v_i| ||w_i||.
+        """
+        bound = min(np.linalg.norm(self.v) * np.linalg.norm(self.W, 2), np.sum(np.abs(self.v) * self.norms))
+        width = self.W.shape[0]
+        if width <= 16:
+            masks = ((np.arange(2**width)[:, None] >> np.arange(width)[None, :]) & 1).astype(float)
+            bound = min(bound, np.linalg.norm((masks * self.v) @ self.W, axis=1).max())
+        return float(bound)
+
+    def hessian_bound_global(self) -> float:
+        """(a): Lip(f) sqrt(2/pi) / sigma, valid on all of R^d."""
+        return self.lipschitz_constant() * np.sqrt(2 / np.pi) / self.sigma * (1 + 1e-12)
+
+    def hessian_bound(self, domain=None, output=None) -> float:
+        """min of (a) and, when a box (lower, upper) is given, (b); see the class docstring."""
+        self.check_output(output)
+        bound = self.hessian_bound_global()
+        if domain is not None:
+            if isinstance(domain, Box):
+                lower, upper = np.asarray(domain.lower, float), np.asarray(domain.upper, float)
+            else:
+                lower, upper = (as_vector(v, n, length=self.n_inputs) for v, n in zip(domain, ("lower", "upper")))
+            mid, rad = (lower + upper) / 2, (upper - lower) / 2
+            c, r = self.W @ mid + self.b, np.abs(self.W) @ rad
+            near = np.where(c - r > 0, c - r, np.where(c + r < 0, c + r, 0.0))
+            live = self.s > 0
+            t = np.where(live, near / np.where(live, self.s, 1.0), 0.0)
+            dens = np.where(live, np.exp(-0.5 * t**2) / np.sqrt(2 * np.pi) / np.where(live, self.s, 1.0), 0.0)
+            bound = min(bound, float(np.sum(np.abs(self.v) * self.norms**2 * dens)) * (1 + 1e-12))
+        return float(bound)
+
+
 @dataclass(frozen=True, eq=False)
 class Theorem21Result:
     """The Theorem 2.1 check at one (x, x', x0) for one method (see the module docstring)."""

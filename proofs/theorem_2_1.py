@@ -13,6 +13,8 @@ Run: ``python proofs/theorem_2_1.py``. Prints three tables and exits non-zero if
    network's relative remainder stays of order 1; and as beta grows (softplus -> ReLU) the
    certified Hessian bound grows like beta while the remainder converges to the ReLU's, which
    does not vanish.
+4. The same with the Gaussian smoothing of a one-hidden-layer ReLU network (closed form):
+   the certified bound Lip(f) sqrt(2/pi) / sigma grows like 1/sigma as sigma -> 0.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 from polyattr.models.relu import ReLUNetwork
 from polyattr.models.softplus import SoftplusNetwork
 from polyattr.theory.blackbox import baseline_shapley
-from polyattr.theory.theorem21 import theorem21
+from polyattr.theory.theorem21 import GaussianSmoothedReLU, theorem21
 
 FAILURES: list[str] = []
 
@@ -210,12 +212,46 @@ def part3_relu_escapes(rng) -> None:
         claim(np.linalg.norm(rem_relu) > 0.05 * np.linalg.norm(exact[method][0]), f"{method}: ReLU remainder is not of order 1")
 
 
+def part4_gaussian_smoothing(rng) -> None:
+    print("\n4. Gaussian smoothing f_sigma = E f(. + sigma xi) of a one-hidden-layer ReLU network:")
+    print("   M <= Lip(f) sqrt(2/pi) / sigma blows up as sigma -> 0 while the remainder tends to the ReLU's")
+    Ws, bs = random_weights(rng, [3, 8, 1], scale=1.5)
+    relu = ReLUNetwork(Ws, bs)
+    w, b = Ws[0][0], bs[0][0]
+    n = w / np.linalg.norm(w)
+    p = np.array([0.3, 0.5, 0.4])
+    c = p - (w @ p + b) / (w @ w) * w
+    u, v = rng.normal(size=(2, 3))
+    u -= (u @ n) * n
+    v -= (v @ n) * n
+    x, xb, x0 = kink_configuration(rng, relu, 0.1, c, n, u, v)
+    exact = relu_remainders(relu, x, xb, x0)
+    print(f"{'sigma':>8} {'method':>7} {'M':>10} {'M*sigma':>9} {'bound':>10} {'|rem|':>10} {'|rem - rem_ReLU|':>17} {'ratio':>8}")
+    for method in ("shapley", "ig"):
+        rem_relu = exact[method][1]
+        Ms, gaps = [], []
+        sigmas = (1.0, 0.1, 0.01, 0.001)
+        for sigma in sigmas:
+            smooth = GaussianSmoothedReLU(relu, sigma)
+            r = theorem21(smooth, x, xb, x0, method=method, n_nodes=400 if sigma < 0.01 else 64)
+            gap = np.linalg.norm(r.remainder - rem_relu)
+            Ms.append(r.hessian_bound)
+            gaps.append(gap)
+            print(f"{sigma:>8g} {method:>7} {r.hessian_bound:>10.3e} {r.hessian_bound * sigma:>9.3f} {r.bound:>10.3e} {r.remainder_norm:>10.3e} {gap:>17.3e} {r.ratio:>8.2e}")
+            claim(r.holds, f"gaussian sigma={sigma} {method}: bound violated")
+            claim(r.hessian_bound <= smooth.hessian_bound_global(), f"gaussian sigma={sigma}: box bound above the global one")
+        print(f"{'ReLU':>8} {method:>7} {'inf':>10} {'':>9} {'inf':>10} {np.linalg.norm(rem_relu):>10.3e}")
+        claim(Ms[-1] / Ms[-2] > 5, f"gaussian {method}: Hessian bound does not grow like 1/sigma")
+        claim(gaps[-1] < 0.05 * np.linalg.norm(rem_relu), f"gaussian {method}: remainder does not converge to the ReLU one")
+
+
 def main() -> int:
     start = time.perf_counter()
     rng = np.random.default_rng(20250531)
     part1_random_networks(rng)
     part2_flatter_models(rng)
     part3_relu_escapes(rng)
+    part4_gaussian_smoothing(rng)
     seconds = time.perf_counter() - start
     print(f"\n{seconds:.1f} s")
     if FAILURES:

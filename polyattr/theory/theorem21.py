@@ -8,8 +8,9 @@ that is linear, sensitive (dummy) and complete,
 
 and phi(x, R) is small because R is: |R(z)| <= (M/2) ||z - x0||^2 and ||grad R(z)|| <= M ||z - x0||.
 :func:`theorem21` computes, for a smooth model (anything with ``__call__``, ``gradient`` and
-``hessian_bound``; e.g. :class:`~polyattr.models.softplus.SoftplusNetwork` or
-:class:`QuadraticModel`):
+``hessian_bound``; e.g. :class:`~polyattr.models.softplus.SoftplusNetwork`,
+:class:`GaussianSmoothedReLU` (a one-hidden-layer ReLU network smoothed by a Gaussian of width
+sigma, in closed form, with ||Hess|| <= Lip(f) sqrt(2/pi) / sigma) or :class:`QuadraticModel`):
 
 1. ``remainder`` = phi(x, f) - grad f(x0) * (x - x') computed directly;
 2. ``remainder_via_R`` = phi(x, R), the method applied to R (checks linearity; equal to 1 up to

@@ -1,0 +1,434 @@
+"""Exact gradient methods on a ReLU network (THEORY.md §4.2).
+
+A ReLU network is affine on every linear region P, f(z) = w_P . z + b_P, so the classic gradient
+methods are finite sums over the regions they touch:
+
+* ``gradient`` -- w_P of the region containing x (a side must be chosen on a boundary);
+* ``gradient_x_input`` -- w_P * x;
+* ``ig`` -- Integrated Gradients: the breakpoints of the pattern along the segment from the
+  baseline x' to x, IG_j = (x_j - x'_j) sum_k (t_{k+1} - t_k) (w_{P_k})_j;
+* ``expected_gradients`` -- the average of exact IG over a finite background set;
+* ``expected_gradients_uniform`` -- uniform background on the domain: *not* exact (Monte Carlo over
+  baselines, exact IG per baseline);
+* ``smoothgrad_uniform`` -- uniform noise on a box B around x: sum_P vol(P n B)/vol(B) w_P;
+* ``lime_uniform`` -- the least-squares affine surrogate under uniform perturbations on B, from the
+  first and second moments of the regions.
+
+Float results carry an error bound at the rounding level (forward error analysis, stated per
+method); with ``exact=True`` the model, x and the baseline are rational and every value is a
+:class:`~fractions.Fraction`.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from polyattr.attribution.api import AttributionContext, MethodResult, register_method
+from polyattr.errors import PolyattrError
+from polyattr.geometry.domains import Box, as_vector
+from polyattr.geometry.segment_walk import (
+    SegmentPieces,
+    forward_error_bounds,
+    pattern_gradients,
+    point_pattern,
+    segment_breakpoints,
+)
+from polyattr.models.relu import ReLUNetwork
+
+_U = 2.0**-53
+
+
+def _gamma(n: int) -> float:
+    return n * _U / (1 - n * _U)
+
+
+# ------------------------------------------------------------------------------ error bounds
+def gradient_magnitude_bound(model: ReLUNetwork, output: int) -> np.ndarray:
+    """(|w_out| |W_{L-1}| ... |W_0|)_j: a bound on |d f / d z_j| over every pattern (shape (d,))."""
+    net = model.to_float()
+    v = np.abs(net.weights[-1][output])
+    for W in reversed(net.weights[:-1]):
+        v = v @ np.abs(W)
+    return v
+
+
+def gradient_rounding_bound(model: ReLUNetwork, output: int) -> np.ndarray:
+    """Bound on |computed - exact| of a float gradient w_P (any pattern), per feature.
+
+    Each backward product is a dot product of at most n terms, so the chain of L+1 products is
+    within gamma_{sum n} of the exact product, in absolute value the chain of |W| (a factor 2 for
+    the first-order step).
+    """
+    n_total = sum(W.shape[1] for W in model.weights) + len(model.weights)
+    return 2.0 * _gamma(n_total) * gradient_magnitude_bound(model, output)
+
+
+# ----------------------------------------------------------------------------- the gradient
+def _direction(ctx: AttributionContext):
+    v = ctx.option("direction", None)
+    if v is None:
+        return None
+    try:
+        v = as_vector(v, "direction", length=ctx.d, exact=ctx.exact)
+    except PolyattrError as exc:
+        raise PolyattrError(f"{exc} (option direction: a vector of {ctx.d} numbers)") from None
+    if all(vi == 0 for vi in v):
+        raise PolyattrError("direction: expected a non-zero vector (the side to take on a region boundary)")
+    return v
+
+
+def local_gradient(model: ReLUNetwork, x, output: int, direction=None, exact: bool = False):
+    """The gradient w_P of the region at ``x`` (one-sided along ``direction`` on a boundary).
+
+    Returns (gradient (d,), info dict, float error bound).  See :func:`point_pattern` for how the
+    side is chosen.
+    """
+    net = model.to_exact() if exact else model.to_float()
+    pattern, tied = point_pattern(net, x, direction, exact=exact)
+    grad = pattern_gradients(net, pattern[None, :], output)[0]
+    on_boundary = bool(np.any(tied))
+    info = {
+        "on_boundary": on_boundary,
+        "tied_neurons": [int(i) for i in np.flatnonzero(tied)],
+        "side": ("direction" if direction is not None else "ties read as inactive") if on_boundary else "interior",
+        "pattern": pattern,
+    }
+    if direction is not None:
+        info["direction"] = list(direction)
+    bound = 0.0 if exact else float(np.max(gradient_rounding_bound(net, output), initial=0.0))
+    return grad, info, bound
+
+
+@register_method("gradient")
+def _gradient(ctx: AttributionContext) -> MethodResult:
+    """w_P of the region containing x.
+
+    On a boundary (some hidden pre-activation is 0 at x -- within its rounding bound in float
+    mode) the side is chosen by option ``direction`` (a vector v: the one-sided gradient of the
+    region entered moving from x along v); by default ties are read as inactive (autograd's
+    relu'(0) = 0).  ``info["on_boundary"]``, ``info["tied_neurons"]`` and ``info["side"]`` report it.
+    """
+    grad, info, bound = local_gradient(ctx.model, ctx.x, ctx.output, _direction(ctx), ctx.exact)
+    return MethodResult(list(grad), bound, info=info)
+
+
+@register_method("gradient_x_input")
+def _gradient_x_input(ctx: AttributionContext) -> MethodResult:
+    """gradient * x (same ``direction`` option and boundary report as ``gradient``)."""
+    grad, info, bound = local_gradient(ctx.model, ctx.x, ctx.output, _direction(ctx), ctx.exact)
+    values = grad * ctx.x
+    if not ctx.exact:
+        bound = float(np.max(np.abs(ctx.x) * bound + _U * np.abs(values), initial=0.0))
+    return MethodResult(list(values), bound, info=info)
+
+
+# --------------------------------------------------------------------- Integrated Gradients
+def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact: bool = False):
+    """Exact Integrated Gradients of one output along the segment from ``baseline`` to ``x``.
+
+    IG_j = (x_j - x'_j) sum_k (t_{k+1} - t_k) (w_{P_k})_j over the pieces of the segment
+    (:func:`~polyattr.geometry.segment_walk.segment_breakpoints`).
+
+    Returns
+    -------
+    values : ndarray (d,)
+    pieces : SegmentPieces
+    error_bound : float
+        0 when exact.  In floats, per feature
+        2 |x_j - x'_j| (2 G_j L_u + (gamma_S + gamma_{K+2}) G_j) + u |IG_j|, with G_j the bound
+        :func:`gradient_magnitude_bound` on |d_j f| (so 2 G_j bounds the jump of d_j f between any
+        two patterns), L_u the length of the set of t where some pre-activation is within its
+        rounding bound of 0 (``SegmentPieces.uncertain_length``: outside it the float pattern is
+        the true one), gamma_S the rounding of a gradient and gamma_{K+2} that of the sum over
+        the K pieces; the maximum over features is returned.
+    """
+    net = model.to_exact() if exact else model.to_float()
+    pieces = segment_breakpoints(net, baseline, x, exact=exact)
+    delta = pieces.end - pieces.start
+    values = delta * pieces.integrated_gradient_sums(output)
+    if exact:
+        return values, pieces, 0.0
+    G = gradient_magnitude_bound(net, output)
+    n_total = sum(W.shape[1] for W in net.weights) + len(net.weights)
+    per_feature = 2.0 * np.abs(delta) * (2.0 * G * pieces.uncertain_length
+                                         + (_gamma(n_total) + _gamma(len(pieces) + 2)) * G)
+    per_feature += _U * np.abs(values)
+    return values, pieces, float(np.max(per_feature, initial=0.0))
+
+
+def _breakpoint_info(pieces: SegmentPieces) -> dict:
+    return {
+        "breakpoints": list(pieces.breakpoints),
+        "pieces": len(pieces),
+        "uncertain_length": pieces.uncertain_length,
+    }
+
+
+@register_method("ig", needs_baseline=True)
+def _ig(ctx: AttributionContext) -> MethodResult:
+    """Integrated Gradients, exact: breakpoints of the pattern along the path, one gradient per piece.
+
+    ``info["breakpoints"]`` lists 0 = t_0 < ... < t_K = 1 (Fractions in exact mode).
+    Completeness, sum_j IG_j = f(x) - f(x'), holds exactly (and to rounding in floats).
+    """
+    baseline = ctx.require_baseline("ig")
+    values, pieces, bound = integrated_gradients(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
+    return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=_breakpoint_info(pieces))
+
+
+# ----------------------------------------------------------------------- expected gradients
+def _background(ctx: AttributionContext) -> np.ndarray:
+    bg = ctx.option("background", None)
+    if bg is None:
+        raise PolyattrError("background: method 'expected_gradients' needs background=<array (n, d)> of baselines")
+    try:
+        arr = np.asarray(bg, dtype=object if ctx.exact else float)
+    except (TypeError, ValueError):
+        raise PolyattrError("background: expected an array of numbers of shape (n, d)") from None
+    if arr.ndim == 1 and arr.shape[0] == ctx.d:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != ctx.d or arr.shape[0] == 0:
+        raise PolyattrError(f"background: expected an array of shape (n, {ctx.d}) with n >= 1, got shape {arr.shape}")
+    return np.array([ctx.domain.check_point(row, f"background[{i}]") for i, row in enumerate(arr)],
+                    dtype=object if ctx.exact else float)
+
+
+@register_method("expected_gradients")
+def _expected_gradients(ctx: AttributionContext) -> MethodResult:
+    """Expected Gradients over a finite background set: the exact average of exact IG.
+
+    Option ``background``: an array (n, d) of baselines (points of the domain), each weight 1/n.
+    """
+    if ctx.baseline is not None:
+        raise PolyattrError("baseline: expected_gradients averages over background=...; do not pass baseline")
+    background = _background(ctx)
+    n = background.shape[0]
+    total, bound, breakpoints = None, 0.0, []
+    for row in background:
+        values, pieces, b = integrated_gradients(ctx.model, ctx.x, row, ctx.output, ctx.exact)
+        total = values if total is None else total + values
+        bound = max(bound, b)
+        breakpoints.append(len(pieces))
+    if ctx.exact:
+        mean = total / Fraction(n)
+        base = sum((ctx.f(row) for row in background), start=Fraction(0)) / n
+    else:
+        mean = total / n
+        base = float(np.mean(np.atleast_1d(ctx.f(background))))
+        bound = bound + (n + 1) * _U * float(np.max(np.abs(mean), initial=0.0))
+    return MethodResult(list(mean), bound, base_value=base, info={"background_size": n, "pieces": breakpoints})
+
+
+@register_method("expected_gradients_uniform")
+def _expected_gradients_uniform(ctx: AttributionContext) -> MethodResult:
+    """Expected Gradients with baselines uniform on the domain: INEXACT (Monte Carlo over baselines).
+
+    The integral over baselines of exact IG is in general not rational (it produces logarithms),
+    so it is estimated: ``samples`` baselines (default 256) drawn uniformly from the domain with
+    ``rng``, exact IG (floats) for each, averaged.  The result is marked inexact; ``error_bound``
+    is the 3-sigma half-width max_j 3 std_j / sqrt(n) (a probabilistic bound, about 99.7 percent
+    coverage per feature) plus the rounding bound.  In exact mode the computation still runs in
+    floats (the estimate is not exact anyway).
+    """
+    n = ctx.option("samples", 256)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise PolyattrError(f"samples: expected an integer >= 2, got {n!r}")
+    try:
+        rng = np.random.default_rng(ctx.option("rng", None))
+    except (TypeError, ValueError) as exc:
+        raise PolyattrError(f"rng: expected a seed or numpy Generator ({exc})") from None
+    if ctx.baseline is not None:
+        raise PolyattrError("baseline: expected_gradients_uniform samples its baselines; do not pass baseline")
+    net = ctx.model.to_float()
+    lo, hi = ctx.domain.lower.astype(float), ctx.domain.upper.astype(float)
+    x = ctx.x.astype(float)
+    baselines = lo + (hi - lo) * rng.random((int(n), ctx.d))
+    samples = np.empty((int(n), ctx.d))
+    rounding = 0.0
+    for i, b in enumerate(baselines):
+        samples[i], _, e = integrated_gradients(net, x, b, ctx.output, exact=False)
+        rounding = max(rounding, e)
+    mean = samples.mean(axis=0)
+    half_width = 3.0 * samples.std(axis=0, ddof=1) / np.sqrt(n)
+    bound = float(np.max(half_width, initial=0.0)) + rounding
+    return MethodResult(list(mean), bound, exact=False,
+                        info={"samples": int(n), "error_kind": "3-sigma Monte Carlo half-width",
+                              "half_width": half_width, "base_value_estimate": float(np.mean(net(baselines, ctx.output)))})
+
+
+# --------------------------------------------------------------- box-noise methods (regions)
+def _radius(ctx: AttributionContext):
+    r = ctx.option("radius", 0.1)
+    try:
+        if np.ndim(r) == 0:
+            r = [r] * ctx.d
+        r = as_vector(r, "radius", length=ctx.d, exact=ctx.exact)
+    except PolyattrError as exc:
+        raise PolyattrError(f"radius: expected a positive number or {ctx.d} positive numbers ({exc})") from None
+    if not all(ri > 0 for ri in r):
+        raise PolyattrError(f"radius: expected positive half-widths, got {list(r)}")
+    return r
+
+
+def box_region_moments(ctx: AttributionContext, box: Box, order: int):
+    """Uniform-probability moments on ``box`` of every region of the model, and the local maps.
+
+    Returns (m0 (n,), m1 (n, d), M2 (n, d, d) or None, W (n, d), b (n,), extra_regions).
+    Float mode: the context's integrator (cached regions, moments of the region set).
+    Exact mode: the regions found by the float enumeration are re-cut exactly from their patterns
+    (rational H-forms, cdd.gmp vertices, exact simplex moments); the exact masses must add up to
+    1 exactly, which certifies that the enumeration missed nothing (regions of distinct patterns
+    have disjoint interiors).
+    """
+    if not ctx.exact:
+        from polyattr.measures.core import DensityPiece
+
+        regions = ctx.integrator.regions_on(box)
+        m0, m1, M2 = DensityPiece(box).region_moments(regions, order=order)
+        W, b = regions.affine_maps(ctx.output)
+        return np.asarray(m0, float), np.asarray(m1, float), M2, W, b, 0
+    from polyattr.geometry.regions import enumerate_regions
+    from polyattr.geometry.vertices import polytope_moments
+
+    float_box = Box(box.lower.astype(float), box.upper.astype(float))
+    regions = enumerate_regions(ctx.model.to_float(), float_box, max_regions=ctx.integrator.max_regions,
+                                backend=ctx.integrator.backend)
+    A_d, b_d = box.halfspaces()
+    vol = box.volume
+    m0s, m1s, M2s, Ws, bs = [], [], [], [], []
+    for pattern in regions.patterns:
+        A_p, c_p = ctx.model.pattern_constraints(pattern)
+        A = np.vstack([A_p, A_d])
+        c = np.concatenate([c_p, b_d])
+        try:
+            m0, m1, M2 = polytope_moments(A, c, order=order, exact=True)
+        except PolyattrError:
+            continue  # exactly empty or degenerate: no mass (the mass check below guards the rest)
+        if m0 == 0:
+            continue
+        m0s.append(m0 / vol)
+        m1s.append(np.array([v / vol for v in m1], dtype=object) if m1 is not None else np.zeros(ctx.d, dtype=object))
+        M2s.append(None if M2 is None else np.array([[v / vol for v in row] for row in M2], dtype=object))
+        w, bb = ctx.model.local_affine_map(pattern, ctx.output)
+        Ws.append(w)
+        bs.append(bb)
+    total = sum(m0s, start=Fraction(0))
+    if total != 1:
+        raise PolyattrError(
+            f"regions: the exact masses of the {len(regions)} enumerated regions add up to {float(total):.17g}, "
+            f"not 1: the float enumeration missed part of the box; retry with backend='lp'"
+        )
+    n = len(m0s)
+    m1 = np.array(m1s, dtype=object).reshape(n, ctx.d)
+    M2 = None if order < 2 else np.array(M2s, dtype=object).reshape(n, ctx.d, ctx.d)
+    return (np.array(m0s, dtype=object), m1, M2, np.array(Ws, dtype=object).reshape(n, ctx.d),
+            np.array(bs, dtype=object), len(regions))
+
+
+@register_method("smoothgrad_uniform")
+def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
+    """SmoothGrad with noise uniform on the box B = [x - r, x + r]: sum_P vol(P n B)/vol(B) w_P.
+
+    Option ``radius`` (default 0.1; a number or one per feature).  B is *not* clipped to the
+    domain: the noise may leave it (the network is defined everywhere), as in SmoothGrad.
+    Float error bound: rounding of the contraction (gamma_{n+d+8} sum_P p_P |w_P|), the tiling
+    defect |sum_P p_P - 1| times the largest |w_P|, and the rounding of the gradients.
+    """
+    r = _radius(ctx)
+    box = Box(ctx.x - r, ctx.x + r, exact=ctx.exact)
+    m0, m1, _, W, b, extra = box_region_moments(ctx, box, order=0)
+    if ctx.exact:
+        values = [sum((m0[i] * W[i, j] for i in range(len(m0))), start=Fraction(0)) for j in range(ctx.d)]
+        return MethodResult(values, 0.0, info={"radius": list(r), "extra_regions": extra, "box_regions": len(m0)})
+    values = m0 @ W
+    defect = abs(float(np.sum(m0)) - 1.0)
+    wmax = float(np.max(np.abs(W), initial=0.0))
+    bound = (defect * wmax + _gamma(len(m0) + ctx.d + 8) * float(np.max(np.abs(m0) @ np.abs(W), initial=0.0))
+             + float(np.max(gradient_rounding_bound(ctx.model, ctx.output), initial=0.0)))
+    return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0), "mass_defect": defect})
+
+
+def solve_linear_exact(M, rhs):
+    """Solve M y = rhs in Fractions by Gaussian elimination with pivoting on non-zero entries."""
+    n = len(rhs)
+    A = [[Fraction(M[i][j]) for j in range(n)] + [Fraction(rhs[i])] for i in range(n)]
+    for col in range(n):
+        piv = next((r for r in range(col, n) if A[r][col] != 0), None)
+        if piv is None:
+            raise PolyattrError("normal equations: singular matrix (a zero-width box?)")
+        A[col], A[piv] = A[piv], A[col]
+        p = A[col][col]
+        for r in range(n):
+            if r != col and A[r][col] != 0:
+                f = A[r][col] / p
+                A[r] = [a - f * c for a, c in zip(A[r], A[col])]
+    return [A[i][n] / A[i][i] for i in range(n)]
+
+
+def _box_design_matrix(lower, upper, one):
+    """E[(1, u)(1, u)^T] for u uniform on the box [lower, upper] (closed form, independent coordinates)."""
+    d = len(lower)
+    mean = [(lo + hi) / 2 for lo, hi in zip(lower, upper)]
+    second = [(lo * lo + lo * hi + hi * hi) / 3 for lo, hi in zip(lower, upper)]
+    M = [[one] + list(mean)]
+    for i in range(d):
+        M.append([mean[i]] + [second[i] if i == j else mean[i] * mean[j] for j in range(d)])
+    return M
+
+
+@register_method("lime_uniform")
+def _lime_uniform(ctx: AttributionContext) -> MethodResult:
+    """LIME with uniform perturbations on B = [x - r, x + r] and an affine surrogate, exactly.
+
+    g(z) = a + c . z minimises E_{z ~ U(B)} (f(z) - g(z))^2; values = c.  Normal equations, in
+    coordinates u = z - x centred at x (same c, better conditioned):
+    E[(1, u)(1, u)^T] (a', c) = E[(1, u) f(z)], where the matrix has a closed form on the box and
+    E[(1, z) f] = sum_P (m1(P n B) . w_P + m0 b_P, M2(P n B) w_P + m1 b_P) / vol(B) needs the second
+    moments of every region.  Exact mode solves them by Fraction Gaussian elimination.
+    ``info["intercept"]`` is a (in the original coordinates).  Option ``radius`` (default 0.1).
+    Float error bound: rounding of the moment contraction and of the centring (relative gamma
+    times the sum of absolute terms), the tiling defect times the largest |f| and |u|, divided by
+    the smallest variance r_j^2 / 3.
+    """
+    r = _radius(ctx)
+    box = Box(ctx.x - r, ctx.x + r, exact=ctx.exact)
+    m0, m1, M2, W, b, extra = box_region_moments(ctx, box, order=2)
+    x = ctx.x
+    lower_u, upper_u = -r, r  # the box in centred coordinates
+    d = ctx.d
+    if ctx.exact:
+        one = Fraction(1)
+        n = len(m0)
+        Ef = sum((sum((m1[i, j] * W[i, j] for j in range(d)), start=Fraction(0)) + m0[i] * b[i] for i in range(n)),
+                 start=Fraction(0))
+        Ezf = [sum((sum((M2[i, j, k] * W[i, k] for k in range(d)), start=Fraction(0)) + m1[i, j] * b[i]
+                    for i in range(n)), start=Fraction(0)) for j in range(d)]
+        Euf = [Ezf[j] - x[j] * Ef for j in range(d)]
+        sol = solve_linear_exact(_box_design_matrix(lower_u, upper_u, one), [Ef] + Euf)
+        c = sol[1:]
+        intercept = sol[0] - sum((c[j] * x[j] for j in range(d)), start=Fraction(0))
+        return MethodResult(c, 0.0, info={"radius": list(r), "intercept": intercept, "extra_regions": extra,
+                                          "box_regions": n})
+    mw = np.einsum("nd,nd->n", m1, W)
+    Ef = float(np.sum(mw + m0 * b))
+    Ezf = np.einsum("nij,nj->i", M2, W) + m1.T @ b
+    Euf = Ezf - x * Ef
+    M = np.array(_box_design_matrix(lower_u, upper_u, 1.0), dtype=float)
+    sol = np.linalg.solve(M, np.concatenate([[Ef], Euf]))
+    c = sol[1:]
+    intercept = float(sol[0] - c @ x)
+    # bound on the error of E[u f] and of E f, then through the diagonal system
+    n = len(m0)
+    g = _gamma(n + 2 * d + 8)
+    abs_terms = (np.einsum("nij,nj->i", np.abs(M2), np.abs(W)) + np.abs(m1).T @ np.abs(b)
+                 + np.abs(x) * float(np.sum(np.abs(mw) + np.abs(m0 * b))))
+    defect = abs(float(np.sum(m0)) - 1.0)
+    fmax = float(np.max(np.abs(mw / np.where(m0 == 0, 1, m0) + b), initial=0.0))
+    umax = float(np.max(np.abs(r)))
+    var_min = float(np.min(np.asarray(r, float) ** 2)) / 3.0
+    err_Euf = g * abs_terms + defect * fmax * (umax + np.abs(x)) + 2 * defect * fmax * np.abs(x)
+    bound = float(np.max(err_Euf, initial=0.0)) / var_min * 2.0 + _U * float(np.max(np.abs(c), initial=0.0)) * 8
+    return MethodResult(list(c), bound, info={"radius": list(r), "intercept": intercept, "box_regions": n,
+                                              "mass_defect": defect})

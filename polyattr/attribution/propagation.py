@@ -1,0 +1,208 @@
+"""Propagation methods on a ReLU network: DeepLIFT (Rescale rule) and epsilon-LRP, exact.
+
+Both are backward passes with one scalar factor per hidden neuron, so both are finite rational
+computations: in exact mode (an exact model, Fraction x and baseline) they return Fractions.
+
+DeepLIFT Rescale, with a(z) the pre-activations of a hidden layer and x' the baseline: the
+multiplier of a neuron is m = (relu(a(x)) - relu(a(x'))) / (a(x) - a(x')), or relu'(a(x)) where
+a(x) = a(x') (ties read as inactive).  Multipliers chain like derivatives,
+M = w_out diag(m_L) W_{L-1} ... diag(m_1) W_0, and values = M * (x - x').  Since
+relu(a(x)) - relu(a(x')) = m (a(x) - a(x')) for every neuron exactly, the differences telescope
+and completeness, sum_j values_j = f(x) - f(x'), holds exactly at any depth.  With one hidden layer
+the pre-activations are affine along the path, so m is the path average of relu' and DeepLIFT
+equals Integrated Gradients exactly.
+
+epsilon-LRP (z-rule with stabiliser): the relevance of the output is f(x); a layer with inputs h
+and outputs z_i = sum_k h_k W_ik + b_i passes R_k = sum_i h_k W_ik / (z_i + eps sign(z_i)) R_i
+down (sign(0) = +1), so that the bias keeps ("absorbs") its share b_i / (z_i + eps sign z_i) R_i.
+Written with c_i = R_i / (z_i + eps sign z_i) this is a backward pass whose factor per hidden
+neuron is rho_i = relu(z_i) / (z_i + eps sign z_i) = z_i / (z_i + eps) when active and 0 when not
+(a well-conditioned ratio in [0, 1]); at the output c = z / (z + eps sign z).  At eps = 0 every
+rho is the activation indicator and c = 1 (when z_out != 0), which is exactly Gradient x Input.
+Where a denominator is 0 (eps = 0 and z = 0) its numerator is 0 too and the term is taken as 0.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from polyattr.attribution.api import AttributionContext, MethodResult, register_method
+from polyattr.errors import PolyattrError
+from polyattr.geometry.segment_walk import forward_error_bounds
+from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+
+_U = 2.0**-53
+
+
+def _gamma(n: int) -> float:
+    return n * _U / (1 - n * _U)
+
+
+def _preactivations(net: ReLUNetwork, z) -> tuple[list[np.ndarray], object]:
+    """Hidden pre-activations per layer and the output vector at one point."""
+    zero = Fraction(0) if net.exact else 0.0
+    h = z
+    pres = []
+    for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        a = W @ h + b
+        pres.append(a)
+        h = np.where(a > 0, a, zero) if not net.exact else np.array([v if v > 0 else zero for v in a], dtype=object)
+    return pres, net.weights[-1] @ h + net.biases[-1]
+
+
+def backward_chain(net: ReLUNetwork, output: int, factors, top=None) -> np.ndarray:
+    """v = top * w_out[output] diag(f_L) W_{L-1} ... diag(f_1) W_0 for per-layer neuron factors f_l."""
+    v = net.weights[-1][output]
+    if top is not None:
+        v = v * top
+    for W, f in zip(reversed(net.weights[:-1]), reversed(factors)):
+        v = (v * f) @ W
+    return v
+
+
+def _abs_chain(net: ReLUNetwork, output: int, factors, top=1.0) -> np.ndarray:
+    absnet = ReLUNetwork([np.abs(W) for W in net.to_float().weights], [np.abs(b) for b in net.to_float().biases])
+    return np.abs(backward_chain(absnet, output, [np.abs(np.asarray(f, float)) for f in factors], abs(float(top))))
+
+
+def _chain_error(net, output, factors, deltas, top=1.0, dtop=0.0) -> np.ndarray:
+    """Bound on |computed chain - true chain| per feature, for factor errors ``deltas``.
+
+    The chain is multilinear with non-negative factors in absolute value, so the error of the
+    factors contributes at most chain(|f| + delta) - chain(|f|) (all matrices in absolute value),
+    and the products' rounding gamma_S chain(|f| + delta) (factor 2 for the first-order step).
+    """
+    hi = _abs_chain(net, output, [np.abs(np.asarray(f, float)) + d for f, d in zip(factors, deltas)], abs(top) + dtop)
+    lo = _abs_chain(net, output, factors, top)
+    n_total = sum(W.shape[1] for W in net.weights) + len(net.weights)
+    return (hi - lo) + 2.0 * _gamma(n_total) * hi
+
+
+# -------------------------------------------------------------------------------- DeepLIFT
+def rescale_multipliers(a, a_ref, exact: bool):
+    """(relu(a) - relu(a_ref)) / (a - a_ref) per neuron; relu'(a) (ties inactive) where a == a_ref."""
+    one, zero = (Fraction(1), Fraction(0)) if exact else (1.0, 0.0)
+    out = []
+    for u, v in zip(a, a_ref):
+        if u > 0 and v > 0:
+            out.append(one)
+        elif u <= 0 and v <= 0:
+            out.append(zero)
+        elif u > 0:  # u > 0 >= v: no cancellation, the denominator is |u| + |v|
+            out.append(u / (u - v))
+        else:
+            out.append(v / (v - u))
+    return np.array(out, dtype=object if exact else float)
+
+
+def deeplift_rescale(model: ReLUNetwork, x, baseline, output: int, exact: bool = False):
+    """DeepLIFT (Rescale) attributions of one output; returns (values, multipliers per layer, bound)."""
+    net = model.to_exact() if exact else model.to_float()
+    dtype = object if exact else float
+    x = np.asarray(x, dtype=dtype)
+    baseline = np.asarray(baseline, dtype=dtype)
+    pres, _ = _preactivations(net, x)
+    pres_ref, _ = _preactivations(net, baseline)
+    mults = [rescale_multipliers(a, r, exact) for a, r in zip(pres, pres_ref)]
+    delta = x - baseline
+    values = backward_chain(net, output, mults) * delta
+    if exact:
+        return values, mults, 0.0
+    e_x = forward_error_bounds(net, x)
+    e_r = forward_error_bounds(net, baseline)
+    deltas = []
+    for a, r, m, ea, er in zip(pres, pres_ref, mults, e_x, e_r):
+        certain = ((a > ea) & (r > er)) | ((a < -ea) & (r < -er))
+        gap = np.abs(a - r) - ea - er
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dm = np.where(gap > 0, np.minimum(1.0, 2 * (ea + er) / np.where(gap > 0, gap, 1.0)), 1.0)
+        deltas.append(np.where(certain, 0.0, dm) + 4 * _U)
+    err = np.abs(delta) * _chain_error(net, output, mults, deltas) + _U * np.abs(values)
+    return values, mults, float(np.max(err, initial=0.0))
+
+
+@register_method("deeplift", needs_baseline=True)
+def _deeplift(ctx: AttributionContext) -> MethodResult:
+    """DeepLIFT with the Rescale rule: multipliers (relu(a(x)) - relu(a(x'))) / (a(x) - a(x')).
+
+    Exact in rationals; completeness holds exactly; equals IG for one hidden layer.
+    Float error bound: the evaluation errors of a(x), a(x') turned into multiplier errors (zero
+    where both are certainly on the same side of 0), propagated through the absolute chain.
+    """
+    baseline = ctx.require_baseline("deeplift")
+    values, mults, bound = deeplift_rescale(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
+    return MethodResult(list(values), bound, base_value=ctx.f(baseline), info={"multipliers": mults})
+
+
+# ------------------------------------------------------------------------------ epsilon-LRP
+def _epsilon(ctx: AttributionContext):
+    eps = ctx.option("epsilon", 1e-6)
+    if isinstance(eps, bool):
+        raise PolyattrError(f"epsilon: expected a non-negative number, got {eps!r}")
+    try:
+        if ctx.exact:
+            eps = Fraction(eps) if not isinstance(eps, float) else Fraction(eps)
+        else:
+            eps = float(eps)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        raise PolyattrError(f"epsilon: expected a non-negative number, got {eps!r}") from None
+    if not np.isfinite(float(eps)) or eps < 0:
+        raise PolyattrError(f"epsilon: expected a finite non-negative number, got {eps!r}")
+    return eps
+
+
+def _stabilised_ratio(z, eps, exact: bool, hidden: bool):
+    """relu(z)/(z + eps sign z) for hidden neurons, z/(z + eps sign z) at the output; 0/0 := 0."""
+    zero, one = (Fraction(0), Fraction(1)) if exact else (0.0, 1.0)
+    out = []
+    for v in np.atleast_1d(z):
+        num = (v if v > 0 else zero) if hidden else v
+        den = v + eps * (one if v >= 0 else -one)
+        out.append(zero if den == 0 else num / den)
+    return np.array(out, dtype=object if exact else float)
+
+
+def epsilon_lrp(model: ReLUNetwork, x, output: int, epsilon, exact: bool = False):
+    """epsilon-LRP relevances of one output (relevance of the output = f(x)); returns (values, bound)."""
+    net = model.to_exact() if exact else model.to_float()
+    x = np.asarray(x, dtype=object if exact else float)
+    pres, out = _preactivations(net, x)
+    z_out = out[output]
+    rhos = [_stabilised_ratio(a, epsilon, exact, hidden=True) for a in pres]
+    c_out = _stabilised_ratio([z_out], epsilon, exact, hidden=False)[0]
+    values = x * backward_chain(net, output, rhos, c_out)
+    if exact:
+        return values, 0.0
+    eps = float(epsilon)
+    errs = forward_error_bounds(net, x)
+    e_out = float(np.atleast_1d(evaluation_error_bound(net, x, output))[0])
+
+    def ratio_error(z, e):
+        z = np.abs(np.asarray(z, float))
+        if eps == 0:
+            return np.where(z > e, 4 * _U, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = e * eps / (np.maximum(z - e, 0.0) + eps) ** 2
+        return np.minimum(1.0, np.where(z > e, slope, 2 * e / (2 * e + eps) + z / (z + eps))) + 4 * _U
+
+    deltas = [ratio_error(a, e) for a, e in zip(pres, errs)]
+    dc = float(ratio_error([z_out], e_out)[0])
+    err = np.abs(x) * _chain_error(net, output, rhos, deltas, float(c_out), dc) + _U * np.abs(values)
+    return values, float(np.max(err, initial=0.0))
+
+
+@register_method("epsilon_lrp")
+def _epsilon_lrp(ctx: AttributionContext) -> MethodResult:
+    """epsilon-LRP (z-rule, stabiliser epsilon sign(z), sign(0) = +1; biases absorb their share).
+
+    Option ``epsilon`` (default 1e-6, >= 0).  The relevance of the output is f(x).  Tends to
+    Gradient x Input as epsilon -> 0 and equals it at epsilon = 0 where no z is 0.  Exact in
+    rationals (epsilon converted exactly).  Float error bound: the evaluation errors of the z's
+    turned into errors of the ratios z/(z + eps) (well conditioned unless |z| is within rounding
+    of 0), propagated through the absolute chain.
+    """
+    eps = _epsilon(ctx)
+    values, bound = epsilon_lrp(ctx.model, ctx.x, ctx.output, eps, ctx.exact)
+    return MethodResult(list(values), bound, info={"epsilon": eps})

@@ -40,8 +40,13 @@ class Integrator:
     max_regions: int | None = DEFAULT_MAX_REGIONS
     backend: str = "auto"
     regions_used: int = 0
+    record: bool = False
     _region_cache: dict = field(default_factory=dict, repr=False)
     _piece_cache: dict = field(default_factory=dict, repr=False)
+    #: with ``record``: per piece (in order of first use) the data a certificate needs, and per
+    #: call of :meth:`integrate` the linear combination [(coefficient, piece id), ...] it summed
+    trace_pieces: dict = field(default_factory=dict, repr=False)
+    trace_calls: list = field(default_factory=list, repr=False)
 
     def __post_init__(self):
         self.model = self.model.to_exact() if self.exact else self.model.to_float()
@@ -51,6 +56,15 @@ class Integrator:
         """The RegionSet of the model on ``domain`` (exactly confirmed in exact mode), cached."""
         key = domain_key(domain)
         if key not in self._region_cache:
+            regions = None
+            if self.exact:
+                from polyattr.certify.exact_regions import cached_exact_region_set
+
+                regions = cached_exact_region_set(self.model, domain)
+            if regions is not None:
+                self._region_cache[key] = regions
+                self.regions_used += len(regions)
+                return regions
             regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
                                         backend=self.backend)
             if self.exact:
@@ -78,14 +92,38 @@ class Integrator:
             )
         zero = Fraction(0) if self.exact else 0.0
         value, bound = zero, 0.0
+        combination = []
         for coef, piece in measure.terms:
             v, e = self.integrate_piece(piece)
+            if self.record:
+                combination.append((coef, self._trace_piece(piece, v)))
             if self.exact:
                 value += Fraction(coef) * v
             else:
                 value += float(coef) * v
                 bound += abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U
+        if self.record:
+            self.trace_calls.append(combination)
         return value, bound
+
+    def _trace_piece(self, piece, value) -> int:
+        """Record a piece's certificate data once; return its id (order of first use)."""
+        if isinstance(piece, DensityPiece):
+            key = ("density",) + piece.key
+        else:
+            key = ("points", tuple(map(str, np.ravel(piece.points))), tuple(map(str, piece.weights)))
+        entry = self.trace_pieces.get(key)
+        if entry is None:
+            entry = {"id": len(self.trace_pieces), "piece": piece, "value": value}
+            if isinstance(piece, DensityPiece):
+                regions = self.regions_on(piece.domain)
+                m0, m1, _ = piece.region_moments(regions, order=1)
+                W, b = regions.affine_maps(self.output)
+                entry.update(regions=regions, m0=m0, m1=m1, W=W, b=b)
+            else:
+                entry["values"] = [self.model(p, output=self.output) for p in piece.points]
+            self.trace_pieces[key] = entry
+        return entry["id"]
 
     def integrate_piece(self, piece):
         key = _piece_key(piece)

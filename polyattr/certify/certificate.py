@@ -1,0 +1,368 @@
+"""Certificate files: everything an independent checker needs to recompute an exact attribution.
+
+:func:`write_certificate` writes one JSON object (sorted keys, compact, rationals as "p/q"
+strings, regions and vertices in a canonical order, no timings), so the same command gives a
+byte-identical file.  :mod:`polyattr.certify.verify` rechecks it without the enumeration code.
+
+Format (version 1), top level::
+
+    format "polyattr-certificate", version 1,
+    model {file, sha256, inputs, neurons, outputs}, output k, method, options,
+    domain {lower, upper}, x, baseline (or null), values ["p/q", ...], kind, trace
+
+``kind`` and ``trace`` by method:
+
+* ``"measure"`` (occlusion, shapley, pdp, ice, shapley_uniform, fafp_local, fafp_global, measure):
+  ``trace = {pieces, features}``.  A piece is ``{"id", "type": "points", "points", "weights",
+  "values", "integral"}`` or ``{"id", "type": "density", "support", "mass", "regions",
+  "integral"}``: ``mass`` times the uniform probability on ``support`` (box {lower, upper}; slice
+  {lower, upper, fixed: [[i, v], ...]}; segment {start, end}, uniform in t).  Each region:
+  ``pattern`` ("0"/"1" per hidden neuron), ``facets`` (irredundant H-form in the support's reduced
+  coordinates u: [source, [a...], b] meaning a.u <= b, source = neuron n or n_neurons + domain row),
+  ``vertices`` (reduced coordinates), ``mass`` (mu of the region), ``moment`` (integral of z d mu,
+  input coordinates), ``contribution`` (w_P . moment + b_P mass).  ``features[j]`` is a list of
+  [coefficient, piece id]: value_j = sum coefficient * integral.
+* ``"gradient"`` (gradient, gradient_x_input): ``trace = {pattern, witness}``: x satisfies the
+  pattern's sign conditions (closed region), the witness strictly (the region is full-dimensional);
+  values = w_P (times x for gradient_x_input).
+* ``"path"`` (ig, expected_gradients): ``trace = {paths: [{start, end, pieces: [{t0, t1,
+  pattern}]}]}``; values = mean over paths of (end - start) * sum (t1 - t0) w_P.
+* ``"box_moments"`` (smoothgrad_uniform, lime_uniform): ``trace = {piece}``, one density piece
+  (uniform probability on the noise box [x - r, x + r]) whose regions carry ``mass``, ``moment``
+  and, for lime, ``moment2``; values from the regions' masses and gradients (smoothgrad) or from
+  the normal equations (lime).
+* ``"propagation"`` (deeplift, epsilon_lrp): ``trace = {factors: per hidden layer "p/q" factors,
+  top}``; the checker recomputes the rule from the model.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from polyattr.errors import PolyattrError
+
+FORMAT = "polyattr-certificate"
+VERSION = 1
+
+MEASURE_METHODS = ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure")
+
+
+def q(v) -> str:
+    """A rational as "p/q" (always with the slash)."""
+    f = Fraction(v)
+    return f"{f.numerator}/{f.denominator}"
+
+
+def qs(values) -> list:
+    return [q(v) for v in values]
+
+
+def _pattern_string(pattern) -> str:
+    return "".join("1" if p else "0" for p in np.asarray(pattern, bool))
+
+
+# ------------------------------------------------------------------------------- supports
+def support_json(domain) -> dict:
+    from polyattr.geometry.domains import AffineSlice, Box, Segment
+
+    if isinstance(domain, Box):
+        return {"type": "box", "lower": qs(domain.lower), "upper": qs(domain.upper)}
+    if isinstance(domain, AffineSlice):
+        return {"type": "slice", "lower": qs(domain.box.lower), "upper": qs(domain.box.upper),
+                "fixed": [[int(i), q(v)] for i, v in sorted(domain.fixed.items())]}
+    if isinstance(domain, Segment):
+        return {"type": "segment", "start": qs(domain.start), "end": qs(domain.end)}
+    raise PolyattrError(f"certificate: unsupported support {type(domain).__name__}")
+
+
+def regions_json(regions, m0, m1, contributions, M2=None) -> list:
+    """Per region of an ExactRegionSet: pattern, facets, vertices, mass, moment, contribution."""
+    out = []
+    for i, r in enumerate(regions.regions):
+        entry = {
+            "pattern": _pattern_string(r.pattern),
+            "facets": [[int(s), qs(a), q(b)] for s, a, b in r.rows],
+            "vertices": [qs(v) for v in r.vertices],
+            "mass": q(m0[i]),
+            "moment": qs(m1[i]),
+        }
+        if contributions is not None:
+            c = contributions[i]
+            entry["contribution"] = qs(c) if isinstance(c, (list, np.ndarray)) else q(c)
+        if M2 is not None:
+            entry["moment2"] = [qs(row) for row in M2[i]]
+        out.append(entry)
+    return out
+
+
+# --------------------------------------------------------------------------- measure traces
+def measure_family(method: str, model, x, baseline, domain, options):
+    from polyattr.attribution import measure_methods as mm
+
+    if method == "occlusion":
+        return mm.occlusion_measures(x, baseline, exact=True)
+    if method == "shapley":
+        return mm.shapley_measures(x, baseline, exact=True)
+    if method == "pdp":
+        return mm.pdp_measures(x, domain)
+    if method == "ice":
+        return mm.ice_measures(x, domain)
+    if method == "shapley_uniform":
+        return mm.shapley_uniform_measures(x, domain)
+    if method == "fafp_local":
+        return mm.fafp_local_measures(x, domain)
+    if method == "fafp_global":
+        return mm.fafp_global_measures(domain)
+    if method == "measure":
+        family = options.get("measures")
+        if family is None:
+            raise PolyattrError("certificate: method 'measure' needs options['measures'] (the family)")
+        return [family(x, j) for j in range(len(x))] if callable(family) else list(family)
+    raise PolyattrError(f"certificate: {method!r} is not a measure method")
+
+
+def measure_trace(model, output: int, family) -> tuple[dict, list]:
+    """Integrate a family exactly with a recording integrator: (trace, values)."""
+    from polyattr.attribution.integrals import Integrator
+
+    integ = Integrator(model, output, exact=True, record=True)
+    values = [integ.integrate(mu)[0] for mu in family]
+    pieces = []
+    for entry in sorted(integ.trace_pieces.values(), key=lambda e: e["id"]):
+        piece = entry["piece"]
+        if "regions" in entry:
+            regions, m0, m1, W, b = entry["regions"], entry["m0"], entry["m1"], entry["W"], entry["b"]
+            contributions = [sum((Fraction(W[i, j]) * m1[i, j] for j in range(W.shape[1])), start=Fraction(0))
+                             + Fraction(b[i]) * m0[i] for i in range(len(regions))]
+            pieces.append({"id": entry["id"], "type": "density", "support": support_json(piece.domain),
+                           "mass": q(piece.mass), "regions": regions_json(regions, m0, m1, contributions),
+                           "integral": q(entry["value"])})
+        else:
+            pieces.append({"id": entry["id"], "type": "points",
+                           "points": [qs(p) for p in piece.points], "weights": qs(piece.weights),
+                           "values": qs(entry["values"]), "integral": q(entry["value"])})
+    features = []
+    for combination in integ.trace_calls:
+        merged: dict[int, Fraction] = {}
+        for coef, pid in combination:
+            merged[pid] = merged.get(pid, Fraction(0)) + Fraction(coef)
+        features.append([[q(c), pid] for pid, c in sorted(merged.items()) if c != 0])
+    return {"pieces": pieces, "features": features}, values
+
+
+# -------------------------------------------------------------------------- gradient traces
+def _strict_witness(model, pattern, domain):
+    """A point (Fractions) where every non-identically-zero row of ``pattern`` holds strictly, or None."""
+    from polyattr.certify.exact_regions import canonical_rows
+    from polyattr.geometry.lp import chebyshev_center
+
+    _, A, c = canonical_rows(model, pattern)
+    nz = [r for r in range(A.shape[0]) if any(A[r, j] != 0 for j in range(A.shape[1]))]
+    A_d, b_d = domain.halfspaces()
+    Af = np.vstack([np.asarray(A[nz], float).reshape(len(nz), model.n_inputs), np.asarray(A_d, float)])
+    bf = np.concatenate([np.asarray(c[nz], float), np.asarray(b_d, float)])
+    norms = np.linalg.norm(Af, axis=1)
+    center, radius = chebyshev_center(Af / norms[:, None], bf / norms)
+    if center is None or not radius > 0:
+        return None
+    w = np.array([Fraction(float(v)) for v in center], dtype=object)
+    if all(sum((A[r, j] * w[j] for j in range(len(w))), start=Fraction(0)) < c[r] for r in nz):
+        return w
+    return None
+
+
+def gradient_trace(model, x, info, domain) -> dict:
+    pattern = np.asarray(info.get("pattern"), bool) if info.get("pattern") is not None else model.activation_pattern(x)
+    witness = _strict_witness(model, pattern, domain)
+    if witness is None:
+        raise PolyattrError("certificate: no interior witness found for the gradient's region (a lower-dimensional region?)")
+    return {"pattern": _pattern_string(pattern), "witness": qs(witness)}
+
+
+def path_trace(model, start, end) -> dict:
+    from polyattr.geometry.segment_walk import segment_breakpoints
+
+    pieces = segment_breakpoints(model, start, end, exact=True)
+    T = pieces.breakpoints
+    return {"start": qs(start), "end": qs(end),
+            "pieces": [{"t0": q(T[k]), "t1": q(T[k + 1]), "pattern": _pattern_string(pieces.patterns[k])}
+                       for k in range(len(pieces))]}
+
+
+def box_piece(model, output, box, order: int) -> dict:
+    from polyattr.certify.exact_regions import exact_region_set
+    from polyattr.measures.core import DensityPiece
+
+    regions = exact_region_set(model, box)
+    piece = DensityPiece(box, mass=Fraction(1))
+    m0, m1, M2 = piece.region_moments(regions, order=order) if order < 2 else _lifted_m2(piece, regions)
+    W, b = regions.affine_maps(output)
+    if order < 2:
+        contributions = [[m0[i] * Fraction(W[i, j]) for j in range(W.shape[1])] for i in range(len(regions))]
+    else:
+        contributions = None
+    return {"type": "density", "support": support_json(box), "mass": q(1),
+            "regions": regions_json(regions, m0, m1, contributions, M2)}
+
+
+def _lifted_m2(piece, regions):
+    """Order-2 moments lifted to input coordinates in Fractions (no einsum on objects)."""
+    m0u, m1u, M2u = regions.moments(order=2)
+    scale = piece.density_scale()
+    E, z0 = piece.reduction.embedding, piece.reduction.offset
+    n, k = m1u.shape
+    d = E.shape[0]
+    m0 = np.array([scale * v for v in m0u], dtype=object)
+    m1 = np.empty((n, d), dtype=object)
+    M2 = np.empty((n, d, d), dtype=object)
+    for r in range(n):
+        mu = [scale * v for v in m1u[r]]
+        Mu = [[scale * M2u[r, a, c] for c in range(k)] for a in range(k)]
+        Em = [sum((E[i, a] * mu[a] for a in range(k)), start=Fraction(0)) for i in range(d)]
+        m1[r] = [Em[i] + m0[r] * z0[i] for i in range(d)]
+        EME = [[sum((E[i, a] * Mu[a][c] * E[j, c] for a in range(k) for c in range(k)), start=Fraction(0))
+                for j in range(d)] for i in range(d)]
+        for i in range(d):
+            for j in range(d):
+                M2[r, i, j] = EME[i][j] + Em[i] * z0[j] + z0[i] * Em[j] + m0[r] * z0[i] * z0[j]
+    return m0, m1, M2
+
+
+# ------------------------------------------------------------------------------------ writer
+def _options_json(options: dict) -> dict:
+    out = {}
+    for k, v in sorted((options or {}).items()):
+        if k in ("measures", "rng"):
+            continue
+        if isinstance(v, (list, tuple, np.ndarray)):
+            arr = np.asarray(v, dtype=object)
+            out[k] = [qs(row) for row in arr] if arr.ndim == 2 else qs(arr.ravel())
+        elif isinstance(v, (int, float, Fraction, np.integer, np.floating)) and not isinstance(v, bool):
+            out[k] = q(v)
+        else:
+            out[k] = v
+    return out
+
+
+def build_certificate(*, model_path, model, domain, result, baseline, options) -> dict:
+    """The certificate as a JSON-ready dict (see the module docstring)."""
+    from polyattr.geometry.domains import as_domain, as_vector
+    from polyattr.models.io import file_sha256
+
+    if not result.exact:
+        raise PolyattrError("certificate: the result is not exact; run with exact=True / --exact")
+    options = dict(options or {})
+    model = model.to_exact()
+    k = int(result.output)
+    d = model.n_inputs
+    domain = as_domain(domain, d, exact=True)
+    x = as_vector(result.data, "x", length=d, exact=True)
+    base = None if baseline is None else as_vector(baseline, "baseline", length=d, exact=True)
+    method = result.method
+    values = [Fraction(v) for v in result.values]
+    if method in ("ig", "occlusion", "shapley", "deeplift") and base is None:
+        base = as_vector(np.zeros(d, dtype=int), "baseline", exact=True)
+    kind, trace, computed = _trace_for(method, model, k, x, base, domain, options, result)
+    if computed is not None and [Fraction(v) for v in computed] != values:
+        raise PolyattrError(
+            f"certificate: the certified computation of {method!r} gives {[str(v) for v in computed]}, "
+            f"but the result says {[str(v) for v in values]}"
+        )
+    path = Path(model_path)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {"file": path.name, "sha256": file_sha256(path), "inputs": d, "neurons": model.n_neurons,
+                  "outputs": model.n_outputs},
+        "output": k,
+        "method": method,
+        "options": _options_json(options),
+        "domain": {"lower": qs(domain.lower), "upper": qs(domain.upper)},
+        "x": qs(x),
+        "baseline": None if base is None else qs(base),
+        "values": qs(values),
+        "kind": kind,
+        "trace": trace,
+    }
+
+
+def _trace_for(method, model, k, x, base, domain, options, result):
+    from polyattr.geometry.domains import Box
+
+    if method in MEASURE_METHODS:
+        family = measure_family(method, model, x, base, domain, options)
+        trace, values = measure_trace(model, k, family)
+        return "measure", trace, values
+    if method in ("gradient", "gradient_x_input"):
+        trace = gradient_trace(model, x, result.info, domain)
+        w, _ = model.local_affine_map(np.array([c == "1" for c in trace["pattern"]]), k)
+        values = list(w) if method == "gradient" else [w[j] * x[j] for j in range(len(x))]
+        return "gradient", trace, values
+    if method in ("ig", "expected_gradients"):
+        if method == "ig":
+            starts = [base]
+        else:
+            bg = options.get("background")
+            if bg is None:
+                raise PolyattrError("certificate: expected_gradients needs options['background']")
+            starts = [np.array([Fraction(v) if not isinstance(v, float) else Fraction(v) for v in row], dtype=object)
+                      for row in np.atleast_2d(np.asarray(bg, dtype=object))]
+        paths = [path_trace(model, s, x) for s in starts]
+        total = [Fraction(0)] * len(x)
+        for p in paths:
+            for piece in p["pieces"]:
+                w, _ = model.local_affine_map(np.array([c == "1" for c in piece["pattern"]]), k)
+                length = Fraction(piece["t1"]) - Fraction(piece["t0"])
+                for j in range(len(x)):
+                    total[j] += length * w[j] * (Fraction(p["end"][j]) - Fraction(p["start"][j]))
+        return "path", {"paths": paths}, [t / len(paths) for t in total]
+    if method in ("smoothgrad_uniform", "lime_uniform"):
+        r = options.get("radius", 0.1)
+        r = [r] * len(x) if np.ndim(r) == 0 else list(r)
+        r = [Fraction(v) for v in r]
+        box = Box(x - np.array(r, dtype=object), x + np.array(r, dtype=object), exact=True)
+        order = 1 if method == "smoothgrad_uniform" else 2
+        piece = box_piece(model, k, box, order)
+        return "box_moments", {"radius": qs(r), "piece": piece}, None
+    if method in ("deeplift", "epsilon_lrp"):
+        info = result.info
+        if method == "deeplift":
+            factors = [qs(m) for m in info["multipliers"]]
+            return "propagation", {"factors": factors}, None
+        return "propagation", {"epsilon": q(info["epsilon"])}, None
+    raise PolyattrError(f"certificate: method {method!r} has no exact certificate (it is not exact)")
+
+
+def dumps(cert: dict) -> str:
+    """Deterministic serialisation: sorted keys, compact separators, one trailing newline."""
+    return json.dumps(cert, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def write_certificate(path, *, model_path, model, domain, result, baseline=None, options=None) -> Path:
+    """Write the certificate of an exact attribution ``result`` to ``path`` (JSON).
+
+    Parameters
+    ----------
+    path : str or Path
+    model_path : str or Path
+        The model file (its SHA-256 goes into the certificate).
+    model : ReLUNetwork
+    domain : Box
+    result : Attribution
+        An exact result of :func:`polyattr.attribute`.
+    baseline : array-like or None
+    options : dict
+        The method options passed to ``attribute``.
+    """
+    cert = build_certificate(model_path=model_path, model=model, domain=domain, result=result,
+                             baseline=baseline, options=options)
+    path = Path(path)
+    try:
+        path.write_text(dumps(cert))
+    except OSError as exc:
+        raise PolyattrError(f"certificate: cannot write {path} ({exc})") from None
+    return path

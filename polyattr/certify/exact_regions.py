@@ -1,0 +1,454 @@
+"""Exact confirmation of a float region enumeration: :class:`ExactRegionSet`.
+
+The float enumeration (:func:`polyattr.geometry.regions.enumerate_regions`) proposes the activation
+patterns of the regions of a model inside a domain.  :func:`exact_region_set` turns each proposal
+into an exact rational polytope and proves that together they tile the domain:
+
+1. rows in reduced coordinates u (z = E u + z0), as Fractions: the pattern's rows of the model
+   composed exactly with the domain's embedding, and the domain's own rows;
+2. *canonical patterns*: a neuron whose pre-activation is identically 0 on the support (under the
+   pattern of the earlier layers) is marked inactive, like a tie (``activation_pattern`` reads
+   ``> 0``).  Then two distinct patterns have interiors that are disjoint: at the first neuron where
+   they differ the pre-activation is the same affine function for both, not identically 0, and
+   one pattern asks >= 0, the other <= 0, so the overlap lies in a hyperplane;
+3. float pre-selection of the rows that touch the float vertices, exact vertices and incidences of
+   those rows with ``cdd.gmp``, then an exact check that every dropped row holds at every exact
+   vertex (if not, the rows are added back and the vertices recomputed);
+4. full dimension (exact affine rank of the vertices), irredundant H-form (the rows tight on a
+   (k-1)-dimensional set of vertices), pulling triangulation and exact moments;
+5. the exact volumes must sum exactly to the volume of the support: with (2) this proves that the
+   regions tile the support (no region missed, none counted twice).  Otherwise PolyattrError.
+
+Regions whose exact polytope is empty or lower-dimensional (float slivers) are dropped, and equal
+canonical patterns are merged, before the check in (5).  Regions are stored sorted by their
+pattern bits (a canonical order, independent of the enumeration order), vertices sorted
+lexicographically.
+
+The result has the interface of :class:`~polyattr.geometry.regions.RegionSet` that the integrator
+uses (``len``, ``patterns``, ``reduction``, ``dim``, ``moments``, ``constraint_rows``,
+``affine_maps``) with Fractions, plus ``vertices(i)``, ``halfspaces(i)`` (irredundant, with the
+source of each row) and ``simplices(i)``.  Exact region sets are cached per (model, domain).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from polyattr.errors import PolyattrError
+from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key
+from polyattr.models.relu import ReLUNetwork
+
+__all__ = ["ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
+
+_CACHE: "OrderedDict[tuple, ExactRegionSet]" = OrderedDict()
+_CACHE_SIZE = 256
+
+
+# ------------------------------------------------------------------------------------ data
+@dataclass(frozen=True, eq=False)
+class ExactRegion:
+    """One exactly confirmed region in reduced coordinates.
+
+    ``rows``: the irredundant H-form as (source, a, b) with ``a . u <= b``; ``source`` is the
+    neuron index n (0 <= n < n_neurons) or ``n_neurons + r`` for row r of the domain's H-form.
+    """
+
+    pattern: np.ndarray
+    vertices: np.ndarray  # (n_v, k) Fractions
+    rows: tuple  # ((source, a (k,), b), ...)
+    simplices: np.ndarray  # (m, k+1) int
+    volume: Fraction
+    first_moment: np.ndarray  # (k,) Fractions
+
+
+@dataclass(eq=False)
+class ExactRegionSet:
+    """Exactly confirmed regions of ``model`` inside ``domain`` (see the module docstring)."""
+
+    model: ReLUNetwork
+    domain: object
+    reduction: object
+    regions: list
+    support_volume: Fraction
+    float_regions: int = 0
+    _m2: list | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.regions)
+
+    @property
+    def dim(self) -> int:
+        return 0 if self.reduction.inner is None else self.reduction.inner.dim
+
+    @property
+    def patterns(self) -> np.ndarray:
+        n = self.model.n_neurons
+        return np.array([r.pattern for r in self.regions], dtype=bool).reshape(len(self), n)
+
+    @property
+    def volumes(self) -> np.ndarray:
+        return np.array([r.volume for r in self.regions], dtype=object)
+
+    @property
+    def total_volume(self) -> Fraction:
+        return sum((r.volume for r in self.regions), start=Fraction(0))
+
+    @property
+    def domain_volume(self) -> Fraction:
+        return self.support_volume
+
+    def vertices(self, i: int) -> np.ndarray:
+        return self.regions[i].vertices
+
+    def simplices(self, i: int) -> np.ndarray:
+        return self.regions[i].simplices
+
+    def halfspaces(self, i: int):
+        """Irredundant ``A u <= b`` of region i (Fractions)."""
+        rows = self.regions[i].rows
+        k = self.dim
+        A = np.array([list(a) for _, a, _ in rows], dtype=object).reshape(len(rows), k)
+        b = np.array([bb for _, _, bb in rows], dtype=object)
+        return A, b
+
+    def row_sources(self, i: int) -> list[int]:
+        return [s for s, _, _ in self.regions[i].rows]
+
+    def constraint_rows(self, i: int):
+        return self.halfspaces(i)
+
+    def moments(self, order: int = 1, regions=None):
+        """Exact Lebesgue moments in reduced coordinates: m0 (n,), m1 (n, k), M2 (n, k, k) or None."""
+        if order not in (0, 1, 2):
+            raise PolyattrError(f"order: expected 0, 1 or 2, got {order!r}")
+        idx = range(len(self)) if regions is None else [int(i) for i in regions]
+        k = self.dim
+        m0 = np.array([self.regions[i].volume for i in idx], dtype=object)
+        m1 = np.array([list(self.regions[i].first_moment) for i in idx], dtype=object).reshape(len(m0), k)
+        if order < 2:
+            return m0, m1, None
+        if self._m2 is None:
+            from polyattr.integrate.exact import exact_simplex_moments
+
+            out = []
+            for r in self.regions:
+                if k == 0:
+                    out.append(np.zeros((0, 0), dtype=object))
+                    continue
+                _, _, M2 = exact_simplex_moments(r.vertices, r.simplices, n_groups=1, order=2)
+                out.append(M2[0])
+            self._m2 = out
+        M2 = np.array([self._m2[i] for i in idx], dtype=object).reshape(len(m0), k, k)
+        return m0, m1, M2
+
+    def affine_maps(self, output: int | None = None):
+        """Exact local affine maps in input coordinates: (n, n_outputs, d), (n, n_outputs) or one output."""
+        n, d, o = len(self), self.model.n_inputs, self.model.n_outputs
+        W = np.empty((n, o, d), dtype=object)
+        b = np.empty((n, o), dtype=object)
+        for i, r in enumerate(self.regions):
+            Wi, bi = self.model.local_affine_map(r.pattern)
+            W[i], b[i] = Wi, bi
+        if output is None:
+            return W, b
+        k = self.model.check_output(output)
+        return W[:, k, :], b[:, k]
+
+    def find(self, point) -> int:
+        """Index of a region whose closure contains ``point`` (input coordinates on the support)."""
+        z = np.array([Fraction(v) for v in point], dtype=object)
+        u = _to_reduced_exact(self.reduction, z)
+        for i in range(len(self)):
+            A, b = self.halfspaces(i)
+            if all(sum((A[r, j] * u[j] for j in range(len(u))), start=Fraction(0)) <= b[r] for r in range(len(b))):
+                return i
+        raise PolyattrError(f"point: {[str(v) for v in z]} is not in the enumerated domain")
+
+
+# ------------------------------------------------------------------------- canonical rows
+def canonical_rows(composed: ReLUNetwork, pattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical pattern and its rows ``A u <= c`` (one per neuron) of an exact network.
+
+    A neuron whose pre-activation (under the earlier layers' pattern) is identically 0 is made
+    inactive.  Returns (pattern, A (n_neurons, k), c (n_neurons,)) as Fractions.
+    """
+    pat = np.array(pattern, dtype=bool).copy()
+    k = composed.n_inputs
+    G = [[Fraction(int(i == j)) for j in range(k)] for i in range(k)]  # current layer input map (rows = units)
+    h = [Fraction(0)] * k
+    rows_A, rows_c = [], []
+    start = 0
+    for W, bias in zip(composed.weights[:-1], composed.biases[:-1]):
+        n_out = W.shape[0]
+        newG, newh = [], []
+        for o in range(n_out):
+            w = W[o]
+            g = [sum((w[i] * G[i][j] for i in range(len(G)) if G[i][j] and w[i]), start=Fraction(0)) for j in range(k)]
+            hh = sum((w[i] * h[i] for i in range(len(h)) if h[i] and w[i]), start=Fraction(0)) + bias[o]
+            idx = start + o
+            if hh == 0 and not any(g):
+                pat[idx] = False
+            if pat[idx]:
+                rows_A.append([-x for x in g])
+                rows_c.append(hh)
+                newG.append(g)
+                newh.append(hh)
+            else:
+                rows_A.append(g)
+                rows_c.append(-hh)
+                newG.append([Fraction(0)] * k)
+                newh.append(Fraction(0))
+        G, h = newG, newh
+        start += n_out
+    A = np.array(rows_A, dtype=object).reshape(len(rows_A), k)
+    c = np.array(rows_c, dtype=object)
+    return pat, A, c
+
+
+# ---------------------------------------------------------------------------- exact vertices
+def _int_rows(A, b):
+    """Rows a.u <= b as integer rows (scaled by the lcm of their denominators)."""
+    out = []
+    for a, bb in zip(A, b):
+        den = math.lcm(bb.denominator, *(x.denominator for x in a))
+        out.append(([int(x * den) for x in a], int(bb * den)))
+    return out
+
+
+def _int_vertices(V):
+    """Vertices as (integer numerators, common denominator) per vertex."""
+    out = []
+    for v in V:
+        den = math.lcm(*(x.denominator for x in v)) if len(v) else 1
+        out.append(([int(x * den) for x in v], den))
+    return out
+
+
+def _holds(int_row, int_vertex) -> bool:
+    a, bb = int_row
+    num, den = int_vertex
+    return sum(x * y for x, y in zip(a, num)) <= bb * den
+
+
+def _cdd_vertices(A, b, keep):
+    """Exact vertices and incidences (indices into ``keep``) of {A[keep] u <= b[keep]}; None if empty/unbounded."""
+    import cdd.gmp as cddg
+
+    k = A.shape[1]
+    rows = [[b[r]] + [-A[r, j] for j in range(k)] for r in keep]
+    mat = cddg.matrix_from_array(rows, rep_type=cddg.RepType.INEQUALITY)
+    poly = cddg.polyhedron_from_matrix(mat)
+    gens = cddg.copy_generators(poly)
+    if len(gens.array) == 0:
+        return None
+    if gens.lin_set or any(row[0] == 0 for row in gens.array):
+        return None
+    inc = cddg.copy_incidence(poly)
+    V = np.array([[Fraction(x) for x in row[1:]] for row in gens.array], dtype=object).reshape(-1, k)
+    return V, [frozenset(keep[i] for i in s) for s in inc]
+
+
+def _float_keep(A, b, V_float, k):
+    """Rows that are (nearly) tight at some float vertex: the candidates for facets."""
+    if V_float is None or len(V_float) == 0:
+        return list(range(A.shape[0]))
+    Af = np.array(A, dtype=float)
+    bf = np.array(b, dtype=float)
+    norms = np.linalg.norm(Af, axis=1)
+    norms[norms == 0] = 1.0
+    slack = (bf[:, None] - Af @ np.asarray(V_float, float).T) / norms[:, None]
+    scale = 1.0 + np.max(np.abs(V_float))
+    return [r for r in range(A.shape[0]) if np.min(slack[r]) <= 1e-7 * scale]
+
+
+def _confirm_region(composed, n_neurons, A_dom, b_dom, pattern, V_float):
+    """The exact region of ``pattern`` or None (empty or lower-dimensional)."""
+    from polyattr.geometry.vertices import facets_from_incidence
+    from polyattr.integrate.exact import exact_simplex_moments
+    from polyattr.integrate.triangulate import affine_rank, pulling_triangulation
+
+    k = A_dom.shape[1]
+    pat, A_p, c_p = canonical_rows(composed, pattern)
+    A = np.vstack([A_p, A_dom]) if A_p.size else A_dom
+    b = np.concatenate([c_p, b_dom])
+    sources = list(range(A.shape[0]))  # neuron n, then n_neurons + domain row
+    nonzero = [r for r in sources if any(A[r, j] != 0 for j in range(k))]
+    for r in sources:
+        if r not in set(nonzero) and b[r] < 0:
+            return pat, None  # a constant row 0 <= b < 0: empty
+    A, b, sources = A[nonzero], b[nonzero], [sources[r] for r in nonzero]
+    keep = _float_keep(A, b, V_float, k)
+    int_rows = None
+    for _ in range(4):
+        res = _cdd_vertices(A, b, keep)
+        if res is None:
+            if len(keep) == A.shape[0]:
+                return pat, None
+            keep = list(range(A.shape[0]))
+            continue
+        V, incidence = res
+        if len(keep) == A.shape[0]:
+            break
+        if int_rows is None:
+            int_rows = _int_rows(A, b)
+        iv = _int_vertices(V)
+        kept = set(keep)
+        violated = [r for r in range(A.shape[0]) if r not in kept and not all(_holds(int_rows[r], v) for v in iv)]
+        if not violated:
+            break
+        keep = sorted(kept | set(violated))
+    else:  # pragma: no cover - four rounds always end with all rows
+        raise PolyattrError("exact regions: could not confirm a region's vertices")
+    if affine_rank(V) < k:
+        return pat, None
+    # canonical vertex order (lexicographic), incidences permuted alongside
+    order = sorted(range(len(V)), key=lambda i: tuple(V[i]))
+    V = V[order]
+    incidence = [incidence[i] for i in order]
+    facets = facets_from_incidence(V, incidence, k)
+    S = pulling_triangulation(V, [f for _, f in facets])
+    m0, m1, _ = exact_simplex_moments(V, S, n_groups=1, order=1)
+    rows = tuple(sorted(((sources[r], tuple(A[r]), b[r]) for r, _ in facets), key=lambda t: t[0]))
+    return pat, ExactRegion(pat, V, rows, S, m0[0], m1[0])
+
+
+# ---------------------------------------------------------------------------------- entry points
+def _model_fingerprint(model: ReLUNetwork) -> str:
+    h = hashlib.sha256()
+    for W, b in zip(model.weights, model.biases):
+        h.update(repr(W.shape).encode())
+        for v in list(np.ravel(W)) + list(b):
+            v = Fraction(v)
+            h.update(f"{v.numerator}/{v.denominator},".encode())
+    return h.hexdigest()
+
+
+def _cache_key(model, domain):
+    return (_model_fingerprint(model), domain_key(domain))
+
+
+def cached_exact_region_set(model: ReLUNetwork, domain):
+    """The cached exact region set of (model, domain), or None."""
+    key = _cache_key(model.to_exact(), domain)
+    return _CACHE.get(key)
+
+
+def _support_volume(red) -> Fraction:
+    if red.inner is None:
+        return Fraction(1)
+    return Fraction(red.inner.volume)
+
+
+def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactRegionSet:
+    """Confirm a float enumeration in exact arithmetic (see the module docstring).
+
+    Parameters
+    ----------
+    model : ReLUNetwork
+        Converted to exact weights (floats exactly).
+    domain : Box, AffineSlice or Segment, exact
+        Converted to exact when given in floats.
+    float_regions : RegionSet, optional
+        The float enumeration on the same domain; computed when omitted.
+
+    Returns
+    -------
+    ExactRegionSet
+
+    Raises
+    ------
+    PolyattrError
+        When the exact volumes do not add up exactly to the support's volume (the float
+        enumeration missed or duplicated a region).
+    """
+    from polyattr.geometry.domains import as_domain
+
+    model = model.to_exact()
+    domain = as_domain(domain, model.n_inputs, exact=True)
+    if not isinstance(domain, (Box, AffineSlice, Segment)):
+        raise PolyattrError(f"domain: exact regions need a box, a slice or a segment, got {type(domain).__name__}")
+    key = _cache_key(model, domain)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    red = domain.reduce()
+    n_neurons = model.n_neurons
+    if red.inner is None:  # a point: one region of dimension 0
+        pat = model.activation_pattern(red.offset)
+        region = ExactRegion(np.asarray(pat, bool), np.zeros((1, 0), dtype=object), (),
+                             np.zeros((1, 1), dtype=np.int64), Fraction(1), np.zeros(0, dtype=object))
+        out = ExactRegionSet(model, domain, red, [region], Fraction(1), 1)
+        _store(key, out)
+        return out
+    if float_regions is None:
+        from polyattr.geometry.regions import enumerate_regions
+        from polyattr.attribution.integrals import _float_domain
+
+        float_regions = enumerate_regions(model.to_float(), _float_domain(domain), check_estimate=False)
+    composed = model.compose_affine(red.embedding, red.offset)
+    A_dom, b_dom = red.inner.halfspaces()
+    A_dom = np.array([[Fraction(x) for x in row] for row in A_dom], dtype=object)
+    b_dom = np.array([Fraction(x) for x in b_dom], dtype=object)
+    found: dict[bytes, ExactRegion] = {}
+    for i in range(len(float_regions)):
+        try:
+            V_float = np.asarray(float_regions.vertices(i)[0], float)
+        except PolyattrError:
+            V_float = None
+        pat, region = _confirm_region(composed, n_neurons, A_dom, b_dom, float_regions.patterns[i], V_float)
+        if region is None:
+            continue
+        found.setdefault(np.packbits(pat).tobytes() + bytes([len(pat) % 8]), region)
+    regions = sorted(found.values(), key=lambda r: tuple(int(x) for x in r.pattern))
+    total = sum((r.volume for r in regions), start=Fraction(0))
+    volume = _support_volume(red)
+    if total != volume:
+        raise PolyattrError(
+            f"exact regions: the {len(regions)} confirmed regions have total volume {total} "
+            f"(~{float(total):.17g}) but the support has volume {volume} (~{float(volume):.17g}): "
+            f"the float enumeration missed or duplicated a region"
+        )
+    out = ExactRegionSet(model, domain, red, regions, volume, len(float_regions))
+    _store(key, out)
+    return out
+
+
+def _store(key, value):
+    _CACHE[key] = value
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _to_reduced_exact(reduction, z):
+    """Exact reduced coordinates of z on the support (the embedding has full column rank)."""
+    E, z0 = reduction.embedding, reduction.offset
+    d, k = E.shape
+    diff = [Fraction(z[i]) - Fraction(z0[i]) for i in range(d)]
+    if k == 0:
+        if any(diff):
+            raise PolyattrError("point: not on the support")
+        return np.zeros(0, dtype=object)
+    # solve E u = diff by exact Gaussian elimination on the normal equations E^T E u = E^T diff
+    M = [[sum((Fraction(E[r, i]) * Fraction(E[r, j]) for r in range(d)), start=Fraction(0)) for j in range(k)]
+         + [sum((Fraction(E[r, i]) * diff[r] for r in range(d)), start=Fraction(0))] for i in range(k)]
+    for c in range(k):
+        p = next(r for r in range(c, k) if M[r][c] != 0)
+        M[c], M[p] = M[p], M[c]
+        for r in range(k):
+            if r != c and M[r][c] != 0:
+                f = M[r][c] / M[c][c]
+                M[r] = [x - f * y for x, y in zip(M[r], M[c])]
+    u = np.array([M[i][k] / M[i][i] for i in range(k)], dtype=object)
+    if any(sum((Fraction(E[r, j]) * u[j] for j in range(k)), start=Fraction(0)) != diff[r] for r in range(d)):
+        raise PolyattrError("point: not on the support (slice or segment)")
+    return u

@@ -31,6 +31,8 @@ from polyattr.errors import PolyattrError
 # A distribution function takes corners of shape (n, d) and returns F at each corner, shape (n,).
 DistributionFunction = Callable[[np.ndarray], np.ndarray]
 
+_CHUNK = 2**15  # rows per batch of model evaluations
+
 #: Largest number of grid cells :func:`riemann_stieltjes_grid` accepts unless told otherwise.
 MAX_GRID_CELLS = 2 * 10**8
 
@@ -64,11 +66,17 @@ def network_function(model, output: int | None = None) -> Callable[[np.ndarray],
     Ws = [np.asarray(W, float) for W in net.weights]
     bs = [np.asarray(b, float) for b in net.biases]
 
-    def f(Z):
-        h = np.atleast_2d(np.asarray(Z, float))
+    def forward(h):
         for W, b in zip(Ws[:-1], bs[:-1]):
             h = np.maximum(h @ W.T + b, 0.0)
         return h @ Ws[-1][k] + bs[-1][k]
+
+    def f(Z):
+        Z = np.atleast_2d(np.asarray(Z, float))
+        if Z.shape[0] <= _CHUNK:
+            return forward(Z)
+        # in chunks: hidden activations of millions of points would not stay in cache
+        return np.concatenate([forward(Z[i : i + _CHUNK]) for i in range(0, Z.shape[0], _CHUNK)])
 
     f.n_inputs = net.n_inputs
     return f
@@ -82,7 +90,10 @@ def network_gradient(model, output: int | None = None) -> Callable[[np.ndarray],
     bs = [np.asarray(b, float) for b in net.biases]
 
     def grad(Z):
-        h = np.atleast_2d(np.asarray(Z, float))
+        Z = np.atleast_2d(np.asarray(Z, float))
+        if Z.shape[0] > _CHUNK:
+            return np.concatenate([grad(Z[i : i + _CHUNK]) for i in range(0, Z.shape[0], _CHUNK)])
+        h = Z
         masks = []
         for W, b in zip(Ws[:-1], bs[:-1]):
             pre = h @ W.T + b
@@ -117,7 +128,7 @@ class GridResult:
 
 
 def riemann_stieltjes_grid(f, F, N: int, domain=None, *, max_cells: int = MAX_GRID_CELLS,
-                           chunk_cells: int = 2**20) -> GridResult:
+                           chunk_cells: int = 2**18) -> GridResult:
     """The authors' Riemann-Stieltjes approximation of integral f dmu on an N^d grid.
 
     The box [l, u] is cut into N^d cells (a, a + h] with h = (u - l)/N.  The mass of a cell is the

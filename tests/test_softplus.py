@@ -107,7 +107,7 @@ def test_gradient_and_hessian_match_torch_autograd():
             assert np.allclose(net.hessian(x, output=k), H.numpy(), rtol=1e-11, atol=1e-13)
 
 
-def _max_hessian_norm(net, lo, hi, rng, n_samples=1500, n_starts=6):
+def _max_hessian_norm(net, lo, hi, rng, n_samples=1000, n_starts=4):
     d = lo.shape[0]
     Z = rng.uniform(lo, hi, size=(n_samples, d))
     Z = np.vstack([Z, lo, hi])
@@ -188,6 +188,27 @@ def test_interval_bounds_contain_sampled_preactivations_and_adjoints():
         # not vacuous: sampled adjoints reach close to the interval ends on the last hidden layer
         span = adjoints[0].max(axis=0) - adjoints[0].min(axis=0)
         assert np.all(span <= bounds[0][1] - bounds[0][0] + 1e-12)
+
+
+def test_each_hessian_bound_ingredient_is_sound_and_splitting_converges():
+    rng = np.random.default_rng(14)
+    for _ in range(12):
+        d = int(rng.integers(1, 3))
+        sizes = [d, *[int(h) for h in rng.integers(2, 8, size=int(rng.integers(1, 3)))], 1]
+        net = random_softplus(rng, sizes, beta=float(rng.choice([1.0, 4.0])), scale=float(rng.choice([1.0, 2.0])))
+        lo = rng.uniform(-1, 0, size=d)
+        hi = lo + rng.uniform(0.2, 1.5, size=d)
+        found = _max_hessian_norm(net, lo, hi, rng, n_samples=800, n_starts=3)
+        # the layer-wise bound and the interval-matrix bound are each sound on their own
+        assert found <= net._hessian_bound_layerwise(lo, hi, 0) * (1 + 1e-9)
+        assert found <= net._hessian_bound_interval_matrix(lo, hi, 0) * (1 + 1e-9)
+        bounds = [net.hessian_bound((lo, hi), splits=k) for k in (1, 4, 16)]
+        assert all(found <= b for b in bounds)
+        assert bounds[2] <= bounds[0] * (1 + 1e-9)
+        # with 16^d sub-boxes the sign-aware interval bound gets within a small factor of the true sup
+        assert bounds[2] <= 3.0 * found + 1e-9, (sizes, found, bounds)
+    with pytest.raises(PolyattrError, match="splits"):
+        net.hessian_bound((lo, hi), splits=0)
 
 
 def test_hessian_bound_is_exact_for_one_neuron():

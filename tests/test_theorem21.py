@@ -287,6 +287,19 @@ def test_explicit_domain_is_used_and_checked():
         theorem21(net, x, xb, [2.0, 0.0], domain=Box.unit(2))
 
 
+def test_hessian_splits_tighten_the_bound_and_it_still_holds():
+    rng = np.random.default_rng(15)
+    net = random_softplus(rng, [2, 12, 12, 1], beta=4.0, scale=2.0)
+    x, xb, x0 = rng.uniform(-1, 1, size=(3, 2))
+    for method in ("ig", "shapley"):
+        coarse = theorem21(net, x, xb, x0, method=method)
+        fine = theorem21(net, x, xb, x0, method=method, hessian_splits=8)
+        assert fine.hessian_bound < coarse.hessian_bound and fine.bound < coarse.bound
+        assert fine.holds and np.allclose(fine.remainder, coarse.remainder)
+    with pytest.raises(PolyattrError, match="hessian_splits"):
+        theorem21(net, x, xb, x0, hessian_splits=0)
+
+
 def test_theorem21_validation():
     net = ReLUNetwork([np.ones((2, 2)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)])
     with pytest.raises(PolyattrError, match="C\\^2"):

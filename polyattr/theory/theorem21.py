@@ -429,6 +429,7 @@ def theorem21(
     domain=None,
     output: int | None = None,
     n_nodes: int = 32,
+    hessian_splits: int = 1,
 ) -> Theorem21Result:
     """Check Theorem 2.1 for a smooth model at input x, baseline x' and expansion point x0.
 
@@ -443,6 +444,9 @@ def theorem21(
         segment the proof uses.
     output : output index for multi-output models.
     n_nodes : Gauss-Legendre nodes for IG (n and 2n are used; see integrated_gradients_smooth).
+    hessian_splits : cut each axis of the box into this many pieces when certifying M (models whose
+        ``hessian_bound`` accepts ``splits``, e.g. SoftplusNetwork): tighter M and bound, at a cost
+        of hessian_splits^d box bounds.
 
     Returns
     -------
@@ -459,7 +463,12 @@ def theorem21(
     if hasattr(model, "check_output"):
         model.check_output(output)
     lower, upper = _domain_bounds(domain, {"x": x, "baseline": baseline, "x0": x0}, d)
-    M = float(model.hessian_bound((lower, upper), output=output))
+    if isinstance(hessian_splits, bool) or not isinstance(hessian_splits, (int, np.integer)) or hessian_splits < 1:
+        raise PolyattrError(f"hessian_splits: expected a positive integer, got {hessian_splits!r}")
+    if hessian_splits == 1:
+        M = float(model.hessian_bound((lower, upper), output=output))
+    else:
+        M = float(model.hessian_bound((lower, upper), output=output, splits=int(hessian_splits)))
     f0 = float(model(x0, output=output))
     g0 = np.asarray(model.gradient(x0, output=output), dtype=float)
     delta = x - baseline

@@ -1,0 +1,821 @@
+"""Independent verifier of polyattr certificates: ``polyattr verify MODEL CERT``.
+
+This module deliberately imports nothing from polyattr (no enumeration, no LP, no integration, no
+attribution code): it reads the model file itself (``.npz`` float64 weights taken exactly, or
+JSON with "p/q" strings), and rechecks a certificate with its own small exact routines
+(Fraction arithmetic, Gaussian elimination, a pulling triangulation, simplex moment formulas).
+
+What is checked (the first failure is reported, naming the item):
+
+* the model file's SHA-256, the format, the output index, x and the baseline in the domain;
+* for measure methods, that the per-feature combinations of pieces are the method's measures
+  (occlusion, shapley, pdp, ice, shapley_uniform, fafp_local, fafp_global) built from x, the
+  baseline and the domain;
+* point pieces: the model values recomputed exactly, the piece integral;
+* density pieces, per region: the pattern is a 0/1 string, canonical (a neuron whose
+  pre-activation is identically 0 on the support is inactive) and distinct from the others; every
+  vertex lies in the support and satisfies the pattern's sign conditions exactly; the vertices
+  are full-dimensional; every facet row is the stated neuron or domain row, holds at every vertex
+  and is tight on a (k-1)-dimensional set of them; the mass and first (and second) moment
+  recomputed from the vertices by a pulling triangulation over those facets; the contribution
+  w_P . moment + b_P mass (w_P, b_P from the pattern); then the region volumes sum exactly to the
+  support's volume, and the piece integral is the sum of the contributions.
+  Why this proves the integral: canonical distinct patterns have interior-disjoint regions, each
+  region's convex hull lies in its pattern's region (where f is affine) and in the support, and
+  the triangulation over verified facets covers at most the hull; so equality of the volume sum
+  with the support volume forces every hull (and its triangulation) to be complete;
+* the final values from the feature combinations (or from the method's rule: gradient pattern
+  with a strict interior witness; IG path pieces with sign conditions at both ends, the midpoint
+  pattern and breakpoints on neuron hyperplanes; SmoothGrad/LIME box moments; DeepLIFT Rescale and
+  epsilon-LRP recomputed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sys
+import zipfile
+from fractions import Fraction
+from itertools import combinations
+from pathlib import Path
+
+_Q = re.compile(r"^-?[0-9]+/[0-9]+$")
+
+
+class CertificateInvalid(Exception):
+    """The certificate does not check; the message names the first failing item."""
+
+
+class VerifierInputError(Exception):
+    """A file cannot be read."""
+
+
+def _fail(item: str, why: str):
+    raise CertificateInvalid(f"{item}: {why}")
+
+
+# --------------------------------------------------------------------------------- parsing
+def _q(s, item: str) -> Fraction:
+    if not isinstance(s, str) or not _Q.match(s):
+        _fail(item, f"expected a rational 'p/q' string, got {s!r}")
+    num, den = s.split("/")
+    if int(den) == 0:
+        _fail(item, "zero denominator")
+    return Fraction(int(num), int(den))
+
+
+def _qv(values, item: str, length: int | None = None) -> list:
+    if not isinstance(values, list):
+        _fail(item, "expected a list")
+    if length is not None and len(values) != length:
+        _fail(item, f"expected {length} entries, got {len(values)}")
+    return [_q(v, f"{item}[{i}]") for i, v in enumerate(values)]
+
+
+def _get(obj, key, item):
+    if not isinstance(obj, dict) or key not in obj:
+        _fail(item, f"missing field {key!r}")
+    return obj[key]
+
+
+def _s(v: Fraction) -> str:
+    return f"{v.numerator}/{v.denominator}"
+
+
+# ------------------------------------------------------------------------------------ model
+class _Net:
+    """A ReLU network with exact Fraction weights, as plain lists."""
+
+    def __init__(self, weights, biases):
+        self.W = weights  # list of (out x in) lists of Fractions
+        self.b = biases
+        self.d = len(weights[0][0])
+        self.n_outputs = len(weights[-1])
+        self.hidden = [len(W) for W in weights[:-1]]
+        self.n_neurons = sum(self.hidden)
+
+    def forward(self, z):
+        """Hidden pre-activations (flat list) and outputs at a point z (Fractions)."""
+        h, pres = list(z), []
+        for W, b in zip(self.W[:-1], self.b[:-1]):
+            a = [sum((w * x for w, x in zip(row, h) if w and x), start=Fraction(0)) + bb for row, bb in zip(W, b)]
+            pres.extend(a)
+            h = [v if v > 0 else Fraction(0) for v in a]
+        out = [sum((w * x for w, x in zip(row, h) if w and x), start=Fraction(0)) + bb
+               for row, bb in zip(self.W[-1], self.b[-1])]
+        return pres, out
+
+    def pattern_maps(self, pattern, E, z0, output):
+        """Under ``pattern``, with z = E u + z0: per neuron (g, h) with pre-activation g.u + h, and
+        the output map (w, c).  E is d x k (lists), z0 length d."""
+        k = len(E[0]) if E else 0
+        G = [list(row) for row in E]
+        h = list(z0)
+        rows, n = [], 0
+        for W, b in zip(self.W[:-1], self.b[:-1]):
+            newG, newh = [], []
+            for wr, bb in zip(W, b):
+                g = [sum((w * G[i][j] for i, w in enumerate(wr) if w and G[i][j]), start=Fraction(0)) for j in range(k)]
+                c = sum((w * h[i] for i, w in enumerate(wr) if w and h[i]), start=Fraction(0)) + bb
+                rows.append((g, c))
+                if pattern[n]:
+                    newG.append(g)
+                    newh.append(c)
+                else:
+                    newG.append([Fraction(0)] * k)
+                    newh.append(Fraction(0))
+                n += 1
+            G, h = newG, newh
+        wr, bb = self.W[-1][output], self.b[-1][output]
+        w = [sum((x * G[i][j] for i, x in enumerate(wr) if x and G[i][j]), start=Fraction(0)) for j in range(k)]
+        c = sum((x * h[i] for i, x in enumerate(wr) if x and h[i]), start=Fraction(0)) + bb
+        return rows, (w, c)
+
+
+def load_exact_model(path) -> _Net:
+    """Read a .npz (W0, b0, ...) or .json ("layers": [{"W", "b"}]) model with exact weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise VerifierInputError(f"model: file not found: {path}")
+    if path.suffix.lower() == ".npz":
+        import numpy as np
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise VerifierInputError(f"model: {path.name} is not a readable .npz file ({exc})") from None
+        n = 0
+        while f"W{n}" in arrays and f"b{n}" in arrays:
+            n += 1
+        if n == 0:
+            raise VerifierInputError(f"model: {path.name} has no arrays W0, b0")
+        Ws = [[[Fraction(float(v)) for v in row] for row in arrays[f"W{i}"].astype(float)] for i in range(n)]
+        bs = [[Fraction(float(v)) for v in arrays[f"b{i}"].astype(float)] for i in range(n)]
+        return _Net(Ws, bs)
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(path.read_text())
+            layers = doc["layers"]
+
+            def num(v):
+                if isinstance(v, bool):
+                    raise TypeError("bool")
+                return Fraction(v) if isinstance(v, (str, int)) else Fraction(float(v))
+
+            Ws = [[[num(v) for v in row] for row in layer["W"]] for layer in layers]
+            bs = [[num(v) for v in layer["b"]] for layer in layers]
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+            raise VerifierInputError(f"model: cannot read {path.name} ({exc})") from None
+        return _Net(Ws, bs)
+    raise VerifierInputError(f"model: expected a .npz or .json file, got {path.name}")
+
+
+# ------------------------------------------------------------------------ exact linear algebra
+def _rank(rows) -> int:
+    M = [list(r) for r in rows]
+    if not M:
+        return 0
+    rank, ncols = 0, len(M[0])
+    for col in range(ncols):
+        p = next((r for r in range(rank, len(M)) if M[r][col] != 0), None)
+        if p is None:
+            continue
+        M[rank], M[p] = M[p], M[rank]
+        for r in range(rank + 1, len(M)):
+            if M[r][col] != 0:
+                f = M[r][col] / M[rank][col]
+                M[r] = [a - f * b for a, b in zip(M[r], M[rank])]
+        rank += 1
+    return rank
+
+
+def _affine_rank(points) -> int:
+    pts = list(points)
+    if not pts:
+        return -1
+    p0 = pts[0]
+    return _rank([[a - b for a, b in zip(p, p0)] for p in pts[1:]]) if len(pts) > 1 else 0
+
+
+def _det(M) -> Fraction:
+    A = [list(r) for r in M]
+    n = len(A)
+    det = Fraction(1)
+    for c in range(n):
+        p = next((r for r in range(c, n) if A[r][c] != 0), None)
+        if p is None:
+            return Fraction(0)
+        if p != c:
+            A[c], A[p] = A[p], A[c]
+            det = -det
+        det *= A[c][c]
+        for r in range(c + 1, n):
+            if A[r][c] != 0:
+                f = A[r][c] / A[c][c]
+                A[r] = [a - f * b for a, b in zip(A[r], A[c])]
+    return det
+
+
+def _dot(a, b) -> Fraction:
+    return sum((x * y for x, y in zip(a, b) if x and y), start=Fraction(0))
+
+
+# --------------------------------------------------------------------- triangulation, moments
+def _triangulate(V, facets, k, item):
+    """Pulling triangulation of conv(V) over the given (verified) facets; simplices as index tuples.
+
+    Every face used is checked to have the right affine dimension, so every simplex lies in the
+    hull and their interiors are disjoint; missing facets could only make the union smaller, which
+    the volume sum over all regions rules out.
+    """
+    if k == 0:
+        return [(0,)]
+    rank_memo: dict = {}
+
+    def rank_of(face):
+        if face not in rank_memo:
+            rank_memo[face] = _affine_rank([V[i] for i in face])
+        return rank_memo[face]
+
+    memo: dict = {}
+
+    def pull(face, face_facets, dim):
+        if dim == 0:
+            if len(face) != 1:
+                _fail(item, f"inconsistent faces: a vertex face with {len(face)} vertices")
+            return [(next(iter(face)),)]
+        key = face
+        if key in memo:
+            return memo[key]
+        apex = min(face)
+        out = []
+        for F in face_facets:
+            if apex in F:
+                continue
+            subs = {F & G for G in face_facets if G != F} - {frozenset(), F}
+            subs = [S for S in subs if rank_of(S) == dim - 2]
+            maximal = [S for S in subs if not any(S < T for T in subs)]
+            for simplex in pull(F, maximal, dim - 1):
+                out.append((apex,) + simplex)
+        memo[key] = out
+        return out
+
+    return pull(frozenset(range(len(V))), list(dict.fromkeys(facets)), k)
+
+
+def _simplex_moments(V, simplices, k, order):
+    kfact = math.factorial(k)
+    m0 = Fraction(0)
+    m1 = [Fraction(0)] * k
+    M2 = [[Fraction(0)] * k for _ in range(k)] if order >= 2 else None
+    for s in simplices:
+        pts = [V[i] for i in s]
+        vol = abs(_det([[a - b for a, b in zip(p, pts[0])] for p in pts[1:]])) / kfact if k else Fraction(1)
+        if vol == 0:
+            continue
+        m0 += vol
+        total = [sum((p[j] for p in pts), start=Fraction(0)) for j in range(k)]
+        for j in range(k):
+            m1[j] += vol * total[j] / (k + 1)
+        if M2 is not None:
+            c = vol / ((k + 1) * (k + 2))
+            for a in range(k):
+                for b in range(k):
+                    M2[a][b] += c * (sum((p[a] * p[b] for p in pts), start=Fraction(0)) + total[a] * total[b])
+    return m0, m1, M2
+
+
+# --------------------------------------------------------------------------------- supports
+def _support(sup, d, item):
+    """(E (d x k), z0, inner lower, inner upper, canonical key) of a support description."""
+    kind = _get(sup, "type", item)
+    if kind == "box":
+        lo, hi = _qv(_get(sup, "lower", item), f"{item}.lower", d), _qv(_get(sup, "upper", item), f"{item}.upper", d)
+        E = [[Fraction(int(i == j)) for j in range(d)] for i in range(d)]
+        z0 = [Fraction(0)] * d
+        inner = (lo, hi)
+    elif kind == "slice":
+        lo, hi = _qv(_get(sup, "lower", item), f"{item}.lower", d), _qv(_get(sup, "upper", item), f"{item}.upper", d)
+        fixed = {}
+        for pair in _get(sup, "fixed", item):
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int) and 0 <= pair[0] < d):
+                _fail(f"{item}.fixed", f"bad entry {pair!r}")
+            fixed[pair[0]] = _q(pair[1], f"{item}.fixed")
+        free = [i for i in range(d) if i not in fixed]
+        E = [[Fraction(int(i == f)) for f in free] for i in range(d)]
+        z0 = [fixed.get(i, Fraction(0)) for i in range(d)]
+        for i, v in fixed.items():
+            if not lo[i] <= v <= hi[i]:
+                _fail(f"{item}.fixed", f"value of coordinate {i} outside the box")
+        inner = ([lo[i] for i in free], [hi[i] for i in free])
+    elif kind == "segment":
+        st, en = _qv(_get(sup, "start", item), f"{item}.start", d), _qv(_get(sup, "end", item), f"{item}.end", d)
+        if st == en:
+            _fail(item, "degenerate segment")
+        E = [[en[i] - st[i]] for i in range(d)]
+        z0 = st
+        inner = ([Fraction(0)], [Fraction(1)])
+    else:
+        _fail(item, f"unknown support type {kind!r}")
+    for a, b in zip(*inner):
+        if not a < b:
+            _fail(item, "empty support box")
+    return E, z0, inner, json.dumps(sup, sort_keys=True)
+
+
+def _support_volume(inner) -> Fraction:
+    v = Fraction(1)
+    for a, b in zip(*inner):
+        v *= b - a
+    return v
+
+
+def _lift(E, z0, u):
+    return [_dot(row, u) + c for row, c in zip(E, z0)]
+
+
+# ------------------------------------------------------------------------------- density piece
+def _check_density_piece(net, piece, d, output, item, integrand="f"):
+    """Check every region of a density piece; returns the list of contributions."""
+    E, z0, inner, _ = _support(_get(piece, "support", item), d, f"{item}.support")
+    k = len(inner[0])
+    mass = _q(_get(piece, "mass", item), f"{item}.mass")
+    svol = _support_volume(inner)
+    scale = mass / svol
+    N = net.n_neurons
+    regions = _get(piece, "regions", item)
+    if not isinstance(regions, list) or not regions:
+        _fail(f"{item}.regions", "expected a non-empty list")
+    seen, total_vol, contributions, gradient_E = set(), Fraction(0), [], None
+    dom_rows = ([([Fraction(-int(i == j)) for j in range(k)], -inner[0][i]) for i in range(k)]
+                + [([Fraction(int(i == j)) for j in range(k)], inner[1][i]) for i in range(k)])
+    for ri, reg in enumerate(regions):
+        it = f"{item}.regions[{ri}]"
+        pat = _get(reg, "pattern", it)
+        if not isinstance(pat, str) or len(pat) != N or set(pat) - {"0", "1"}:
+            _fail(f"{it}.pattern", f"expected {N} characters 0/1")
+        if pat in seen:
+            _fail(f"{it}.pattern", "duplicate pattern (a region counted twice)")
+        seen.add(pat)
+        bits = [c == "1" for c in pat]
+        rows, (w, c) = net.pattern_maps(bits, E, z0, output)
+        for n, (g, h) in enumerate(rows):
+            if bits[n] and h == 0 and not any(g):
+                _fail(f"{it}.pattern", f"neuron {n} is identically 0 on the support but marked active (not canonical)")
+        V = [_qv(v, f"{it}.vertices[{vi}]", k) for vi, v in enumerate(_get(reg, "vertices", it))]
+        if not V:
+            _fail(f"{it}.vertices", "no vertices")
+        for vi, v in enumerate(V):
+            for j in range(k):
+                if not inner[0][j] <= v[j] <= inner[1][j]:
+                    _fail(f"{it}.vertices[{vi}]", "outside the support")
+            for n, (g, h) in enumerate(rows):
+                val = _dot(g, v) + h
+                if (bits[n] and val < 0) or (not bits[n] and val > 0):
+                    _fail(f"{it}.vertices[{vi}]", f"violates the sign condition of neuron {n} (pre-activation {val})")
+        if _affine_rank(V) != k:
+            _fail(f"{it}.vertices", f"not full-dimensional (affine rank {_affine_rank(V)} < {k})")
+        facet_sets = []
+        for fi, facet in enumerate(_get(reg, "facets", it)):
+            fit = f"{it}.facets[{fi}]"
+            if not (isinstance(facet, list) and len(facet) == 3 and isinstance(facet[0], int)):
+                _fail(fit, "expected [source, [a...], b]")
+            src, a, b = facet[0], _qv(facet[1], fit, k), _q(facet[2], fit)
+            if 0 <= src < N:
+                g, h = rows[src]
+                expect = ([-x for x in g], h) if bits[src] else (list(g), -h)
+            elif N <= src < N + 2 * k:
+                expect = dom_rows[src - N]
+            else:
+                _fail(fit, f"unknown row source {src}")
+            if (a, b) != (list(expect[0]), expect[1]):
+                _fail(fit, f"row differs from the row of source {src}")
+            tight = []
+            for vi, v in enumerate(V):
+                val = _dot(a, v)
+                if val > b:
+                    _fail(fit, f"violated at vertex {vi}")
+                if val == b:
+                    tight.append(vi)
+            if _affine_rank([V[i] for i in tight]) != k - 1:
+                _fail(fit, "not a facet (its tight vertices do not span dimension k-1)")
+            facet_sets.append(frozenset(tight))
+        if k > 0 and len(set(facet_sets)) < k + 1:
+            _fail(f"{it}.facets", f"a {k}-polytope needs at least {k + 1} facets")
+        order = 2 if "moment2" in reg else 1
+        simplices = _triangulate(V, facet_sets, k, f"{it}.facets")
+        vol, m1u, M2u = _simplex_moments(V, simplices, k, order)
+        total_vol += vol
+        m0 = scale * vol
+        if _q(_get(reg, "mass", it), f"{it}.mass") != m0:
+            _fail(f"{it}.mass", f"recomputed mass {m0} differs")
+        m1s = [scale * v for v in m1u]
+        moment = [_dot(row, m1s) + m0 * zz for row, zz in zip(E, z0)]
+        if _qv(_get(reg, "moment", it), f"{it}.moment", d) != moment:
+            _fail(f"{it}.moment", "recomputed first moment differs")
+        M2 = None
+        if order == 2:
+            Mu = [[scale * M2u[a][b] for b in range(k)] for a in range(k)]
+            Em = [_dot(row, m1s) for row in E]
+            M2 = [[sum((E[i][a] * Mu[a][b] * E[j][b] for a in range(k) for b in range(k)), start=Fraction(0))
+                   + Em[i] * z0[j] + z0[i] * Em[j] + m0 * z0[i] * z0[j] for j in range(d)] for i in range(d)]
+            got = [_qv(r, f"{it}.moment2", d) for r in _get(reg, "moment2", it)]
+            if got != M2:
+                _fail(f"{it}.moment2", "recomputed second moment differs")
+        if integrand == "f":
+            contribution = _dot(w, m1s) + c * m0
+            if _q(_get(reg, "contribution", it), f"{it}.contribution") != contribution:
+                _fail(f"{it}.contribution", f"recomputed contribution {contribution} differs")
+            contributions.append(contribution)
+        else:
+            if gradient_E is None:
+                gradient_E = [[Fraction(int(i == j)) for j in range(d)] for i in range(d)]
+            _, (wz, cz) = net.pattern_maps(bits, gradient_E, [Fraction(0)] * d, output)
+            if integrand == "gradient":
+                contribution = [m0 * x for x in wz]
+                if _qv(_get(reg, "contribution", it), f"{it}.contribution", d) != contribution:
+                    _fail(f"{it}.contribution", "recomputed contribution differs")
+            else:  # lime: (integral of f, integral of z f) on the region
+                contribution = (_dot(wz, moment) + cz * m0,
+                                [_dot(M2[i], wz) + moment[i] * cz for i in range(d)])
+            contributions.append(contribution)
+    if total_vol != svol:
+        _fail(f"{item}.regions", f"region volumes sum to {total_vol}, not the support volume {svol} "
+                                 f"(a region is missing or incomplete)")
+    return contributions
+
+
+# -------------------------------------------------------------------------- expected families
+def _hybrid(x, base, S):
+    return [x[i] if i in S else base[i] for i in range(len(x))]
+
+
+def _shapley_w(s, d):
+    return Fraction(math.factorial(s) * math.factorial(d - s - 1), math.factorial(d))
+
+
+def _expected_family(method, x, base, lo, hi):
+    """Per feature {piece key: coefficient} of the method's measures, or None (not checked)."""
+    d = len(x)
+
+    def dirac(p):
+        return ("points", tuple(_s(v) for v in p), ("1/1",))
+
+    def uniform(sup, mass=Fraction(1)):
+        return ("density", json.dumps(sup, sort_keys=True), _s(mass))
+
+    def box_json():
+        return {"type": "box", "lower": [_s(v) for v in lo], "upper": [_s(v) for v in hi]}
+
+    def slice_term(S):
+        if len(S) == d:
+            return dirac(x)
+        if not S:
+            return uniform(box_json())
+        return uniform({"type": "slice", "lower": [_s(v) for v in lo], "upper": [_s(v) for v in hi],
+                        "fixed": [[i, _s(x[i])] for i in sorted(S)]})
+
+    fam = []
+    for j in range(d):
+        terms: dict = {}
+
+        def add(key, coef):
+            terms[key] = terms.get(key, Fraction(0)) + coef
+
+        others = [i for i in range(d) if i != j]
+        if method == "occlusion":
+            add(dirac(x), Fraction(1))
+            add(dirac(_hybrid(x, base, set(others))), Fraction(-1))
+        elif method in ("shapley", "shapley_uniform"):
+            for s in range(d):
+                for S in combinations(others, s):
+                    w = _shapley_w(s, d)
+                    if method == "shapley":
+                        add(dirac(_hybrid(x, base, set(S) | {j})), w)
+                        add(dirac(_hybrid(x, base, set(S))), -w)
+                    else:
+                        add(slice_term(set(S) | {j}), w)
+                        add(slice_term(set(S)), -w)
+        elif method == "pdp":
+            add(slice_term({j}), Fraction(1))
+        elif method == "ice":
+            st, en = list(x), list(x)
+            st[j], en[j] = lo[j], hi[j]
+            add(dirac(x), Fraction(1))
+            add(uniform({"type": "segment", "start": [_s(v) for v in st], "end": [_s(v) for v in en]}), Fraction(-1))
+        elif method == "fafp_local":
+            z = list(lo)
+            z[j] = x[j]
+            add(dirac(z), Fraction(1))
+        elif method == "fafp_global":
+            st, en = list(lo), list(lo)
+            en[j] = hi[j]
+            add(uniform({"type": "segment", "start": [_s(v) for v in st], "end": [_s(v) for v in en]},
+                        2 * (hi[j] - lo[j])), Fraction(1))
+        else:
+            return None
+        fam.append({k: v for k, v in terms.items() if v != 0})
+    return fam
+
+
+def _piece_key(piece):
+    if piece.get("type") == "points":
+        if len(piece.get("points", [])) != 1:
+            return ("points-multi", json.dumps(piece.get("points")), json.dumps(piece.get("weights")))
+        return ("points", tuple(piece["points"][0]), tuple(piece.get("weights", [])))
+    return ("density", json.dumps(piece.get("support"), sort_keys=True), piece.get("mass"))
+
+
+# ------------------------------------------------------------------------------- the kinds
+def _check_measure(net, cert, d, output, x, base, lo, hi, values):
+    trace = _get(cert, "trace", "trace")
+    pieces = _get(trace, "pieces", "trace")
+    features = _get(trace, "features", "trace")
+    integrals = {}
+    for pi, piece in enumerate(pieces):
+        item = f"trace.pieces[{pi}]"
+        pid = _get(piece, "id", item)
+        if pid in integrals or not isinstance(pid, int):
+            _fail(f"{item}.id", "duplicate or invalid id")
+        kind = _get(piece, "type", item)
+        if kind == "points":
+            pts = [_qv(p, f"{item}.points[{i}]", d) for i, p in enumerate(_get(piece, "points", item))]
+            ws = _qv(_get(piece, "weights", item), f"{item}.weights", len(pts))
+            vals = _qv(_get(piece, "values", item), f"{item}.values", len(pts))
+            for i, p in enumerate(pts):
+                if net.forward(p)[1][output] != vals[i]:
+                    _fail(f"{item}.values[{i}]", "differs from the model's value at the point")
+            integral = sum((w * v for w, v in zip(ws, vals)), start=Fraction(0))
+        elif kind == "density":
+            integral = sum(_check_density_piece(net, piece, d, output, item), start=Fraction(0))
+        else:
+            _fail(f"{item}.type", f"unknown piece type {kind!r}")
+        if _q(_get(piece, "integral", item), f"{item}.integral") != integral:
+            _fail(f"{item}.integral", f"recomputed integral {integral} differs")
+        integrals[pid] = integral
+    if not isinstance(features, list) or len(features) != d:
+        _fail("trace.features", f"expected {d} feature combinations")
+    keys = {piece["id"]: _piece_key(piece) for piece in pieces}
+    expected = _expected_family(cert["method"], x, base, lo, hi)
+    for j, comb in enumerate(features):
+        item = f"trace.features[{j}]"
+        total, terms = Fraction(0), {}
+        for t in comb:
+            if not (isinstance(t, list) and len(t) == 2 and t[1] in integrals):
+                _fail(item, f"bad term {t!r}")
+            coef = _q(t[0], item)
+            total += coef * integrals[t[1]]
+            terms[keys[t[1]]] = terms.get(keys[t[1]], Fraction(0)) + coef
+        if expected is not None and {k: v for k, v in terms.items() if v != 0} != expected[j]:
+            _fail(item, f"the pieces are not the measure of method {cert['method']!r} for feature {j}")
+        if total != values[j]:
+            _fail(f"values[{j}]", f"recomputed value {total} differs")
+    return "measure" if expected is not None else "measure (user family: the measures themselves not checked)"
+
+
+def _check_gradient(net, cert, d, output, x, values):
+    trace = _get(cert, "trace", "trace")
+    pat = _get(trace, "pattern", "trace")
+    if not isinstance(pat, str) or len(pat) != net.n_neurons or set(pat) - {"0", "1"}:
+        _fail("trace.pattern", f"expected {net.n_neurons} characters 0/1")
+    bits = [c == "1" for c in pat]
+    witness = _qv(_get(trace, "witness", "trace"), "trace.witness", d)
+    I = [[Fraction(int(i == j)) for j in range(d)] for i in range(d)]
+    rows, (w, _) = net.pattern_maps(bits, I, [Fraction(0)] * d, output)
+    for n, (g, h) in enumerate(rows):
+        vx, vw = _dot(g, x) + h, _dot(g, witness) + h
+        if bits[n] and h == 0 and not any(g):
+            _fail("trace.pattern", f"neuron {n} identically 0 but marked active")
+        if (bits[n] and vx < 0) or (not bits[n] and vx > 0):
+            _fail("trace.pattern", f"x violates the sign condition of neuron {n}")
+        if (any(g) or h != 0) and ((bits[n] and not vw > 0) or (not bits[n] and not vw < 0)):
+            _fail("trace.witness", f"not strictly inside the region (neuron {n})")
+    expect = w if cert["method"] == "gradient" else [w[j] * x[j] for j in range(d)]
+    for j in range(d):
+        if expect[j] != values[j]:
+            _fail(f"values[{j}]", f"recomputed value {expect[j]} differs")
+    return "gradient"
+
+
+def _check_paths(net, cert, d, output, x, base, values):
+    trace = _get(cert, "trace", "trace")
+    paths = _get(trace, "paths", "trace")
+    method = cert["method"]
+    if method == "ig":
+        starts = [base]
+    else:
+        bg = _get(cert["options"], "background", "options")
+        starts = [_qv(r, "options.background", d) for r in bg]
+    if not isinstance(paths, list) or len(paths) != len(starts):
+        _fail("trace.paths", f"expected {len(starts)} paths")
+    total = [Fraction(0)] * d
+    I = [[Fraction(int(i == j)) for j in range(d)] for i in range(d)]
+    for pi, (p, s0) in enumerate(zip(paths, starts)):
+        item = f"trace.paths[{pi}]"
+        st, en = _qv(_get(p, "start", item), f"{item}.start", d), _qv(_get(p, "end", item), f"{item}.end", d)
+        if st != s0 or en != x:
+            _fail(item, "the path does not run from the baseline to x")
+        pieces = _get(p, "pieces", item)
+        prev = Fraction(0)
+        for ki, piece in enumerate(pieces):
+            it = f"{item}.pieces[{ki}]"
+            t0, t1 = _q(_get(piece, "t0", it), f"{it}.t0"), _q(_get(piece, "t1", it), f"{it}.t1")
+            if t0 != prev or not t0 < t1:
+                _fail(it, "pieces must cover [0, 1] in order without gaps")
+            prev = t1
+            pat = _get(piece, "pattern", it)
+            if not isinstance(pat, str) or len(pat) != net.n_neurons or set(pat) - {"0", "1"}:
+                _fail(f"{it}.pattern", f"expected {net.n_neurons} characters 0/1")
+            bits = [c == "1" for c in pat]
+            rows, (w, _) = net.pattern_maps(bits, I, [Fraction(0)] * d, output)
+            for t in (t0, t1):
+                z = [a + t * (b - a) for a, b in zip(st, en)]
+                for n, (g, h) in enumerate(rows):
+                    v = _dot(g, z) + h
+                    if (bits[n] and v < 0) or (not bits[n] and v > 0):
+                        _fail(it, f"the pattern's sign condition of neuron {n} fails at t = {t}")
+            mid = [a + (t0 + t1) / 2 * (b - a) for a, b in zip(st, en)]
+            actual = "".join("1" if v > 0 else "0" for v in net.forward(mid)[0])
+            if actual != pat:
+                _fail(f"{it}.pattern", "differs from the network's pattern at the piece's midpoint")
+            if ki > 0:
+                z = [a + t0 * (b - a) for a, b in zip(st, en)]
+                if not any(v == 0 for v in net.forward(z)[0]):
+                    _fail(f"{it}.t0", "no neuron's pre-activation is 0 at this breakpoint")
+            for j in range(d):
+                total[j] += (t1 - t0) * w[j] * (en[j] - st[j])
+        if prev != 1:
+            _fail(f"{item}.pieces", "the pieces do not end at t = 1")
+    for j in range(d):
+        if total[j] / len(paths) != values[j]:
+            _fail(f"values[{j}]", f"recomputed value {total[j] / len(paths)} differs")
+    return "path"
+
+
+def _check_box_moments(net, cert, d, output, x, values):
+    trace = _get(cert, "trace", "trace")
+    r = _qv(_get(trace, "radius", "trace"), "trace.radius", d)
+    piece = _get(trace, "piece", "trace")
+    sup = _get(piece, "support", "trace.piece")
+    want = {"type": "box", "lower": [_s(a - b) for a, b in zip(x, r)], "upper": [_s(a + b) for a, b in zip(x, r)]}
+    if sup != want or _get(piece, "mass", "trace.piece") != "1/1" or any(v <= 0 for v in r):
+        _fail("trace.piece.support", "not the uniform probability on [x - r, x + r]")
+    opt = cert.get("options", {}).get("radius")
+    if opt is not None:
+        ropt = [_q(opt, "options.radius")] * d if isinstance(opt, str) else _qv(opt, "options.radius", d)
+        if ropt != r:
+            _fail("trace.radius", "differs from options.radius")
+    if cert["method"] == "smoothgrad_uniform":
+        contribs = _check_density_piece(net, piece, d, output, "trace.piece", integrand="gradient")
+        expect = [sum((c[j] for c in contribs), start=Fraction(0)) for j in range(d)]
+    else:
+        contribs = _check_density_piece(net, piece, d, output, "trace.piece", integrand="lime")
+        Ef = sum((c[0] for c in contribs), start=Fraction(0))
+        Ezf = [sum((c[1][j] for c in contribs), start=Fraction(0)) for j in range(d)]
+        # u = z - x is uniform on [-r, r]: E[u] = 0, E[u_i u_j] = delta_ij r_i^2 / 3, so the least
+        # squares slope is c_j = E[u_j f] / (r_j^2 / 3) = 3 (E[z_j f] - x_j E f) / r_j^2
+        expect = [3 * (Ezf[j] - x[j] * Ef) / (r[j] * r[j]) for j in range(d)]
+    for j in range(d):
+        if expect[j] != values[j]:
+            _fail(f"values[{j}]", f"recomputed value {expect[j]} differs")
+    return "box_moments"
+
+
+def _chain(net, output, factors, top=Fraction(1)):
+    v = [x * top for x in net.W[-1][output]]
+    for W, f in zip(reversed(net.W[:-1]), reversed(factors)):
+        vf = [a * b for a, b in zip(v, f)]
+        v = [sum((vf[i] * W[i][j] for i in range(len(W)) if vf[i]), start=Fraction(0)) for j in range(len(W[0]))]
+    return v
+
+
+def _layers(flat, sizes):
+    out, s = [], 0
+    for n in sizes:
+        out.append(flat[s:s + n])
+        s += n
+    return out
+
+
+def _check_propagation(net, cert, d, output, x, base, values):
+    trace = _get(cert, "trace", "trace")
+    method = cert["method"]
+    pres_x, out_x = net.forward(x)
+    if method == "deeplift":
+        pres_b, _ = net.forward(base)
+        mults = []
+        for a, b in zip(pres_x, pres_b):
+            ra, rb = max(a, Fraction(0)), max(b, Fraction(0))
+            mults.append((ra - rb) / (a - b) if a != b else Fraction(int(a > 0)))
+        factors = _layers(mults, net.hidden)
+        got = [_qv(f, f"trace.factors[{i}]", n) for i, (f, n) in enumerate(zip(_get(trace, "factors", "trace"), net.hidden))]
+        if got != factors:
+            _fail("trace.factors", "the multipliers differ from the Rescale rule")
+        chain = _chain(net, output, factors)
+        expect = [chain[j] * (x[j] - base[j]) for j in range(d)]
+    else:
+        eps = _q(_get(trace, "epsilon", "trace"), "trace.epsilon")
+        if eps < 0:
+            _fail("trace.epsilon", "negative")
+
+        def ratio(z, hidden):
+            num = (z if z > 0 else Fraction(0)) if hidden else z
+            den = z + eps * (1 if z >= 0 else -1)
+            return Fraction(0) if den == 0 else num / den
+
+        factors = _layers([ratio(a, True) for a in pres_x], net.hidden)
+        chain = _chain(net, output, factors, ratio(out_x[output], False))
+        expect = [x[j] * chain[j] for j in range(d)]
+    for j in range(d):
+        if expect[j] != values[j]:
+            _fail(f"values[{j}]", f"recomputed value {expect[j]} differs")
+    return "propagation"
+
+
+# ----------------------------------------------------------------------------------- entry
+def verify_certificate(model_path, cert_path) -> str:
+    """Check ``cert_path`` against ``model_path``; return a short description, raise CertificateInvalid."""
+    model_path, cert_path = Path(model_path), Path(cert_path)
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)  # exact rationals routinely exceed the 4300-digit default
+    try:
+        cert = json.loads(cert_path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VerifierInputError(f"certificate: cannot read {cert_path} ({exc})") from None
+    except json.JSONDecodeError as exc:
+        _fail("certificate", f"not valid JSON ({exc})")
+    if not model_path.is_file():
+        raise VerifierInputError(f"model: file not found: {model_path}")
+    if not isinstance(cert, dict) or cert.get("format") != "polyattr-certificate" or cert.get("version") != 1:
+        _fail("format", "not a polyattr certificate of version 1")
+    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    if _get(_get(cert, "model", "model"), "sha256", "model") != digest:
+        _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
+    net = load_exact_model(model_path)
+    d = net.d
+    output = _get(cert, "output", "output")
+    if not isinstance(output, int) or not 0 <= output < net.n_outputs:
+        _fail("output", f"expected an index in [0, {net.n_outputs})")
+    dom = _get(cert, "domain", "domain")
+    lo, hi = _qv(_get(dom, "lower", "domain"), "domain.lower", d), _qv(_get(dom, "upper", "domain"), "domain.upper", d)
+    if any(not a < b for a, b in zip(lo, hi)):
+        _fail("domain", "empty box")
+    x = _qv(_get(cert, "x", "x"), "x", d)
+    if any(not a <= v <= b for a, v, b in zip(lo, x, hi)):
+        _fail("x", "outside the domain")
+    base = cert.get("baseline")
+    if base is not None:
+        base = _qv(base, "baseline", d)
+        if any(not a <= v <= b for a, v, b in zip(lo, base, hi)):
+            _fail("baseline", "outside the domain")
+    values = _qv(_get(cert, "values", "values"), "values", d)
+    method, kind = _get(cert, "method", "method"), _get(cert, "kind", "kind")
+    if not isinstance(cert.get("options"), dict):
+        _fail("options", "expected an object")
+    table = {
+        "measure": ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure"),
+        "gradient": ("gradient", "gradient_x_input"),
+        "path": ("ig", "expected_gradients"),
+        "box_moments": ("smoothgrad_uniform", "lime_uniform"),
+        "propagation": ("deeplift", "epsilon_lrp"),
+    }
+    if kind not in table or method not in table[kind]:
+        _fail("kind", f"{kind!r} is not the certificate kind of method {method!r}")
+    needs_base = method in ("occlusion", "shapley", "ig", "deeplift")
+    if needs_base and base is None:
+        _fail("baseline", f"method {method!r} needs a baseline")
+    if kind == "measure":
+        return _check_measure(net, cert, d, output, x, base, lo, hi, values)
+    if kind == "gradient":
+        return _check_gradient(net, cert, d, output, x, values)
+    if kind == "path":
+        return _check_paths(net, cert, d, output, x, base, values)
+    if kind == "box_moments":
+        return _check_box_moments(net, cert, d, output, x, values)
+    return _check_propagation(net, cert, d, output, x, base, values)
+
+
+def main(argv=None) -> int:
+    """``python -m polyattr.certify.verify MODEL CERT`` (also ``polyattr verify``)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) != 2:
+        print("usage: verify MODEL CERT", file=sys.stderr)
+        return 2
+    try:
+        what = verify_certificate(args[0], args[1])
+    except CertificateInvalid as exc:
+        print(f"invalid: {exc}")
+        return 1
+    except VerifierInputError as exc:
+        print(f"polyattr: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"valid ({what})")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -18,6 +18,8 @@ from polyattr.attribution.approximate import network_function, riemann_stieltjes
 from polyattr.attribution.measure_methods import ice_curve
 from polyattr.measures.core import Dirac
 
+pytestmark = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+
 MEASURE_METHODS = ["occlusion", "shapley", "shapley_uniform", "pdp", "ice", "fafp_local", "fafp_global"]
 
 

@@ -18,6 +18,8 @@ from polyattr.attribution.approximate import network_function
 from polyattr.measures.core import (Dirac, Discrete, Empirical, Lebesgue, Measure, ProductDensity,
                                     TruncatedGaussian, Uniform)
 
+pytestmark = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+
 
 def integral(net, mu, d=None, **kw):
     """integral of f d(mu) through the public API (feature 0 of a family that repeats mu)."""

@@ -456,8 +456,8 @@ def sampled_attribution(model, x, method: str, baseline=None, domain=None, *, n:
       evaluations (a finite-difference gradient for the gradient methods), no sampling error;
     * ``deeplift``, ``epsilon_lrp``, ``measure``: None.
 
-    ``radius`` is the half-width of the noise box of smoothgrad_uniform and lime_uniform (the box
-    around x, clipped to the domain).
+    ``radius`` is the half-width of the noise box [x - r, x + r] of smoothgrad_uniform and
+    lime_uniform (not clipped to the domain: the network is defined everywhere).
     """
     start = time.perf_counter()
     f = network_function(model, output)
@@ -530,7 +530,8 @@ def sampled_attribution(model, x, method: str, baseline=None, domain=None, *, n:
         return _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start)
     if method in ("smoothgrad_uniform", "expected_gradients_uniform", "lime_uniform"):
         grad = network_gradient(model, output)
-        blo, bhi = np.maximum(x - radius, lo), np.minimum(x + radius, hi)
+        # the noise box [x - r, x + r] is not clipped to the domain (as polyattr's methods define it)
+        blo, bhi = x - radius, x + radius
         if method == "smoothgrad_uniform":
             r = monte_carlo(grad, lambda m, rng: blo + (bhi - blo) * rng.random((m, d)), n, rng)
             return done(r.mean, "monte_carlo", n, stderr=r.stderr)

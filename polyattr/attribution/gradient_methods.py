@@ -30,6 +30,8 @@ from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_vector
 from polyattr.geometry.segment_walk import (
     SegmentPieces,
+    _ig_kernel,
+    _kernel_weights,
     forward_error_bounds,
     pattern_gradients,
     point_pattern,
@@ -48,10 +50,48 @@ def _gamma(n: int) -> float:
 def gradient_magnitude_bound(model: ReLUNetwork, output: int) -> np.ndarray:
     """(|w_out| |W_{L-1}| ... |W_0|)_j: a bound on |d f / d z_j| over every pattern (shape (d,))."""
     net = model.to_float()
-    v = np.abs(net.weights[-1][output])
-    for W in reversed(net.weights[:-1]):
-        v = v @ np.abs(W)
-    return v
+    cache = net.__dict__.setdefault("_gradient_magnitude_bounds", {})
+    if output not in cache:
+        v = np.abs(net.weights[-1][output])
+        for W in reversed(net.weights[:-1]):
+            v = v @ np.abs(W)
+        cache[output] = v
+    return cache[output]
+
+
+def neuron_flip_bounds(model: ReLUNetwork, output: int) -> np.ndarray:
+    """Row i: a bound on |change of the gradient| when hidden neuron i alone switches on or off.
+
+    With u_i = (|w_out| |W_{L-1}| ... |W_{l+1}|)_i (everything above neuron i, every mask 1) and
+    D_i = (|W_{l-1}| ... |W_0|)_i (everything below), the change is at most u_i D_i (shape
+    (n_neurons, d)).  Several switches add up (triangle inequality).
+    """
+    net = model.to_float()
+    cache = net.__dict__.setdefault("_neuron_flip_bounds", {})
+    if output not in cache:
+        hidden = net.weights[:-1]
+        downs, D = [], None
+        for W in hidden:
+            D = np.abs(W) if D is None else np.abs(W) @ D
+            downs.append(D)
+        ups, u = [], np.abs(net.weights[-1][output])
+        for li in range(len(hidden) - 1, -1, -1):
+            ups.append(u)
+            u = u @ np.abs(hidden[li])
+        ups.reverse()
+        cache[output] = np.vstack([u_l[:, None] * D_l for u_l, D_l in zip(ups, downs)])
+    return cache[output]
+
+
+def _float_point(v, name: str, d: int) -> np.ndarray:
+    """A contiguous float64 vector of length d (finiteness is checked in the kernel)."""
+    try:
+        arr = np.ascontiguousarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PolyattrError(f"{name}: expected {d} numbers") from None
+    if arr.shape != (d,):
+        raise PolyattrError(f"{name}: expected {d} numbers, got shape {arr.shape}")
+    return arr
 
 
 def gradient_rounding_bound(model: ReLUNetwork, output: int) -> np.ndarray:
@@ -137,25 +177,38 @@ def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact
     pieces : SegmentPieces
     error_bound : float
         0 when exact.  In floats, per feature
-        2 |x_j - x'_j| (2 G_j L_u + (gamma_S + gamma_{K+2}) G_j) + u |IG_j|, with G_j the bound
-        :func:`gradient_magnitude_bound` on |d_j f| (so 2 G_j bounds the jump of d_j f between any
-        two patterns), L_u the length of the set of t where some pre-activation is within its
-        rounding bound of 0 (``SegmentPieces.uncertain_length``: outside it the float pattern is
-        the true one), gamma_S the rounding of a gradient and gamma_{K+2} that of the sum over
-        the K pieces; the maximum over features is returned.
+        2 |x_j - x'_j| (sum_i L_i J_ij + (gamma_S + gamma_{K+2}) G_j) + u |IG_j|, where L_i is the
+        length of the set of t where the pre-activation of neuron i is within its (uniform, forward
+        error analysis) rounding bound of 0 -- outside these sets the float pattern is the true
+        one --, J_ij bounds the change of d_j f when neuron i switches
+        (:func:`neuron_flip_bounds`), G_j bounds |d_j f| (:func:`gradient_magnitude_bound`),
+        gamma_S is the rounding of a gradient and gamma_{K+2} that of the sum over the K pieces;
+        the factor 2 covers first-order terms.  The maximum over features is returned.
     """
-    net = model.to_exact() if exact else model.to_float()
-    pieces = segment_breakpoints(net, baseline, x, exact=exact)
-    delta = pieces.end - pieces.start
-    values = delta * pieces.integrated_gradient_sums(output)
     if exact:
-        return values, pieces, 0.0
-    G = gradient_magnitude_bound(net, output)
-    n_total = sum(W.shape[1] for W in net.weights) + len(net.weights)
-    per_feature = 2.0 * np.abs(delta) * (2.0 * G * pieces.uncertain_length
-                                         + (_gamma(n_total) + _gamma(len(pieces) + 2)) * G)
-    per_feature += _U * np.abs(values)
-    return values, pieces, float(np.max(per_feature, initial=0.0))
+        pieces = segment_breakpoints(model, baseline, x, exact=True)
+        return (pieces.end - pieces.start) * pieces.integrated_gradient_sums(output), pieces, 0.0
+    net = model.to_float()
+    k = net.check_output(output)
+    x = _float_point(x, "x", net.n_inputs)
+    baseline = _float_point(baseline, "baseline", net.n_inputs)
+    if not net.hidden_sizes:  # an affine model: IG = (x - x') * w
+        values = (x - baseline) * net.weights[0][k]
+        pieces = SegmentPieces(net, baseline, x, np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), False, 0.0,
+                               np.zeros(0))
+        return values, pieces, float(np.max(_U * np.abs(values), initial=0.0))
+    Ws, WTs, bs, gammas = _kernel_weights(net)
+    T, patterns, uncertain, values, bound, finite = _ig_kernel(
+        Ws, WTs, bs, baseline, x, gammas, net.weights[-1][k], neuron_flip_bounds(net, k),
+        gradient_magnitude_bound(net, k), _gradient_gamma(net))
+    if not finite:
+        raise PolyattrError("x/baseline: contain NaN or infinite values")
+    pieces = SegmentPieces(net, baseline, x, T, patterns, False, min(float(np.sum(uncertain)), 1.0), uncertain)
+    return values, pieces, bound
+
+
+def _gradient_gamma(net: ReLUNetwork) -> float:
+    return _gamma(sum(W.shape[1] for W in net.weights) + len(net.weights))
 
 
 def _breakpoint_info(pieces: SegmentPieces) -> dict:

@@ -36,6 +36,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from numba import njit
+
 from polyattr.errors import PolyattrError
 from polyattr.models.relu import ReLUNetwork
 
@@ -46,7 +48,7 @@ def _gamma(n: int) -> float:
     return n * _U / (1 - n * _U)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class SegmentPieces:
     """The linear pieces of a network along a segment.
 
@@ -61,6 +63,9 @@ class SegmentPieces:
         Float mode: an upper bound on the total length (in t) of the set where some pre-activation
         is within its rounding error bound of 0, i.e. where the float pattern may be wrong; 0 when
         exact.
+    uncertain_by_neuron : ndarray (n_neurons,) or None
+        Float mode: per neuron, the length of the set where its pre-activation is within its
+        rounding error bound of 0.
     """
 
     model: ReLUNetwork
@@ -70,6 +75,7 @@ class SegmentPieces:
     patterns: np.ndarray
     exact: bool
     uncertain_length: float = 0.0
+    uncertain_by_neuron: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.patterns.shape[0]
@@ -113,8 +119,8 @@ def segment_breakpoints(model: ReLUNetwork, start, end, exact: bool = False) -> 
     if exact:
         T, pats = _walk_exact(net, start, end)
         return SegmentPieces(net, start, end, T, pats, True, 0.0)
-    T, pats, uncertain = _walk_float(net, start, end)
-    return SegmentPieces(net, start, end, T, pats, False, uncertain)
+    T, pats, uncertain, _ = _walk_float(net, start, end)
+    return SegmentPieces(net, start, end, T, pats, False, min(float(np.sum(uncertain)), 1.0), uncertain)
 
 
 def _as_point(v, name, net, exact):
@@ -123,67 +129,238 @@ def _as_point(v, name, net, exact):
     return as_vector(v, name, length=net.n_inputs, exact=exact)
 
 
-def _walk_float(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
-    """Float walk; returns (breakpoints, patterns, uncertain length)."""
-    T = np.array([0.0, 1.0])
-    H = np.vstack([start, end])  # layer input at the breakpoints
-    # uniform bound on |computed - true| of the layer input along the segment
-    err = np.zeros(net.n_inputs)
-    layer_values = []  # per hidden layer: (T_l, pre-activations at T_l)
-    uncertain = 0.0
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        A = H @ W.T + b
-        absW = np.abs(W)
-        hmax = np.max(np.abs(H), axis=0)
-        e_pre = err @ absW.T + _gamma(W.shape[1] + 1) * (hmax @ absW.T + np.abs(b))
-        v0, v1 = A[:-1], A[1:]
-        cross = ((v0 > 0) & (v1 < 0)) | ((v0 < 0) & (v1 > 0))
-        if np.any(cross):
-            ki, ni = np.nonzero(cross)
-            a0, a1 = v0[ki, ni], v1[ki, ni]
-            t0, t1 = T[ki], T[ki + 1]
-            roots = np.clip(t0 + (t1 - t0) * (a0 / (a0 - a1)), t0, t1)
-            T_new = np.unique(np.concatenate([T, roots]))
-            A = _interp_float(T, A, T_new)
+def _walk_float(net: ReLUNetwork, start: np.ndarray, end: np.ndarray, output: int = 0):
+    """Float walk (numba kernel).
+
+    Returns (breakpoints, patterns, per-neuron uncertain lengths, path average of the gradient of
+    ``output``).
+    """
+    if not net.hidden_sizes:
+        grad = np.asarray(net.weights[0][output], dtype=np.float64)
+        return np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), np.zeros(0), grad.copy()
+    Ws, WTs, bs, gammas = _kernel_weights(net)
+    T, pats, uncertain, average = _walk_kernel(Ws, WTs, bs, start, end, gammas, net.weights[-1][output])
+    return T, pats, uncertain, average
+
+
+def _kernel_weights(net: ReLUNetwork):
+    """Hidden weights, their transposes, biases (tuples of contiguous float64 arrays) and rounding constants.
+
+    Cached on the (immutable) network object: the kernels are called many times per network.
+    """
+    cached = net.__dict__.get("_segment_walk_arrays")
+    if cached is None:
+        Ws = tuple(np.ascontiguousarray(W, dtype=np.float64) for W in net.weights[:-1])
+        WTs = tuple(np.ascontiguousarray(W.T, dtype=np.float64) for W in net.weights[:-1])
+        bs = tuple(np.ascontiguousarray(b, dtype=np.float64) for b in net.biases[:-1])
+        gammas = np.array([_gamma(W.shape[1] + 1) for W in Ws])
+        cached = (Ws, WTs, bs, gammas)
+        net.__dict__["_segment_walk_arrays"] = cached
+    return cached
+
+
+@njit(cache=True)
+def _walk_kernel(Ws, WTs, bs, start, end, gammas, w_out):
+    u = 2.0**-53
+    d = start.shape[0]
+    T = np.empty(2)
+    T[0], T[1] = 0.0, 1.0
+    H = np.empty((2, d))
+    H[0], H[1] = start, end
+    err = np.zeros(d)
+    n_layers = len(Ws)
+    n_total = 0
+    for li in range(n_layers):
+        n_total += Ws[li].shape[0]
+    uncertain = np.zeros(n_total)
+    # pre-activations of every hidden layer so far, at the current breakpoints
+    P_all = np.zeros((2, n_total))
+    off = 0
+    for li in range(n_layers):
+        W, WT, b = Ws[li], WTs[li], bs[li]
+        n = W.shape[0]
+        A = np.dot(H, WT)
+        for k in range(A.shape[0]):
+            A[k] += b
+        # uniform bound on the error of the pre-activations along the segment
+        hmax = np.zeros(H.shape[1])
+        for k in range(H.shape[0]):
+            for j in range(H.shape[1]):
+                hmax[j] = max(hmax[j], abs(H[k, j]))
+        e_pre = np.empty(n)
+        for i in range(n):
+            acc = gammas[li] * abs(b[i])
+            for j in range(W.shape[1]):
+                acc += abs(W[i, j]) * (err[j] + gammas[li] * hmax[j])
+            e_pre[i] = acc
+        # zero crossings: strictly opposite signs at the two ends of a piece
+        m = T.shape[0]
+        n_roots = 0
+        for k in range(m - 1):
+            for i in range(n):
+                a0, a1 = A[k, i], A[k + 1, i]
+                if (a0 > 0.0 and a1 < 0.0) or (a0 < 0.0 and a1 > 0.0):
+                    n_roots += 1
+        if n_roots > 0:
+            roots = np.empty(n_roots)
+            r = 0
+            for k in range(m - 1):
+                for i in range(n):
+                    a0, a1 = A[k, i], A[k + 1, i]
+                    if (a0 > 0.0 and a1 < 0.0) or (a0 < 0.0 and a1 > 0.0):
+                        t = T[k] + (T[k + 1] - T[k]) * (a0 / (a0 - a1))
+                        roots[r] = min(max(t, T[k]), T[k + 1])
+                        r += 1
+            roots.sort()
+            # merge the sorted roots into T, dropping duplicates
+            T_new = np.empty(m + n_roots)
+            parent = np.empty(m + n_roots, dtype=np.int64)
+            p, q, c, k = 0, 0, 0, 0
+            while p < m or q < n_roots:
+                if q >= n_roots or (p < m and T[p] <= roots[q]):
+                    t = T[p]
+                    p += 1
+                else:
+                    t = roots[q]
+                    q += 1
+                if c > 0 and t == T_new[c - 1]:
+                    continue
+                while k < m - 2 and T[k + 1] <= t:
+                    k += 1
+                T_new[c] = t
+                parent[c] = k
+                c += 1
+            T_new = T_new[:c]
+            A_new = np.empty((c, n))
+            P_new = np.empty((c, n_total))
+            for s in range(c):
+                k = parent[s]
+                t = T_new[s]
+                if t == T[k]:
+                    A_new[s] = A[k]
+                    P_new[s, :off] = P_all[k, :off]
+                elif t == T[k + 1]:
+                    A_new[s] = A[k + 1]
+                    P_new[s, :off] = P_all[k + 1, :off]
+                else:
+                    lam = (t - T[k]) / (T[k + 1] - T[k])
+                    for i in range(n):
+                        A_new[s, i] = A[k, i] + lam * (A[k + 1, i] - A[k, i])
+                    for i in range(off):
+                        P_new[s, i] = P_all[k, i] + lam * (P_all[k + 1, i] - P_all[k, i])
             T = T_new
+            A = A_new
+            P_all = P_new
         # interpolation adds a few roundings of the largest value
-        amax = np.max(np.abs(A), axis=0)
-        e_pre = e_pre + 4 * _U * amax
-        uncertain += _uncertain_length(T, A, e_pre)
-        layer_values.append((T, A))
+        m = T.shape[0]
+        for i in range(n):
+            amax = 0.0
+            for k in range(m):
+                amax = max(amax, abs(A[k, i]))
+            e_pre[i] += 4.0 * u * amax
+        # length of the set where some pre-activation is within its error bound of 0
+        for k in range(m - 1):
+            dt = T[k + 1] - T[k]
+            for i in range(n):
+                v0, v1 = abs(A[k, i]), abs(A[k + 1, i])
+                lo, hi = min(v0, v1), max(v0, v1)
+                e = e_pre[i]
+                if hi <= e:
+                    uncertain[off + i] += dt
+                elif lo <= e:
+                    uncertain[off + i] += dt * (e - lo) / (hi - lo)
+        P_all[:, off:off + n] = A
+        off += n
         H = np.maximum(A, 0.0)
         err = e_pre
-    pats = _patterns_on_pieces(layer_values, T, exact=False)
-    T, pats = _merge_equal_pieces(T, pats)
-    return T, pats, min(float(uncertain), 1.0)
+    # the pattern of each piece: a pre-activation keeps its sign inside a piece, so the sign of
+    # the sum of its end values is its sign inside (0: identically 0 there, read as inactive)
+    K = T.shape[0] - 1
+    pats = np.empty((K, n_total), dtype=np.bool_)
+    for k in range(K):
+        for i in range(n_total):
+            pats[k, i] = P_all[k, i] + P_all[k + 1, i] > 0.0
+    keep = np.ones(K, dtype=np.bool_)
+    n_keep = K
+    for k in range(1, K):
+        same = True
+        for i in range(n_total):
+            if pats[k, i] != pats[k - 1, i]:
+                same = False
+                break
+        if same:
+            keep[k] = False
+            n_keep -= 1
+    T_out = np.empty(n_keep + 1)
+    P_out = np.empty((n_keep, n_total), dtype=np.bool_)
+    c = 0
+    for k in range(K):
+        if keep[k]:
+            T_out[c] = T[k]
+            P_out[c] = pats[k]
+            c += 1
+    T_out[n_keep] = T[K]
+    lengths = np.empty(n_keep)
+    for k in range(n_keep):
+        lengths[k] = T_out[k + 1] - T_out[k]
+    average = _path_average_kernel(Ws, w_out, P_out, lengths)
+    return T_out, P_out, uncertain, average
 
 
-def _interp_float(T_old, V_old, T_new):
-    """Values at T_new of the piecewise-linear (knots T_old) columns of V_old."""
-    k = np.clip(np.searchsorted(T_old, T_new, side="right") - 1, 0, len(T_old) - 2)
-    t0, t1 = T_old[k], T_old[k + 1]
-    lam = (T_new - t0) / (t1 - t0)
-    out = V_old[k] + lam[:, None] * (V_old[k + 1] - V_old[k])
-    # knots keep their values bit for bit (the end points are the model's own evaluations)
-    same = T_new == t0
-    if np.any(same):
-        out[same] = V_old[k[same]]
-    last = T_new == T_old[-1]
-    if np.any(last):
-        out[last] = V_old[-1]
-    return out
+@njit(cache=True)
+def _ig_kernel(Ws, WTs, bs, start, end, gammas, w_out, flips, grad_bound, gamma_grad):
+    """Integrated Gradients along the segment with its float error bound (see gradient_methods).
 
-
-def _uncertain_length(T, A, e):
-    """Total length of {t : |a_n(t)| <= e_n} over neurons n, for a piecewise-linear a on knots T.
-
-    On each piece a_n does not change sign, so |a_n| is affine there and the set is an interval.
+    Returns (breakpoints, patterns, per-neuron uncertain lengths, values, bound, inputs finite).
     """
-    lo = np.minimum(np.abs(A[:-1]), np.abs(A[1:]))
-    hi = np.maximum(np.abs(A[:-1]), np.abs(A[1:]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(hi <= e, 1.0, np.where(lo > e, 0.0, (e - lo) / np.where(hi > lo, hi - lo, 1.0)))
-    return float(np.sum(np.clip(frac, 0.0, 1.0) * (T[1:] - T[:-1])[:, None]))
+    d = start.shape[0]
+    finite = True
+    for j in range(d):
+        if not (np.isfinite(start[j]) and np.isfinite(end[j])):
+            finite = False
+    if not finite:
+        return np.zeros(2), np.zeros((1, 0), dtype=np.bool_), np.zeros(0), np.zeros(d), 0.0, False
+    T, P, uncertain, average = _walk_kernel(Ws, WTs, bs, start, end, gammas, w_out)
+    K = P.shape[0]
+    n = K + 2
+    gamma_sum = n * 2.0**-53 / (1.0 - n * 2.0**-53)
+    values = np.empty(d)
+    bound = 0.0
+    for j in range(d):
+        delta = end[j] - start[j]
+        values[j] = delta * average[j]
+        jump = 0.0
+        for i in range(uncertain.shape[0]):
+            jump += uncertain[i] * flips[i, j]
+        b = 2.0 * abs(delta) * (jump + (gamma_grad + gamma_sum) * grad_bound[j]) + 2.0**-53 * abs(values[j])
+        bound = max(bound, b)
+    return T, P, uncertain, values, bound, True
+
+
+@njit(cache=True)
+def _path_average_kernel(Ws, w_out, pats, weights):
+    """sum_k weights_k w_{P_k} (one output row ``w_out``): a batched backward pass, W_0 applied once."""
+    K = pats.shape[0]
+    n_layers = len(Ws)
+    off = 0
+    for li in range(n_layers):
+        off += Ws[li].shape[0]
+    nL = Ws[n_layers - 1].shape[0]
+    off -= nL
+    V = np.empty((K, nL))
+    for k in range(K):
+        for i in range(nL):
+            V[k, i] = w_out[i] if pats[k, off + i] else 0.0
+    for li in range(n_layers - 1, 0, -1):
+        V = np.dot(V, Ws[li])
+        n = Ws[li - 1].shape[0]
+        off -= n
+        for k in range(K):
+            for i in range(n):
+                if not pats[k, off + i]:
+                    V[k, i] = 0.0
+    acc = np.dot(weights, V)
+    return np.dot(acc, Ws[0])
 
 
 def _walk_exact(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
@@ -206,7 +383,7 @@ def _walk_exact(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
         layer_values.append((np.array(T, dtype=object), A))
         H = np.where(A > 0, A, zero)
     T = np.array(T, dtype=object)
-    pats = _patterns_on_pieces(layer_values, T, exact=True)
+    pats = _patterns_on_pieces(layer_values, T)
     return _merge_equal_pieces(T, pats)
 
 
@@ -226,12 +403,16 @@ def _interp_exact(T_old, V_old, T_new):
     return out
 
 
-def _patterns_on_pieces(layer_values, T, exact: bool) -> np.ndarray:
-    """The pattern on each open piece of the final knots T: active iff positive inside the piece."""
+def _patterns_on_pieces(layer_values, T) -> np.ndarray:
+    """The pattern on each open piece of the final knots T: active iff positive inside the piece.
+
+    A pre-activation does not change sign inside a piece, so the sign of the sum of its values at
+    the two ends is its sign inside (0 only when it is identically 0 there: inactive).
+    """
     parts = []
     for T_l, A_l in layer_values:
-        if len(T_l) != len(T) or (not exact and not np.array_equal(T_l, T)) or (exact and list(T_l) != list(T)):
-            A_l = _interp_exact(list(T_l), A_l, list(T)) if exact else _interp_float(T_l, A_l, T)
+        if list(T_l) != list(T):
+            A_l = _interp_exact(list(T_l), A_l, list(T))
         s = A_l[:-1] + A_l[1:]
         parts.append(np.asarray(s > 0, dtype=bool))
     if not parts:
@@ -287,6 +468,10 @@ def path_average_gradient(model: ReLUNetwork, patterns, weights, output: int) ->
     weights = np.asarray(weights, dtype=object if model.exact else float)
     if not model.hidden_sizes:
         return np.sum(weights) * model.weights[0][k]
+    if not model.exact:
+        Ws = _kernel_weights(model)[0]
+        return _path_average_kernel(Ws, np.ascontiguousarray(model.weights[-1][k], dtype=np.float64),
+                                    np.ascontiguousarray(patterns), np.ascontiguousarray(weights))
     return (weights @ _backward_hidden(model, patterns, k)) @ model.weights[0]
 
 

@@ -211,6 +211,58 @@ def canonical_rows(composed: ReLUNetwork, pattern) -> tuple[np.ndarray, np.ndarr
     return pat, A, c
 
 
+class _IntegerNetwork:
+    """An exact network with every layer scaled to integers: W_l = Wi_l / D_l, b_l = bi_l / D_l.
+
+    Pre-activations of layer l under a pattern are then (integer affine map) / S_l with
+    S_l = D_0 ... D_l > 0, so sign conditions can be written with integer rows: much faster than
+    Fractions (float weights are dyadic, so the D_l are powers of two).
+    """
+
+    def __init__(self, net: ReLUNetwork):
+        self.layers = []
+        for W, b in zip(net.weights[:-1], net.biases[:-1]):
+            den = math.lcm(*(Fraction(v).denominator for v in np.ravel(W)), *(Fraction(v).denominator for v in b))
+            Wi = np.array([[int(Fraction(v) * den) for v in row] for row in W], dtype=object).reshape(W.shape)
+            bi = np.array([int(Fraction(v) * den) for v in b], dtype=object)
+            self.layers.append((Wi, bi, den))
+        self.k = net.n_inputs
+        self.n_neurons = net.n_neurons
+
+    def rows(self, pattern):
+        """Canonical pattern, integer rows A_i (n, k), c_i (n,) and per-row scales S (A = A_i / S)."""
+        pat = np.array(pattern, dtype=bool).copy()
+        k = self.k
+        G = None  # identity
+        h = None
+        S = 1
+        A_rows, c_rows, scales = [], [], []
+        start = 0
+        for Wi, bi, den in self.layers:
+            if G is None:
+                Gp, hp = Wi.copy(), bi.copy()
+            else:
+                Gp = Wi @ G if G.shape[0] else np.zeros((Wi.shape[0], k), dtype=object)
+                hp = (Wi @ h if h.shape[0] else np.zeros(Wi.shape[0], dtype=object)) + bi * S
+            S = S * den
+            n = Wi.shape[0]
+            mask = pat[start:start + n]
+            for o in range(n):
+                if hp[o] == 0 and not any(Gp[o]):
+                    mask[o] = False
+            pat[start:start + n] = mask
+            sign = np.where(mask, -1, 1)
+            A_rows.append(Gp * sign[:, None])
+            c_rows.append(-hp * sign)
+            scales.extend([S] * n)
+            G = Gp * mask[:, None]
+            h = hp * mask
+            start += n
+        A = np.vstack(A_rows) if A_rows else np.zeros((0, k), dtype=object)
+        c = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=object)
+        return pat, A, c, scales
+
+
 # ---------------------------------------------------------------------------- exact vertices
 def _int_rows(A, b):
     """Rows a.u <= b as integer rows (scaled by the lcm of their denominators)."""
@@ -267,24 +319,34 @@ def _float_keep(A, b, V_float, k):
     return [r for r in range(A.shape[0]) if np.min(slack[r]) <= 1e-7 * scale]
 
 
-def _confirm_region(composed, n_neurons, A_dom, b_dom, pattern, V_float):
-    """The exact region of ``pattern`` or None (empty or lower-dimensional)."""
+def _confirm_region(intnet, A_dom, b_dom, dom_scales, pattern, V_float):
+    """The exact region of ``pattern`` or None (empty or lower-dimensional).
+
+    Rows are integers (neuron rows scaled by S_l > 0, domain rows by their denominators); the
+    irredundant rows are returned as their exact Fraction values.
+    """
     from polyattr.geometry.vertices import facets_from_incidence
     from polyattr.integrate.exact import exact_simplex_moments
-    from polyattr.integrate.triangulate import affine_rank, pulling_triangulation
+    from polyattr.integrate.triangulate import pulling_triangulation
 
     k = A_dom.shape[1]
-    pat, A_p, c_p = canonical_rows(composed, pattern)
+    pat, A_p, c_p, scales = intnet.rows(pattern)
     A = np.vstack([A_p, A_dom]) if A_p.size else A_dom
     b = np.concatenate([c_p, b_dom])
+    scales = list(scales) + list(dom_scales)
     sources = list(range(A.shape[0]))  # neuron n, then n_neurons + domain row
     nonzero = [r for r in sources if any(A[r, j] != 0 for j in range(k))]
-    for r in sources:
-        if r not in set(nonzero) and b[r] < 0:
-            return pat, None  # a constant row 0 <= b < 0: empty
-    A, b, sources = A[nonzero], b[nonzero], [sources[r] for r in nonzero]
-    keep = _float_keep(A, b, V_float, k)
-    int_rows = None
+    nz = set(nonzero)
+    if any(r not in nz and b[r] < 0 for r in sources):
+        return pat, None  # a constant row 0 <= b < 0: empty
+    A, b = A[nonzero], b[nonzero]
+    sources = [sources[r] for r in nonzero]
+    scales = [scales[r] for r in nonzero]
+    try:
+        keep = _float_keep(A, b, V_float, k)
+    except OverflowError:  # integers beyond float range: give cdd every row
+        keep = list(range(A.shape[0]))
+    int_rows = [(list(A[r]), b[r]) for r in range(A.shape[0])]
     for _ in range(4):
         res = _cdd_vertices(A, b, keep)
         if res is None:
@@ -295,8 +357,6 @@ def _confirm_region(composed, n_neurons, A_dom, b_dom, pattern, V_float):
         V, incidence = res
         if len(keep) == A.shape[0]:
             break
-        if int_rows is None:
-            int_rows = _int_rows(A, b)
         iv = _int_vertices(V)
         kept = set(keep)
         violated = [r for r in range(A.shape[0]) if r not in kept and not all(_holds(int_rows[r], v) for v in iv)]
@@ -305,17 +365,64 @@ def _confirm_region(composed, n_neurons, A_dom, b_dom, pattern, V_float):
         keep = sorted(kept | set(violated))
     else:  # pragma: no cover - four rounds always end with all rows
         raise PolyattrError("exact regions: could not confirm a region's vertices")
-    if affine_rank(V) < k:
+    iv = _int_vertices(V)
+    if _integer_affine_rank(iv) < k:
         return pat, None
     # canonical vertex order (lexicographic), incidences permuted alongside
     order = sorted(range(len(V)), key=lambda i: tuple(V[i]))
     V = V[order]
+    iv = [iv[i] for i in order]
     incidence = [incidence[i] for i in order]
-    facets = facets_from_incidence(V, incidence, k)
+    facets = _facets(iv, incidence, k)
     S = pulling_triangulation(V, [f for _, f in facets])
     m0, m1, _ = exact_simplex_moments(V, S, n_groups=1, order=1)
-    rows = tuple(sorted(((sources[r], tuple(A[r]), b[r]) for r, _ in facets), key=lambda t: t[0]))
+    rows = tuple(sorted(((sources[r], tuple(Fraction(int(a), scales[r]) for a in A[r]), Fraction(int(b[r]), scales[r]))
+                         for r, _ in facets), key=lambda t: t[0]))
     return pat, ExactRegion(pat, V, rows, S, m0[0], m1[0])
+
+
+def _integer_rank(rows) -> int:
+    """Rank of an integer matrix (fraction-free elimination)."""
+    M = [list(r) for r in rows]
+    if not M:
+        return 0
+    rank, ncols = 0, len(M[0])
+    for col in range(ncols):
+        p = next((r for r in range(rank, len(M)) if M[r][col] != 0), None)
+        if p is None:
+            continue
+        M[rank], M[p] = M[p], M[rank]
+        piv = M[rank]
+        for r in range(rank + 1, len(M)):
+            if M[r][col] != 0:
+                f = M[r][col]
+                M[r] = [a * piv[col] - f * c for a, c in zip(M[r], piv)]
+        rank += 1
+    return rank
+
+
+def _integer_affine_rank(iv) -> int:
+    """Affine rank of vertices given as (integer numerators, denominator): rank of (num, den) rows minus 1."""
+    if not iv:
+        return -1
+    return _integer_rank([list(num) + [den] for num, den in iv]) - 1
+
+
+def _facets(iv, incidence, k):
+    """(row, vertex indices) of the rows tight on a (k-1)-dimensional set of vertices; one row per facet."""
+    tight: dict[int, list[int]] = {}
+    for i, inc in enumerate(incidence):
+        for r in inc:
+            tight.setdefault(int(r), []).append(i)
+    out, seen = [], set()
+    for r in sorted(tight):
+        verts = tuple(tight[r])
+        if len(verts) < k or verts in seen:
+            continue
+        if _integer_affine_rank([iv[i] for i in verts]) == k - 1:
+            seen.add(verts)
+            out.append((r, verts))
+    return out
 
 
 # ---------------------------------------------------------------------------------- entry points
@@ -392,16 +499,21 @@ def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactReg
 
         float_regions = enumerate_regions(model.to_float(), _float_domain(domain), check_estimate=False)
     composed = model.compose_affine(red.embedding, red.offset)
+    intnet = _IntegerNetwork(composed)
     A_dom, b_dom = red.inner.halfspaces()
-    A_dom = np.array([[Fraction(x) for x in row] for row in A_dom], dtype=object)
-    b_dom = np.array([Fraction(x) for x in b_dom], dtype=object)
+    A_dom = [[Fraction(x) for x in row] for row in A_dom]
+    b_dom = [Fraction(x) for x in b_dom]
+    dom_scales = [math.lcm(bb.denominator, *(x.denominator for x in a)) for a, bb in zip(A_dom, b_dom)]
+    dom = _int_rows(A_dom, b_dom)
+    A_dom = np.array([a for a, _ in dom], dtype=object).reshape(len(dom), red.inner.dim)
+    b_dom = np.array([bb for _, bb in dom], dtype=object)
     found: dict[bytes, ExactRegion] = {}
     for i in range(len(float_regions)):
         try:
             V_float = np.asarray(float_regions.vertices(i)[0], float)
         except PolyattrError:
             V_float = None
-        pat, region = _confirm_region(composed, n_neurons, A_dom, b_dom, float_regions.patterns[i], V_float)
+        pat, region = _confirm_region(intnet, A_dom, b_dom, dom_scales, float_regions.patterns[i], V_float)
         if region is None:
             continue
         found.setdefault(np.packbits(pat).tobytes() + bytes([len(pat) % 8]), region)

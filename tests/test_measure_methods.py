@@ -137,6 +137,25 @@ def test_affine_point_methods_exact_rationals():
         assert result.exact and list(result.values) == expected, method
 
 
+@pytest.mark.parametrize("method", ["pdp", "shapley_uniform", "ice", "fafp_global"])
+def test_affine_density_methods_exact_rationals(method):
+    """The methods with densities (slices, segments, the box) in exact arithmetic, on a non-unit box."""
+    w, b = [Fraction(3, 2), Fraction(-7, 5), Fraction(1, 3)], Fraction(1, 4)
+    lo, hi = [Fraction(-1), Fraction(0), Fraction(1, 2)], [Fraction(1), Fraction(2), Fraction(3, 2)]
+    x = [Fraction(1, 3), Fraction(2, 3), Fraction(5, 4)]
+    mid = [(a + c) / 2 for a, c in zip(lo, hi)]
+    wmid = sum(wi * m for wi, m in zip(w, mid))
+    wlo = sum(wi * a for wi, a in zip(w, lo))
+    expected = {
+        "pdp": [w[j] * x[j] + wmid - w[j] * mid[j] + b for j in range(3)],
+        "shapley_uniform": [w[j] * (x[j] - mid[j]) for j in range(3)],
+        "ice": [w[j] * (x[j] - mid[j]) for j in range(3)],
+        "fafp_global": [2 * (hi[j] - lo[j]) * (wlo + b) + w[j] * (hi[j] - lo[j]) ** 2 for j in range(3)],
+    }[method]
+    result = attribute(affine_network(w, b, exact=True), x, method, domain=(lo, hi), exact=True)
+    assert result.exact and list(result.values) == expected
+
+
 # -------------------------------------------------------------- the authors' notebook examples
 def test_notebook_fafp_local_example():
     """f = 2 z1 - 1.7 z2 at x = (0.5, 0.1): fafp_local = (1.0, -0.17)."""

@@ -375,10 +375,56 @@ def _confirm_region(intnet, A_dom, b_dom, dom_scales, pattern, V_float):
     incidence = [incidence[i] for i in order]
     facets = _facets(iv, incidence, k)
     S = pulling_triangulation(V, [f for _, f in facets])
-    m0, m1, _ = exact_simplex_moments(V, S, n_groups=1, order=1)
+    m0, m1 = _integer_moments(iv, S, k)
     rows = tuple(sorted(((sources[r], tuple(Fraction(int(a), scales[r]) for a in A[r]), Fraction(int(b[r]), scales[r]))
                          for r, _ in facets), key=lambda t: t[0]))
-    return pat, ExactRegion(pat, V, rows, S, m0[0], m1[0])
+    return pat, ExactRegion(pat, V, rows, S, m0, m1)
+
+
+def _integer_det(M) -> int:
+    """Determinant of a small integer matrix (fraction-free Bareiss)."""
+    a = [list(r) for r in M]
+    n = len(a)
+    if n == 0:
+        return 1
+    sign, prev = 1, 1
+    for p in range(n - 1):
+        if a[p][p] == 0:
+            sw = next((r for r in range(p + 1, n) if a[r][p] != 0), None)
+            if sw is None:
+                return 0
+            a[p], a[sw] = a[sw], a[p]
+            sign = -sign
+        for i in range(p + 1, n):
+            for j in range(p + 1, n):
+                a[i][j] = (a[i][j] * a[p][p] - a[i][p] * a[p][j]) // prev
+            a[i][p] = 0
+        prev = a[p][p]
+    return sign * a[n - 1][n - 1]
+
+
+def _integer_moments(iv, simplices, k):
+    """Exact volume and first moment of a triangulated polytope from integer vertex coordinates.
+
+    With all vertices over one common denominator D (v = N / D): a simplex has volume
+    |det(N_1 - N_0, ...)| / (D^k k!) and first moment volume * (sum N_i) / (D (k + 1)).
+    """
+    D = math.lcm(*(den for _, den in iv))
+    N = [[x * (D // den) for x in num] for num, den in iv]
+    total_det = 0
+    total_m1 = [0] * k
+    for s in simplices:
+        pts = [N[i] for i in s]
+        det = abs(_integer_det([[a - b for a, b in zip(p, pts[0])] for p in pts[1:]]))
+        if det == 0:
+            continue
+        total_det += det
+        for j in range(k):
+            total_m1[j] += det * sum(p[j] for p in pts)
+    kf = math.factorial(k)
+    m0 = Fraction(total_det, D**k * kf)
+    m1 = np.array([Fraction(v, D ** (k + 1) * kf * (k + 1)) for v in total_m1], dtype=object)
+    return m0, m1
 
 
 def _integer_rank(rows) -> int:

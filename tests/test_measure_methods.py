@@ -393,3 +393,33 @@ def test_bad_input_raises_polyattr_error():
     for method in ("shapley", "shapley_uniform"):
         with pytest.raises(PolyattrError, match="20"):
             attribute(big, np.full(21, 0.5), method)
+
+
+# -------------------------------------------------- the sampled references themselves, and the rest
+def test_monte_carlo_interval_and_riemann_ig():
+    from polyattr.attribution.approximate import monte_carlo, riemann_ig
+
+    rng = np.random.default_rng(9)
+    # a known integral: E[z1^2 - z2] for z uniform on [0,1]^2 is 1/3 - 1/2
+    mc = monte_carlo(lambda Z: Z[:, 0] ** 2 - Z[:, 1], lambda n, rng: rng.random((n, 2)), 10**5, rng)
+    lo, hi = mc.interval
+    assert lo <= 1 / 3 - 1 / 2 <= hi and mc.stderr < 2e-3
+    # Riemann IG converges to the exact IG like 1/steps (the gradient is piecewise constant on the path)
+    net = random_network([3, 16, 16, 1], rng=rng)
+    x = np.array([0.8, 0.3, 0.6])
+    exact = attribute(net, x, "ig", baseline=np.zeros(3)).values
+    errs = [np.max(np.abs(riemann_ig(net, x, np.zeros(3), n) - exact)) for n in (10, 100, 1000, 10000)]
+    assert errs[-1] < 1e-3 and errs[-1] < errs[0] / 20
+    f = network_function(net)
+    assert abs(riemann_ig(net, x, np.zeros(3), 10000, rule="trapezoid").sum() - (f(x[None])[0] - f(np.zeros((1, 3)))[0])) < 1e-3
+
+
+@pytest.mark.parametrize("method", ["smoothgrad_uniform", "lime_uniform", "shapley"])
+def test_other_methods_against_sampled_references(method):
+    """smoothgrad_uniform and lime_uniform (boxes around x) and baseline Shapley by random permutations."""
+    rng = np.random.default_rng(17)
+    net = random_network([2, 16, 16, 1], rng=rng)
+    x = np.array([0.35, 0.55])
+    exact = attribute(net, x, method, **({"radius": 0.2} if method != "shapley" else {}))
+    est = sampled_attribution(net, x, method, n=200_000, rng=rng, radius=0.2)
+    assert np.all(np.abs(exact.values - est.values) <= 5 * est.stderr + 1e-12), (exact.values, est.values, est.stderr)

@@ -1,0 +1,79 @@
+"""Exact (rational, certified) mode vs float mode: time ratios, printed as a table.
+
+Run:  python benchmarks/exact.py [--repeats N] [--seeds K]
+
+For random 2- and 3-input networks with hidden layers [16, 16] on the unit box: region
+enumeration (float: ``enumerate_regions``; exact: the float enumeration confirmed by
+``exact_region_set`` -- cdd.gmp vertices, exact moments, exact tiling check), and the methods pdp,
+ig and shapley_uniform through ``attribute(..., exact=False/True)``.  Times are medians over
+repeats (after a warm-up run for numba), with the exact region cache cleared before every exact
+run; the ratio is exact / float.  A last column times writing the certificate and verifying it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from polyattr import Box, attribute, enumerate_regions, random_network, save_model
+from polyattr.certify.certificate import write_certificate
+from polyattr.certify.exact_regions import clear_cache, exact_region_set
+from polyattr.certify.verify import verify_certificate
+
+
+def median_time(fn, repeats, before=None):
+    times = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rows = []
+    tmp = Path(tempfile.mkdtemp())
+    for d in (2, 3):
+        net = random_network([d, 16, 16, 1], rng=args.seed + d)
+        model_path = tmp / f"m{d}.npz"
+        save_model(net, model_path)
+        x = np.round(np.random.default_rng(args.seed).uniform(0.1, 0.9, size=d), 3)
+        box, ebox = Box.unit(d), Box.unit(d, exact=True)
+        enumerate_regions(net, box)  # warm-up (numba)
+        n_regions = len(enumerate_regions(net, box))
+        t_float = median_time(lambda: enumerate_regions(net, box), args.repeats)
+        t_exact = median_time(lambda: exact_region_set(net, ebox, enumerate_regions(net, box)), args.repeats,
+                              before=clear_cache)
+        rows.append((d, "regions", n_regions, t_float, t_exact, None))
+        for method in ("pdp", "ig", "shapley_uniform"):
+            attribute(net, x, method)
+            res = attribute(net, x, method, exact=True)
+            t_float = median_time(lambda: attribute(net, x, method), args.repeats)
+            t_exact = median_time(lambda: attribute(net, x, method, exact=True), args.repeats, before=clear_cache)
+            cert = tmp / f"{method}{d}.json"
+
+            def certify_and_verify():
+                write_certificate(cert, model_path=model_path, model=net, domain=None, result=res)
+                verify_certificate(model_path, cert)
+
+            t_cert = median_time(certify_and_verify, 1)
+            rows.append((d, method, res.regions, t_float, t_exact, t_cert))
+    print(f"{'d':>2} {'task':<16} {'regions':>8} {'float s':>10} {'exact s':>10} {'ratio':>8} {'cert+verify s':>14}")
+    for d, task, n, tf, te, tc in rows:
+        tc_s = f"{tc:14.3f}" if tc is not None else f"{'':>14}"
+        print(f"{d:>2} {task:<16} {n:>8} {tf:10.4f} {te:10.3f} {te / tf:8.0f} {tc_s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -328,56 +328,23 @@ def _radius(ctx: AttributionContext):
 def box_region_moments(ctx: AttributionContext, box: Box, order: int):
     """Uniform-probability moments on ``box`` of every region of the model, and the local maps.
 
-    Returns (m0 (n,), m1 (n, d), M2 (n, d, d) or None, W (n, d), b (n,), extra_regions).
-    Float mode: the context's integrator (cached regions, moments of the region set).
-    Exact mode: the regions found by the float enumeration are re-cut exactly from their patterns
-    (rational H-forms, cdd.gmp vertices, exact simplex moments); the exact masses must add up to
-    1 exactly, which certifies that the enumeration missed nothing (regions of distinct patterns
-    have disjoint interiors).
+    Returns (m0 (n,), m1 (n, d), M2 (n, d, d) or None, W (n, d), b (n,)) in input coordinates (a
+    box is its own reduced domain).  The regions come from the context's integrator: float
+    enumeration, or in exact mode the exactly confirmed region set (rational polytopes whose
+    masses are checked to tile the box), with Fraction moments.
     """
-    if not ctx.exact:
-        from polyattr.measures.core import DensityPiece
-
-        regions = ctx.integrator.regions_on(box)
-        m0, m1, M2 = DensityPiece(box).region_moments(regions, order=order)
-        W, b = regions.affine_maps(ctx.output)
-        return np.asarray(m0, float), np.asarray(m1, float), M2, W, b, 0
-    from polyattr.geometry.regions import enumerate_regions
-    from polyattr.geometry.vertices import polytope_moments
-
-    float_box = Box(box.lower.astype(float), box.upper.astype(float))
-    regions = enumerate_regions(ctx.model.to_float(), float_box, max_regions=ctx.integrator.max_regions,
-                                backend=ctx.integrator.backend)
-    A_d, b_d = box.halfspaces()
+    regions = ctx.integrator.regions_on(box)
+    m0, m1, M2 = regions.moments(order=max(order, 1))
+    W, b = regions.affine_maps(ctx.output)
     vol = box.volume
-    m0s, m1s, M2s, Ws, bs = [], [], [], [], []
-    for pattern in regions.patterns:
-        A_p, c_p = ctx.model.pattern_constraints(pattern)
-        A = np.vstack([A_p, A_d])
-        c = np.concatenate([c_p, b_d])
-        try:
-            m0, m1, M2 = polytope_moments(A, c, order=order, exact=True)
-        except PolyattrError:
-            continue  # exactly empty or degenerate: no mass (the mass check below guards the rest)
-        if m0 == 0:
-            continue
-        m0s.append(m0 / vol)
-        m1s.append(np.array([v / vol for v in m1], dtype=object) if m1 is not None else np.zeros(ctx.d, dtype=object))
-        M2s.append(None if M2 is None else np.array([[v / vol for v in row] for row in M2], dtype=object))
-        w, bb = ctx.model.local_affine_map(pattern, ctx.output)
-        Ws.append(w)
-        bs.append(bb)
-    total = sum(m0s, start=Fraction(0))
-    if total != 1:
-        raise PolyattrError(
-            f"regions: the exact masses of the {len(regions)} enumerated regions add up to {float(total):.17g}, "
-            f"not 1: the float enumeration missed part of the box; retry with backend='lp'"
-        )
-    n = len(m0s)
-    m1 = np.array(m1s, dtype=object).reshape(n, ctx.d)
-    M2 = None if order < 2 else np.array(M2s, dtype=object).reshape(n, ctx.d, ctx.d)
-    return (np.array(m0s, dtype=object), m1, M2, np.array(Ws, dtype=object).reshape(n, ctx.d),
-            np.array(bs, dtype=object), len(regions))
+    if ctx.exact:
+        inv = Fraction(1) / vol
+        scale = (lambda a: np.array([Fraction(v) * inv for v in np.ravel(a)], dtype=object).reshape(np.shape(a)))
+        return (scale(m0), scale(m1), None if M2 is None else scale(M2),
+                np.asarray(W, dtype=object), np.asarray(b, dtype=object))
+    vol = float(vol)
+    return (np.asarray(m0, float) / vol, np.asarray(m1, float) / vol, None if M2 is None else np.asarray(M2, float) / vol,
+            np.asarray(W, float), np.asarray(b, float))
 
 
 @register_method("smoothgrad_uniform")
@@ -391,10 +358,10 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     """
     r = _radius(ctx)
     box = Box(ctx.x - r, ctx.x + r, exact=ctx.exact)
-    m0, m1, _, W, b, extra = box_region_moments(ctx, box, order=0)
+    m0, m1, _, W, b = box_region_moments(ctx, box, order=0)
     if ctx.exact:
         values = [sum((m0[i] * W[i, j] for i in range(len(m0))), start=Fraction(0)) for j in range(ctx.d)]
-        return MethodResult(values, 0.0, info={"radius": list(r), "extra_regions": extra, "box_regions": len(m0)})
+        return MethodResult(values, 0.0, info={"radius": list(r), "box_regions": len(m0)})
     values = m0 @ W
     defect = abs(float(np.sum(m0)) - 1.0)
     wmax = float(np.max(np.abs(W), initial=0.0))
@@ -447,7 +414,7 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     """
     r = _radius(ctx)
     box = Box(ctx.x - r, ctx.x + r, exact=ctx.exact)
-    m0, m1, M2, W, b, extra = box_region_moments(ctx, box, order=2)
+    m0, m1, M2, W, b = box_region_moments(ctx, box, order=2)
     x = ctx.x
     lower_u, upper_u = -r, r  # the box in centred coordinates
     d = ctx.d
@@ -462,8 +429,7 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
         sol = solve_linear_exact(_box_design_matrix(lower_u, upper_u, one), [Ef] + Euf)
         c = sol[1:]
         intercept = sol[0] - sum((c[j] * x[j] for j in range(d)), start=Fraction(0))
-        return MethodResult(c, 0.0, info={"radius": list(r), "intercept": intercept, "extra_regions": extra,
-                                          "box_regions": n})
+        return MethodResult(c, 0.0, info={"radius": list(r), "intercept": intercept, "box_regions": n})
     mw = np.einsum("nd,nd->n", m1, W)
     Ef = float(np.sum(mw + m0 * b))
     Ezf = np.einsum("nij,nj->i", M2, W) + m1.T @ b

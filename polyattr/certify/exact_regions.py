@@ -78,6 +78,7 @@ class ExactRegionSet:
     support_volume: Fraction
     float_regions: int = 0
     _m2: list | None = field(default=None, repr=False)
+    _maps: tuple | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.regions)
@@ -150,11 +151,14 @@ class ExactRegionSet:
     def affine_maps(self, output: int | None = None):
         """Exact local affine maps in input coordinates: (n, n_outputs, d), (n, n_outputs) or one output."""
         n, d, o = len(self), self.model.n_inputs, self.model.n_outputs
-        W = np.empty((n, o, d), dtype=object)
-        b = np.empty((n, o), dtype=object)
-        for i, r in enumerate(self.regions):
-            Wi, bi = self.model.local_affine_map(r.pattern)
-            W[i], b[i] = Wi, bi
+        if self._maps is None:
+            W = np.empty((n, o, d), dtype=object)
+            b = np.empty((n, o), dtype=object)
+            intnet = _IntegerNetwork(self.model)
+            for i, r in enumerate(self.regions):
+                W[i], b[i] = intnet.affine_map(r.pattern)
+            self._maps = (W, b)
+        W, b = self._maps
         if output is None:
             return W, b
         k = self.model.check_output(output)
@@ -221,12 +225,36 @@ class _IntegerNetwork:
 
     def __init__(self, net: ReLUNetwork):
         self.layers = []
-        for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        for W, b in zip(net.weights, net.biases):
             den = math.lcm(*(Fraction(v).denominator for v in np.ravel(W)), *(Fraction(v).denominator for v in b))
             Wi = np.array([[int(Fraction(v) * den) for v in row] for row in W], dtype=object).reshape(W.shape)
             bi = np.array([int(Fraction(v) * den) for v in b], dtype=object)
             self.layers.append((Wi, bi, den))
+        self.output_layer = self.layers.pop()
         self.k = net.n_inputs
+
+    def affine_map(self, pattern):
+        """The exact local affine map (W_P (n_outputs, k), b_P (n_outputs,)) of a pattern, as Fractions."""
+        pat = np.asarray(pattern, dtype=bool)
+        k = self.k
+        G = np.array([[int(i == j) for j in range(k)] for i in range(k)], dtype=object).reshape(k, k)
+        h = np.zeros(k, dtype=object)
+        S, start = 1, 0
+        for Wi, bi, den in self.layers:
+            n = Wi.shape[0]
+            mask = pat[start:start + n]
+            Gp = Wi @ G
+            hp = Wi @ h + bi * S
+            S *= den
+            G, h = Gp * mask[:, None], hp * mask
+            start += n
+        Wi, bi, den = self.output_layer
+        Wo = Wi @ G
+        bo = Wi @ h + bi * S
+        S *= den
+        Wf = np.array([[Fraction(int(v), S) for v in row] for row in Wo], dtype=object).reshape(Wo.shape)
+        bf = np.array([Fraction(int(v), S) for v in bo], dtype=object)
+        return Wf, bf
         self.n_neurons = net.n_neurons
 
     def rows(self, pattern):

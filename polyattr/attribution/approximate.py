@@ -141,10 +141,10 @@ def riemann_stieltjes_grid(f, F, N: int, domain=None, *, max_cells: int = MAX_GR
     Parameters
     ----------
     f : ReLUNetwork or callable (n, d) -> (n,)
-    F : callable, sequence of callables, or a method description
-        Distribution function(s) F(a) = mu([l, a]) taking corners (n, d) and returning (n,).  A
-        method description is a dict accepted by :func:`distribution_functions`, e.g.
-        ``{"method": "pdp", "x": x}``.
+    F : callable, Measure, a sequence of them, or a method description
+        Distribution function(s) F(a) = mu([l, a]) taking corners (n, d) and returning (n,); a
+        polyattr Measure is converted by :func:`measure_distribution`.  A method description is a
+        dict accepted by :func:`distribution_functions`, e.g. ``{"method": "pdp", "x": x}``.
     N : int
         Cells per axis.
     domain : None, (lower, upper) or Box
@@ -159,14 +159,18 @@ def riemann_stieltjes_grid(f, F, N: int, domain=None, *, max_cells: int = MAX_GR
     """
     start = time.perf_counter()
     f = _as_function(f)
+    from polyattr.measures.core import Measure
+
     if isinstance(F, dict):
         Fs = distribution_functions(domain=domain, **F)
+    elif isinstance(F, Measure):
+        Fs = [measure_distribution(F, domain)]
     elif callable(F):
         Fs = [F]
     else:
-        Fs = list(F)
+        Fs = [measure_distribution(g, domain) if isinstance(g, Measure) else g for g in F]
         if not Fs or not all(callable(g) for g in Fs):
-            raise PolyattrError("F: expected a callable, a non-empty sequence of callables, or a method description")
+            raise PolyattrError("F: expected a callable, a Measure, a non-empty sequence of them, or a method description")
     if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
         raise PolyattrError(f"N: expected a positive integer, got {N!r}")
     N = int(N)
@@ -320,6 +324,87 @@ def distribution_functions(method: str, x=None, baseline=None, domain=None, d: i
                 for j in range(d)]
     raise PolyattrError(f"method: no distribution functions for {method!r}; expected occlusion, shapley, "
                         "shapley_uniform, pdp, ice, fafp_local or fafp_global")
+
+
+def _poly_cdf(a: np.ndarray, coeffs, lower: float, upper: float) -> np.ndarray:
+    """integral from lower to clip(a) of c0 + c1 t + c2 t^2 + ... dt."""
+    t = np.clip(a, lower, upper)
+    return sum(float(c) * (t ** (p + 1) - lower ** (p + 1)) / (p + 1) for p, c in enumerate(coeffs))
+
+
+def measure_distribution(measure, domain=None) -> DistributionFunction:
+    """The distribution function F(a) = mu([l, a]) of a polyattr Measure, for the grid scheme.
+
+    Supports point pieces (Dirac, Discrete, Empirical), uniform or polynomial densities on boxes
+    and on affine slices of boxes, and uniform densities on axis-parallel segments: the product
+    measures the grid can represent.  Point masses on the lower face of the domain are put just
+    inside it (see :func:`_step`).
+    """
+    from polyattr.geometry.domains import AffineSlice, Box, Segment
+    from polyattr.measures.core import DensityPiece, PointPiece
+
+    d = measure.ambient_dim
+    lo, hi = _box_arrays(domain, d)
+    parts = []
+    for coef, piece in measure.terms:
+        c = float(coef)
+        if isinstance(piece, PointPiece):
+            pts = piece.points.astype(float)
+            w = piece.weights.astype(float)
+
+            def F(A, pts=pts, w=w):
+                out = np.zeros(A.shape[0])
+                for p, wi in zip(pts, w):
+                    term = np.full(A.shape[0], wi)
+                    for k in range(d):
+                        term *= _step(A[:, k], p[k], lo[k])
+                    out += term
+                return out
+
+            parts.append((c, F))
+            continue
+        if not isinstance(piece, DensityPiece):  # pragma: no cover - Measure validates its pieces
+            raise PolyattrError(f"measure: unsupported piece {type(piece).__name__}")
+        dom, scale = piece.domain, float(piece.density_scale())
+        polys = piece.polynomials or {}
+        factors = []  # per input coordinate: callable a -> factor
+        if isinstance(dom, (Box, AffineSlice)):
+            box = dom if isinstance(dom, Box) else dom.box
+            fixed = {} if isinstance(dom, Box) else {i: float(v) for i, v in dom.fixed.items()}
+            free = [i for i in range(d) if i not in fixed]
+            for k in range(d):
+                if k in fixed:
+                    factors.append(lambda a, v=fixed[k], k=k: _step(a, v, lo[k]))
+                    continue
+                blo, bhi = float(box.lower[k]), float(box.upper[k])
+                coeffs = polys.get(free.index(k))
+                if coeffs is None:
+                    factors.append(lambda a, blo=blo, bhi=bhi: np.clip(a, blo, bhi) - blo)
+                else:
+                    factors.append(lambda a, c=coeffs, blo=blo, bhi=bhi: _poly_cdf(a, c, blo, bhi))
+        elif isinstance(dom, Segment):
+            start, end = dom.start.astype(float), dom.end.astype(float)
+            moving = np.flatnonzero(start != end)
+            if moving.size != 1 or polys:
+                raise PolyattrError("measure: the grid scheme takes uniform laws on axis-parallel segments only")
+            m = int(moving[0])
+            for k in range(d):
+                if k != m:
+                    factors.append(lambda a, v=start[k], k=k: _step(a, v, lo[k]))
+                else:  # the t-length of {t : z_m(t) <= a}, whichever way the segment runs
+                    s0, s1 = sorted((start[m], end[m]))
+                    factors.append(lambda a, s0=s0, s1=s1: np.clip((a - s0) / (s1 - s0), 0.0, 1.0))
+        else:
+            raise PolyattrError(f"measure: the grid scheme needs a box, slice or segment support, got {type(dom).__name__}")
+
+        def F(A, factors=factors, scale=scale):
+            out = np.full(A.shape[0], scale)
+            for k, fk in enumerate(factors):
+                out *= fk(A[:, k])
+            return out
+
+        parts.append((c, F))
+    return linear_combination(parts)
 
 
 # --------------------------------------------------------------------------------- Monte Carlo

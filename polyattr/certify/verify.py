@@ -108,31 +108,70 @@ class _Net:
                for row, bb in zip(self.W[-1], self.b[-1])]
         return pres, out
 
+    def integer_layers(self):
+        """Every layer as integers: W = Wi / D, b = bi / D (D the lcm of the layer's denominators)."""
+        if not hasattr(self, "_int_layers"):
+            layers = []
+            for W, b in zip(self.W, self.b):
+                D = math.lcm(*(v.denominator for row in W for v in row), *(v.denominator for v in b))
+                layers.append(([[int(v * D) for v in row] for row in W], [int(v * D) for v in b], D))
+            self._int_layers = layers
+        return self._int_layers
+
     def pattern_maps(self, pattern, E, z0, output):
-        """Under ``pattern``, with z = E u + z0: per neuron (g, h) with pre-activation g.u + h, and
-        the output map (w, c).  E is d x k (lists), z0 length d."""
+        """Under ``pattern``, with z = E u + z0 (E d x k, z0 length d, Fractions):
+
+        per neuron an integer row (g, h, S) whose pre-activation is (g.u + h) / S with S > 0, and
+        the output map (w, c) as Fractions (f = w.u + c on the region).
+        """
         k = len(E[0]) if E else 0
-        G = [list(row) for row in E]
-        h = list(z0)
+        e = math.lcm(*(v.denominator for row in E for v in row), *(v.denominator for v in z0))
+        G = [[int(v * e) for v in row] for row in E]
+        h = [int(v * e) for v in z0]
+        S = e
         rows, n = [], 0
-        for W, b in zip(self.W[:-1], self.b[:-1]):
+        layers = self.integer_layers()
+        for Wi, bi, D in layers[:-1]:
             newG, newh = [], []
-            for wr, bb in zip(W, b):
-                g = [sum((w * G[i][j] for i, w in enumerate(wr) if w and G[i][j]), start=Fraction(0)) for j in range(k)]
-                c = sum((w * h[i] for i, w in enumerate(wr) if w and h[i]), start=Fraction(0)) + bb
-                rows.append((g, c))
+            for wr, bb in zip(Wi, bi):
+                g = [sum(w * G[i][j] for i, w in enumerate(wr) if w and G[i][j]) for j in range(k)]
+                c = sum(w * h[i] for i, w in enumerate(wr) if w and h[i]) + bb * S
+                rows.append((g, c, S * D))
                 if pattern[n]:
                     newG.append(g)
                     newh.append(c)
                 else:
-                    newG.append([Fraction(0)] * k)
-                    newh.append(Fraction(0))
+                    newG.append([0] * k)
+                    newh.append(0)
                 n += 1
             G, h = newG, newh
-        wr, bb = self.W[-1][output], self.b[-1][output]
-        w = [sum((x * G[i][j] for i, x in enumerate(wr) if x and G[i][j]), start=Fraction(0)) for j in range(k)]
-        c = sum((x * h[i] for i, x in enumerate(wr) if x and h[i]), start=Fraction(0)) + bb
+            S *= D
+        Wi, bi, D = layers[-1]
+        wr, bb = Wi[output], bi[output]
+        w = [Fraction(sum(x * G[i][j] for i, x in enumerate(wr) if x and G[i][j]), S * D) for j in range(k)]
+        c = Fraction(sum(x * h[i] for i, x in enumerate(wr) if x and h[i]) + bb * S, S * D)
         return rows, (w, c)
+
+
+def _as_integer_point(p):
+    """A rational point as (integer numerators, positive common denominator)."""
+    den = math.lcm(*(v.denominator for v in p)) if p else 1
+    return [int(v * den) for v in p], den
+
+
+def _row_sign_value(row, ipoint) -> int:
+    """An integer with the sign of the row's pre-activation at the point."""
+    g, h, _ = row
+    num, den = ipoint
+    return sum(a * b for a, b in zip(g, num) if a and b) + h * den
+
+
+def _row_fractions(row, active):
+    """The pattern's exact inequality a.u <= b of a neuron row (active: pre >= 0, inactive: pre <= 0)."""
+    g, h, S = row
+    if active:
+        return [Fraction(-x, S) for x in g], Fraction(h, S)
+    return [Fraction(x, S) for x in g], Fraction(-h, S)
 
 
 def load_exact_model(path) -> _Net:
@@ -363,7 +402,7 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
         seen.add(pat)
         bits = [c == "1" for c in pat]
         rows, (w, c) = net.pattern_maps(bits, E, z0, output)
-        for n, (g, h) in enumerate(rows):
+        for n, (g, h, _) in enumerate(rows):
             if bits[n] and h == 0 and not any(g):
                 _fail(f"{it}.pattern", f"neuron {n} is identically 0 on the support but marked active (not canonical)")
         V = [_qv(v, f"{it}.vertices[{vi}]", k) for vi, v in enumerate(_get(reg, "vertices", it))]
@@ -373,10 +412,11 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
             for j in range(k):
                 if not inner[0][j] <= v[j] <= inner[1][j]:
                     _fail(f"{it}.vertices[{vi}]", "outside the support")
-            for n, (g, h) in enumerate(rows):
-                val = _dot(g, v) + h
+            iv = _as_integer_point(v)
+            for n, row in enumerate(rows):
+                val = _row_sign_value(row, iv)
                 if (bits[n] and val < 0) or (not bits[n] and val > 0):
-                    _fail(f"{it}.vertices[{vi}]", f"violates the sign condition of neuron {n} (pre-activation {val})")
+                    _fail(f"{it}.vertices[{vi}]", f"violates the sign condition of neuron {n}")
         if _affine_rank(V) != k:
             _fail(f"{it}.vertices", f"not full-dimensional (affine rank {_affine_rank(V)} < {k})")
         facet_sets = []
@@ -386,8 +426,7 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
                 _fail(fit, "expected [source, [a...], b]")
             src, a, b = facet[0], _qv(facet[1], fit, k), _q(facet[2], fit)
             if 0 <= src < N:
-                g, h = rows[src]
-                expect = ([-x for x in g], h) if bits[src] else (list(g), -h)
+                expect = _row_fractions(rows[src], bits[src])
             elif N <= src < N + 2 * k:
                 expect = dom_rows[src - N]
             else:
@@ -586,8 +625,10 @@ def _check_gradient(net, cert, d, output, x, values):
     witness = _qv(_get(trace, "witness", "trace"), "trace.witness", d)
     I = [[Fraction(int(i == j)) for j in range(d)] for i in range(d)]
     rows, (w, _) = net.pattern_maps(bits, I, [Fraction(0)] * d, output)
-    for n, (g, h) in enumerate(rows):
-        vx, vw = _dot(g, x) + h, _dot(g, witness) + h
+    ix, iw = _as_integer_point(x), _as_integer_point(witness)
+    for n, row in enumerate(rows):
+        g, h, _ = row
+        vx, vw = _row_sign_value(row, ix), _row_sign_value(row, iw)
         if bits[n] and h == 0 and not any(g):
             _fail("trace.pattern", f"neuron {n} identically 0 but marked active")
         if (bits[n] and vx < 0) or (not bits[n] and vx > 0):
@@ -633,9 +674,9 @@ def _check_paths(net, cert, d, output, x, base, values):
             bits = [c == "1" for c in pat]
             rows, (w, _) = net.pattern_maps(bits, I, [Fraction(0)] * d, output)
             for t in (t0, t1):
-                z = [a + t * (b - a) for a, b in zip(st, en)]
-                for n, (g, h) in enumerate(rows):
-                    v = _dot(g, z) + h
+                iz = _as_integer_point([a + t * (b - a) for a, b in zip(st, en)])
+                for n, row in enumerate(rows):
+                    v = _row_sign_value(row, iz)
                     if (bits[n] and v < 0) or (not bits[n] and v > 0):
                         _fail(it, f"the pattern's sign condition of neuron {n} fails at t = {t}")
             mid = [a + (t0 + t1) / 2 * (b - a) for a, b in zip(st, en)]

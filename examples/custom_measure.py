@@ -20,7 +20,7 @@ from fractions import Fraction
 import numpy as np
 
 import polyattr
-from polyattr import Box, ReLUNetwork, Segment
+from polyattr import ReLUNetwork, Segment
 from polyattr.attribution.approximate import riemann_stieltjes_grid
 from polyattr.measures.core import Dirac, Lebesgue, Uniform
 

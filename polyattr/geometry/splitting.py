@@ -193,30 +193,77 @@ def _det_abs(A, d):
     return abs(det)
 
 
+@njit(cache=True, inline="always")
+def _lowest_bit(x):
+    """Index of the lowest set bit of a non-zero uint64."""
+    return _popcount((x & (~x + _U1)) - _U1)
+
+
 @njit(cache=True)
-def _volume_centroid(X, M, k, d, nw, cen):
-    """Volume of the cell with vertices X[:k] and tight sets M[:k] (pulling triangulation driven
-    by the tight sets); its centroid is written to ``cen``."""
+def _maximal_sets(cand, m, kw, ok):
+    """ok[i] = cand[i] is inclusion-maximal among cand[:m] (equal sets: only the first is kept)."""
+    for i in range(m):
+        good = True
+        for j in range(m):
+            if j == i:
+                continue
+            sub = True
+            eq = True
+            for w in range(kw):
+                ci = cand[i, w]
+                cj = cand[j, w]
+                if (ci & cj) != ci:
+                    sub = False
+                    break
+                if ci != cj:
+                    eq = False
+            if sub and (not eq or j < i):
+                good = False
+                break
+        ok[i] = good
+
+
+@njit(cache=True)
+def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_apex, A, simplex, chain):
+    """Volume of the cell with vertices X[:k] and tight sets M[:k]; its centroid goes to ``cen``.
+
+    Pulling triangulation driven by the tight sets.  Faces are vertex bitsets.  The facets of the
+    cell are the maximal sets {v : c tight at v}; every face of the cell is its intersection with
+    some facets, so the facets of a face F are the maximal proper sets F & facet_i.  The other
+    arrays are caller-provided work space (rows >= 64 nw, d (64 nw + 1) + 2; columns >= words of k).
+    """
     kw = (k + 63) // 64
-    nbits = nw * 64
-    cap = d * (nbits + 1) + 2
-    f_set = np.zeros((cap, kw), np.uint64)  # stack of faces: vertex subsets ...
-    f_dim = np.empty(cap, np.int64)  # ... their dimension ...
-    f_apex = np.empty((cap, d + 1), np.int64)  # ... and the apexes pulled so far
-    cand = np.zeros((nbits, kw), np.uint64)
-    cand_apex = np.zeros(nbits, np.bool_)
-    cand_ok = np.zeros(nbits, np.bool_)
-    verts = np.empty(k, np.int64)
-    orm = np.empty(nw, np.uint64)
-    andm = np.empty(nw, np.uint64)
-    A = np.empty((d, d))
-    simplex = np.empty(d + 1, np.int64)
-    chain = np.empty(d + 1, np.int64)
     fact = 1.0
     for i in range(2, d + 1):
         fact *= i
-    for w in range(kw):
-        f_set[0, w] = np.uint64(0)
+    # ---- facets of the cell
+    m = 0
+    for w in range(nw):
+        bits = np.uint64(0)
+        for v in range(k):
+            bits |= M[v, w]
+        while bits != np.uint64(0):
+            low = bits & (~bits + _U1)
+            bits ^= low
+            for ww in range(kw):
+                cand[m, ww] = np.uint64(0)
+            cnt = 0
+            for v in range(k):
+                if M[v, w] & low:
+                    cand[m, v >> 6] |= _U1 << np.uint64(v & 63)
+                    cnt += 1
+            if cnt >= d:  # a facet has at least d vertices
+                m += 1
+    _maximal_sets(cand, m, kw, cand_ok)
+    n_fac = 0
+    for i in range(m):
+        if cand_ok[i]:
+            for ww in range(kw):
+                fac[n_fac, ww] = cand[i, ww]
+            n_fac += 1
+    # ---- depth-first pulling
+    for ww in range(kw):
+        f_set[0, ww] = np.uint64(0)
     for v in range(k):
         f_set[0, v >> 6] |= _U1 << np.uint64(v & 63)
     f_dim[0] = d
@@ -231,16 +278,24 @@ def _volume_centroid(X, M, k, d, nw, cen):
         for a in range(n_ap):
             chain[a] = f_apex[top, a]  # the children overwrite this stack slot
         nv = 0
-        for v in range(k):
-            if (f_set[top, v >> 6] >> np.uint64(v & 63)) & _U1:
-                verts[nv] = v
-                nv += 1
+        apex = -1
+        for ww in range(kw):
+            x = f_set[top, ww]
+            nv += _popcount(x)
+            if apex < 0 and x != np.uint64(0):
+                apex = 64 * ww + _lowest_bit(x)
         if nv == dim + 1:
-            # a simplex face: the apexes plus its vertices span one d-simplex of the triangulation
+            # a simplex face: the apexes pulled so far plus its vertices span one d-simplex
             for i in range(n_ap):
                 simplex[i] = chain[i]
-            for i in range(nv):
-                simplex[n_ap + i] = verts[i]
+            t = n_ap
+            for ww in range(kw):
+                x = f_set[top, ww]
+                while x != np.uint64(0):
+                    low = x & (~x + _U1)
+                    x ^= low
+                    simplex[t] = 64 * ww + _popcount(low - _U1)
+                    t += 1
             p0 = simplex[0]
             for r in range(d):
                 q = simplex[r + 1]
@@ -255,58 +310,20 @@ def _volume_centroid(X, M, k, d, nw, cen):
             continue
         if nv < dim + 1:
             continue  # cannot happen with consistent tight sets; ignore defensively
-        apex = verts[0]
-        for w in range(nw):
-            orm[w] = np.uint64(0)
-            andm[w] = ~np.uint64(0)
-        for t in range(nv):
-            v = verts[t]
-            for w in range(nw):
-                orm[w] |= M[v, w]
-                andm[w] &= M[v, w]
-        # candidate facets: constraints tight at some but not all vertices of the face
-        m = 0
-        for w in range(nw):
-            bits = orm[w] & ~andm[w]
-            while bits != np.uint64(0):
-                low = bits & (~bits + _U1)
-                bits ^= low
-                b = 0
-                while (low >> np.uint64(b)) != _U1:
-                    b += 1
-                cnt = 0
-                for ww in range(kw):
-                    cand[m, ww] = np.uint64(0)
-                for t in range(nv):
-                    v = verts[t]
-                    if (M[v, w] >> np.uint64(b)) & _U1:
-                        cand[m, v >> 6] |= _U1 << np.uint64(v & 63)
-                        cnt += 1
-                if cnt >= dim:  # a facet of a dim-face has at least dim vertices
-                    cand_apex[m] = ((M[apex, w] >> np.uint64(b)) & _U1) != np.uint64(0)
-                    m += 1
-        # facets = inclusion-maximal candidates, duplicates kept once
-        for i in range(m):
-            ok = True
-            for j in range(m):
-                if j == i:
-                    continue
-                sub = True
-                eq = True
-                for ww in range(kw):
-                    if (cand[i, ww] & cand[j, ww]) != cand[i, ww]:
-                        sub = False
-                        break
-                    if cand[i, ww] != cand[j, ww]:
-                        eq = False
-                if sub and (not eq or j < i):
-                    ok = False
-                    break
-            cand_ok[i] = ok
-        for i in range(m):
-            if cand_ok[i] and not cand_apex[i]:
-                if top >= cap:
-                    return vol  # unreachable: cap bounds the depth-first stack
+        # facets of this face: maximal proper intersections with the cell's facets
+        mm = 0
+        for i in range(n_fac):
+            g = 0
+            for ww in range(kw):
+                cand[mm, ww] = f_set[top, ww] & fac[i, ww]
+                g += _popcount(cand[mm, ww])
+            if g >= dim and g < nv:
+                mm += 1
+        _maximal_sets(cand, mm, kw, cand_ok)
+        aw = apex >> 6
+        abit = _U1 << np.uint64(apex & 63)
+        for i in range(mm):
+            if cand_ok[i] and (cand[i, aw] & abit) == np.uint64(0):
                 for ww in range(kw):
                     f_set[top, ww] = cand[i, ww]
                 f_dim[top] = dim - 1
@@ -329,7 +346,7 @@ _N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT = 0, 1, 2, 3, 4
 def _split_kernel(
     d, nw, n_neurons, W_all, b_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
     sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-    oX, oM, o_off, o_pat, o_vol, o_cen, stop_at,
+    oX, oM, o_off, o_pat, o_vol, o_cen, stop_at, with_volumes,
 ):
     """Process stacked cells depth first until the stack is empty or ``stop_at`` cells are out.
 
@@ -357,6 +374,18 @@ def _split_kernel(
     cpat = np.zeros(max(n_neurons, 1), np.bool_)
     common = np.empty(nw, np.uint64)
     cen = np.empty(d)
+    # work space of the volume computation (columns grow with the vertex count)
+    nbits = 64 * nw
+    vkw = 1
+    v_fac = np.zeros((nbits, vkw), np.uint64)
+    v_cand = np.zeros((nbits, vkw), np.uint64)
+    v_ok = np.zeros(nbits, np.bool_)
+    v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
+    v_dim = np.zeros(d * (nbits + 1) + 2, np.int64)
+    v_apex = np.zeros((d * (nbits + 1) + 2, d + 1), np.int64)
+    v_A = np.empty((d, d))
+    v_simplex = np.empty(d + 1, np.int64)
+    v_chain = np.empty(d + 1, np.int64)
     while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
         # ---- pop the top cell into the scratch cell c
         e = state[_N_STACK] - 1
@@ -506,11 +535,10 @@ def _split_kernel(
             # push the negative half, continue with the positive one
             e = state[_N_STACK]
             r0 = state[_STACK_ROWS]
-            if e >= s_row0.shape[0]:
-                s_row0 = _grow_vec_i(s_row0, e + 1)
-                s_nrow = _grow_vec_i(s_nrow, e + 1)
-                s_neuron = _grow_vec_i(s_neuron, e + 1)
-                s_pat = _grow_rows_b(s_pat, e + 1)
+            s_row0 = _grow_vec_i(s_row0, e + 1)
+            s_nrow = _grow_vec_i(s_nrow, e + 1)
+            s_neuron = _grow_vec_i(s_neuron, e + 1)
+            s_pat = _grow_rows_b(s_pat, e + 1)
             sX = _grow_rows_f(sX, r0 + kb)
             sM = _grow_rows_u(sM, r0 + kb)
             sV = _grow_rows_f(sV, r0 + kb)
@@ -536,14 +564,24 @@ def _split_kernel(
             cpat[neuron] = True
             neuron += 1
         # ---- emit the finished cell
-        vol = _volume_centroid(cX, cM, k, d, nw, cen)
+        vol = np.nan
+        for i in range(d):
+            cen[i] = np.nan
+        if with_volumes and (k + 63) // 64 > vkw:
+            vkw = (k + 63) // 64
+            v_fac = np.zeros((nbits, vkw), np.uint64)
+            v_cand = np.zeros((nbits, vkw), np.uint64)
+            v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
+        if with_volumes:
+            vol = _volume_centroid(
+                cX, cM, k, d, nw, cen, v_fac, v_cand, v_ok, v_set, v_dim, v_apex, v_A, v_simplex, v_chain
+            )
         c = state[_N_OUT]
         nv0 = state[_N_VOUT]
-        if c + 2 > o_off.shape[0]:
-            o_off = _grow_vec_i(o_off, c + 2)
-            o_vol = _grow_vec_f(o_vol, c + 1)
-            o_cen = _grow_rows_f(o_cen, c + 1)
-            o_pat = _grow_rows_b(o_pat, c + 1)
+        o_off = _grow_vec_i(o_off, c + 2)
+        o_vol = _grow_vec_f(o_vol, c + 1)
+        o_cen = _grow_rows_f(o_cen, c + 1)
+        o_pat = _grow_rows_b(o_pat, c + 1)
         oX = _grow_rows_f(oX, nv0 + k)
         oM = _grow_rows_u(oM, nv0 + k)
         for v in range(k):
@@ -663,7 +701,10 @@ def _interval_scales(hidden_W, hidden_b, lo, up) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def split_enumerate(weights, biases, lower, upper, max_regions: int | None = None, progress: bool = False) -> SplitResult:
+def split_enumerate(
+    weights, biases, lower, upper, max_regions: int | None = None, progress: bool = False,
+    compute_volumes: bool = True,
+) -> SplitResult:
     """Enumerate the linear regions of a ReLU network on the box [lower, upper].
 
     Parameters
@@ -678,6 +719,9 @@ def split_enumerate(weights, biases, lower, upper, max_regions: int | None = Non
         Stop with :class:`~polyattr.errors.RegionBudgetExceeded` as soon as more regions are found.
     progress : bool
         Show a tqdm progress bar of regions found.
+    compute_volumes : bool
+        When False, skip the triangulation: ``volumes`` and ``centroids`` are NaN (patterns,
+        vertices and interior points only; about twice as fast in 5+ dimensions).
 
     Returns
     -------
@@ -749,7 +793,7 @@ def split_enumerate(weights, biases, lower, upper, max_regions: int | None = Non
             (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen) = _split_kernel(
                 d, nw, n_neurons, W_all, b_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, REL_TOL,
                 sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-                oX, oM, o_off, o_pat, o_vol, o_cen, stop_at,
+                oX, oM, o_off, o_pat, o_vol, o_cen, stop_at, bool(compute_volumes),
             )
             if bar is not None:
                 bar.update(int(state[_N_OUT]) - before)

@@ -282,3 +282,19 @@ def test_verifier_model_reader_matches_load_model(model_file, tmp_path):
     json_path = tmp_path / "m.json"
     save_model(ref, json_path)
     assert load_exact_model(json_path).W == mine.W
+
+
+def test_user_measure_family_certificate(model_file, tmp_path):
+    from polyattr import Box, load_model
+    from polyattr.measures.core import Dirac, Uniform
+
+    model = load_model(model_file, exact=True)
+    box = Box.unit(2, exact=True)
+    family = [Uniform(box) - Dirac([Fraction(1, 2), Fraction(1, 4)], exact=True), 2 * Dirac([0, 1], exact=True)]
+    res = attribute(model, [0.25, 0.5], "measure", exact=True, measures=family)
+    path = tmp_path / "m.json"
+    write_certificate(path, model_path=model_file, model=model, domain=None, result=res, options={"measures": family})
+    assert "user family" in verify_certificate(model_file, path)
+    _tamper(path, _change_value)
+    with pytest.raises(CertificateInvalid, match="values"):
+        verify_certificate(model_file, path)

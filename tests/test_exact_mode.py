@@ -177,3 +177,25 @@ def test_exact_mode_is_deterministic():
     clear_cache()
     b = attribute(net, [0.3, 0.6], "shapley_uniform", exact=True)
     assert list(a.values) == list(b.values)
+
+
+def test_integrator_retries_with_the_lp_backend_when_the_tiling_check_fails(monkeypatch):
+    import polyattr.certify.exact_regions as er
+    from polyattr.attribution.integrals import Integrator
+
+    clear_cache()
+    real = er.exact_region_set
+    backends = []
+
+    def flaky(model, domain, float_regions=None):
+        backends.append(float_regions.backend)
+        if float_regions.backend != "lp":
+            raise er.TilingError("simulated miss")
+        return real(model, domain, float_regions)
+
+    monkeypatch.setattr(er, "exact_region_set", flaky)
+    net = random_network([2, 8, 1], rng=1)
+    integ = Integrator(net, 0, exact=True)
+    regions = integ.regions_on(Box.unit(2, exact=True))
+    assert backends == ["split", "lp"] and regions.total_volume == 1
+    clear_cache()

@@ -68,9 +68,17 @@ class Integrator:
             regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
                                         backend=self.backend)
             if self.exact:
-                from polyattr.certify.exact_regions import exact_region_set
+                from polyattr.certify.exact_regions import TilingError, exact_region_set
 
-                regions = exact_region_set(self.model, domain, regions)
+                try:
+                    regions = exact_region_set(self.model, domain, regions)
+                except TilingError:
+                    if regions.backend == "lp":
+                        raise
+                    # the fast float backend missed a sliver: the LP traversal is the reference
+                    regions = enumerate_regions(self.model.to_float(), _float_domain(domain),
+                                                max_regions=self.max_regions, backend="lp")
+                    regions = exact_region_set(self.model, domain, regions)
             self._region_cache[key] = regions
             self.regions_used += len(regions)
         return self._region_cache[key]

@@ -44,7 +44,12 @@ from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key
 from polyattr.models.relu import ReLUNetwork
 
-__all__ = ["ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
+__all__ = ["TilingError", "ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
+
+class TilingError(PolyattrError):
+    """The exactly confirmed regions do not tile the support (the float enumeration missed or
+    duplicated a region)."""
+
 
 _CACHE: "OrderedDict[tuple, ExactRegionSet]" = OrderedDict()
 _CACHE_SIZE = 256
@@ -595,7 +600,7 @@ def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactReg
     total = sum((r.volume for r in regions), start=Fraction(0))
     volume = _support_volume(red)
     if total != volume:
-        raise PolyattrError(
+        raise TilingError(
             f"exact regions: the {len(regions)} confirmed regions have total volume {total} "
             f"(~{float(total):.17g}) but the support has volume {volume} (~{float(volume):.17g}): "
             f"the float enumeration missed or duplicated a region"

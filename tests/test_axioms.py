@@ -249,8 +249,6 @@ def _require(method: str):
         pytest.skip(f"method {method!r} is not registered (yet): {methods or 'attribute() not importable'}")
 
 
-# options for methods that need them, kept small so the checks stay fast
-LIBRARY_OPTIONS: dict[str, dict] = {}
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +257,7 @@ def reports():
 
     def get(method):
         if method not in cache:
-            cache[method] = ax.check_axioms(method, n_models=3, rng=2024, options=LIBRARY_OPTIONS.get(method))
+            cache[method] = ax.check_axioms(method, n_models=3, rng=2024)
         return cache[method]
     return get
 
@@ -316,3 +314,37 @@ def test_every_registered_method_matches_the_predictions(reports):
     assert not unpredicted, f"methods without a prediction: {unpredicted}"
     mismatches = {m: reports(m).mismatches() for m in methods}
     assert not any(mismatches.values()), {m: [str(reports(m)[a]) for a in v] for m, v in mismatches.items() if v}
+
+
+def test_lrp_at_epsilon_zero_is_gradient_x_input_hence_linear_and_invariant():
+    """At epsilon = 0 LRP is Gradient x Input: a functional of f, linear, implementation invariant."""
+    _require("epsilon_lrp")
+    report = ax.check_axioms("epsilon_lrp", n_models=2, rng=5, options={"epsilon": 0.0},
+                             axioms=["linearity", "implementation_invariance", "completeness"])
+    assert report["linearity"].passed, str(report["linearity"])
+    assert report["implementation_invariance"].passed, str(report["implementation_invariance"])
+    assert not report["completeness"].passed  # the biases still absorb relevance
+
+
+def test_deeplift_counterexample_in_the_library():
+    """polyattr's deeplift on the bias-shift pair gives the hand-derived values; ig does not move."""
+    _require("deeplift")
+    from polyattr.attribution.api import attribute
+
+    A, B = ax.bias_shift_pair(2)
+    x, xb = [0.9, 0.3], [0.0, 0.0]
+    np.testing.assert_allclose(attribute(A, x, "deeplift", baseline=xb).values, [0.525, -0.175], atol=1e-12)
+    np.testing.assert_allclose(attribute(B, x, "deeplift", baseline=xb).values, [0.65, -0.3], atol=1e-12)
+    for net in (A, B):
+        np.testing.assert_allclose(attribute(net, x, "ig", baseline=xb).values, [0.525, -0.175], atol=1e-12)
+
+
+def test_axiom_table_prints_every_method(capsys):
+    methods = [m for m in _available() if m != "measure"]
+    if not methods:
+        pytest.skip("attribute() not importable yet")
+    reports = ax.axiom_table(methods=["ig", "deeplift"], n_models=1, rng=0)
+    out = capsys.readouterr().out
+    assert "ig" in out and "impl. invariance" in out and "X" in out  # deeplift's invariance fails
+    assert set(reports) == {"ig", "deeplift"}
+    assert all(isinstance(r.to_dict(), dict) for r in reports.values())

@@ -137,13 +137,14 @@ PREDICTIONS: dict[str, dict[str, bool | None]] = {
     "shapley_uniform": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
     "smoothgrad_uniform": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
     "expected_gradients": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "expected_gradients_uniform": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y,
+    # Monte Carlo over baselines (inexact): completeness and symmetry only within its 3-sigma bound
+    "expected_gradients_uniform": dict(completeness=NA, sensitivity=Y, linearity=Y, symmetry=NA,
                                        implementation_invariance=Y),
     "lime_uniform": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
     "fafp_local": dict(completeness=N, sensitivity=N, linearity=Y, symmetry=Y, implementation_invariance=Y),
     "fafp_global": dict(completeness=N, sensitivity=N, linearity=Y, symmetry=Y, implementation_invariance=Y),
     "deeplift": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=N),
-    "epsilon_lrp": dict(completeness=N, sensitivity=Y, linearity=NA, symmetry=Y, implementation_invariance=N),
+    "epsilon_lrp": dict(completeness=N, sensitivity=Y, linearity=N, symmetry=Y, implementation_invariance=N),
 }
 
 #: The reference each method's scores are compared with in the completeness check:
@@ -387,16 +388,30 @@ def _tolerance(bounds: Iterable[float], magnitudes: Iterable[float], n_terms: in
 
 
 class _Runner:
-    """Calls :func:`attribute` with the method's options; float results as (values, error_bound)."""
+    """Calls :func:`attribute` with the method's options; float results as (values, error_bound).
+
+    The baseline is passed only to the methods registered as needing one (the others either ignore
+    it or, like expected_gradients, refuse it).  ``perm`` permutes the features of the options that
+    hold points (``background``) for the symmetry check.
+    """
 
     def __init__(self, method: str, domain: Box, options: dict, attribute_fn: Callable | None):
+        self.takes_baseline = True
         if attribute_fn is None:
-            from polyattr.attribution.api import attribute as attribute_fn
+            from polyattr.attribution import api
+
+            attribute_fn = api.attribute
+            api._load_methods()
+            self.takes_baseline = bool(api._NEEDS_BASELINE.get(method, False))
         self.method, self.domain, self.options, self.attribute = method, domain, options, attribute_fn
 
-    def __call__(self, model, x, baseline, domain=None):
-        res = self.attribute(model, np.asarray(x, float), self.method, baseline=np.asarray(baseline, float),
-                             domain=self.domain if domain is None else domain, **self.options)
+    def __call__(self, model, x, baseline, domain=None, perm=None):
+        options = dict(self.options)
+        if perm is not None and "background" in options:
+            options["background"] = np.atleast_2d(np.asarray(options["background"], float))[:, perm]
+        res = self.attribute(model, np.asarray(x, float), self.method,
+                             baseline=np.asarray(baseline, float) if self.takes_baseline else None,
+                             domain=self.domain if domain is None else domain, **options)
         return np.asarray(res.values, dtype=float), float(res.error_bound), res
 
 
@@ -482,7 +497,7 @@ def check_axioms(
 
     start = time.perf_counter()
     rng = np.random.default_rng(rng)
-    options = dict(options or {})
+    options = dict(DEFAULT_OPTIONS.get(method, {}) if options is None else options)
     unknown = set(axioms) - set(AXIOMS)
     if unknown:
         raise PolyattrError(f"axioms: unknown {sorted(unknown)}; expected a subset of {AXIOMS}")
@@ -501,6 +516,8 @@ def check_axioms(
         domain = Box.unit(d)
     elif not isinstance(domain, Box):
         domain = Box(*domain)
+    if method == "expected_gradients" and "background" not in options:
+        options["background"] = np.array([_random_point(rng, domain) for _ in range(4)])
     run = _Runner(method, domain, options, attribute_fn)
     checks = {}
     for axiom in axioms:
@@ -558,7 +575,7 @@ def _check_symmetry(acc, run, models, domain, rng, options):
         x, xb = _random_point(rng, domain), _random_point(rng, domain)
         swapped_domain = Box(domain.lower.astype(float)[perm], domain.upper.astype(float)[perm])
         p1, e1, _ = run(sym, x, xb)
-        p2, e2, _ = run(sym, x[perm], xb[perm], domain=swapped_domain)
+        p2, e2, _ = run(sym, x[perm], xb[perm], domain=swapped_domain, perm=perm)
         violation = float(np.max(np.abs(p2 - p1[perm])))
         acc.add(violation, _tolerance([e1, e2], [np.max(np.abs(p1)), np.max(np.abs(p2))], 2),
                 f"features {i}, {k} swapped")
@@ -601,8 +618,15 @@ _CHECKS = {
 
 
 # ------------------------------------------------------------------------------------- the table
-#: Options the table passes to methods that need them.
-DEFAULT_OPTIONS: dict[str, dict] = {}
+#: Options used when ``check_axioms`` gets none: a seeded, smaller Monte Carlo for
+#: expected_gradients_uniform (the same baselines for f, g and f + g, so that linearity and
+#: invariance are exact); epsilon = 0.01 for LRP, so that its departures from the axioms are visible
+#: above rounding (at the library default 1e-6 they are of order 1e-7 relative, still violations).
+#: expected_gradients gets a random background of 4 points of the domain.
+DEFAULT_OPTIONS: dict[str, dict] = {
+    "expected_gradients_uniform": {"samples": 64, "rng": 0},
+    "epsilon_lrp": {"epsilon": 0.01},
+}
 
 
 def table_methods() -> list[str]:
@@ -620,7 +644,7 @@ def axiom_table(methods: Sequence[str] | None = None, rng=0, n_models: int = 3, 
     appended where the outcome contradicts :data:`PREDICTIONS`.  Returns {method: AxiomReport}.
     """
     methods = table_methods() if methods is None else list(methods)
-    options = {**DEFAULT_OPTIONS, **(options or {})}
+    options = options or {}
     reports = {}
     for m in methods:
         reports[m] = check_axioms(m, n_models=n_models, rng=rng, options=options.get(m), **kwargs)

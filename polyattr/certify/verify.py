@@ -762,6 +762,9 @@ def _check_propagation(net, cert, d, output, x, base, values):
         eps = _q(_get(trace, "epsilon", "trace"), "trace.epsilon")
         if eps < 0:
             _fail("trace.epsilon", "negative")
+        opt = cert["options"].get("epsilon")
+        if opt is not None and _q(opt, "options.epsilon") != eps:
+            _fail("trace.epsilon", "differs from options.epsilon")
 
         def ratio(z, hidden):
             num = (z if z > 0 else Fraction(0)) if hidden else z

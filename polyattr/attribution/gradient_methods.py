@@ -197,9 +197,9 @@ def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact
         pieces = SegmentPieces(net, baseline, x, np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), False, 0.0,
                                np.zeros(0))
         return values, pieces, float(np.max(_U * np.abs(values), initial=0.0))
-    Ws, WTs, bs, gammas = _kernel_weights(net)
+    Wf, WTf, bf, sizes, gammas = _kernel_weights(net)
     T, patterns, uncertain, values, bound, finite = _ig_kernel(
-        Ws, WTs, bs, baseline, x, gammas, net.weights[-1][k], neuron_flip_bounds(net, k),
+        Wf, WTf, bf, sizes, baseline, x, gammas, net.weights[-1][k], neuron_flip_bounds(net, k),
         gradient_magnitude_bound(net, k), _gradient_gamma(net))
     if not finite:
         raise PolyattrError("x/baseline: contain NaN or infinite values")

@@ -138,29 +138,46 @@ def _walk_float(net: ReLUNetwork, start: np.ndarray, end: np.ndarray, output: in
     if not net.hidden_sizes:
         grad = np.asarray(net.weights[0][output], dtype=np.float64)
         return np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), np.zeros(0), grad.copy()
-    Ws, WTs, bs, gammas = _kernel_weights(net)
-    T, pats, uncertain, average = _walk_kernel(Ws, WTs, bs, start, end, gammas, net.weights[-1][output])
+    Wf, WTf, bf, sizes, gammas = _kernel_weights(net)
+    T, pats, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, net.weights[-1][output])
     return T, pats, uncertain, average
 
 
 def _kernel_weights(net: ReLUNetwork):
-    """Hidden weights, their transposes, biases (tuples of contiguous float64 arrays) and rounding constants.
+    """The hidden layers packed for the kernels: flat weights, flat transposed weights, flat biases,
+    the layer sizes [d, n_1, ..., n_L] and the rounding constants gamma_{n+1} per layer.
 
-    Cached on the (immutable) network object: the kernels are called many times per network.
+    One flat layout (rather than a tuple of arrays) compiles once for every depth.  Cached on the
+    (immutable) network object: the kernels are called many times per network.
     """
     cached = net.__dict__.get("_segment_walk_arrays")
     if cached is None:
-        Ws = tuple(np.ascontiguousarray(W, dtype=np.float64) for W in net.weights[:-1])
-        WTs = tuple(np.ascontiguousarray(W.T, dtype=np.float64) for W in net.weights[:-1])
-        bs = tuple(np.ascontiguousarray(b, dtype=np.float64) for b in net.biases[:-1])
-        gammas = np.array([_gamma(W.shape[1] + 1) for W in Ws])
-        cached = (Ws, WTs, bs, gammas)
+        hidden = [np.asarray(W, dtype=np.float64) for W in net.weights[:-1]]
+        Wf = np.ascontiguousarray(np.concatenate([W.ravel() for W in hidden]))
+        WTf = np.ascontiguousarray(np.concatenate([W.T.ravel() for W in hidden]))
+        bf = np.ascontiguousarray(np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:-1]]))
+        sizes = np.array([net.n_inputs, *net.hidden_sizes], dtype=np.int64)
+        gammas = np.array([_gamma(W.shape[1] + 1) for W in hidden])
+        cached = (Wf, WTf, bf, sizes, gammas)
         net.__dict__["_segment_walk_arrays"] = cached
     return cached
 
 
 @njit(cache=True)
-def _walk_kernel(Ws, WTs, bs, start, end, gammas, w_out):
+def _layer(Wf, WTf, bf, sizes, li):
+    """Views of hidden layer li: W (n_out, n_in), W^T (n_in, n_out), b (n_out,)."""
+    ow, ob = 0, 0
+    for m in range(li):
+        ow += sizes[m] * sizes[m + 1]
+        ob += sizes[m + 1]
+    n_in, n_out = sizes[li], sizes[li + 1]
+    W = Wf[ow:ow + n_in * n_out].reshape((n_out, n_in))
+    WT = WTf[ow:ow + n_in * n_out].reshape((n_in, n_out))
+    return W, WT, bf[ob:ob + n_out]
+
+
+@njit(cache=True)
+def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
     u = 2.0**-53
     d = start.shape[0]
     T = np.empty(2)
@@ -168,16 +185,16 @@ def _walk_kernel(Ws, WTs, bs, start, end, gammas, w_out):
     H = np.empty((2, d))
     H[0], H[1] = start, end
     err = np.zeros(d)
-    n_layers = len(Ws)
+    n_layers = sizes.shape[0] - 1
     n_total = 0
     for li in range(n_layers):
-        n_total += Ws[li].shape[0]
+        n_total += sizes[li + 1]
     uncertain = np.zeros(n_total)
     # pre-activations of every hidden layer so far, at the current breakpoints
     P_all = np.zeros((2, n_total))
     off = 0
     for li in range(n_layers):
-        W, WT, b = Ws[li], WTs[li], bs[li]
+        W, WT, b = _layer(Wf, WTf, bf, sizes, li)
         n = W.shape[0]
         A = np.dot(H, WT)
         for k in range(A.shape[0]):
@@ -303,12 +320,12 @@ def _walk_kernel(Ws, WTs, bs, start, end, gammas, w_out):
     lengths = np.empty(n_keep)
     for k in range(n_keep):
         lengths[k] = T_out[k + 1] - T_out[k]
-    average = _path_average_kernel(Ws, w_out, P_out, lengths)
+    average = _path_average_kernel(Wf, WTf, bf, sizes, w_out, P_out, lengths)
     return T_out, P_out, uncertain, average
 
 
 @njit(cache=True)
-def _ig_kernel(Ws, WTs, bs, start, end, gammas, w_out, flips, grad_bound, gamma_grad):
+def _ig_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out, flips, grad_bound, gamma_grad):
     """Integrated Gradients along the segment with its float error bound (see gradient_methods).
 
     Returns (breakpoints, patterns, per-neuron uncertain lengths, values, bound, inputs finite).
@@ -320,7 +337,7 @@ def _ig_kernel(Ws, WTs, bs, start, end, gammas, w_out, flips, grad_bound, gamma_
             finite = False
     if not finite:
         return np.zeros(2), np.zeros((1, 0), dtype=np.bool_), np.zeros(0), np.zeros(d), 0.0, False
-    T, P, uncertain, average = _walk_kernel(Ws, WTs, bs, start, end, gammas, w_out)
+    T, P, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out)
     K = P.shape[0]
     n = K + 2
     gamma_sum = n * 2.0**-53 / (1.0 - n * 2.0**-53)
@@ -338,29 +355,31 @@ def _ig_kernel(Ws, WTs, bs, start, end, gammas, w_out, flips, grad_bound, gamma_
 
 
 @njit(cache=True)
-def _path_average_kernel(Ws, w_out, pats, weights):
+def _path_average_kernel(Wf, WTf, bf, sizes, w_out, pats, weights):
     """sum_k weights_k w_{P_k} (one output row ``w_out``): a batched backward pass, W_0 applied once."""
     K = pats.shape[0]
-    n_layers = len(Ws)
+    n_layers = sizes.shape[0] - 1
     off = 0
     for li in range(n_layers):
-        off += Ws[li].shape[0]
-    nL = Ws[n_layers - 1].shape[0]
+        off += sizes[li + 1]
+    nL = sizes[n_layers]
     off -= nL
     V = np.empty((K, nL))
     for k in range(K):
         for i in range(nL):
             V[k, i] = w_out[i] if pats[k, off + i] else 0.0
     for li in range(n_layers - 1, 0, -1):
-        V = np.dot(V, Ws[li])
-        n = Ws[li - 1].shape[0]
+        W, _, _ = _layer(Wf, WTf, bf, sizes, li)
+        V = np.dot(V, W)
+        n = sizes[li]
         off -= n
         for k in range(K):
             for i in range(n):
                 if not pats[k, off + i]:
                     V[k, i] = 0.0
     acc = np.dot(weights, V)
-    return np.dot(acc, Ws[0])
+    W0, _, _ = _layer(Wf, WTf, bf, sizes, 0)
+    return np.dot(acc, W0)
 
 
 def _walk_exact(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
@@ -469,8 +488,8 @@ def path_average_gradient(model: ReLUNetwork, patterns, weights, output: int) ->
     if not model.hidden_sizes:
         return np.sum(weights) * model.weights[0][k]
     if not model.exact:
-        Ws = _kernel_weights(model)[0]
-        return _path_average_kernel(Ws, np.ascontiguousarray(model.weights[-1][k], dtype=np.float64),
+        Wf, WTf, bf, sizes, _ = _kernel_weights(model)
+        return _path_average_kernel(Wf, WTf, bf, sizes, np.ascontiguousarray(model.weights[-1][k], dtype=np.float64),
                                     np.ascontiguousarray(patterns), np.ascontiguousarray(weights))
     return (weights @ _backward_hidden(model, patterns, k)) @ model.weights[0]
 

@@ -19,6 +19,11 @@ into an exact rational polytope and proves that together they tile the domain:
 5. the exact volumes must sum exactly to the volume of the support: with (2) this proves that the
    regions tile the support (no region missed, none counted twice).  Otherwise PolyattrError.
 
+Arithmetic: each layer is scaled to integers (float weights are dyadic), so rows, sign tests,
+ranks, simplex volumes and local affine maps run on Python integers; Fractions appear only in
+the results.  Measured cost on [16, 16] networks: about 3 ms per region for d = 2 and 4-6 ms for
+d = 3 (cdd.gmp on the pre-selected rows is about half of it).
+
 Regions whose exact polytope is empty or lower-dimensional (float slivers) are dropped, and equal
 canonical patterns are merged, before the check in (5).  Regions are stored sorted by their
 pattern bits (a canonical order, independent of the enumeration order), vertices sorted
@@ -358,8 +363,6 @@ def _confirm_region(intnet, A_dom, b_dom, dom_scales, pattern, V_float):
     Rows are integers (neuron rows scaled by S_l > 0, domain rows by their denominators); the
     irredundant rows are returned as their exact Fraction values.
     """
-    from polyattr.geometry.vertices import facets_from_incidence
-    from polyattr.integrate.exact import exact_simplex_moments
     from polyattr.integrate.triangulate import pulling_triangulation
 
     k = A_dom.shape[1]

@@ -57,7 +57,8 @@ class TilingError(PolyattrError):
 
 
 _CACHE: "OrderedDict[tuple, ExactRegionSet]" = OrderedDict()
-_CACHE_SIZE = 256
+_CACHE_SIZE = 256  # region sets
+_CACHE_REGIONS = 200_000  # and at most this many regions in all (exact vertices are big objects)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -615,7 +616,7 @@ def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactReg
 
 def _store(key, value):
     _CACHE[key] = value
-    while len(_CACHE) > _CACHE_SIZE:
+    while len(_CACHE) > 1 and (len(_CACHE) > _CACHE_SIZE or sum(len(v) for v in _CACHE.values()) > _CACHE_REGIONS):
         _CACHE.popitem(last=False)
 
 

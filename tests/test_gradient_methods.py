@@ -161,6 +161,21 @@ def test_gradient_both_sides_of_a_boundary(exact):
     np.testing.assert_allclose(as_float(inner.values), torch_gradients(fnet, [[0.7, 0.2]])[0], atol=1e-14)
 
 
+def test_float_tie_within_rounding_is_recognised():
+    # 0.1 z0 + 0.2 z1 - 0.3 is 0 at (1, 1) in the reals but not in floats (5.6e-17): float mode
+    # treats a pre-activation within its rounding bound of 0 as a tie, like exact mode
+    net = ReLUNetwork([np.array([[0.1, 0.2]]), np.array([[1.0]])], [np.array([-0.3]), np.array([0.0])])
+    assert net.hidden_preactivations([1.0, 1.0])[0] != 0.0
+    en = ReLUNetwork([np.array([[F(1, 10), F(2, 10)]]), np.array([[1]])], [np.array([F(-3, 10)]), np.array([0])],
+                     exact=True)
+    for model, exact in ((net, False), (en, True)):
+        for direction, expected in ((None, [0.0, 0.0]), ([1, 0], [0.1, 0.2]), ([-1, 0], [0.0, 0.0])):
+            kw = {} if direction is None else {"direction": direction}
+            res = attribute(model, [1, 1], "gradient", exact=exact, **kw)
+            assert res.info["on_boundary"] is True
+            np.testing.assert_allclose(as_float(res.values), expected, atol=1e-16)
+
+
 def test_gradient_direction_in_deeper_layer_uses_one_sided_lower_layers():
     # layer-2 neuron a2 = h1 - 1/4 with h1 = relu(z0 - 1/2): at z0 = 1/2 the layer-1 neuron is
     # tied; along +e0 it turns on, and a2 = -1/4 stays negative: the one-sided pattern must

@@ -201,9 +201,16 @@ def test_epsilon_lrp_exact_equals_float_within_bound():
         assert np.max(np.abs(fl.values - as_float(ex.values))) <= fl.error_bound < 1e-10
 
 
+def test_epsilon_given_as_a_rational_string():
+    net = dyadic_network(np.random.default_rng(0), [2, 3, 1])
+    a = attribute(net, [0.5, 0.25], "epsilon_lrp", epsilon="1/4", exact=True)
+    b = attribute(net, [0.5, 0.25], "epsilon_lrp", epsilon=F(1, 4), exact=True)
+    assert list(a.values) == list(b.values) and a.info["epsilon"] == F(1, 4)
+
+
 def test_propagation_bad_options():
     net = dyadic_network(np.random.default_rng(0), [2, 3, 1])
-    for bad in (-1.0, "abc", float("nan"), True):
+    for bad in (-1.0, "abc", float("nan"), True, "-1/2"):
         with pytest.raises(PolyattrError, match="epsilon"):
             attribute(net, [0.5, 0.5], "epsilon_lrp", epsilon=bad)
     with pytest.raises(PolyattrError, match="options"):

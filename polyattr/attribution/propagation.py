@@ -142,10 +142,9 @@ def _epsilon(ctx: AttributionContext):
     if isinstance(eps, bool):
         raise PolyattrError(f"epsilon: expected a non-negative number, got {eps!r}")
     try:
-        if ctx.exact:
-            eps = Fraction(eps) if not isinstance(eps, float) else Fraction(eps)
-        else:
-            eps = float(eps)
+        if isinstance(eps, str):
+            eps = Fraction(eps)  # "1/1000" and decimals, exactly
+        eps = Fraction(eps) if ctx.exact else float(eps)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         raise PolyattrError(f"epsilon: expected a non-negative number, got {eps!r}") from None
     if not np.isfinite(float(eps)) or eps < 0:

@@ -345,7 +345,7 @@ def _ig_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out, flips, grad_bound,
     bound = 0.0
     for j in range(d):
         delta = end[j] - start[j]
-        values[j] = delta * average[j]
+        values[j] = delta * average[j] + 0.0  # no negative zeros
         jump = 0.0
         for i in range(uncertain.shape[0]):
             jump += uncertain[i] * flips[i, j]

@@ -348,3 +348,12 @@ def test_axiom_table_prints_every_method(capsys):
     assert "ig" in out and "impl. invariance" in out and "X" in out  # deeplift's invariance fails
     assert set(reports) == {"ig", "deeplift"}
     assert all(isinstance(r.to_dict(), dict) for r in reports.values())
+
+
+def test_package_exports():
+    import polyattr.theory as theory
+
+    assert theory.check_axioms is ax.check_axioms and theory.PREDICTIONS is ax.PREDICTIONS
+    assert "axiom_table" in dir(theory)
+    with pytest.raises(AttributeError):
+        theory.not_a_name  # noqa: B018

@@ -54,7 +54,7 @@ def print_demo_attributions(model, print=print, x=DEMO_X) -> list[dict]:
 
     x = np.asarray(x, float)
     print(f"  attributions at x = ({', '.join(f'{v:g}' for v in x)}), baseline 0 where a method needs one:")
-    print(f"  {'method':<27}{'polyattr (exact)':<28}{'sampled approximation':<28}{'|error|':>9}  how")
+    print(f"  {'method':<27}{'polyattr (exact)':<31}{'sampled approximation':<28}{'|error|':>9}  how")
     rows = []
     for method in available_methods():
         if method == "measure":
@@ -68,13 +68,14 @@ def print_demo_attributions(model, print=print, x=DEMO_X) -> list[dict]:
             print(f"  {method:<27}error: {exc}")
             continue
         approx, how = _reference(model, x, method, options)
-        tag = "" if result.exact or result.error_bound < 1e-6 else " (MC)"
+        # polyattr's own estimate when the method is inexact (expected_gradients_uniform samples baselines)
+        tag = "" if result.exact or result.error_bound < 1e-6 else f" ±{result.error_bound:.0e}"
         if approx is None:
-            print(f"  {method:<27}{_fmt(result.values) + tag:<28}{'-':<28}{'-':>9}  no sampled counterpart")
+            print(f"  {method:<27}{_fmt(result.values) + tag:<31}{'-':<28}{'-':>9}  no sampled counterpart")
             err = None
         else:
             err = float(np.max(np.abs(np.asarray(result.values, float) - approx)))
-            print(f"  {method:<27}{_fmt(result.values) + tag:<28}{_fmt(approx):<28}{err:9.1e}  {how}")
+            print(f"  {method:<27}{_fmt(result.values) + tag:<31}{_fmt(approx):<28}{err:9.1e}  {how}")
         rows.append({"method": method, "values": result.values, "approximation": approx, "error": err,
                      "seconds": seconds})
     return rows

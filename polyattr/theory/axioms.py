@@ -19,10 +19,10 @@ completeness
 sensitivity (dummy)
     zero the input column j of the first layer (the network then ignores feature j): phi_j = 0.
 linearity
-    phi(a f + b g) = a phi(f) + b phi(g) for random a, b (one negative), where a f + b g is *one*
-    ReLU network: the hidden layers of f and g stacked block-diagonally and the outputs summed with
-    weights a, b (:func:`stack_networks`).  Scaling is the case b = 0 ... covered by a f + b g with
-    independent a, b; a separate check with g = 0 is not needed.
+    phi(a f + b g) = a phi(f) + b phi(g) for random a > 0 > b, where a f + b g is *one* ReLU
+    network: the hidden layers of f and g stacked block-diagonally and the outputs summed with
+    weights a, b (:func:`stack_networks`); and scaling on its own, phi(c f) = c phi(f) for a random
+    c < 0 (the output layer of f times c).
 symmetry
     f(z) = g(z) + g(P z) with P the transposition of features i, k (so f is symmetric in them):
     phi(P x, P x', f) = P phi(x, x', f), the domain being swapped too (it is the unit cube by
@@ -70,7 +70,7 @@ lime_uniform                N     Y     Y     Y     Y
 fafp_local                  N     N     Y     Y     Y
 fafp_global                 N     N     Y     Y     Y
 deeplift                    Y     Y     Y     Y     N
-epsilon_lrp (eps > 0)       N     Y     N*    Y     N
+epsilon_lrp (eps > 0)       N     Y     N     Y     N
 =========================== ===== ===== ===== ===== =====
 
 Why.  *Implementation invariance*: every method that is a functional of f alone (all measure
@@ -96,9 +96,15 @@ but PDP's phi_j = E[f(x_j, Z_-j)] = E f, fafp_local's f(x_j e_j) = f(0) and fafp
 integrates f against measures (or gradients) built from x, x' and the domain coordinate-wise; the
 rules reading the network (DeepLIFT, LRP) are linear under the stacking (each block's multipliers
 only see its own units) and equivariant under input permutations (f∘P is f with its hidden
-units permuted).  (*) LRP-epsilon stabilises the *output* layer too in its usual form: the top
-relevance a_j v_j f / (f + eps sign f) is not linear in f, so linearity fails when epsilon > 0 is
-applied at the output; an implementation that stabilises only the hidden layers is linear.
+units permuted).  LRP-epsilon stabilises the *output* layer too (as polyattr's epsilon_lrp does:
+c = z / (z + eps sign z)): the top relevance a_j v_j f / (f + eps sign f) is not linear in f, so
+linearity fails for epsilon > 0 (an implementation that stabilised only the hidden layers would be
+linear: each block of the stacked network sees only its own units); at epsilon = 0 LRP is Gradient
+x Input, linear and implementation invariant (tests/test_axioms.py checks both).
+*expected_gradients_uniform* is a Monte Carlo estimate over baselines (seeded by DEFAULT_OPTIONS, so
+f, g and f + g share their baselines): completeness (reference E_U f) and symmetry (the sampled
+baselines are not swapped) hold only up to its 3-sigma error bound, which the tolerance includes;
+the prediction is left open (None).
 """
 
 from __future__ import annotations
@@ -563,6 +569,10 @@ def _check_linearity(acc, run, models, domain, rng, options):
         tol = _tolerance([eh, abs(a) * ef, abs(b) * eg], [np.max(np.abs(ph)), abs(a) * np.max(np.abs(pf)),
                                                          abs(b) * np.max(np.abs(pg))], 4)
         acc.add(violation, tol, f"a = {a:.3g}, b = {b:.3g}")
+        c = -rng.uniform(0.5, 2.0)
+        pc, ec, _ = run(stack_networks([f], [c]), x, xb)
+        acc.add(float(np.max(np.abs(pc - c * pf))),
+                _tolerance([ec, abs(c) * ef], [np.max(np.abs(pc)), abs(c) * np.max(np.abs(pf))], 2), f"scaling by {c:.3g}")
 
 
 def _check_symmetry(acc, run, models, domain, rng, options):

@@ -95,3 +95,22 @@ def test_theorem21_requires_beta(model_path):
     with pytest.raises(SystemExit) as exc:  # argparse: a required option is missing
         main(["theorem21", path, "--x", "0,0,0", "--baseline", "1,1,1", "--x0", "0,0,0"])
     assert exc.value.code == 2
+
+
+def test_axioms_table_json(capsys):
+    main = _main()
+    assert main(["axioms", "--methods", "ig,deeplift", "--models", "1", "--seed", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"ig", "deeplift"}
+    checks = out["deeplift"]["checks"]
+    assert checks["completeness"]["passed"] and not checks["implementation_invariance"]["passed"]
+    assert checks["implementation_invariance"]["predicted"] is False
+    assert all(c["passed"] for c in out["ig"]["checks"].values())
+
+
+def test_axioms_table_text_and_bad_method(capsys):
+    main = _main()
+    assert main(["axioms", "--methods", "shapley", "--models", "1"]) == 0
+    assert "impl. invariance" in capsys.readouterr().out
+    assert main(["axioms", "--methods", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err

@@ -5,6 +5,10 @@
 smoothing of the ReLU network in MODEL; the work is done by
 :func:`polyattr.theory.theorem21.run_theorem21_cli`. Exit status 0 when the certified bound holds,
 1 when it does not, 2 on bad input.
+
+``polyattr axioms [--methods ..] [--models N] [--seed S] [--json]`` prints the axiom table of
+:func:`polyattr.theory.axioms.axiom_table` (measured violations, pass/fail, contradictions with the
+predictions); exit status 1 when a measurement contradicts a prediction.
 """
 
 from __future__ import annotations
@@ -29,9 +33,43 @@ def register(sub) -> None:
     p.add_argument("--upper", help="upper corner of that box")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_theorem21)
+    register_axioms(sub)
 
 
 def _cmd_theorem21(args) -> int:
     from polyattr.theory.theorem21 import run_theorem21_cli
 
     return run_theorem21_cli(args)
+
+
+def register_axioms(sub) -> None:
+    """``polyattr axioms [--methods a,b,..] [--models N] [--seed S] [--json]``."""
+    p = sub.add_parser("axioms", help="measure how far every attribution method is from each axiom "
+                                      "(completeness, sensitivity, linearity, symmetry, implementation invariance)")
+    p.add_argument("--methods", help="comma-separated method names (default: every registered method but 'measure')")
+    p.add_argument("--models", type=int, default=3, help="random networks per check (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random networks and points (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object {method: report}")
+    p.set_defaults(func=_cmd_axioms)
+
+
+def _cmd_axioms(args) -> int:
+    import json
+
+    from polyattr.errors import PolyattrError
+    from polyattr.theory.axioms import axiom_table, format_axiom_table, table_methods
+
+    known = table_methods()
+    methods = known if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in known]
+    if unknown or not methods:
+        raise PolyattrError(f"--methods: unknown {unknown or args.methods!r}; expected names from {', '.join(known)}")
+    if args.models < 1:
+        raise PolyattrError(f"--models: expected a positive integer, got {args.models}")
+    reports = axiom_table(methods, rng=args.seed, n_models=args.models, print_table=False)
+    if args.json:
+        print(json.dumps({m: r.to_dict() for m, r in reports.items()}))
+    else:
+        print(format_axiom_table(reports))
+    # exit 1 when a measurement contradicts the theory's prediction
+    return 1 if any(r.mismatches() for r in reports.values()) else 0

@@ -31,6 +31,7 @@ into an error bound.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -463,7 +464,45 @@ def pattern_gradients(model: ReLUNetwork, patterns, output: int | None = None) -
     k = model.check_output(output)
     if not model.hidden_sizes:  # an affine model: one gradient everywhere
         return np.repeat(model.weights[0][k][None, :], patterns.shape[0], axis=0)
+    if model.exact:
+        V, den = _backward_integer(model, patterns, k)
+        N0, D0 = _integer_layers(model)[0]
+        G = V @ N0
+        den *= D0
+        return np.array([Fraction(int(v), den) for v in G.ravel()], dtype=object).reshape(G.shape)
     return _backward_hidden(model, patterns, k) @ model.weights[0]
+
+
+def _integer_layers(model: ReLUNetwork):
+    """Exact weights as (integer matrix N, denominator D) with W = N / D, per layer (cached).
+
+    Backward passes then run on Python integers (no gcd per operation) and divide once at the end.
+    """
+    cached = model.__dict__.get("_integer_layers")
+    if cached is None:
+        cached = []
+        for W in model.weights:
+            D = 1
+            for v in W.ravel():
+                D = math.lcm(D, Fraction(v).denominator)
+            N = np.array([int(Fraction(v) * D) for v in W.ravel()], dtype=object).reshape(W.shape)
+            cached.append((N, D))
+        model.__dict__["_integer_layers"] = cached
+    return cached
+
+
+def _backward_integer(model: ReLUNetwork, patterns: np.ndarray, k: int):
+    """Exact :func:`_backward_hidden` as (integer matrix, common denominator)."""
+    layers = _integer_layers(model)
+    masks = _split_masks(model, patterns)
+    N_out, den = layers[-1]
+    V = np.repeat(N_out[k][None, :], patterns.shape[0], axis=0)
+    V = np.where(masks[-1], V, 0)
+    for li in range(len(masks) - 1, 0, -1):
+        N, D = layers[li]
+        V = np.where(masks[li - 1], V @ N, 0)
+        den *= D
+    return V, den
 
 
 def _backward_hidden(model: ReLUNetwork, patterns: np.ndarray, k: int) -> np.ndarray:
@@ -491,7 +530,16 @@ def path_average_gradient(model: ReLUNetwork, patterns, weights, output: int) ->
         Wf, WTf, bf, sizes, _ = _kernel_weights(model)
         return _path_average_kernel(Wf, WTf, bf, sizes, np.ascontiguousarray(model.weights[-1][k], dtype=np.float64),
                                     np.ascontiguousarray(patterns), np.ascontiguousarray(weights))
-    return (weights @ _backward_hidden(model, patterns, k)) @ model.weights[0]
+    V, den = _backward_integer(model, patterns, k)
+    # sum_k weights_k V_k over the pieces: one common denominator for the weights, then integers
+    wden = 1
+    for w in weights:
+        wden = math.lcm(wden, Fraction(w).denominator)
+    wint = np.array([int(Fraction(w) * wden) for w in weights], dtype=object)
+    N0, D0 = _integer_layers(model)[0]
+    total = (wint @ V) @ N0
+    den = den * D0 * wden
+    return np.array([Fraction(int(v), den) for v in total], dtype=object)
 
 
 def _split_masks(model: ReLUNetwork, patterns: np.ndarray) -> list[np.ndarray]:

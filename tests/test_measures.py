@@ -168,10 +168,6 @@ def test_product_density_on_a_relu_network_against_dense_quadrature(net2):
     assert abs(value - ref) < 1e-8  # quad without the kinks as break points: ~1e-9
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "polyattr/measures/core.py:335 ProductDensity passes mass=domain.volume, so a ('uniform',) factor "
-    "beside a polynomial factor gets density 1 (Lebesgue) instead of 1/length (probability): reported, "
-    "owner to fix; strict so that the fix flips this test"))
 def test_product_density_uniform_factor_on_a_non_unit_side():
     """("uniform",) is the uniform *probability* on its side (ProductDensity's docstring).
 

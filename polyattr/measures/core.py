@@ -331,8 +331,13 @@ def ProductDensity(box: Box, factors: Mapping[int, object]) -> Measure:
     reduced_polys = {free.index(i): c for i, c in polys.items()}
     if not reduced_polys:
         return Uniform(domain)
-    # mass = volume so that the polynomial density is with respect to Lebesgue measure
-    piece = DensityPiece(domain, mass=domain.volume, polynomials=reduced_polys)
+    # DensityPiece's density is mass / volume times the polynomials: the polynomial factors are
+    # densities with respect to Lebesgue measure, and each uniform factor is a probability
+    # (1 / its side's length), so mass = the product of the sides carrying a polynomial.
+    mass = Fraction(1) if box.exact else 1.0
+    for i in polys:
+        mass *= box.upper[i] - box.lower[i]
+    piece = DensityPiece(domain, mass=mass, polynomials=reduced_polys)
     return Measure([(Fraction(1) if piece.exact else 1.0, piece)])
 
 

@@ -384,60 +384,104 @@ def _path_average_kernel(Wf, WTf, bf, sizes, w_out, pats, weights):
 
 
 def _walk_exact(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
-    zero = Fraction(0)
+    """The walk in exact arithmetic, on integers.
+
+    Values at the breakpoints are kept as integer rows over one positive denominator per row
+    (exact Fractions without a gcd per operation); the breakpoints themselves are Fractions.
+    """
     T = [Fraction(0), Fraction(1)]
-    H = np.vstack([start, end]).astype(object)
+    H, H_den = _integer_rows([start, end])
     layer_values = []
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        A = H @ W.T + b
+    layers = _integer_layers(net)
+    biases = _integer_biases(net)
+    for (N, D), (B, Db) in zip(layers[:-1], biases[:-1]):
+        # A_k = H_k / h_k N^T / D + B / Db  =  (H_k N^T Db + h_k D B) / (h_k D Db)
+        A = (H @ N.T) * Db + (H_den * D)[:, None] * B[None, :]
+        A_den = H_den * (D * Db)
+        A, A_den = _reduce_rows(A, A_den)
+        pos, neg = A > 0, A < 0
+        cross = (pos[:-1] & neg[1:]) | (neg[:-1] & pos[1:])
         roots = set()
-        for k in range(len(T) - 1):
-            for n in range(A.shape[1]):
-                a0, a1 = A[k, n], A[k + 1, n]
-                if (a0 > 0 and a1 < 0) or (a0 < 0 and a1 > 0):
-                    roots.add(T[k] + (T[k + 1] - T[k]) * a0 / (a0 - a1))
+        for k, i in zip(*np.nonzero(cross)):
+            a0, a1 = int(A[k, i]) * int(A_den[k + 1]), int(A[k + 1, i]) * int(A_den[k])
+            roots.add(T[k] + (T[k + 1] - T[k]) * Fraction(a0, a0 - a1))
         if roots:
             T_new = sorted(set(T) | roots)
-            A = _interp_exact(T, A, T_new)
+            A, A_den = _interp_integer(T, A, A_den, T_new)
             T = T_new
-        layer_values.append((np.array(T, dtype=object), A))
-        H = np.where(A > 0, A, zero)
-    T = np.array(T, dtype=object)
-    pats = _patterns_on_pieces(layer_values, T)
-    return _merge_equal_pieces(T, pats)
+        layer_values.append((list(T), A, A_den))
+        H = np.where(pos if not roots else A > 0, A, 0)
+        H_den = A_den
+    T_arr = np.array(T, dtype=object)
+    parts = []
+    for T_l, A_l, d_l in layer_values:
+        if T_l != T:
+            A_l, d_l = _interp_integer(T_l, A_l, d_l, T)
+        # sign inside piece k = sign of A_k / d_k + A_{k+1} / d_{k+1}
+        s = A_l[:-1] * d_l[1:, None] + A_l[1:] * d_l[:-1, None]
+        parts.append(np.asarray(s > 0, dtype=bool))
+    pats = np.concatenate(parts, axis=1) if parts else np.zeros((len(T) - 1, 0), dtype=bool)
+    return _merge_equal_pieces(T_arr, pats)
 
 
-def _interp_exact(T_old, V_old, T_new):
-    out = np.empty((len(T_new), V_old.shape[1]), dtype=object)
+def _integer_rows(points):
+    """Rational vectors as (integer matrix, per-row positive denominators)."""
+    rows, dens = [], []
+    for p in points:
+        fr = [Fraction(v) for v in p]
+        den = 1
+        for v in fr:
+            den = math.lcm(den, v.denominator)
+        rows.append([v.numerator * (den // v.denominator) for v in fr])
+        dens.append(den)
+    return np.array(rows, dtype=object).reshape(len(rows), -1), np.array(dens, dtype=object)
+
+
+def _reduce_rows(A, dens):
+    """Divide every row and its denominator by their gcd (keeps the integers small)."""
+    A = A.copy()
+    dens = dens.copy()
+    for k in range(A.shape[0]):
+        g = math.gcd(*(int(v) for v in A[k]), int(dens[k]))
+        if g > 1:
+            A[k] = [int(v) // g for v in A[k]]
+            dens[k] = int(dens[k]) // g
+    return A, dens
+
+
+def _interp_integer(T_old, A, dens, T_new):
+    """Integer-row values at T_new of the piecewise-linear (knots T_old) rows A / dens."""
+    out = np.empty((len(T_new), A.shape[1]), dtype=object)
+    out_den = np.empty(len(T_new), dtype=object)
     k = 0
     for i, t in enumerate(T_new):
         while k < len(T_old) - 2 and T_old[k + 1] <= t:
             k += 1
         if t == T_old[k]:
-            out[i] = V_old[k]
+            out[i], out_den[i] = A[k], dens[k]
         elif t == T_old[k + 1]:
-            out[i] = V_old[k + 1]
+            out[i], out_den[i] = A[k + 1], dens[k + 1]
         else:
             lam = (t - T_old[k]) / (T_old[k + 1] - T_old[k])
-            out[i] = V_old[k] + lam * (V_old[k + 1] - V_old[k])
-    return out
+            p, q = lam.numerator, lam.denominator
+            d0, d1 = int(dens[k]), int(dens[k + 1])
+            out[i] = A[k] * ((q - p) * d1) + A[k + 1] * (p * d0)
+            out_den[i] = q * d0 * d1
+    return _reduce_rows(out, out_den)
 
 
-def _patterns_on_pieces(layer_values, T) -> np.ndarray:
-    """The pattern on each open piece of the final knots T: active iff positive inside the piece.
-
-    A pre-activation does not change sign inside a piece, so the sign of the sum of its values at
-    the two ends is its sign inside (0 only when it is identically 0 there: inactive).
-    """
-    parts = []
-    for T_l, A_l in layer_values:
-        if list(T_l) != list(T):
-            A_l = _interp_exact(list(T_l), A_l, list(T))
-        s = A_l[:-1] + A_l[1:]
-        parts.append(np.asarray(s > 0, dtype=bool))
-    if not parts:
-        return np.zeros((len(T) - 1, 0), dtype=bool)
-    return np.concatenate(parts, axis=1)
+def _integer_biases(model: ReLUNetwork):
+    """Exact biases as (integer vector, denominator) per layer (cached)."""
+    cached = model.__dict__.get("_integer_biases")
+    if cached is None:
+        cached = []
+        for b in model.biases:
+            D = 1
+            for v in b:
+                D = math.lcm(D, Fraction(v).denominator)
+            cached.append((np.array([int(Fraction(v) * D) for v in b], dtype=object), D))
+        model.__dict__["_integer_biases"] = cached
+    return cached
 
 
 def _merge_equal_pieces(T, pats):

@@ -277,7 +277,7 @@ def test_incomplete_methods(method, reports):
 
 @pytest.mark.parametrize("method", ["ig", "shapley", "shapley_uniform", "occlusion", "pdp", "ice", "gradient",
                                     "gradient_x_input", "smoothgrad_uniform", "lime_uniform", "deeplift",
-                                    "fafp_local", "fafp_global"])
+                                    "fafp_local", "fafp_global", "expected_gradients", "expected_gradients_uniform"])
 def test_linearity(method, reports):
     _require(method)
     assert reports(method)["linearity"].passed, str(reports(method)["linearity"])

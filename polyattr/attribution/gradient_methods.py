@@ -32,7 +32,6 @@ from polyattr.geometry.segment_walk import (
     SegmentPieces,
     _ig_kernel,
     _kernel_weights,
-    forward_error_bounds,
     pattern_gradients,
     point_pattern,
     segment_breakpoints,

@@ -7,7 +7,7 @@ breakpoints), so the pre-activations of layer l+1 at T_l are one matrix product,
 on every interval of T_l.  A neuron crosses zero inside an interval exactly when its values at the
 two ends have strictly opposite signs; the crossing time is the root of that affine function.
 Adding the crossing times of all neurons of the layer gives T_{l+1}.  This visits the regions the
-segment crosses in order, all neurons of a layer at once (vectorised numpy), and handles the
+segment crosses in order, all neurons of a layer at once, and handles the
 degenerate cases by construction:
 
 * several neurons crossing at the same t give one breakpoint (duplicates are merged);
@@ -24,9 +24,12 @@ Pieces whose patterns coincide are merged, so the returned breakpoints are the p
 activation pattern changes.  With ``exact=True`` (an exact model and Fraction end points) every
 breakpoint is a :class:`~fractions.Fraction`.
 
-Float mode also returns a measure of the set of t where some pre-activation is within its rounding
-error bound of 0 (where the computed pattern may differ from the true one); gradient methods turn it
-into an error bound.
+Float mode runs as one numba kernel (the weights packed flat, so one compilation serves every
+depth) and also returns, per neuron, the length of the set of t where its pre-activation is within
+its rounding error bound of 0 (where the computed pattern may differ from the true one); gradient
+methods turn it into an error bound.  Exact mode keeps the values at the breakpoints as integer
+rows over one denominator per breakpoint, and exact gradients are computed on integers with one
+division at the end.
 """
 
 from __future__ import annotations

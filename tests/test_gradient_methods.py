@@ -453,3 +453,23 @@ def test_bad_options_raise_naming_the_option():
         attribute(net, x, "ig", radius=0.1)
     with pytest.raises(PolyattrError, match="baseline"):
         attribute(net, x, "expected_gradients", background=[[0.0, 0.0]], baseline=[0.0, 0.0])
+
+
+def test_every_method_uses_the_selected_output():
+    rng = np.random.default_rng(12)
+    net = gaussian_network(rng, [2, 6, 6, 3])
+    x, xb = np.array([0.4, 0.7]), np.array([0.1, 0.2])
+    cases = [("gradient", {}), ("gradient_x_input", {}), ("ig", {"baseline": xb}), ("deeplift", {"baseline": xb}),
+             ("epsilon_lrp", {}), ("smoothgrad_uniform", {"radius": 0.2}), ("lime_uniform", {"radius": 0.2}),
+             ("expected_gradients", {"background": [xb, [0.9, 0.9]]}),
+             ("expected_gradients_uniform", {"samples": 16, "rng": 0})]
+    for method, kw in cases:
+        per_output = []
+        for k in range(3):
+            a = attribute(net, x, method, output=k, **kw)
+            b = attribute(net.select_output(k), x, method, **kw)
+            np.testing.assert_allclose(a.values, b.values, atol=1e-13, rtol=0, err_msg=method)
+            per_output.append(a.values)
+        assert not np.allclose(per_output[0], per_output[1]), method  # the outputs differ
+        with pytest.raises(PolyattrError, match="output"):
+            attribute(net, x, method, **kw)

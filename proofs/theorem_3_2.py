@@ -379,11 +379,12 @@ def part3(rng) -> None:
                 direct *= sum((c * (b ** (p + 1) - a ** (p + 1)) / (p + 1) for p, c in enumerate(cs)), start=Fraction(0)) if b > a else 0
             worst.setdefault("product of polynomials", []).append(abs(box_mass(mu, lo, hi) - direct))
         for name, diffs in worst.items():
-            rows.append((f"{name} (d={d})", len(diffs), max(diffs)))
+            sides = "unit cube" if all(u - l == 1 for l, u in zip(lower, upper)) else "unequal sides"
+            rows.append((f"{name} (d={d}, {sides})", len(diffs), max(diffs)))
             claim(max(diffs) == 0, f"box masses of {name} on {box}: max difference {max(diffs)}")
-    print(f"   {'measure':<36}{'boxes':>7}{'max |difference|':>19}")
+    print(f"   {'measure':<50}{'boxes':>7}{'max |difference|':>19}")
     for name, n, diff in rows:
-        print(f"   {name:<36}{n:>7}{str(diff):>19}")
+        print(f"   {name:<50}{n:>7}{str(diff):>19}")
 
 
 def main() -> int:

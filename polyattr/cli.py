@@ -159,9 +159,26 @@ def _extra_commands():
     return registrars
 
 
+_VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0")
+
+
+def _join_negative_vectors(argv: list[str]) -> list[str]:
+    """Turn ``--lower -1,-2`` into ``--lower=-1,-2``: argparse reads a value starting with '-' as an option."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in _VECTOR_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2] in "0123456789.":
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_join_negative_vectors(argv))
     try:
         return int(args.func(args) or 0)
     except PolyattrError as exc:

@@ -150,3 +150,17 @@ def test_demo_runs_and_writes_its_picture(capsys, tmp_path):
     assert "linear regions" in out
     for method in ("shapley_uniform", "pdp", "ig", "fafp_global", "occlusion"):
         assert any(line.strip().startswith(method + " ") for line in out.splitlines()), method
+
+
+def test_negative_vectors_need_no_equals_sign(tmp_path, capsys):
+    import json
+
+    from polyattr.cli import main
+    from polyattr.models import random_network, save_model
+
+    model = save_model(random_network([2, 4, 1], rng=0), tmp_path / "m.npz")
+    assert main(["regions", str(model), "--lower", "-1,-2", "--upper", "1,0.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["domain_volume"] == pytest.approx(2 * 2.5)
+    assert main(["attribute", str(model), "--x", "-0.5,0", "--lower", "-1,-1", "--method", "occlusion",
+                 "--baseline", "-1,-1", "--json"]) == 0

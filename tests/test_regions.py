@@ -242,3 +242,14 @@ def test_second_moments_add_up_to_the_box_and_match_sampling(backend):
         terms = inside[:, None, None] * Z[:, :, None] * Z[:, None, :] * vol
         est, se = terms.mean(axis=0), terms.std(axis=0) / np.sqrt(len(Z))
         assert np.all(np.abs(est - M2[i]) <= 5 * se + 1e-12)
+
+
+def test_region_count_upper_bound_holds_and_spares_the_estimate():
+    from polyattr.geometry.regions import region_count_upper_bound
+
+    for seed in range(5):
+        net = random_network([2, 6, 5, 1], rng=seed)
+        assert len(enumerate_regions(net)) <= region_count_upper_bound(net.hidden_sizes, 2)
+    # one layer of n lines in the plane: at most 1 + n + C(n, 2) cells
+    assert region_count_upper_bound([4], 2) == 1 + 4 + 6
+    assert region_count_upper_bound([16, 16], 1) == 17 * 17

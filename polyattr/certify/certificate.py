@@ -27,12 +27,15 @@ Format (version 1), top level::
   values = w_P (times x for gradient_x_input).
 * ``"path"`` (ig, expected_gradients): ``trace = {paths: [{start, end, pieces: [{t0, t1,
   pattern}]}]}``; values = mean over paths of (end - start) * sum (t1 - t0) w_P.
-* ``"box_moments"`` (smoothgrad_uniform, lime_uniform): ``trace = {piece}``, one density piece
+* ``"box_moments"`` (smoothgrad_uniform, lime_uniform): ``trace = {radius, piece}``, one density piece
   (uniform probability on the noise box [x - r, x + r]) whose regions carry ``mass``, ``moment``
   and, for lime, ``moment2``; values from the regions' masses and gradients (smoothgrad) or from
   the normal equations (lime).
-* ``"propagation"`` (deeplift, epsilon_lrp): ``trace = {factors: per hidden layer "p/q" factors,
-  top}``; the checker recomputes the rule from the model.
+* ``"propagation"`` (deeplift, epsilon_lrp): ``trace = {factors}`` (the Rescale multipliers per
+  hidden layer) or ``{epsilon}``; the checker recomputes the rule from the model.
+
+For smoothgrad the region ``contribution`` is the vector mass * w_P; for lime the regions carry
+``moment2`` (integral of z z^T d mu) and the checker solves the normal equations itself.
 """
 
 from __future__ import annotations

@@ -85,9 +85,9 @@ def sample_polynomial(rng, coeffs, lo, hi, n):
 def independent_mass(piece) -> float:
     """The piece's total mass from its description, recomputed here (not ``piece.total_mass``).
 
-    Uniform pieces: their ``mass``.  Product densities (mass = volume of the support): the product of
-    the one-dimensional integrals of the polynomial factors times the lengths of the other free
-    sides (all 1 in the cases of this script, where Lebesgue and uniform weights agree).
+    Uniform pieces: their ``mass``.  Product densities: the product of the one-dimensional integrals
+    of the polynomial factors (densities with respect to Lebesgue measure); the other free
+    coordinates are uniform probabilities and contribute 1.
     """
     if not piece.polynomials:
         return float(piece.mass)
@@ -100,8 +100,6 @@ def independent_mass(piece) -> float:
         lo, hi = float(box.lower[i]), float(box.upper[i])
         if c in piece.polynomials:
             total *= sum(float(a) * (hi ** (k + 1) - lo ** (k + 1)) / (k + 1) for k, a in enumerate(piece.polynomials[c]))
-        else:
-            total *= hi - lo
     return total
 
 
@@ -148,12 +146,11 @@ def measures_for(rng, d):
     The product densities put polynomial factors on coordinates 0 and 1 only: polyattr's exact
     polynomial integration over a region costs a triangulation and a sum over monomials of the
     product density, which grows fast with the degree (a degree-2 factor on each of 4 coordinates
-    takes about a minute for ten regions).  The other coordinates of ``positive`` have unit sides,
-    where Lebesgue and uniform probability weights coincide (see mc_piece).
+    takes about a minute for ten regions); the other coordinates are uniform probabilities.
     """
     unit = Box(np.zeros(d), np.ones(d))
     wide = Box(np.array([-1.0, 0.0, 0.5, -0.5][:d]), np.array([1.0, 2.0, 1.0, 1.5][:d]))
-    positive = Box(np.array([0.0, 0.5, 0.0, 1.0][:d]), np.array([2.0, 1.5, 1.0, 2.0][:d]))
+    positive = Box(np.array([0.0, 0.5, 0.0, 1.0][:d]), np.array([2.0, 1.5, 2.0, 1.5][:d]))
     v = float(rng.uniform(0.5, 1.5))
     a = wide.lower + (wide.upper - wide.lower) * rng.random(d)
     b = wide.lower + (wide.upper - wide.lower) * rng.random(d)

@@ -340,7 +340,7 @@ def part2(rng) -> None:
 def part3(rng) -> None:
     print("3. Box masses mu(R): polyattr (exact polytope integration) vs direct one-dimensional integrals")
     rows = []
-    for box in DOMAINS[:3]:
+    for box in DOMAINS[:3] + [Box([0, 0, 0], [1, 1, 2], exact=True)]:
         d = box.dim
         lower = [Fraction(v) for v in box.lower]
         upper = [Fraction(v) for v in box.upper]
@@ -353,10 +353,8 @@ def part3(rng) -> None:
                 direct *= overlap(lo[i], hi[i], lower[i], upper[i]) / (upper[i] - lower[i])
             worst.setdefault("uniform on the box", []).append(abs(box_mass(Uniform(box), lo, hi) - direct))
             # a product measure: polynomial density on coordinate 0, a point mass on coordinate 1, uniform
-            # elsewhere.  The domains used here give the uniform coordinates unit length: with a polynomial
-            # factor present, ProductDensity weights the other free coordinates by Lebesgue measure (their
-            # length), not by the uniform probability its docstring announces, and the two agree only
-            # on unit sides (polyattr/measures/core.py, ProductDensity).
+            # probability elsewhere (the last domain has a side of length 2 there: until commit af35bfb
+            # ProductDensity weighted such coordinates by their length instead of by 1 / length)
             coeffs = [Fraction(int(rng.integers(0, 4))), Fraction(int(rng.integers(0, 4))), Fraction(int(rng.integers(0, 3)))]
             v = Fraction(int(rng.integers(0, GRID + 1)), GRID) * (upper[1] - lower[1]) + lower[1]
             mu = ProductDensity(box, {0: ("polynomial", coeffs), 1: ("dirac", v)})
@@ -379,8 +377,8 @@ def part3(rng) -> None:
                 direct *= sum((c * (b ** (p + 1) - a ** (p + 1)) / (p + 1) for p, c in enumerate(cs)), start=Fraction(0)) if b > a else 0
             worst.setdefault("product of polynomials", []).append(abs(box_mass(mu, lo, hi) - direct))
         for name, diffs in worst.items():
-            sides = "unit cube" if all(u - l == 1 for l, u in zip(lower, upper)) else "unequal sides"
-            rows.append((f"{name} (d={d}, {sides})", len(diffs), max(diffs)))
+            sides = "x".join(str(u - l) for l, u in zip(lower, upper))
+            rows.append((f"{name} (sides {sides})", len(diffs), max(diffs)))
             claim(max(diffs) == 0, f"box masses of {name} on {box}: max difference {max(diffs)}")
     print(f"   {'measure':<50}{'boxes':>7}{'max |difference|':>19}")
     for name, n, diff in rows:

@@ -47,7 +47,20 @@ at some but not all vertices of F, again a purely combinatorial test.  No qhull 
 Tolerance: a vertex value ``v`` of neuron ``n`` counts as zero when
 ``|v| <= ABS_TOL * s_n + REL_TOL * max_cell |v|`` where ``s_n`` is an interval-arithmetic bound of
 ``|pre-activation of n|`` over the box (so the threshold scales with the rounding error of
-evaluating the neuron) and the second term scales with the values inside the cell.
+evaluating the neuron) and the second term scales with the values inside the cell.  Pieces
+thinner than that are never created: a split happens only when both sides hold a vertex beyond
+the tolerance, so no zero-volume region is emitted and the volumes still tile the box.
+
+Cost and limits
+---------------
+* The first cell has 2^d vertices, so the backend is meant for d <= ~10 (d > 20 is refused).
+* Splitting costs about (regions) x (neurons per path) x (vertices per cell) x (layer width);
+  the edge test is quadratic in the vertices of the cell being split.
+* The pulling triangulation (volumes, centroids) visits a face once per chain of facets leading
+  to it, which grows steeply with d: it dominates from d = 4 on and is ~50x the splitting cost at
+  d = 8.  ``compute_volumes=False`` skips it (patterns, vertices and interior points only).
+* One core, depth first; the whole output is kept in memory.  The run is a pure function of
+  (weights, box), so large jobs can be cut into sub-boxes and the results concatenated.
 """
 
 from __future__ import annotations

@@ -100,19 +100,10 @@ def cmd_demo(args) -> int:
     out = Path(args.out)
     regions.plot(path=out)
     print(f"  partition picture written to {out.resolve()}")
-    demo_attributions = _demo_attributions()
-    if demo_attributions is not None:
-        demo_attributions(model, print)
+    from polyattr.attribution.demo import print_demo_attributions
+
+    print_demo_attributions(model, print)
     return 0
-
-
-def _demo_attributions():
-    """The attribution part of the demo, when the attribution layer is installed."""
-    try:
-        from polyattr.attribution.demo import print_demo_attributions
-    except ImportError:
-        return None
-    return print_demo_attributions
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -136,27 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="polyattr-demo.png", help="where to write the partition picture")
     p.set_defaults(func=cmd_demo)
 
-    for register in _extra_commands():
-        register(sub)
+    # the higher layers contribute their subcommands (attribute, verify, theorem21, axioms)
+    from polyattr.attribution import cli_commands as attribution_commands
+    from polyattr.certify import cli_commands as certify_commands
+    from polyattr.theory import cli_commands as theory_commands
+
+    for module in (attribution_commands, certify_commands, theory_commands):
+        module.register(sub)
     return parser
-
-
-def _extra_commands():
-    """Subcommands contributed by the higher layers (attribution, certification, theory)."""
-    registrars = []
-    for module, name in [
-        ("polyattr.attribution.cli_commands", "register"),
-        ("polyattr.certify.cli_commands", "register"),
-        ("polyattr.theory.cli_commands", "register"),
-    ]:
-        try:
-            mod = __import__(module, fromlist=[name])
-        except ImportError as exc:
-            if exc.name != module:
-                raise
-            continue
-        registrars.append(getattr(mod, name))
-    return registrars
 
 
 _VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0")

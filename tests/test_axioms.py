@@ -7,8 +7,7 @@ Three layers of tests:
    baseline Shapley by 2^d enumeration, exact IG by walking the segment's pattern changes,
    DeepLIFT-Rescale and LRP-epsilon by their propagation rules): what must hold holds, what must
    fail fails, independently of polyattr's method implementations;
-3. every registered method of :func:`attribute` against :data:`PREDICTIONS` (skipped for methods
-   that are not registered yet).
+3. every registered method of :func:`attribute` against :data:`PREDICTIONS`.
 """
 
 from __future__ import annotations
@@ -235,18 +234,14 @@ def test_predictions_table_is_documented():
 
 # ----------------------------------------------------------------- the library's methods
 def _available() -> list[str]:
-    try:
-        from polyattr.attribution.api import available_methods
+    from polyattr.attribution.api import available_methods
 
-        return available_methods()
-    except ImportError:
-        return []
+    return available_methods()
 
 
 def _require(method: str):
     methods = _available()
-    if method not in methods:
-        pytest.skip(f"method {method!r} is not registered (yet): {methods or 'attribute() not importable'}")
+    assert method in methods, f"method {method!r} is not registered: {methods}"
 
 
 
@@ -308,8 +303,7 @@ def test_implementation_invariance_fails_for_propagation_rules(method, reports):
 
 def test_every_registered_method_matches_the_predictions(reports):
     methods = [m for m in _available() if m != "measure"]
-    if not methods:
-        pytest.skip("attribute() not importable yet")
+    assert methods, "no registered methods"
     unpredicted = [m for m in methods if m not in ax.PREDICTIONS]
     assert not unpredicted, f"methods without a prediction: {unpredicted}"
     mismatches = {m: reports(m).mismatches() for m in methods}
@@ -341,8 +335,7 @@ def test_deeplift_counterexample_in_the_library():
 
 def test_axiom_table_prints_every_method(capsys):
     methods = [m for m in _available() if m != "measure"]
-    if not methods:
-        pytest.skip("attribute() not importable yet")
+    assert methods, "no registered methods"
     reports = ax.axiom_table(methods=["ig", "deeplift"], n_models=1, rng=0)
     out = capsys.readouterr().out
     assert "ig" in out and "impl. invariance" in out and "X" in out  # deeplift's invariance fails

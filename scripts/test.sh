@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MPLBACKEND=Agg
-.venv/bin/python -m pytest -q -p no:cacheprovider tests
+.venv/bin/python -m pytest -p no:cacheprovider tests
 if ls proofs/*.py >/dev/null 2>&1; then
   .venv/bin/python proofs/run_all.py
 fi

@@ -350,9 +350,301 @@ def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_ap
     return vol
 
 
+@njit(cache=True)
+def _hash_slot(keys, stamp, cur, F, kw):
+    """Open-addressing slot of face bitset F in the memo table: its slot, or the free one."""
+    mask = keys.shape[0] - 1
+    hsh = np.uint64(1469598103934665603)
+    for w in range(kw):
+        hsh = (hsh ^ F[w]) * np.uint64(1099511628211)
+    s = np.int64(hsh >> np.uint64(20)) & mask
+    while True:
+        if stamp[s] != cur:
+            return s
+        same = True
+        for w in range(kw):
+            if keys[s, w] != F[w]:
+                same = False
+                break
+        if same:
+            return s
+        s = (s + 1) & mask
+
+
+@njit(cache=True)
+def _distance_to_hull(X, verts, nv, a, d, Q, R, dim):
+    """Distance from point X[a] to the affine hull (of dimension ``dim``) of X[verts[:nv]].
+
+    Gram-Schmidt on the first vertices that add a well-conditioned direction (residual above 1/10
+    of the edge scale: cheap, usually dim + 1 vertices are read); if that does not reach ``dim``
+    directions (a thin face), redo it with full pivoting over all vertices."""
+    h0 = verts[0]
+    nq = 0
+    scale = 0.0
+    r = np.empty(d)
+    for t in range(1, nv):
+        if nq == dim:
+            break
+        s0 = 0.0
+        for c in range(d):
+            r[c] = X[verts[t], c] - X[h0, c]
+            s0 += r[c] * r[c]
+        if s0 > scale:
+            scale = s0
+        for q in range(nq):
+            p = 0.0
+            for c in range(d):
+                p += r[c] * Q[q, c]
+            for c in range(d):
+                r[c] -= p * Q[q, c]
+        s = 0.0
+        for c in range(d):
+            s += r[c] * r[c]
+        if s > 1e-2 * scale:
+            nrm = math.sqrt(s)
+            for c in range(d):
+                Q[nq, c] = r[c] / nrm
+            nq += 1
+    if nq == dim:
+        for c in range(d):
+            r[c] = X[a, c] - X[h0, c]
+        for q in range(nq):
+            p = 0.0
+            for c in range(d):
+                p += r[c] * Q[q, c]
+            for c in range(d):
+                r[c] -= p * Q[q, c]
+        s = 0.0
+        for c in range(d):
+            s += r[c] * r[c]
+        return math.sqrt(s)
+    return _distance_to_hull_pivoted(X, verts, nv, a, d, Q, R)
+
+
+@njit(cache=True)
+def _distance_to_hull_pivoted(X, verts, nv, a, d, Q, R):
+    """Distance from point X[a] to the affine hull of X[verts[:nv]] (Gram-Schmidt with pivoting)."""
+    h0 = verts[0]
+    for t in range(1, nv):
+        for c in range(d):
+            R[t, c] = X[verts[t], c] - X[h0, c]
+    nq = 0
+    scale = 0.0
+    for t in range(1, nv):
+        s = 0.0
+        for c in range(d):
+            s += R[t, c] * R[t, c]
+        if s > scale:
+            scale = s
+    used = np.zeros(nv, np.bool_)
+    while nq < nv - 1:
+        best = -1
+        bn = 0.0
+        for t in range(1, nv):
+            if used[t]:
+                continue
+            s = 0.0
+            for c in range(d):
+                s += R[t, c] * R[t, c]
+            if s > bn:
+                bn = s
+                best = t
+        if best < 0 or bn <= 1e-24 * scale:
+            break
+        used[best] = True
+        nrm = math.sqrt(bn)
+        for c in range(d):
+            Q[nq, c] = R[best, c] / nrm
+        for t in range(1, nv):
+            if not used[t]:
+                p = 0.0
+                for c in range(d):
+                    p += R[t, c] * Q[nq, c]
+                for c in range(d):
+                    R[t, c] -= p * Q[nq, c]
+        nq += 1
+    # residual of the apex
+    r = np.empty(d)
+    for c in range(d):
+        r[c] = X[a, c] - X[h0, c]
+    for q in range(nq):
+        p = 0.0
+        for c in range(d):
+            p += r[c] * Q[q, c]
+        for c in range(d):
+            r[c] -= p * Q[q, c]
+    s = 0.0
+    for c in range(d):
+        s += r[c] * r[c]
+    return math.sqrt(s)
+
+
+@njit(cache=True)
+def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
+    """Volume and centroid by the cone (Lasserre) recursion with memoised faces.
+
+    vol_j(G) = sum over facets H of G not containing the apex a = min(G) of
+    dist(a, aff H) * vol_{j-1}(H) / j, and the centroid of each cone is (a + j c_H) / (j + 1).  A
+    face is identified by its vertex bitset, so each face is evaluated once (hash table ``keys``,
+    entries valid where ``stamp == cur``) instead of once per chain of facets as in pulling.
+    Faces and facets come from the tight sets exactly as in :func:`_volume_centroid`.
+    """
+    kw = (k + 63) // 64
+    nbits = nw * 64
+    cand = np.zeros((nbits, kw), np.uint64)
+    ok = np.zeros(nbits, np.bool_)
+    fac = np.zeros((nbits, kw), np.uint64)
+    # facets of the cell
+    m = 0
+    for w in range(nw):
+        bits = np.uint64(0)
+        for v in range(k):
+            bits |= M[v, w]
+        while bits != np.uint64(0):
+            low = bits & (~bits + _U1)
+            bits ^= low
+            for ww in range(kw):
+                cand[m, ww] = np.uint64(0)
+            cnt = 0
+            for v in range(k):
+                if M[v, w] & low:
+                    cand[m, v >> 6] |= _U1 << np.uint64(v & 63)
+                    cnt += 1
+            if cnt >= d:
+                m += 1
+    _maximal_sets(cand, m, kw, ok)
+    n_fac = 0
+    for i in range(m):
+        if ok[i]:
+            for ww in range(kw):
+                fac[n_fac, ww] = cand[i, ww]
+            n_fac += 1
+    # explicit post-order stack of frames, one per dimension
+    fr_set = np.zeros((d + 1, kw), np.uint64)
+    fr_child = np.zeros((d + 1, nbits, kw), np.uint64)
+    fr_nchild = np.zeros(d + 1, np.int64)
+    fr_next = np.zeros(d + 1, np.int64)
+    fr_apex = np.zeros(d + 1, np.int64)
+    fr_vol = np.zeros(d + 1)
+    fr_m1 = np.zeros((d + 1, d))
+    verts = np.empty(k, np.int64)
+    Q = np.empty((d, d))
+    R = np.empty((k, d))
+    res_cen = np.empty(d)
+    # frame f has dimension d - f
+    for ww in range(kw):
+        fr_set[0, ww] = np.uint64(0)
+    for v in range(k):
+        fr_set[0, v >> 6] |= _U1 << np.uint64(v & 63)
+    top = 0
+    opened = True  # the top frame still needs its children listed
+    n_ins = 0
+    res_vol = 0.0
+    while True:
+        f = top
+        dim = d - f
+        if opened:
+            opened = False
+            nv = 0
+            apex = -1
+            for ww in range(kw):
+                x = fr_set[f, ww]
+                nv += _popcount(x)
+                if apex < 0 and x != np.uint64(0):
+                    apex = 64 * ww + _lowest_bit(x)
+            fr_apex[f] = apex
+            fr_vol[f] = 0.0
+            for c in range(d):
+                fr_m1[f, c] = 0.0
+            fr_next[f] = 0
+            fr_nchild[f] = 0
+            if dim == 0:
+                fr_vol[f] = 1.0  # a point has 0-dimensional volume 1
+                for c in range(d):
+                    fr_m1[f, c] = X[apex, c]
+            else:
+                mm = 0
+                aw = apex >> 6
+                abit = _U1 << np.uint64(apex & 63)
+                for i in range(n_fac):
+                    g = 0
+                    for ww in range(kw):
+                        cand[mm, ww] = fr_set[f, ww] & fac[i, ww]
+                        g += _popcount(cand[mm, ww])
+                    if g >= dim and g < nv:
+                        mm += 1
+                    elif dim == 1 and g == 1:
+                        mm += 1  # the end points of an edge
+                _maximal_sets(cand, mm, kw, ok)
+                nc = 0
+                for i in range(mm):
+                    if ok[i] and (cand[i, aw] & abit) == np.uint64(0):
+                        for ww in range(kw):
+                            fr_child[f, nc, ww] = cand[i, ww]
+                        nc += 1
+                fr_nchild[f] = nc
+        if fr_next[f] < fr_nchild[f]:
+            i = fr_next[f]
+            fr_next[f] = i + 1
+            s = _hash_slot(keys, stamp, cur, fr_child[f, i], kw)
+            if stamp[s] == cur:
+                # known face: add its cone now
+                child_vol = m_vol[s]
+                for c in range(d):
+                    res_cen[c] = m_cen[s, c]
+                child = i
+            else:
+                for ww in range(kw):
+                    fr_set[f + 1, ww] = fr_child[f, i, ww]
+                top = f + 1
+                opened = True
+                continue
+        else:
+            # frame finished: its volume and centroid
+            vol_f = fr_vol[f]
+            for c in range(d):
+                res_cen[c] = fr_m1[f, c] / vol_f if vol_f > 0.0 else X[fr_apex[f], c]
+            if f == 0:
+                for c in range(d):
+                    cen[c] = res_cen[c]
+                return vol_f
+            if dim > 0 and n_ins < keys.shape[0] // 2:  # a cache: stop filling at half load
+                n_ins += 1
+                s = _hash_slot(keys, stamp, cur, fr_set[f], kw)
+                stamp[s] = cur
+                for ww in range(kw):
+                    keys[s, ww] = fr_set[f, ww]
+                m_vol[s] = vol_f
+                for c in range(d):
+                    m_cen[s, c] = res_cen[c]
+            child_vol = vol_f
+            top = f - 1
+            f = top
+            dim = d - f
+            child = fr_next[f] - 1
+        # add the cone from frame f's apex over its child `child` (volume child_vol, centroid res_cen)
+        nv = 0
+        for ww in range(kw):
+            x = fr_child[f, child, ww]
+            while x != np.uint64(0):
+                low = x & (~x + _U1)
+                x ^= low
+                verts[nv] = 64 * ww + _popcount(low - _U1)
+                nv += 1
+        a = fr_apex[f]
+        hgt = _distance_to_hull(X, verts, nv, a, d, Q, R, dim - 1)
+        cv = hgt * child_vol / dim
+        fr_vol[f] += cv
+        for c in range(d):
+            fr_m1[f, c] += cv * (X[a, c] + dim * res_cen[c]) / (dim + 1)
+
+
 # ----------------------------------------------------------------------------- the splitting kernel
 # state[] slots shared between the Python driver and the kernel (so a run can be resumed)
 _N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT = 0, 1, 2, 3, 4
+#: from this dimension on, volumes use the memoised cone recursion instead of pulling
+#: (measured per cell: d = 5 pulling 31 us vs 40 us; d = 7 6.5 ms vs 2.5 ms; d = 8 27 vs 14 ms)
+_MEMO_MIN_DIM = 6
 
 
 @njit(cache=True)
@@ -399,6 +691,12 @@ def _split_kernel(
     v_A = np.empty((d, d))
     v_simplex = np.empty(d + 1, np.int64)
     v_chain = np.empty(d + 1, np.int64)
+    # memo table of face volumes for d >= _MEMO_MIN_DIM (entries valid where stamp == cell number)
+    m_size = 1 << 16 if d >= _MEMO_MIN_DIM else 1
+    m_keys = np.zeros((m_size, 1), np.uint64)
+    m_stamp = np.full(m_size, -1, np.int64)
+    m_vol = np.zeros(m_size)
+    m_cen = np.zeros((m_size, d))
     while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
         # ---- pop the top cell into the scratch cell c
         e = state[_N_STACK] - 1
@@ -580,12 +878,17 @@ def _split_kernel(
         vol = np.nan
         for i in range(d):
             cen[i] = np.nan
-        if with_volumes and (k + 63) // 64 > vkw:
+        if with_volumes and d >= _MEMO_MIN_DIM:
+            if m_keys.shape[1] < (k + 63) // 64:
+                m_keys = np.zeros((m_keys.shape[0], (k + 63) // 64), np.uint64)
+                m_stamp[:] = -1
+            vol = _volume_centroid_memo(cX, cM, k, d, nw, cen, m_keys, m_stamp, m_vol, m_cen, state[_N_OUT])
+        elif with_volumes and (k + 63) // 64 > vkw:
             vkw = (k + 63) // 64
             v_fac = np.zeros((nbits, vkw), np.uint64)
             v_cand = np.zeros((nbits, vkw), np.uint64)
             v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
-        if with_volumes:
+        if with_volumes and d < _MEMO_MIN_DIM:
             vol = _volume_centroid(
                 cX, cM, k, d, nw, cen, v_fac, v_cand, v_ok, v_set, v_dim, v_apex, v_A, v_simplex, v_chain
             )

@@ -57,8 +57,13 @@ Cost and limits
 * Splitting costs about (regions) x (neurons per path) x (vertices per cell) x (layer width);
   the edge test is quadratic in the vertices of the cell being split.
 * The pulling triangulation (volumes, centroids) visits a face once per chain of facets leading
-  to it, which grows steeply with d: it dominates from d = 4 on and is ~50x the splitting cost at
-  d = 8.  ``compute_volumes=False`` skips it (patterns, vertices and interior points only).
+  to it, which grows steeply with d.  From d = 6 on a memoised cone recursion (each face once,
+  heights by Gram-Schmidt) replaces it and is 2-3x faster there, but volumes still cost ~6x the
+  splitting at d = 6 and ~30x at d = 8 (cells with hundreds of vertices).
+  ``compute_volumes=False`` skips them (patterns, vertices and interior points only).
+* :func:`estimate_region_count` assumes every pair of effective hyperplanes meets in the box; on
+  small boxes (where the hyperplanes are nearly an arrangement of parallel families) it can
+  overestimate by 100x or more in high d.
 * One core, depth first; the whole output is kept in memory.  The run is a pure function of
   (weights, box), so large jobs can be cut into sub-boxes and the results concatenated.
 """

@@ -54,10 +54,9 @@ def main():
             net = random_network([d, *hidden, 1], rng=2026)
             box = Box.unit(d)
             est = estimate_region_count(net, box)
-            split_budget = 200_000 if not args.quick else 20_000
+            split_budget = (200_000 if d <= 4 else 5_000) if not args.quick else 2_000
             lp_budget = 300 if not args.quick else 100
-            if d <= 6:
-                rows.append((d, hidden, "split", est, *run(net, box, "split", split_budget, repeats)))
+            rows.append((d, hidden, "split", est, *run(net, box, "split", split_budget, repeats)))
             rows.append((d, hidden, "lp", est, *run(net, box, "lp", lp_budget, 1)))
     net = random_network([8, 64, 64, 1], rng=2026)
     x = np.full(8, 0.5)
@@ -65,12 +64,24 @@ def main():
     rows.append(("8 (2-D slice)", [64, 64], "split", estimate_region_count(net, sl), *run(net, sl, "split", None, repeats)))
     rows.append(("8 (2-D slice)", [64, 64], "lp", estimate_region_count(net, sl), *run(net, sl, "lp", 2000, 1)))
 
+    # patterns only (no volumes), the split backend's enumeration cost alone, at d = 8
+    from polyattr.geometry.splitting import split_enumerate
+
+    net8 = random_network([8, 32, 32, 1], rng=2026)
+    t = time.perf_counter()
+    try:
+        split_enumerate(net8.weights, net8.biases, np.zeros(8), np.ones(8), max_regions=5_000, compute_volumes=False)
+    except RegionBudgetExceeded:
+        pass
+    patterns_only = 5_000 / (time.perf_counter() - t)
+
     print(f"{'inputs':>14} {'hidden':>9} {'backend':>7} {'estimate':>10} {'regions':>9} {'run':>6} "
           f"{'seconds':>9} {'regions/s':>10} {'LPs/region':>10}")
     for d, hidden, backend, est, n, seconds, kind, lps in rows:
         lps_s = f"{lps:10.1f}" if lps is not None else f"{'-':>10}"
         print(f"{str(d):>14} {str(hidden):>9} {backend:>7} {est:10.3g} {n:9d} {kind:>6} {seconds:9.4f} "
               f"{n / seconds:10.0f} {lps_s}")
+    print(f"8 inputs [32,32], split backend, patterns only (no volumes): {patterns_only:.0f} regions/s")
 
 
 if __name__ == "__main__":

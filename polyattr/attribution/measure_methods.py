@@ -56,9 +56,8 @@ def _occlusion(ctx: AttributionContext) -> MethodResult:
 
 
 # ------------------------------------------------------------------------------ baseline Shapley
-def shapley_measures(x, baseline, exact: bool = False) -> list[Measure]:
-    """mu_j = sum_{S not containing j} w_S (delta_{(x_{S+j}, x'_rest)} - delta_{(x_S, x'_rest)})."""
-    d = len(x)
+def shapley_family(d: int, coalition_measure, exact: bool = False) -> list[Measure]:
+    """mu_j = sum_{S not containing j} w_S (nu(S + j) - nu(S)) for a coalition measure nu(S)."""
     _check_shapley_size(d)
     family = []
     for j in range(d):
@@ -66,11 +65,15 @@ def shapley_measures(x, baseline, exact: bool = False) -> list[Measure]:
         mu = None
         for s in range(d):
             for S in combinations(others, s):
-                w = shapley_weight(s, d, exact)
-                term = w * (Dirac(hybrid_point(x, baseline, (*S, j)), exact) - Dirac(hybrid_point(x, baseline, S), exact))
+                term = shapley_weight(s, d, exact) * (coalition_measure((*S, j)) - coalition_measure(S))
                 mu = term if mu is None else mu + term
         family.append(mu)
     return family
+
+
+def shapley_measures(x, baseline, exact: bool = False) -> list[Measure]:
+    """mu_j = sum_{S not containing j} w_S (delta_{(x_{S+j}, x'_rest)} - delta_{(x_S, x'_rest)})."""
+    return shapley_family(len(x), lambda S: Dirac(hybrid_point(x, baseline, S), exact), exact)
 
 
 def _check_shapley_size(d: int):
@@ -133,19 +136,7 @@ def slice_measure(box: Box, x, subset) -> Measure:
 
 def shapley_uniform_measures(x, box: Box) -> list[Measure]:
     """Interventional Shapley with the uniform background law on the box, as measures."""
-    d = len(x)
-    _check_shapley_size(d)
-    family = []
-    for j in range(d):
-        others = [i for i in range(d) if i != j]
-        mu = None
-        for s in range(d):
-            for S in combinations(others, s):
-                w = shapley_weight(s, d, box.exact)
-                term = w * (slice_measure(box, x, (*S, j)) - slice_measure(box, x, S))
-                mu = term if mu is None else mu + term
-        family.append(mu)
-    return family
+    return shapley_family(len(x), lambda S: slice_measure(box, x, S), box.exact)
 
 
 @register_method("shapley_uniform")

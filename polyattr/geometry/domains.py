@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.numbers import to_fraction
 
 
 def as_vector(value, name: str, length: int | None = None, exact: bool = False) -> np.ndarray:
@@ -30,7 +31,7 @@ def as_vector(value, name: str, length: int | None = None, exact: bool = False) 
         if arr.ndim != 1:
             raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
         try:
-            arr = np.array([_exact_number(v) for v in arr], dtype=object)
+            arr = np.array([to_fraction(v) for v in arr], dtype=object)
         except (TypeError, ValueError):
             raise PolyattrError(f"{name}: expected finite numbers") from None
     else:
@@ -45,19 +46,6 @@ def as_vector(value, name: str, length: int | None = None, exact: bool = False) 
     if length is not None and arr.shape[0] != length:
         raise PolyattrError(f"{name}: expected {length} values, got {arr.shape[0]}")
     return arr
-
-
-def _exact_number(v) -> Fraction:
-    if isinstance(v, Fraction):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return Fraction(int(v))
-    if isinstance(v, str):
-        return Fraction(v)
-    f = float(v)
-    if not np.isfinite(f):
-        raise ValueError("not finite")
-    return Fraction(f)
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,7 +265,7 @@ class AffineSlice:
         for i, v in fixed.items():
             if not (isinstance(i, (int, np.integer)) and 0 <= i < box.dim):
                 raise PolyattrError(f"fixed: expected coordinate indices in [0, {box.dim}), got {i!r}")
-            v = _exact_number(v) if self.exact else float(v)
+            v = to_fraction(v) if self.exact else float(v)
             if not np.isfinite(float(v)) or not box.lower[i] <= v <= box.upper[i]:
                 raise PolyattrError(f"fixed: value {v} for coordinate {i} is outside [{box.lower[i]}, {box.upper[i]}]")
             fixed[int(i)] = v

@@ -23,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.numbers import to_fraction
 from polyattr.geometry.domains import AffineSlice, Box, Polytope, Segment, as_vector, domain_key
 
 
@@ -92,8 +93,8 @@ class PointPiece:
         if not exact and not np.all(np.isfinite(w)):
             raise PolyattrError("weights: contains NaN or infinite values")
         if exact:
-            pts = np.array([[_fraction(v) for v in row] for row in pts], dtype=object)
-            w = np.array([_fraction(v) for v in w], dtype=object)
+            pts = np.array([[to_fraction(v) for v in row] for row in pts], dtype=object)
+            w = np.array([to_fraction(v) for v in w], dtype=object)
         self.points, self.weights, self.exact = pts, w, exact
         # an empirical sample of a continuous law: integrals carry a sampling error bound
         self.stochastic = stochastic
@@ -133,7 +134,7 @@ class DensityPiece:
             raise PolyattrError(f"domain: expected a Box, Polytope, AffineSlice or Segment, got {type(domain).__name__}")
         self.domain = domain
         self.exact = bool(getattr(domain, "exact", False))
-        self.mass = _fraction(mass) if self.exact else float(mass)
+        self.mass = to_fraction(mass) if self.exact else float(mass)
         if not self.exact and not np.isfinite(self.mass):
             raise PolyattrError(f"mass: expected a finite number, got {mass!r}")
         self.reduction = domain.reduce()
@@ -147,7 +148,7 @@ class DensityPiece:
                 if not (isinstance(i, (int, np.integer)) and 0 <= i < k):
                     raise PolyattrError(f"polynomials: coordinate {i!r} is not in [0, {k})")
                 try:
-                    polys[int(i)] = tuple(_fraction(c) for c in coeffs)
+                    polys[int(i)] = tuple(to_fraction(c) for c in coeffs)
                 except (TypeError, ValueError, ZeroDivisionError):
                     raise PolyattrError(f"polynomials: coefficients of coordinate {i} must be numbers") from None
             self.polynomials = polys
@@ -168,13 +169,13 @@ class DensityPiece:
         inner = self.reduction.inner
         total = Fraction(1)
         for i, coeffs in self.polynomials.items():
-            lo, hi = _fraction(inner.lower[i]), _fraction(inner.upper[i])
+            lo, hi = to_fraction(inner.lower[i]), to_fraction(inner.upper[i])
             total *= sum((c * (hi ** (p + 1) - lo ** (p + 1)) / (p + 1) for p, c in enumerate(coeffs)), start=Fraction(0))
             # the coordinates without a polynomial integrate to their length
         for i in range(inner.dim):
             if i not in self.polynomials:
-                total *= _fraction(inner.upper[i]) - _fraction(inner.lower[i])
-        total *= _fraction(self.mass) / _fraction(self.domain.volume)
+                total *= to_fraction(inner.upper[i]) - to_fraction(inner.lower[i])
+        total *= to_fraction(self.mass) / to_fraction(self.domain.volume)
         return total if self.exact else float(total)
 
     def density_scale(self):
@@ -258,19 +259,6 @@ def _poly_multiply(p, q):
             e = tuple(x + y for x, y in zip(ea, eb))
             out[e] = out.get(e, 0) + ca * cb
     return out
-
-
-def _fraction(v) -> Fraction:
-    if isinstance(v, Fraction):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return Fraction(int(v))
-    if isinstance(v, str):
-        return Fraction(v)
-    f = float(v)
-    if not np.isfinite(f):
-        raise ValueError(f"{v!r} is not finite")
-    return Fraction(f)
 
 
 # -------------------------------------------------------------------------------- constructors

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.numbers import to_fraction
 
 
 def _as_layer_array(value, name: str, exact: bool) -> np.ndarray:
@@ -25,7 +26,7 @@ def _as_layer_array(value, name: str, exact: bool) -> np.ndarray:
     if exact:
         arr = np.asarray(value, dtype=object)
         try:
-            out = np.vectorize(_to_fraction, otypes=[object])(arr) if arr.size else arr
+            out = np.vectorize(to_fraction, otypes=[object])(arr) if arr.size else arr
         except (TypeError, ValueError, ZeroDivisionError) as exc:
             raise PolyattrError(f"{name}: expected finite rational numbers ({exc})") from None
         return out
@@ -36,19 +37,6 @@ def _as_layer_array(value, name: str, exact: bool) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise PolyattrError(f"{name}: contains NaN or infinite values; expected finite numbers")
     return arr
-
-
-def _to_fraction(v) -> Fraction:
-    if isinstance(v, Fraction):
-        return v
-    if isinstance(v, (int, np.integer)):
-        return Fraction(int(v))
-    if isinstance(v, str):
-        return Fraction(v)
-    f = float(v)
-    if not np.isfinite(f):
-        raise ValueError(f"{v!r} is not finite")
-    return Fraction(f)  # exact binary value of the float
 
 
 class ReLUNetwork:
@@ -172,7 +160,7 @@ class ReLUNetwork:
         if not self.exact and not np.all(np.isfinite(arr)):
             raise PolyattrError("x: contains NaN or infinite values")
         if self.exact:
-            arr = np.vectorize(_to_fraction, otypes=[object])(arr)
+            arr = np.vectorize(to_fraction, otypes=[object])(arr)
         return arr, single
 
     def __call__(self, X, output: int | None = None):

@@ -102,51 +102,22 @@ def _set_bit(M, row, c):
 
 
 @njit(cache=True)
-def _grow_rows_f(A, need):
-    """A copy of 2-D float array A with at least ``need`` rows (capacity doubles)."""
+def _grow_rows(A, need):
+    """A copy of 2-D array A with at least ``need`` rows (capacity doubles; new rows are zero).
+
+    One generic kernel: numba compiles a specialisation per dtype (float, uint64 masks, bool).
+    """
     cap = A.shape[0]
     if need <= cap:
         return A
-    new_cap = max(need, 2 * cap)
-    B = np.empty((new_cap, A.shape[1]), A.dtype)
+    B = np.zeros((max(need, 2 * cap), A.shape[1]), A.dtype)
     B[:cap] = A
     return B
 
 
 @njit(cache=True)
-def _grow_rows_u(A, need):
-    cap = A.shape[0]
-    if need <= cap:
-        return A
-    new_cap = max(need, 2 * cap)
-    B = np.zeros((new_cap, A.shape[1]), A.dtype)
-    B[:cap] = A
-    return B
-
-
-@njit(cache=True)
-def _grow_rows_b(A, need):
-    cap = A.shape[0]
-    if need <= cap:
-        return A
-    new_cap = max(need, 2 * cap)
-    B = np.zeros((new_cap, A.shape[1]), A.dtype)
-    B[:cap] = A
-    return B
-
-
-@njit(cache=True)
-def _grow_vec_i(a, need):
-    cap = a.shape[0]
-    if need <= cap:
-        return a
-    b = np.zeros(max(need, 2 * cap), a.dtype)
-    b[:cap] = a
-    return b
-
-
-@njit(cache=True)
-def _grow_vec_f(a, need):
+def _grow_vec(a, need):
+    """A copy of 1-D array a with at least ``need`` entries (capacity doubles; new entries are zero)."""
     cap = a.shape[0]
     if need <= cap:
         return a
@@ -708,9 +679,9 @@ def _split_kernel(
         r0 = s_row0[e]
         k = s_nrow[e]
         neuron = s_neuron[e]
-        cX = _grow_rows_f(cX, k)
-        cM = _grow_rows_u(cM, k)
-        cV = _grow_rows_f(cV, k)
+        cX = _grow_rows(cX, k)
+        cM = _grow_rows(cM, k)
+        cV = _grow_rows(cV, k)
         for v in range(k):
             for i in range(d):
                 cX[v, i] = sX[r0 + v, i]
@@ -767,12 +738,12 @@ def _split_kernel(
             width = out_dim[layer]
             ka = 0
             kb = 0
-            aX = _grow_rows_f(aX, k)
-            aM = _grow_rows_u(aM, k)
-            aV = _grow_rows_f(aV, k)
-            bX = _grow_rows_f(bX, k)
-            bM = _grow_rows_u(bM, k)
-            bV = _grow_rows_f(bV, k)
+            aX = _grow_rows(aX, k)
+            aM = _grow_rows(aM, k)
+            aV = _grow_rows(aV, k)
+            bX = _grow_rows(bX, k)
+            bM = _grow_rows(bM, k)
+            bV = _grow_rows(bV, k)
             for v in range(k):
                 if side[v] >= 0:
                     for i in range(d):
@@ -824,12 +795,12 @@ def _split_kernel(
                     vp = cV[p, j]
                     vq = cV[q, j]
                     t = vp / (vp - vq)
-                    aX = _grow_rows_f(aX, ka + 1)
-                    aM = _grow_rows_u(aM, ka + 1)
-                    aV = _grow_rows_f(aV, ka + 1)
-                    bX = _grow_rows_f(bX, kb + 1)
-                    bM = _grow_rows_u(bM, kb + 1)
-                    bV = _grow_rows_f(bV, kb + 1)
+                    aX = _grow_rows(aX, ka + 1)
+                    aM = _grow_rows(aM, ka + 1)
+                    aV = _grow_rows(aV, ka + 1)
+                    bX = _grow_rows(bX, kb + 1)
+                    bM = _grow_rows(bM, kb + 1)
+                    bV = _grow_rows(bV, kb + 1)
                     for i in range(d):
                         x = cX[p, i] + t * (cX[q, i] - cX[p, i])
                         aX[ka, i] = x
@@ -851,13 +822,13 @@ def _split_kernel(
             # push the negative half, continue with the positive one
             e = state[_N_STACK]
             r0 = state[_STACK_ROWS]
-            s_row0 = _grow_vec_i(s_row0, e + 1)
-            s_nrow = _grow_vec_i(s_nrow, e + 1)
-            s_neuron = _grow_vec_i(s_neuron, e + 1)
-            s_pat = _grow_rows_b(s_pat, e + 1)
-            sX = _grow_rows_f(sX, r0 + kb)
-            sM = _grow_rows_u(sM, r0 + kb)
-            sV = _grow_rows_f(sV, r0 + kb)
+            s_row0 = _grow_vec(s_row0, e + 1)
+            s_nrow = _grow_vec(s_nrow, e + 1)
+            s_neuron = _grow_vec(s_neuron, e + 1)
+            s_pat = _grow_rows(s_pat, e + 1)
+            sX = _grow_rows(sX, r0 + kb)
+            sM = _grow_rows(sM, r0 + kb)
+            sV = _grow_rows(sV, r0 + kb)
             for v in range(kb):
                 for i in range(d):
                     sX[r0 + v, i] = bX[v, i]
@@ -899,12 +870,12 @@ def _split_kernel(
             )
         c = state[_N_OUT]
         nv0 = state[_N_VOUT]
-        o_off = _grow_vec_i(o_off, c + 2)
-        o_vol = _grow_vec_f(o_vol, c + 1)
-        o_cen = _grow_rows_f(o_cen, c + 1)
-        o_pat = _grow_rows_b(o_pat, c + 1)
-        oX = _grow_rows_f(oX, nv0 + k)
-        oM = _grow_rows_u(oM, nv0 + k)
+        o_off = _grow_vec(o_off, c + 2)
+        o_vol = _grow_vec(o_vol, c + 1)
+        o_cen = _grow_rows(o_cen, c + 1)
+        o_pat = _grow_rows(o_pat, c + 1)
+        oX = _grow_rows(oX, nv0 + k)
+        oM = _grow_rows(oM, nv0 + k)
         for v in range(k):
             for i in range(d):
                 oX[nv0 + v, i] = cX[v, i]

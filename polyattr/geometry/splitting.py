@@ -213,19 +213,12 @@ def _maximal_sets(cand, m, kw, ok):
 
 
 @njit(cache=True)
-def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_apex, A, simplex, chain):
-    """Volume of the cell with vertices X[:k] and tight sets M[:k]; its centroid goes to ``cen``.
+def _cell_facets(M, k, nw, kw, d, cand, ok, fac):
+    """Write the facets of a cell (as vertex bitsets) into ``fac``; return how many.
 
-    Pulling triangulation driven by the tight sets.  Faces are vertex bitsets.  The facets of the
-    cell are the maximal sets {v : c tight at v}; every face of the cell is its intersection with
-    some facets, so the facets of a face F are the maximal proper sets F & facet_i.  The other
-    arrays are caller-provided work space (rows >= 64 nw, d (64 nw + 1) + 2; columns >= words of k).
+    A constraint tight at >= d of the cell's k vertices gives a candidate vertex set; the
+    inclusion-maximal candidates are the facets.  ``cand`` and ``ok`` are work space.
     """
-    kw = (k + 63) // 64
-    fact = 1.0
-    for i in range(2, d + 1):
-        fact *= i
-    # ---- facets of the cell
     m = 0
     for w in range(nw):
         bits = np.uint64(0)
@@ -243,13 +236,31 @@ def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_ap
                     cnt += 1
             if cnt >= d:  # a facet has at least d vertices
                 m += 1
-    _maximal_sets(cand, m, kw, cand_ok)
+    _maximal_sets(cand, m, kw, ok)
     n_fac = 0
     for i in range(m):
-        if cand_ok[i]:
+        if ok[i]:
             for ww in range(kw):
                 fac[n_fac, ww] = cand[i, ww]
             n_fac += 1
+    return n_fac
+
+
+@njit(cache=True)
+def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_apex, A, simplex, chain):
+    """Volume of the cell with vertices X[:k] and tight sets M[:k]; its centroid goes to ``cen``.
+
+    Pulling triangulation driven by the tight sets.  Faces are vertex bitsets.  The facets of the
+    cell are the maximal sets {v : c tight at v}; every face of the cell is its intersection with
+    some facets, so the facets of a face F are the maximal proper sets F & facet_i.  The other
+    arrays are caller-provided work space (rows >= 64 nw, d (64 nw + 1) + 2; columns >= words of k).
+    """
+    kw = (k + 63) // 64
+    fact = 1.0
+    for i in range(2, d + 1):
+        fact *= i
+    # ---- facets of the cell
+    n_fac = _cell_facets(M, k, nw, kw, d, cand, cand_ok, fac)
     # ---- depth-first pulling
     for ww in range(kw):
         f_set[0, ww] = np.uint64(0)
@@ -470,31 +481,7 @@ def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
     cand = np.zeros((nbits, kw), np.uint64)
     ok = np.zeros(nbits, np.bool_)
     fac = np.zeros((nbits, kw), np.uint64)
-    # facets of the cell
-    m = 0
-    for w in range(nw):
-        bits = np.uint64(0)
-        for v in range(k):
-            bits |= M[v, w]
-        while bits != np.uint64(0):
-            low = bits & (~bits + _U1)
-            bits ^= low
-            for ww in range(kw):
-                cand[m, ww] = np.uint64(0)
-            cnt = 0
-            for v in range(k):
-                if M[v, w] & low:
-                    cand[m, v >> 6] |= _U1 << np.uint64(v & 63)
-                    cnt += 1
-            if cnt >= d:
-                m += 1
-    _maximal_sets(cand, m, kw, ok)
-    n_fac = 0
-    for i in range(m):
-        if ok[i]:
-            for ww in range(kw):
-                fac[n_fac, ww] = cand[i, ww]
-            n_fac += 1
+    n_fac = _cell_facets(M, k, nw, kw, d, cand, ok, fac)
     # explicit post-order stack of frames, one per dimension
     fr_set = np.zeros((d + 1, kw), np.uint64)
     fr_child = np.zeros((d + 1, nbits, kw), np.uint64)

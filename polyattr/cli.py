@@ -13,7 +13,6 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 
 from polyattr.errors import PolyattrError
 

@@ -39,7 +39,7 @@ from polyattr.attribution.measure_methods import (
     shapley_measures,
     shapley_uniform_measures,
 )
-from polyattr.geometry.domains import Box, domain_key
+from polyattr.geometry.domains import Box
 from polyattr.geometry.vertices import polytope_triangulation
 from polyattr.integrate.polynomial import integrate_polynomial_polytope
 from polyattr.measures.core import DensityPiece, Measure, PointPiece, ProductDensity, Uniform

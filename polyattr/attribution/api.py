@@ -68,7 +68,6 @@ class MethodResult:
 
 _METHODS: dict[str, Callable[[AttributionContext], MethodResult]] = {}
 _NEEDS_BASELINE: dict[str, bool] = {}
-_DEFAULT_BASELINE_ZERO = True
 
 
 def register_method(name: str, needs_baseline: bool = False):

@@ -23,10 +23,6 @@ from polyattr.measures.core import Dirac, Measure, Uniform
 MAX_SHAPLEY_FEATURES = 20  # 2^20 model evaluations; beyond that the exact sum is out of reach
 
 
-def _one(exact: bool):
-    return Fraction(1) if exact else 1.0
-
-
 def shapley_weight(s: int, d: int, exact: bool = False):
     """|S|! (d - |S| - 1)! / d!"""
     w = Fraction(math.factorial(s) * math.factorial(d - s - 1), math.factorial(d))

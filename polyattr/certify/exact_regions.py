@@ -266,7 +266,6 @@ class _IntegerNetwork:
         Wf = np.array([[Fraction(int(v), S) for v in row] for row in Wo], dtype=object).reshape(Wo.shape)
         bf = np.array([Fraction(int(v), S) for v in bo], dtype=object)
         return Wf, bf
-        self.n_neurons = net.n_neurons
 
     def rows(self, pattern):
         """Canonical pattern, integer rows A_i (n, k), c_i (n,) and per-row scales S (A = A_i / S)."""
@@ -568,7 +567,6 @@ def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactReg
         _CACHE.move_to_end(key)
         return _CACHE[key]
     red = domain.reduce()
-    n_neurons = model.n_neurons
     if red.inner is None:  # a point: one region of dimension 0
         pat = model.activation_pattern(red.offset)
         region = ExactRegion(np.asarray(pat, bool), np.zeros((1, 0), dtype=object), (),

@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
-from polyattr.geometry.domains import AffineSlice, Box, Polytope, Reduction, Segment, as_domain
+from polyattr.geometry.domains import Box, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
 from polyattr.models.relu import ReLUNetwork, pattern_key
 
@@ -32,6 +32,8 @@ DEFAULT_MAX_REGIONS = 1_000_000
 # Up-front refusal: when the estimated count exceeds the budget by this factor the run would be
 # stopped anyway, after wasting minutes to hours; estimates are within a factor ~2 in our tests.
 _REFUSE_FACTOR = 4.0
+# Chebyshev radii and facet LP slacks below this (rows are unit-normalised) count as zero
+_LP_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,7 +114,7 @@ class RegionSet:
             return self.facets[i]
         A, b = _region_rows(self._composed, self.patterns[i], self.reduction)
         lp = WarmPolytopeLP(A, b)
-        tol = _tolerance(self.reduction)
+        tol = _LP_TOLERANCE
         keep = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
         return A[keep], b[keep]
 
@@ -179,7 +181,8 @@ class RegionSet:
         Returns (W, b) of shapes (n, n_outputs, d) and (n, n_outputs), or (n, d) and (n,) for one
         ``output``.
         """
-        Ws, bs = zip(*(self.model.to_float().local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
+        net = self.model.to_float()
+        Ws, bs = zip(*(net.local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
         W = np.array(Ws).reshape(len(self), self.model.n_outputs, self.model.n_inputs)
         b = np.array(bs).reshape(len(self), self.model.n_outputs)
         if output is None:
@@ -226,10 +229,6 @@ class RegionSet:
         from polyattr.geometry.plot import plot_regions
 
         return plot_regions(self, ax=ax, path=path, output=output, color_by=color_by)
-
-
-def _tolerance(reduction: Reduction) -> float:
-    return 1e-9
 
 
 def _region_rows(net: ReLUNetwork, pattern: np.ndarray, reduction: Reduction):
@@ -358,7 +357,7 @@ def enumerate_regions(
 def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> RegionSet:
     from polyattr.geometry.vertices import polytopes_moments
 
-    tol = _tolerance(red)
+    tol = _LP_TOLERANCE
     k = red.inner.dim
     seed_point = _interior_seed(composed, red)
     first = composed.activation_pattern(seed_point)

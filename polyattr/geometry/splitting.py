@@ -502,7 +502,6 @@ def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
     top = 0
     opened = True  # the top frame still needs its children listed
     n_ins = 0
-    res_vol = 0.0
     while True:
         f = top
         dim = d - f

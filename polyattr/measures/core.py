@@ -16,7 +16,6 @@ The contraction with the model's local affine maps (sum_P w_P . m1(P) + b_P m0(P
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
@@ -198,6 +197,9 @@ class DensityPiece:
     def __repr__(self) -> str:
         kind = "Uniform" if self.polynomials is None else "PolynomialDensity"
         return f"{kind}({self.domain!r}, mass={self.mass})"
+
+
+Piece = PointPiece | DensityPiece
 
 
 def lift_moments(reduction, m0, m1u, M2u):

@@ -10,54 +10,19 @@ import argparse
 import json
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
 
+from polyattr.cli.arguments import domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
-
-
-def _parse_vector(text: str | None, name: str):
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise PolyattrError(f"--{name}: expected comma-separated numbers, got {text!r}")
-    try:
-        values = [Fraction(p) for p in parts]
-    except (ValueError, ZeroDivisionError):
-        raise PolyattrError(f"--{name}: expected comma-separated numbers (decimals or p/q), got {text!r}") from None
-    return values
-
-
-def _domain_from_args(args, d: int, exact: bool = False):
-    from polyattr.geometry.domains import Box
-
-    lower = _parse_vector(getattr(args, "lower", None), "lower")
-    upper = _parse_vector(getattr(args, "upper", None), "upper")
-    if lower is None and upper is None:
-        return Box.unit(d, exact=exact)
-    lower = lower if lower is not None else [Fraction(0)] * d
-    upper = upper if upper is not None else [Fraction(1)] * d
-    if len(lower) != d or len(upper) != d:
-        raise PolyattrError(f"--lower/--upper: expected {d} values each (the model's inputs), got {len(lower)} and {len(upper)}")
-    if not exact:
-        lower, upper = [float(v) for v in lower], [float(v) for v in upper]
-    return Box(lower, upper, exact=exact)
-
-
-def _load(args, exact: bool = False):
-    from polyattr.models.io import load_model
-
-    return load_model(args.model, exact=exact)
 
 
 # ---------------------------------------------------------------------------------------- regions
 def cmd_regions(args) -> int:
     from polyattr.geometry.regions import enumerate_regions
 
-    model = _load(args)
-    domain = _domain_from_args(args, model.n_inputs)
+    model = load_model_arg(args)
+    domain = domain_from_args(args, model.n_inputs)
     start = time.perf_counter()
     regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
                                 progress=None if not args.progress else True)
@@ -126,14 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="polyattr-demo.png", help="where to write the partition picture")
     p.set_defaults(func=cmd_demo)
 
-    # the higher layers contribute their subcommands (attribute, verify, theorem21, axioms)
-    from polyattr.attribution import cli_commands as attribution_commands
-    from polyattr.certify import cli_commands as certify_commands
-    from polyattr.theory import cli_commands as theory_commands
-
-    for module in (attribution_commands, certify_commands, theory_commands):
+    # each further subcommand lives in its own module of this package
+    for module in _command_modules():
         module.register(sub)
     return parser
+
+
+def _command_modules():
+    """The modules of this package that add subcommands, each through ``register(subparsers)``."""
+    from polyattr.cli import attribute, theory, verify
+
+    return (attribute, verify, theory)
 
 
 _VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0")

@@ -1,4 +1,4 @@
-"""``polyattr attribute``: the CLI front of :func:`polyattr.attribution.api.attribute`."""
+"""``polyattr attribute``: the command-line front of :func:`polyattr.attribution.api.attribute`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
 from polyattr.errors import PolyattrError
 
 
@@ -49,13 +50,12 @@ def _method_options(args) -> dict:
 
 def cmd_attribute(args) -> int:
     from polyattr.attribution.api import attribute
-    from polyattr.cli import _domain_from_args, _load, _parse_vector
 
     exact = bool(args.exact or args.certificate)
-    model = _load(args, exact=exact)
-    domain = _domain_from_args(args, model.n_inputs, exact=exact)
-    x = _parse_vector(args.x, "x")
-    baseline = _parse_vector(args.baseline, "baseline")
+    model = load_model_arg(args, exact=exact)
+    domain = domain_from_args(args, model.n_inputs, exact=exact)
+    x = parse_vector(args.x, "x")
+    baseline = parse_vector(args.baseline, "baseline")
     if not exact:
         x = [float(v) for v in x]
         baseline = None if baseline is None else [float(v) for v in baseline]

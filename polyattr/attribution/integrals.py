@@ -41,6 +41,11 @@ class Integrator:
     backend: str = "auto"
     regions_used: int = 0
     record: bool = False
+    #: a box whose partition, once enumerated, serves every slice and segment inside it (batches)
+    reuse_box: object = None
+    #: fresh region enumerations run, and region sets cut from the stored partition of ``reuse_box``
+    enumerations: int = 0
+    cuts: int = 0
     _region_cache: dict = field(default_factory=dict, repr=False)
     _piece_cache: dict = field(default_factory=dict, repr=False)
     #: with ``record``: per piece (in order of first use) the data a certificate needs, and per
@@ -67,6 +72,7 @@ class Integrator:
                 return regions
             regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
                                         backend=self.backend)
+            self.enumerations += 1
             if self.exact:
                 from polyattr.certify.exact_regions import TilingError, exact_region_set
 

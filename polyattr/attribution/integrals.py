@@ -3,7 +3,9 @@
     integral of f d(mu) = sum over regions P of ( w_P . m1(P) + b_P m0(P) )
 
 :class:`Integrator` enumerates the regions of the model inside each piece's support (cached per
-support, so the 2^d terms of interventional Shapley that share a slice share its regions), asks
+support, so the 2^d terms of interventional Shapley that share a slice share its regions; on a
+batch the partition of the box is enumerated once and every line inside it -- ICE lines, slices
+with one free coordinate -- is cut from it, :mod:`polyattr.geometry.cut`), asks
 the piece for its moments on every region, and contracts them with the local affine maps.
 In exact mode the same contraction runs on rationals over exactly confirmed regions.
 """
@@ -15,13 +17,15 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.errors import PolyattrError
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import domain_key
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
 from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
 
 _U = 2.0**-53
+#: a batch stores the partition of its box for reuse only below this many regions
+REUSE_MAX_REGIONS = 100_000
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Integrator:
     #: fresh region enumerations run, and region sets cut from the stored partition of ``reuse_box``
     enumerations: int = 0
     cuts: int = 0
+    _box_partition: object = field(default=None, repr=False)
     _region_cache: dict = field(default_factory=dict, repr=False)
     _piece_cache: dict = field(default_factory=dict, repr=False)
     #: with ``record``: per piece (in order of first use) the data a certificate needs, and per
@@ -66,28 +71,55 @@ class Integrator:
                 from polyattr.certify.exact_regions import cached_exact_region_set
 
                 regions = cached_exact_region_set(self.model, domain)
-            if regions is not None:
-                self._region_cache[key] = regions
-                self.regions_used += len(regions)
-                return regions
-            regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
-                                        backend=self.backend)
-            self.enumerations += 1
-            if self.exact:
-                from polyattr.certify.exact_regions import TilingError, exact_region_set
+            if regions is None:
+                float_regions = self._float_regions(domain)
+                regions = float_regions
+                if self.exact:
+                    from polyattr.certify.exact_regions import TilingError, exact_region_set
 
-                try:
-                    regions = exact_region_set(self.model, domain, regions)
-                except TilingError:
-                    if regions.backend == "lp":
-                        raise
-                    # the fast float backend missed a sliver: the LP traversal is the reference
-                    regions = enumerate_regions(self.model.to_float(), _float_domain(domain),
-                                                max_regions=self.max_regions, backend="lp")
-                    regions = exact_region_set(self.model, domain, regions)
+                    try:
+                        regions = exact_region_set(self.model, domain, float_regions)
+                    except TilingError:
+                        if float_regions.backend == "lp":
+                            raise
+                        # a fast float backend (or a cut) missed a sliver: the LP traversal is the reference
+                        regions = exact_region_set(self.model, domain, self._enumerate(domain, backend="lp"))
             self._region_cache[key] = regions
             self.regions_used += len(regions)
         return self._region_cache[key]
+
+    def _enumerate(self, domain, backend=None):
+        self.enumerations += 1
+        return enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
+                                 backend=backend or self.backend)
+
+    def _float_regions(self, domain):
+        """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible."""
+        if self.reuse_box is None:
+            return self._enumerate(domain)
+        from polyattr.geometry.cut import can_cut, cut_regions
+
+        box = _float_domain(self.reuse_box)
+        float_domain = _float_domain(domain)
+        is_box = domain_key(float_domain) == domain_key(box)
+        if not (is_box or can_cut(box, float_domain)):
+            return self._enumerate(domain)
+        if self._box_partition is None:  # enumerated once, when a batch first needs it
+            try:
+                self.enumerations += 1
+                self._box_partition = enumerate_regions(self.model.to_float(), box, backend=self.backend,
+                                                        max_regions=min(self.max_regions or REUSE_MAX_REGIONS,
+                                                                        REUSE_MAX_REGIONS))
+            except RegionBudgetExceeded:
+                self.reuse_box = None  # too large to be worth storing: enumerate each line instead
+                return self._enumerate(domain)
+        if is_box:
+            return self._box_partition
+        regions = cut_regions(self._box_partition, float_domain)
+        if regions is not None:
+            self.cuts += 1
+            return regions
+        return self._enumerate(domain)
 
     # ----------------------------------------------------------------------------- integrals
     def integrate(self, measure: Measure):

@@ -20,14 +20,14 @@ from polyattr.attribution.result import Attribution
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain, as_vector
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
-from polyattr.models.relu import ReLUNetwork
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
 
 
 @dataclass
 class AttributionContext:
     """Everything a method needs, validated: the model, the point, the baseline, the domain."""
 
-    model: ReLUNetwork  # float or exact, matching ``exact``
+    model: PiecewiseAffineModel  # float or exact, matching ``exact``
     x: np.ndarray
     baseline: np.ndarray | None
     domain: Box
@@ -138,8 +138,7 @@ def attribute(
     """
     start = time.perf_counter()
     _load_methods()
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     if method not in _METHODS:
         raise PolyattrError(f"method: unknown method {method!r}; expected one of {', '.join(sorted(_METHODS))}")
     k = model.check_output(output)

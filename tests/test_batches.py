@@ -164,3 +164,18 @@ def test_cli_x_file_exact_csv_and_errors(net, tmp_path, capsys):
         assert main(["attribute", str(model), "--method", "occlusion", *argv]) == 2
         err = capsys.readouterr().err
         assert err.startswith("polyattr: error:") and err.count("\n") == 1
+
+
+def test_lines_cut_on_a_network_with_leaky_and_identity_units():
+    rng = np.random.default_rng(4)
+    W = [rng.normal(size=(6, 2)), rng.normal(size=(5, 6)), rng.normal(size=(1, 5))]
+    b = [rng.normal(size=6) * 0.3, rng.normal(size=5) * 0.3, rng.normal(size=1)]
+    slopes = [np.array([0.0, 0.1, 1.0, 0.0, 0.25, 1.0]), np.array([0.0, 0.5, 0.0, 1.0, 0.0])]
+    net = ReLUNetwork(W, b, negative_slopes=slopes)
+    X = rng.uniform(0.05, 0.95, size=(5, 2))
+    for method in ("ice", "shapley_uniform"):
+        batch = attribute(net, X, method)
+        assert batch.info["enumerations"] == 1 and batch.info["cuts"] == 10
+        for i, x in enumerate(X):
+            single = attribute(net, x, method)
+            assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound

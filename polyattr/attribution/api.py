@@ -20,14 +20,14 @@ from polyattr.attribution.result import Attribution
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain, as_vector
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
-from polyattr.models.relu import ReLUNetwork
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
 
 
 @dataclass
 class AttributionContext:
     """Everything a method needs, validated: the model, the point, the baseline, the domain."""
 
-    model: ReLUNetwork  # float or exact, matching ``exact``
+    model: PiecewiseAffineModel  # float or exact, matching ``exact``
     x: np.ndarray
     baseline: np.ndarray | None
     domain: Box
@@ -85,7 +85,7 @@ def available_methods() -> list[str]:
 
 
 def attribute(
-    model: ReLUNetwork,
+    model: PiecewiseAffineModel,
     x,
     method: str,
     baseline=None,
@@ -103,7 +103,7 @@ def attribute(
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
     x : array-like (d,) or (n, d)
         The input to explain, or a batch of n inputs (one per row); each must lie in ``domain``.
     method : str
@@ -140,8 +140,7 @@ def attribute(
     """
     start = time.perf_counter()
     spec = get_method(method)
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     k = model.check_output(output)
     d = model.n_inputs
     domain = as_domain(domain, d, exact=exact)

@@ -30,58 +30,22 @@ from polyattr.attribution.api import AttributionContext, MethodResult
 from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_vector
-from polyattr.geometry.segment_walk import (
-    SegmentPieces,
-    _ig_kernel,
-    _kernel_weights,
-    pattern_gradients,
-    point_pattern,
-    segment_breakpoints,
-)
-from polyattr.models.relu import ReLUNetwork
-
-_U = 2.0**-53
-
-
-def _gamma(n: int) -> float:
-    return n * _U / (1 - n * _U)
+from polyattr.geometry.segment_walk import SegmentPieces, integrated_gradients_walk, segment_breakpoints
+from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma as _gamma
+from polyattr.numerics import round_up
 
 
 # ------------------------------------------------------------------------------ error bounds
-def gradient_magnitude_bound(model: ReLUNetwork, output: int) -> np.ndarray:
-    """(|w_out| |W_{L-1}| ... |W_0|)_j: a bound on |d f / d z_j| over every pattern (shape (d,))."""
-    net = model.to_float()
-    cache = net.__dict__.setdefault("_gradient_magnitude_bounds", {})
-    if output not in cache:
-        v = np.abs(net.weights[-1][output])
-        for W in reversed(net.weights[:-1]):
-            v = v @ np.abs(W)
-        cache[output] = v
-    return cache[output]
+def gradient_magnitude_bound(model: PiecewiseAffineModel, output: int) -> np.ndarray:
+    """A bound on |d f / d z_j| over every pattern (shape (d,)): the model's own, cached there."""
+    return model.gradient_magnitude_bound(output)
 
 
-def neuron_flip_bounds(model: ReLUNetwork, output: int) -> np.ndarray:
-    """Row i: a bound on |change of the gradient| when hidden neuron i alone switches on or off.
-
-    With u_i = (|w_out| |W_{L-1}| ... |W_{l+1}|)_i (everything above neuron i, every mask 1) and
-    D_i = (|W_{l-1}| ... |W_0|)_i (everything below), the change is at most u_i D_i (shape
-    (n_neurons, d)).  Several switches add up (triangle inequality).
-    """
-    net = model.to_float()
-    cache = net.__dict__.setdefault("_neuron_flip_bounds", {})
-    if output not in cache:
-        hidden = net.weights[:-1]
-        downs, D = [], None
-        for W in hidden:
-            D = np.abs(W) if D is None else np.abs(W) @ D
-            downs.append(D)
-        ups, u = [], np.abs(net.weights[-1][output])
-        for li in range(len(hidden) - 1, -1, -1):
-            ups.append(u)
-            u = u @ np.abs(hidden[li])
-        ups.reverse()
-        cache[output] = np.vstack([u_l[:, None] * D_l for u_l, D_l in zip(ups, downs)])
-    return cache[output]
+def neuron_flip_bounds(model: PiecewiseAffineModel, output: int) -> np.ndarray:
+    """Per hidden unit, a bound on |change of the gradient| when it alone switches (the model's own)."""
+    return model.unit_flip_bounds(output)
 
 
 def _float_point(v, name: str, d: int) -> np.ndarray:
@@ -95,15 +59,10 @@ def _float_point(v, name: str, d: int) -> np.ndarray:
     return arr
 
 
-def gradient_rounding_bound(model: ReLUNetwork, output: int) -> np.ndarray:
-    """Bound on |computed - exact| of a float gradient w_P (any pattern), per feature.
-
-    Each backward product is a dot product of at most n terms, so the chain of L+1 products is
-    within gamma_{sum n} of the exact product, in absolute value the chain of |W| (a factor 2 for
-    the first-order step).
-    """
-    n_total = sum(W.shape[1] for W in model.weights) + len(model.weights)
-    return 2.0 * _gamma(n_total) * gradient_magnitude_bound(model, output)
+def gradient_rounding_bound(model: PiecewiseAffineModel, output: int) -> np.ndarray:
+    """Bound on |computed - exact| of a float gradient w_P (any pattern), per feature (the model's
+    :meth:`~polyattr.models.relu.ReLUNetwork.gradient_rounding_bound`)."""
+    return model.gradient_rounding_bound(output)
 
 
 # ----------------------------------------------------------------------------- the gradient
@@ -120,15 +79,17 @@ def _direction(ctx: AttributionContext):
     return v
 
 
-def local_gradient(model: ReLUNetwork, x, output: int, direction=None, exact: bool = False):
+def local_gradient(model: PiecewiseAffineModel, x, output: int, direction=None, exact: bool = False):
     """The gradient w_P of the region at ``x`` (one-sided along ``direction`` on a boundary).
 
-    Returns (gradient (d,), info dict, float error bound).  See :func:`point_pattern` for how the
-    side is chosen.
+    Returns (gradient (d,), info dict, float error bound).  See
+    :meth:`~polyattr.models.relu.ReLUNetwork.one_sided_pattern` for how the side is chosen.  A
+    leaky unit's one-sided gradient uses its slope alpha on the inactive side; identity units are
+    never tied (they have no boundary).
     """
     net = model.to_exact() if exact else model.to_float()
-    pattern, tied = point_pattern(net, x, direction, exact=exact)
-    grad = pattern_gradients(net, pattern[None, :], output)[0]
+    pattern, tied = net.one_sided_pattern(x, direction)
+    grad = net.pattern_gradients(pattern[None, :], output)[0]
     on_boundary = bool(np.any(tied))
     info = {
         "on_boundary": on_boundary,
@@ -168,7 +129,7 @@ def _gradient_x_input(ctx: AttributionContext) -> MethodResult:
     grad, info, bound = local_gradient(ctx.model, ctx.x, ctx.output, _direction(ctx), ctx.exact)
     values = grad * ctx.x
     if not ctx.exact:
-        bound = float(np.max(np.abs(ctx.x) * bound + _U * np.abs(values), initial=0.0))
+        bound = float(np.max(round_up(np.abs(ctx.x) * bound + _U * np.abs(values), 3), initial=0.0))
     return MethodResult(list(values), bound, info=info)
 
 
@@ -181,7 +142,7 @@ register(MethodSpec(
 
 
 # --------------------------------------------------------------------- Integrated Gradients
-def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact: bool = False):
+def integrated_gradients(model: PiecewiseAffineModel, x, baseline, output: int = 0, exact: bool = False):
     """Exact Integrated Gradients of one output along the segment from ``baseline`` to ``x``.
 
     IG_j = (x_j - x'_j) sum_k (t_{k+1} - t_k) (w_{P_k})_j over the pieces of the segment
@@ -198,8 +159,9 @@ def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact
         error analysis) rounding bound of 0 -- outside these sets the float pattern is the true
         one --, J_ij bounds the change of d_j f when neuron i switches
         (:func:`neuron_flip_bounds`), G_j bounds |d_j f| (:func:`gradient_magnitude_bound`),
-        gamma_S is the rounding of a gradient and gamma_{K+2} that of the sum over the K pieces;
-        the factor 2 covers first-order terms.  The maximum over features is returned.
+        gamma_S is the rounding of a gradient and gamma_{K+2} that of the sum over the K pieces
+        (see :func:`~polyattr.geometry.segment_walk.integrated_gradients_walk`).  The maximum over
+        features is returned.
     """
     if exact:
         pieces = segment_breakpoints(model, baseline, x, exact=True)
@@ -213,18 +175,11 @@ def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact
         pieces = SegmentPieces(net, baseline, x, np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), False, 0.0,
                                np.zeros(0))
         return values, pieces, float(np.max(_U * np.abs(values), initial=0.0))
-    Wf, WTf, bf, sizes, gammas = _kernel_weights(net)
-    T, patterns, uncertain, values, bound, finite = _ig_kernel(
-        Wf, WTf, bf, sizes, baseline, x, gammas, net.weights[-1][k], neuron_flip_bounds(net, k),
-        gradient_magnitude_bound(net, k), _gradient_gamma(net))
+    T, patterns, uncertain, values, bound, finite = integrated_gradients_walk(net, baseline, x, k)
     if not finite:
         raise PolyattrError("x/baseline: contain NaN or infinite values")
     pieces = SegmentPieces(net, baseline, x, T, patterns, False, min(float(np.sum(uncertain)), 1.0), uncertain)
     return values, pieces, bound
-
-
-def _gradient_gamma(net: ReLUNetwork) -> float:
-    return _gamma(sum(W.shape[1] for W in net.weights) + len(net.weights))
 
 
 def _breakpoint_info(pieces: SegmentPieces) -> dict:

@@ -18,12 +18,14 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
-from polyattr.geometry.domains import domain_key
+from polyattr.geometry.domains import domain_key, float_domain
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
-from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma as _gamma
+from polyattr.numerics import round_up
 
-_U = 2.0**-53
 #: a batch stores the partition of its box for reuse only below this many regions
 REUSE_MAX_REGIONS = 100_000
 
@@ -38,7 +40,7 @@ class Integrator:
         Total number of regions enumerated over all supports (each support counted once).
     """
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     output: int
     exact: bool = False
     max_regions: int | None = DEFAULT_MAX_REGIONS
@@ -90,7 +92,7 @@ class Integrator:
 
     def _enumerate(self, domain, backend=None):
         self.enumerations += 1
-        return enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
+        return enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
                                  backend=backend or self.backend)
 
     def _float_regions(self, domain):
@@ -99,10 +101,10 @@ class Integrator:
             return self._enumerate(domain)
         from polyattr.geometry.cut import can_cut, cut_regions
 
-        box = _float_domain(self.reuse_box)
-        float_domain = _float_domain(domain)
-        is_box = domain_key(float_domain) == domain_key(box)
-        if not (is_box or can_cut(box, float_domain)):
+        box = float_domain(self.reuse_box)
+        target = float_domain(domain)
+        is_box = domain_key(target) == domain_key(box)
+        if not (is_box or can_cut(box, target)):
             return self._enumerate(domain)
         if self._box_partition is None:  # enumerated once, when a batch first needs it
             try:
@@ -115,7 +117,7 @@ class Integrator:
                 return self._enumerate(domain)
         if is_box:
             return self._box_partition
-        regions = cut_regions(self._box_partition, float_domain)
+        regions = cut_regions(self._box_partition, target)
         if regions is not None:
             self.cuts += 1
             return regions
@@ -195,9 +197,9 @@ class Integrator:
         w = piece.weights.astype(float)
         value = float(w @ values)
         n = len(values)
-        gamma = (n + 1) * _U
-        bound = float(np.abs(w) @ evaluation_error_bound(self.model, piece.points.astype(float), self.output))
-        bound += gamma * float(np.abs(w) @ np.abs(values))
+        # sum w_i (f(p_i) + e_i): the evaluation errors weighted, plus the n-term dot product's rounding
+        bound = float(round_up(np.abs(w) @ self.model.evaluation_error_bound(piece.points.astype(float), self.output), n + 1))
+        bound += float(round_up(_gamma(n + 1) * float(np.abs(w) @ np.abs(values)), n + 2))
         if piece.stochastic and n > 1:
             bound += 3.0 * float(np.std(values, ddof=1)) * abs(float(np.sum(w))) / np.sqrt(n)
         return value, bound
@@ -229,18 +231,3 @@ def _piece_key(piece):
     if isinstance(piece, DensityPiece):
         return ("density",) + piece.key
     return None  # point pieces are cheap: no caching (keys would hash whole arrays)
-
-
-def _float_domain(domain):
-    """The float twin of an exact domain (region enumeration runs in floats, then is confirmed)."""
-    if not getattr(domain, "exact", False):
-        return domain
-    from polyattr.geometry.domains import AffineSlice, Box, Segment
-
-    if isinstance(domain, Box):
-        return Box(domain.lower.astype(float), domain.upper.astype(float))
-    if isinstance(domain, AffineSlice):
-        return AffineSlice(_float_domain(domain.box), {i: float(v) for i, v in domain.fixed.items()})
-    if isinstance(domain, Segment):
-        return Segment(domain.start.astype(float), domain.end.astype(float))
-    raise PolyattrError(f"domain: no float twin for {type(domain).__name__}")

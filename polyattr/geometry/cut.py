@@ -7,8 +7,8 @@ ICE; for d = 2 the partial-dependence slices; for any d the interventional-Shapl
 free coordinate); :func:`cut_regions` builds each from the stored partition:
 
 1. candidates: the regions whose bounding box (from the split backend's vertices) meets the line;
-2. one vectorised pass: under each candidate's pattern every hidden pre-activation is affine along
-   the line, alpha + t beta, and the pattern's sign conditions give the interval directly (no LP);
+2. one vectorised pass: the model restricted to the line gives each candidate pattern's sign
+   conditions a t <= c (``pattern_constraints_many``), hence its interval directly (no LP);
 3. check: the intervals' lengths must add up to the line's (relative gap below ``tolerance``).
    When the line lies inside a neuron's hyperplane both neighbouring regions yield the same piece
    and the sum doubles: :func:`cut_regions` then returns None and the caller enumerates the line.
@@ -99,18 +99,17 @@ def cut_regions(box_regions: RegionSet, domain, tolerance: float = DEFAULT_TOLER
     t_lo, t_hi = float(red.inner.lower[0]), float(red.inner.upper[0])
     candidates = _candidates(box_regions, domain)
     patterns = box_regions.patterns[candidates]
-    alpha, beta = _line_preactivations(box_regions.model.to_float(), patterns, z0, E)
-    # neuron i of pattern P holds on {t : alpha + t beta >= 0} when active, <= 0 when inactive:
-    # s (alpha + t beta) >= 0 with s = +1 / -1, i.e. t >= -alpha/beta (s beta > 0) or t <= (s beta < 0)
-    s = np.where(patterns, 1.0, -1.0)
-    sa, sb = s * alpha, s * beta
-    scale = np.abs(alpha) + np.abs(beta) * max(abs(t_lo), abs(t_hi), 1.0)
-    flat = np.abs(sb) <= 1e-14 * np.maximum(scale, 1e-300)  # the neuron is constant along the line
+    # the model restricted to the line t -> z0 + t e: each candidate's sign conditions, a t <= c
+    line = box_regions.model.to_float().compose_affine(E[:, None], z0)
+    A, c = line.pattern_constraints_many(patterns)
+    a = A[:, :, 0]
+    scale = np.abs(c) + np.abs(a) * max(abs(t_lo), abs(t_hi), 1.0)
+    flat = np.abs(a) <= 1e-14 * np.maximum(scale, 1e-300)  # the unit is constant along the line
     with np.errstate(divide="ignore", invalid="ignore"):
-        bound = -sa / sb
-    lo = np.max(np.where(~flat & (sb > 0), bound, -np.inf), axis=1, initial=-np.inf)
-    hi = np.min(np.where(~flat & (sb < 0), bound, np.inf), axis=1, initial=np.inf)
-    violated = np.any(flat & (sa < -1e-12 * scale), axis=1)
+        bound = c / a
+    lo = np.max(np.where(~flat & (a < 0), bound, -np.inf), axis=1, initial=-np.inf)
+    hi = np.min(np.where(~flat & (a > 0), bound, np.inf), axis=1, initial=np.inf)
+    violated = np.any(flat & (c < -1e-12 * scale), axis=1)
     lo, hi = np.maximum(lo, t_lo), np.minimum(hi, t_hi)
     keep = ~violated & (hi - lo > _EMPTY * max(t_hi - t_lo, 1.0))
     lo, hi = lo[keep], hi[keep]
@@ -121,24 +120,3 @@ def cut_regions(box_regions: RegionSet, domain, tolerance: float = DEFAULT_TOLER
     facets = tuple((np.array([[-1.0], [1.0]]), np.array([-a, b])) for a, b in zip(lo, hi))
     return RegionSet(box_regions.model, domain, red, patterns[keep].copy(), mid, length, mid.copy(), "cut",
                      time.perf_counter() - start, 0, facets)
-
-
-def _line_preactivations(net, patterns: np.ndarray, z0: np.ndarray, direction: np.ndarray):
-    """Per pattern P and hidden neuron: the pre-activation along z0 + t e under P's affine maps, alpha + t beta.
-
-    Row P of the result is exact on the closure of P's region (where the pattern is the network's).
-    """
-    m = patterns.shape[0]
-    a = np.broadcast_to(z0, (m, z0.shape[0]))
-    b = np.broadcast_to(direction, (m, direction.shape[0]))
-    alphas, betas, offset = [], [], 0
-    for W, bias in zip(net.weights[:-1], net.biases[:-1]):
-        pa, pb = a @ W.T + bias, b @ W.T
-        alphas.append(pa)
-        betas.append(pb)
-        mask = patterns[:, offset:offset + W.shape[0]]
-        a, b = pa * mask, pb * mask  # relu: an inactive unit passes 0
-        offset += W.shape[0]
-    if not alphas:
-        return np.zeros((m, 0)), np.zeros((m, 0))
-    return np.hstack(alphas), np.hstack(betas)

@@ -183,9 +183,10 @@ class RegionSet:
         ``output``.
         """
         net = self.model.to_float()
-        Ws, bs = zip(*(net.local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
-        W = np.array(Ws).reshape(len(self), self.model.n_outputs, self.model.n_inputs)
-        b = np.array(bs).reshape(len(self), self.model.n_outputs)
+        if len(self):  # all patterns in one vectorised pass
+            W, b = net.local_affine_maps(self.patterns)
+        else:
+            W, b = np.zeros((0, self.model.n_outputs, self.model.n_inputs)), np.zeros((0, self.model.n_outputs))
         if output is None:
             return W, b
         k = self.model.check_output(output)

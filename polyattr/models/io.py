@@ -1,4 +1,4 @@
-"""Reading and writing models: the ``.npz`` contract, JSON with exact rationals, PyTorch ``nn.Sequential``.
+"""Reading and writing models: the ``.npz`` contract and JSON with exact rationals (PyTorch import: torch_import).
 
 ``.npz``: arrays ``W0, b0, W1, b1, ...``; ``W_i`` has shape (out, in).  JSON:
 ``{"format": "polyattr-relu", "version": 1, "layers": [{"W": [[...]], "b": [...]}, ...]}`` where
@@ -144,42 +144,6 @@ def save_model(model: ReLUNetwork, path) -> Path:
         path.write_text(json.dumps({"format": "polyattr-relu", "version": 1, "layers": layers}))
         return path
     raise PolyattrError(f"path: expected a .npz or .json file name, got {path.name!r}")
-
-
-def from_torch(module) -> ReLUNetwork:
-    """Import a PyTorch ``nn.Sequential`` of Linear and ReLU layers (Identity and Flatten allowed).
-
-    The sequence must alternate Linear and ReLU, end with a Linear, and never put two ReLUs or two
-    Linears in a row (a Linear-Linear pair is not a ReLU network layer of this format).
-    """
-    try:
-        import torch.nn as nn
-    except ImportError:  # pragma: no cover - depends on the optional extra
-        raise PolyattrError("torch: PyTorch is not installed; pip install 'polyattr[torch]'") from None
-    if not isinstance(module, nn.Sequential):
-        raise PolyattrError(f"module: expected a torch.nn.Sequential, got {type(module).__name__}")
-    layers = [m for m in module if not isinstance(m, (nn.Identity, nn.Flatten))]
-    Ws, bs, expect_linear = [], [], True
-    for idx, layer in enumerate(layers):
-        if isinstance(layer, nn.Linear):
-            if not expect_linear:
-                raise PolyattrError(f"module: layer {idx} (Linear) follows a Linear without a ReLU between them")
-            W = layer.weight.detach().cpu().double().numpy()
-            b = (layer.bias.detach().cpu().double().numpy() if layer.bias is not None else np.zeros(W.shape[0]))
-            Ws.append(W)
-            bs.append(b)
-            expect_linear = False
-        elif isinstance(layer, nn.ReLU):
-            if expect_linear:
-                raise PolyattrError(f"module: layer {idx} (ReLU) must follow a Linear layer")
-            expect_linear = True
-        else:
-            raise PolyattrError(
-                f"module: unsupported layer {idx}: {type(layer).__name__}; expected Linear, ReLU, Identity or Flatten"
-            )
-    if not Ws or expect_linear:
-        raise PolyattrError("module: expected the sequence to end with a Linear layer")
-    return ReLUNetwork(Ws, bs)
 
 
 def random_network(sizes, rng=None, scale: float = 1.0) -> ReLUNetwork:

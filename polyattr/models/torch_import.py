@@ -838,6 +838,12 @@ def _check_module(torch, module, modules) -> None:
     hooks = nn.modules.module
     if getattr(hooks, "_global_forward_hooks", None) or getattr(hooks, "_global_forward_pre_hooks", None):
         raise PolyattrError("module: global forward hooks are registered (torch.fx would not run them); remove them first")
+    for name, p in module.named_parameters():
+        _check_tensor(torch, f"parameter '{name}'", p)
+        if not p.is_floating_point():
+            raise PolyattrError(f"module: parameter '{name}' has dtype {p.dtype}; expected real floating-point values")
+    for name, b in module.named_buffers():
+        _check_tensor(torch, f"buffer '{name}'", b)
     for name, sub in module.named_modules():
         label = f"layer '{name}' ({type(sub).__name__})" if name else f"the module ({type(sub).__name__})"
         if sub._forward_hooks or sub._forward_pre_hooks:
@@ -851,12 +857,6 @@ def _check_module(torch, module, modules) -> None:
                 f"module: {label} subclasses {base.__name__} and overrides forward; only the built-in "
                 f"{base.__name__} behaviour can be imported"
             )
-    for name, p in module.named_parameters():
-        _check_tensor(torch, f"parameter '{name}'", p)
-        if not p.is_floating_point():
-            raise PolyattrError(f"module: parameter '{name}' has dtype {p.dtype}; expected real floating-point values")
-    for name, b in module.named_buffers():
-        _check_tensor(torch, f"buffer '{name}'", b)
 
 
 def _trace(torch, module, modules):
@@ -889,14 +889,24 @@ def _normalise_shape(input_shape) -> tuple:
 
 
 def _infer_input_shape(torch, module, nodes) -> tuple:
-    """(in_features,) when the input goes straight into a Linear layer; otherwise input_shape is needed."""
+    """(in_features,) when the input reaches a Linear layer through shape-keeping layers only.
+
+    Flatten, Identity and Dropout in front of the Linear do not matter: the lowered network reads
+    the input flattened, and a Linear reads the last in_features values per row either way.
+    """
+    nn = torch.nn
     placeholders = [n for n in nodes if n.op == "placeholder"]
-    if len(placeholders) == 1 and len(placeholders[0].users) == 1:
-        user = next(iter(placeholders[0].users))
-        if user.op == "call_module":
-            sub = module.get_submodule(user.target)
-            if isinstance(sub, torch.nn.Linear):
-                return (sub.in_features,)
+    node = placeholders[0] if len(placeholders) == 1 else None
+    while node is not None and len(node.users) == 1:
+        user = next(iter(node.users))
+        if user.op != "call_module":
+            break
+        sub = module.get_submodule(user.target)
+        if isinstance(sub, nn.Linear):
+            return (sub.in_features,)
+        if not isinstance(sub, (nn.Flatten, nn.Identity, nn.Dropout)):
+            break
+        node = user
     raise PolyattrError(
         "input_shape: required unless the input goes straight into a Linear layer; pass the per-sample "
         "shape, e.g. input_shape=(C, H, W) or (n_features,)"
@@ -1438,6 +1448,4 @@ def from_torch(module, input_shape=None, exact: bool = False):
             slopes = [a.astype(np.float64) for a in slopes]
         except OverflowError:
             raise PolyattrError("module: a lowered weight exceeds the float64 range; use exact=True") from None
-    if all(all(s == 0 for s in a) for a in slopes):
-        return ReLUNetwork(weights, biases, exact=exact)
     return ReLUNetwork(weights, biases, negative_slopes=slopes, exact=exact)

@@ -304,20 +304,19 @@ def _broadcast(a_shape, b_shape):
     return ia, ib
 
 
-def _const_per_sample(c: _Const, shape) -> np.ndarray:
-    """A constant broadcast against a batched tensor of per-sample ``shape``: a flat object array."""
+def _with_constant(v: _Value, c: _Const):
+    """``v`` broadcast against the constant ``c`` (torch's rules, v batched) and c's flat entries per element."""
     arr = c.array
-    while arr.ndim > len(shape):
+    while arr.ndim > len(v.shape):  # a constant's leading axes may only meet the batch as size 1
         if arr.shape[0] != 1:
             raise _Unsupported(f"a constant of shape {c.array.shape} does not broadcast over the batch")
         arr = arr[0]
     try:
-        out = np.broadcast_to(arr, np.broadcast_shapes(arr.shape, tuple(shape)))
+        shape = np.broadcast_shapes(arr.shape, v.shape)
     except ValueError:
-        raise _Unsupported(f"a constant of shape {c.array.shape} does not broadcast with {tuple(shape)}") from None
-    if out.shape != tuple(shape):
-        raise _Unsupported(f"a constant of shape {c.array.shape} would change the tensor's shape {tuple(shape)}")
-    return out.ravel()
+        raise _Unsupported(f"a constant of shape {c.array.shape} does not broadcast with per-sample shape {v.shape}") from None
+    v = _gather(v, np.broadcast_to(_index_of(v), shape))
+    return v, np.broadcast_to(arr, shape).ravel().tolist()
 
 
 def _as_tuple(v, n: int, what: str) -> tuple:
@@ -630,16 +629,7 @@ def _add(net: _Network, a, b, coef_b: Fraction) -> _Value | _Const:
         v, other, sign_v = (a, b, _ONE) if isinstance(a, _Value) else (b, a, coef_b)
         other_coef = coef_b if v is a else _ONE
         if isinstance(other, _Const):
-            if other.array.ndim > len(v.shape):
-                arr = other.array
-                while arr.ndim > len(v.shape) and arr.shape[0] == 1:
-                    arr = arr[0]
-                other = _Const(arr)
-            shape = np.broadcast_shapes(other.array.shape, v.shape) if other.array.ndim <= len(v.shape) else None
-            if shape is None:
-                raise _Unsupported(f"a constant of shape {other.array.shape} does not broadcast over the batch")
-            v = _gather(v, np.broadcast_to(_index_of(v), shape))
-            offsets = _const_per_sample(other, v.shape)
+            v, offsets = _with_constant(v, other)
         else:
             c = _scalar_fraction(other, "operand")
             offsets = [c] * v.size
@@ -660,11 +650,7 @@ def _mul(a, b) -> _Value | _Const:
         return _Const(_const_array(a) * _const_array(b))
     v, other = (a, b) if isinstance(a, _Value) else (b, a)
     if isinstance(other, _Const):
-        shape = np.broadcast_shapes(other.array.shape[-len(v.shape):] if v.shape else (), v.shape) if other.array.ndim <= len(v.shape) + 1 else None
-        if shape is None:
-            raise _Unsupported(f"a constant of shape {other.array.shape} does not broadcast over the batch")
-        v = _gather(v, np.broadcast_to(_index_of(v), shape))
-        scale = _const_per_sample(other, v.shape)
+        v, scale = _with_constant(v, other)
     else:
         scale = [_scalar_fraction(other, "factor")] * v.size
     return _affine_scale(v, list(scale), [_ZERO] * v.size)

@@ -179,11 +179,12 @@ def test_exact_lowering_equals_torch_on_dyadic_weights(name):
 def test_lowered_structure_uses_identity_units_for_skips():
     module, _ = _build("skip_mlp", np.random.default_rng(0))
     low = lower_torch(module, (3,))
-    slopes = [set(a.tolist()) for a in low.negative_slopes]
+    _, _, low_slopes = low.arrays(exact=True)
+    slopes = [set(a.tolist()) for a in low_slopes]
     assert all(s <= {0, 1} for s in slopes) and any(1 in s for s in slopes)
     net = from_torch(module, (3,))
     # identity units are no part of an activation pattern
-    assert net.n_neurons == sum(int(np.count_nonzero(a != 1)) for a in low.negative_slopes)
+    assert net.n_neurons == sum(int(np.count_nonzero(a != 1)) for a in low_slopes)
 
 
 def _box_partition_checks(net, d, rng, radius):

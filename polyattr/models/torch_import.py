@@ -57,6 +57,7 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.models.relu import ReLUNetwork
 
 _ZERO = Fraction(0)
 _ONE = Fraction(1)
@@ -138,11 +139,13 @@ def _combine_rows(terms) -> dict:
     """sum of coefficient * row over ``terms`` (pairs (coefficient, row)), exact zeros dropped."""
     acc: dict = {}
     for coef, row in terms:
-        if coef == 0:
+        if not coef:
             continue
         for unit, w in row.items():
-            acc[unit] = acc.get(unit, _ZERO) + coef * w
-    return {u: w for u, w in acc.items() if w != 0}
+            term = coef if w == 1 else coef * w  # most rows select one unit with coefficient 1
+            old = acc.get(unit)
+            acc[unit] = term if old is None else old + term
+    return {u: w for u, w in acc.items() if w}
 
 
 def _linear_map(v: _Value, taps, biases, shape) -> _Value:
@@ -197,7 +200,9 @@ class _Network:
         self.lifted: dict = {}
 
     def _unit(self, row: dict, const: Fraction, slope: Fraction) -> int:
-        key = (tuple(sorted(row.items())), const, slope)
+        # short rows (carried units, max-pool pairs) are merged by content; long ones by identity,
+        # which still merges a nonlinearity applied twice to one tensor and saves hashing Fractions
+        key = (tuple(sorted(row.items())) if len(row) <= 4 else id(row), const, slope)
         unit = self.open_index.get(key)
         if unit is None:
             unit = len(self.open_rows)
@@ -754,18 +759,31 @@ def _max_pool(net: _Network, v, kernel, stride, padding, dilation, ceil_mode, nd
 # ------------------------------------------------------------------------------------ the module
 @dataclass(frozen=True)
 class LoweredNetwork:
-    """The dense form of a traced module, in exact rationals.
+    """The dense form of a traced module, in exact rationals, stored sparsely.
 
-    ``weights[i]`` (out_i, in_i) and ``biases[i]`` (out_i,) are object arrays of Fractions;
-    ``negative_slopes[i]`` (out_i,) gives each hidden unit's alpha (0 ReLU, 1 identity) for hidden
-    layer i (there is one fewer than weight matrices: the last layer is affine).
+    ``layers[i] = (rows, consts, slopes)``: ``rows[u]`` maps the previous layer's units (the
+    input for i = 0) to the Fraction coefficients of unit u's pre-activation, ``consts[u]`` is its
+    bias and ``slopes[u]`` its negative slope alpha (0 ReLU, 1 identity); the last layer is the
+    affine output layer (``slopes`` None).  Inputs are the input tensor flattened in C order, outputs
+    the output tensor flattened in C order.
     """
 
-    weights: tuple
-    biases: tuple
-    negative_slopes: tuple
+    layers: tuple
     input_shape: tuple
     output_shape: tuple
+
+    def arrays(self, exact: bool = True):
+        """Dense ``(weights, biases, negative_slopes)``: Fraction object arrays, or float64 rounded once."""
+        weights, biases, slopes = [], [], []
+        n_columns = _prod(self.input_shape)
+        for rows, consts, sl in self.layers:
+            W, b = _dense(rows, consts, n_columns, exact)
+            weights.append(W)
+            biases.append(b)
+            if sl is not None:
+                slopes.append(np.array(sl, dtype=object) if exact else np.array([float(x) for x in sl]))
+            n_columns = len(rows)
+        return weights, biases, slopes
 
 
 def _torch():
@@ -1049,30 +1067,14 @@ class _Lowerer:
             reads[:] = [{remap[u]: w for u, w in r.items()} for r in reads]
             layers[k] = [[rows[u] for u in used], [consts[u] for u in used], [slopes[u] for u in used]]
             reads = layers[k][0]
-        # compose away layers whose units are all identities
-        weights, biases, slopes = [], [], []
-        dense = []
-        prev = _prod(self.input_shape)
-        for rows, consts, sl in layers:
-            dense.append((_dense(rows, prev), np.array(consts, dtype=object), np.array(sl, dtype=object)))
-            prev = len(rows)
-        final_W, final_b = _dense(out_rows, prev), np.array(out_consts, dtype=object)
+        # compose away layers whose units are all identities (an affine map between two others)
         kept = []
-        for W, b, a in dense:
-            if kept and all(s == 1 for s in kept[-1][2]):
-                W0, b0, _ = kept.pop()
-                W, b = W.dot(W0), W.dot(b0) + b
-            kept.append((W, b, a))
-        if kept and all(s == 1 for s in kept[-1][2]):
-            W0, b0, _ = kept.pop()
-            final_W, final_b = final_W.dot(W0), final_W.dot(b0) + final_b
-        for W, b, a in kept:
-            weights.append(W)
-            biases.append(b)
-            slopes.append(a)
-        weights.append(final_W)
-        biases.append(final_b)
-        return LoweredNetwork(tuple(weights), tuple(biases), tuple(slopes), self.input_shape, output.shape)
+        for rows, consts, sl in [*layers, [out_rows, out_consts, None]]:
+            if kept and all(x == 1 for x in kept[-1][2]):
+                prev_rows, prev_consts, _ = kept.pop()
+                rows, consts = _compose(rows, consts, prev_rows, prev_consts)
+            kept.append((rows, consts, sl))
+        return LoweredNetwork(tuple(kept), self.input_shape, output.shape)
 
     # -- module handlers -------------------------------------------------------------------------
     def _param(self, sub, name):
@@ -1359,13 +1361,27 @@ class _Lowerer:
         raise _Unsupported(f"attribute {name!r} of a traced tensor is not supported")
 
 
-def _dense(rows, n_columns) -> np.ndarray:
-    W = np.empty((len(rows), n_columns), dtype=object)
-    W.fill(_ZERO)
+def _dense(rows, consts, n_columns: int, exact: bool):
+    """A dense weight matrix and bias vector from sparse rows (float64: each entry rounded once)."""
+    if exact:
+        W = np.empty((len(rows), n_columns), dtype=object)
+        W.fill(_ZERO)
+        b = np.empty(len(consts), dtype=object)
+        b[:] = list(consts)
+    else:
+        W = np.zeros((len(rows), n_columns))
+        b = np.array([float(c) for c in consts], dtype=np.float64)
     for i, row in enumerate(rows):
         for j, w in row.items():
-            W[i, j] = w
-    return W
+            W[i, j] = w if exact else float(w)
+    return W, b
+
+
+def _compose(rows, consts, prev_rows, prev_consts):
+    """The rows of an affine map applied after another one (the previous layer's units are identities)."""
+    new_rows = [_combine_rows((w, prev_rows[u]) for u, w in r.items()) for r in rows]
+    new_consts = [c + sum((w * prev_consts[u] for u, w in r.items()), _ZERO) for r, c in zip(rows, consts)]
+    return new_rows, new_consts
 
 
 def lower_torch(module, input_shape=None) -> LoweredNetwork:
@@ -1423,15 +1439,9 @@ def from_torch(module, input_shape=None, exact: bool = False):
         Its inputs are the input tensor flattened in C order (one sample per row), its outputs the
         output tensor flattened in C order.
     """
-    from polyattr.models.relu import ReLUNetwork
-
     lowered = lower_torch(module, input_shape)
-    weights, biases, slopes = lowered.weights, lowered.biases, lowered.negative_slopes
-    if not exact:
-        try:
-            weights = [W.astype(np.float64) for W in weights]
-            biases = [b.astype(np.float64) for b in biases]
-            slopes = [a.astype(np.float64) for a in slopes]
-        except OverflowError:
-            raise PolyattrError("module: a lowered weight exceeds the float64 range; use exact=True") from None
+    try:
+        weights, biases, slopes = lowered.arrays(exact=exact)
+    except OverflowError:
+        raise PolyattrError("module: a lowered weight exceeds the float64 range; use exact=True") from None
     return ReLUNetwork(weights, biases, negative_slopes=slopes, exact=exact)

@@ -454,6 +454,8 @@ class ReLUNetwork:
         if not self.hidden_sizes:
             Wp = np.broadcast_to(W_last, (pats.shape[0], *W_last.shape)).copy()
             bp = np.broadcast_to(b_last, (pats.shape[0], b_last.shape[0])).copy()
+        elif self.exact:
+            Wp, bp = self._integer_local_maps(pats, None if output is None else self.check_output(output))
         else:
             _, G, h = self._propagate(pats)
             Wp = np.matmul(W_last, G)
@@ -461,6 +463,72 @@ class ReLUNetwork:
         if output is not None:
             return Wp[:, 0, :], bp[:, 0]
         return Wp, bp
+
+    def _integer_local_maps(self, pats: np.ndarray, output: int | None):
+        """Exact local maps of K patterns on the integer-scaled layers, one division at the end."""
+        K, d = pats.shape[0], self.n_inputs
+        full = self.expand_patterns(pats)
+        slopes_int, Q = self.integer_slopes
+        G, h, S, start = None, None, 1, 0
+        for (Wi, bi, den), s_int in zip(self.integer_affine_layers[:-1], slopes_int):
+            n = Wi.shape[0]
+            if G is None:
+                Gp = np.broadcast_to(Wi, (K, *Wi.shape))
+                hp = np.broadcast_to(bi, (K, n))
+            else:
+                Gp = np.matmul(Wi, G)
+                hp = h @ Wi.T + bi * S
+            F = np.where(full[:, start : start + n], Q, s_int[None, :]).astype(object)
+            G, h, S = Gp * F[:, :, None], hp * F, S * den * Q
+            start += n
+        Wi, bi, den = self.integer_affine_layers[-1]
+        if output is not None:
+            Wi, bi = Wi[output : output + 1], bi[output : output + 1]
+        Wo = np.matmul(Wi, G)
+        bo = h @ Wi.T + bi * S
+        S *= den
+        to_q = np.vectorize(lambda v: Fraction(int(v), S), otypes=[object])
+        return to_q(Wo), to_q(bo)
+
+    def integer_pattern_rows(self, pattern):
+        """Canonical pattern and integer region rows of an exact model: (pattern, A (n, d), c (n,), scales).
+
+        The rows are those of :meth:`pattern_constraints` (one per cutting unit) with row i equal
+        to (A_i / scales_i) z <= c_i / scales_i, A and c Python integers, scales positive.  A unit
+        whose pre-activation is identically 0 under the earlier layers' pattern is made inactive
+        (canonical form: such a unit cannot split anything).
+        """
+        pat = self._check_pattern(pattern).copy()
+        full = self.expand_patterns(pat[None, :])[0]
+        cut = self.cut_units
+        slopes_int, Q = self.integer_slopes
+        G, h, S, start = None, None, 1, 0
+        A_rows, c_rows, scales = [], [], []
+        for (Wi, bi, den), s_int in zip(self.integer_affine_layers[:-1], slopes_int):
+            n = Wi.shape[0]
+            if G is None:
+                Gp, hp = Wi.copy(), bi.copy()
+            else:
+                Gp = Wi @ G
+                hp = Wi @ h + bi * S
+            S = S * den
+            mask = full[start : start + n].copy()
+            layer_cut = cut[start : start + n]
+            for o in range(n):
+                if layer_cut[o] and hp[o] == 0 and not any(Gp[o]):
+                    mask[o] = False
+            full[start : start + n] = mask
+            sign = np.where(mask, -1, 1)
+            A_rows.append((Gp * sign[:, None])[layer_cut])
+            c_rows.append((-hp * sign)[layer_cut])
+            scales.extend([S] * int(np.count_nonzero(layer_cut)))
+            F = np.where(mask, Q, s_int).astype(object)
+            G, h, S = Gp * F[:, None], hp * F, S * Q
+            start += n
+        d = self.n_inputs
+        A = np.vstack(A_rows) if A_rows else np.zeros((0, d), dtype=object)
+        c = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=object)
+        return full[cut], A, c, scales
 
     def local_affine_map(self, pattern, output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The affine map (W_P, b_P) of the network on the region of ``pattern``.
@@ -561,6 +629,136 @@ class ReLUNetwork:
             start += n
         return out, Q
 
+    # ------------------------------------------------------------ one-sided patterns
+    def one_sided_pattern(self, x, direction=None) -> tuple[np.ndarray, np.ndarray]:
+        """The activation pattern at ``x``, and which cutting units are tied (pre-activation 0).
+
+        Without ``direction`` ties are read as inactive.  With a ``direction`` v the pattern is that
+        of the region entered moving from x along v (the pattern on (0, eps) of t -> x + t v): layer
+        by layer, a tied unit is active iff its directional derivative along v (under the one-sided
+        pattern of the layers below) is positive; a unit that stays tied along v is inactive.
+
+        Float models count a pre-activation as tied when it is within its rigorous rounding bound
+        of 0 (:meth:`preactivation_error_bounds`), so points built on a boundary are recognised.
+
+        Returns (pattern (n_neurons,) bool, tied (n_neurons,) bool).
+        """
+        exact = self.exact
+        h = self.field.array(x) if exact else np.asarray(x, dtype=float)
+        dh = None if direction is None else (self.field.array(direction) if exact else np.asarray(direction, float))
+        bounds = None if exact else self.preactivation_error_bounds(h)
+        pats, ties = [], []
+        for li, (W, b, a) in enumerate(zip(self.weights[:-1], self.biases[:-1], self.negative_slopes)):
+            pre = W @ h + b
+            if exact:
+                tied = np.asarray(pre == 0, dtype=bool)
+                positive = np.asarray(pre > 0, dtype=bool)
+            else:
+                tied = np.abs(pre) <= bounds[li]
+                positive = (pre > 0) & ~tied
+            active = positive.copy()
+            dpre = None
+            if dh is not None:
+                dpre = W @ dh
+                if exact:
+                    dpos = np.asarray(dpre > 0, dtype=bool)
+                else:
+                    dscale = np.abs(W) @ np.abs(dh)
+                    dpos = dpre > 4 * gamma(W.shape[1] + 1) * dscale
+                active = positive | (tied & dpos)
+            cut = np.asarray(a != 1, dtype=bool)
+            pats.append(active[cut])
+            ties.append(tied[cut])
+            h = np.where(active, pre, a * pre)
+            if dh is not None:
+                dh = np.where(active, dpre, a * dpre)
+        if not pats:
+            return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+        return np.concatenate(pats), np.concatenate(ties)
+
+    # ------------------------------------------------------------ backward chains
+    def backward_chain(self, output: int, factors, top=None) -> np.ndarray:
+        """v = top * w_out[output] diag(f_L) W_{L-1} ... diag(f_1) W_0 for per-layer unit factors f_l
+        (all hidden units; the gradient of a pattern has f = 1 or alpha, propagation rules others)."""
+        k = self.check_output(output)
+        v = self.weights[-1][k]
+        if top is not None:
+            v = v * top
+        for W, f in zip(reversed(self.weights[:-1]), reversed(list(factors))):
+            v = (v * f) @ W
+        return v
+
+    def abs_backward_chain(self, output: int, abs_factors, top: float = 1.0) -> np.ndarray:
+        """An upper bound (rounded upward) of |top| |w_out| diag(f_L) |W_{L-1}| ... diag(f_1) |W_0|
+        for non-negative float factors."""
+        k = self.check_output(output)
+        net = self.to_float()
+        v = round_up(np.abs(net.weights[-1][k]) * abs(float(top)), 1)
+        for W, f in zip(reversed(net.weights[:-1]), reversed(list(abs_factors))):
+            v = dot_bound(np.abs(W).T, round_up(v * np.asarray(f, dtype=float), 1))
+        return v
+
+    # ------------------------------------------------------ float gradient error bounds
+    def output_row(self, output: int) -> np.ndarray:
+        """The float64 output-layer row of ``output`` (contiguous, for kernels)."""
+        return np.ascontiguousarray(self.to_float().weights[-1][self.check_output(output)], dtype=np.float64)
+
+    def gradient_magnitude_bound(self, output: int) -> np.ndarray:
+        """(|w_out| L |W_{L-1}| ... L |W_0|)_j, L = max(1, |alpha|) per unit: a rigorous bound on
+        |d f / d z_j| over every pattern (shape (d,)), rounded upward."""
+        k = self.check_output(output)
+        cache = self._float_bound_cache
+        if ("magnitude", k) not in cache:
+            net = self.to_float()
+            v = np.abs(net.weights[-1][k])
+            for W, a in zip(reversed(net.weights[:-1]), reversed(net.negative_slopes)):
+                v = dot_bound(np.abs(W).T, round_up(v * np.maximum(1.0, np.abs(a)), 1))
+            cache[("magnitude", k)] = v
+        return cache[("magnitude", k)]
+
+    def unit_flip_bounds(self, output: int) -> np.ndarray:
+        """Row i (all hidden units): a bound on |change of the gradient| when unit i alone switches.
+
+        Unit i of layer l switching changes its factor by |1 - alpha_i|; with u_i the chain above it
+        (|w_out| L |W_{L-1}| ... L |W_{l+1}|)_i and D_i the one below ((|W_l| L ... L |W_0|)_i), the
+        change is at most |1 - alpha_i| u_i D_i (shape (n_units, d); identity rows are 0).  Several
+        switches add up (triangle inequality).
+        """
+        k = self.check_output(output)
+        cache = self._float_bound_cache
+        if ("flips", k) not in cache:
+            net = self.to_float()
+            hidden, slopes = net.weights[:-1], net.negative_slopes
+            lips = [np.maximum(1.0, np.abs(a)) for a in slopes]
+            downs, D = [], None
+            for li, W in enumerate(hidden):
+                D = np.abs(W) if D is None else dot_bound(np.abs(W), round_up(lips[li - 1][:, None] * D, 1).T).T
+                downs.append(D)
+            ups, u = [None] * len(hidden), np.abs(net.weights[-1][k])
+            for li in range(len(hidden) - 1, -1, -1):
+                ups[li] = u
+                u = dot_bound(np.abs(hidden[li]).T, round_up(u * lips[li], 1))
+            rows = [round_up(np.abs(1.0 - a)[:, None] * u_l[:, None] * D_l, 2)
+                    for a, u_l, D_l in zip(slopes, ups, downs)]
+            cache[("flips", k)] = np.vstack(rows) if rows else np.zeros((0, self.n_inputs))
+        return cache[("flips", k)]
+
+    def gradient_rounding_bound(self, output: int) -> np.ndarray:
+        """Bound on |computed - exact| of a float gradient w_P (any pattern), per feature.
+
+        The backward pass is a chain of matrix products (n_l-term dot products) and one product
+        by the unit factors per layer; by Higham's Lemma 3.3 the computed chain is within
+        gamma_N (|w_out| L |W_{L-1}| ... |W_0|) of the exact one, N = sum of the inner dimensions
+        plus the number of layers.  Rounded upward.
+        """
+        net = self.to_float()
+        n_total = sum(W.shape[1] for W in net.weights) + len(net.weights)
+        return round_up(gamma(n_total) * self.gradient_magnitude_bound(output), 1)
+
+    @cached_property
+    def _float_bound_cache(self) -> dict:
+        return {}
+
     # -------------------------------------------------- derived forms (cached on the model)
     @cached_property
     def integer_layers(self) -> tuple[tuple[np.ndarray, int], ...]:
@@ -574,6 +772,16 @@ class ReLUNetwork:
     def integer_biases(self) -> tuple[tuple[np.ndarray, int], ...]:
         """Exact biases as (integer vector, denominator) per layer."""
         return tuple(_integer_scaled(b) for b in self.to_exact().biases)
+
+    @cached_property
+    def integer_affine_layers(self) -> tuple[tuple[np.ndarray, np.ndarray, int], ...]:
+        """Exact layers as (integer W, integer b, D) with one denominator per layer: W = Wi / D, b = bi / D."""
+        ex = self.to_exact()
+        out = []
+        for W, b in zip(ex.weights, ex.biases):
+            both, D = _integer_scaled(np.concatenate([W.ravel(), b]))
+            out.append((both[: W.size].reshape(W.shape), both[W.size :], D))
+        return tuple(out)
 
     @cached_property
     def integer_slopes(self) -> tuple[tuple[np.ndarray, ...], int]:

@@ -328,6 +328,8 @@ class _Lambda(nn.Module):
     (nn.AdaptiveAvgPool2d((2, 3)), (1, 5, 7)),
     (nn.AdaptiveAvgPool1d(3), (2, 5)),
     (nn.BatchNorm1d(3), (3,)),
+    (nn.Linear(3, 2), (4, 3)),
+    (nn.Unflatten(1, (2, 2)), (4,)),
     (nn.BatchNorm1d(2), (2, 3)),
     (nn.LeakyReLU(-0.5), (4,)),
     (nn.Hardtanh(-1.0, 0.25), (4,)),
@@ -427,6 +429,13 @@ class _InplaceReuse(nn.Module):
         return self.act(h) + h
 
 
+class _InplaceOnView(nn.Module):
+    def forward(self, x):
+        v = x.view(x.size(0), -1)
+        y = F.relu(v, inplace=True)
+        return y + x
+
+
 class _Product(nn.Module):
     def __init__(self):
         super().__init__()
@@ -484,7 +493,8 @@ def _bn(training=False, track=True):
     (lambda: nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5)).train(), (2,), r"layer '1' \(Dropout\) .*training mode"),
     (lambda: _Lambda(lambda x: F.dropout(x, 0.2)), (2,), r"dropout .*training=True"),
     (lambda: _Branching(), (2,), r"torch.fx could not trace _Branching"),
-    (lambda: _InplaceReuse(), (2,), r"layer 'act' \(ReLU\) .*in-place"),
+    (lambda: _InplaceReuse(), (2,), r"layer 'act' \(ReLU\) .*in-place operation on 'lin'"),
+    (lambda: _InplaceOnView(), (2,), r"relu at graph node \d+.*in-place operation on 'x'"),
     (lambda: nn.Sequential(nn.Conv1d(1, 1, 2, padding=1, padding_mode="reflect")), (1, 4), r"Conv1d.*padding_mode"),
     (lambda: nn.Sequential(nn.MaxPool1d(2, return_indices=True)), (1, 4), r"MaxPool1d.*return_indices"),
     (lambda: _TupleOut(), (2,), r"output .*one tensor"),

@@ -917,6 +917,10 @@ def _infer_input_shape(torch, module, nodes) -> tuple:
     )
 
 
+# tensor methods whose result is a view of (shares storage with) their input
+_VIEW_METHODS = frozenset({"view", "reshape", "flatten", "contiguous", "unsqueeze", "squeeze", "permute", "transpose"})
+
+
 class _Lowerer:
     """Walks the fx graph once, turning each node into values of a :class:`_Network`."""
 
@@ -942,6 +946,7 @@ class _Lowerer:
             operator.truediv: self._f_div, torch.div: self._f_div, operator.neg: self._f_neg, torch.neg: self._f_neg,
             operator.getitem: self._f_getitem, getattr: self._f_getattr,
         }
+        self.view_functions = {torch.flatten, torch.reshape, operator.getitem}
         self.methods = {
             "relu": self._f_relu, "abs": self._f_abs, "clamp": self._f_clamp, "clip": self._f_clamp,
             "view": self._m_view, "reshape": self._m_view, "flatten": self._f_flatten, "size": self._m_size,
@@ -1030,12 +1035,29 @@ class _Lowerer:
         raise _Unsupported("unsupported graph node")
 
     def _check_inplace(self, node):
-        """An in-place operation is lowered as its out-of-place form: only safe if nothing reads its input again."""
-        first = node.args[0] if node.args else None
+        """An in-place operation is lowered as its out-of-place form: only safe if nothing reads its
+        input again, nor any tensor it is a view of (or that shares its storage through Identity)."""
         import torch.fx as fx
 
-        if isinstance(first, fx.Node) and self.net.last_use.get(first, -1) > self.net.position:
-            raise _Unsupported("in-place operation whose input is read again later (it would see the modified tensor)")
+        first = node.args[0] if node.args else None
+        seen = []
+        while isinstance(first, fx.Node) and first not in seen:
+            seen.append(first)
+            if self.net.last_use.get(first, -1) > self.net.position:
+                raise _Unsupported(
+                    f"in-place operation on '{first.name}', which is read again later (it would see the modified tensor)"
+                )
+            first = first.args[0] if self._is_alias(first) and first.args else None
+
+    def _is_alias(self, node) -> bool:
+        """Whether the node's result shares storage with its first argument (views and pass-throughs)."""
+        if node.op == "call_method":
+            return node.target in _VIEW_METHODS
+        if node.op == "call_function":
+            return node.target in self.view_functions
+        if node.op == "call_module":
+            return self.modules.get(type(self.module.get_submodule(node.target))) in ("identity", "dropout", "flatten", "unflatten")
+        return False
 
     def _output(self, node):
         result = fx_arg = node.args[0]

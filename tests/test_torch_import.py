@@ -16,7 +16,8 @@ import pytest
 
 import polyattr
 from polyattr import PolyattrError, from_torch, load_model, save_model
-from polyattr.models.torch_import import _inverse_sqrt, lower_torch
+from polyattr.models.lowering import inverse_sqrt
+from polyattr.models.torch_import import lower_torch
 
 torch = pytest.importorskip("torch")  # the torch extra: scripts/setup.sh installs it
 nn = torch.nn
@@ -391,9 +392,9 @@ def test_input_shape_is_inferred_for_a_leading_linear():
 
 def test_inverse_sqrt_is_within_its_stated_bound():
     for q in (Fraction(2), Fraction(1, 3), Fraction(10**-12), Fraction(7 * 10**15), Fraction(4), Fraction(1, 4)):
-        r = _inverse_sqrt(q)
+        r = inverse_sqrt(q)
         assert abs(r * r * q - 1) < Fraction(1, 2**99)
-    assert _inverse_sqrt(Fraction(4)) == Fraction(1, 2)
+    assert inverse_sqrt(Fraction(4)) == Fraction(1, 2)
 
 
 # ------------------------------------------------------------------------ refusals, each named

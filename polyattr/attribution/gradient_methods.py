@@ -312,7 +312,8 @@ def _expected_gradients_uniform(ctx: AttributionContext) -> MethodResult:
 
 # --------------------------------------------------------------- box-noise methods (regions)
 def _radius(ctx: AttributionContext):
-    r = ctx.option("radius", 0.1)
+    # the default is the decimal 0.1, i.e. exactly 1/10 in exact mode (not the binary float)
+    r = ctx.option("radius", Fraction(1, 10) if ctx.exact else 0.1)
     try:
         if np.ndim(r) == 0:
             r = [r] * ctx.d

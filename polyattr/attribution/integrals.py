@@ -16,7 +16,8 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.geometry.domains import domain_key
+from polyattr.geometry.domains import domain_key, float_domain
+from polyattr.geometry.exact_regions import exact_region_set
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
 from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
@@ -53,32 +54,14 @@ class Integrator:
 
     # ------------------------------------------------------------------------------- regions
     def regions_on(self, domain):
-        """The RegionSet of the model on ``domain`` (exactly confirmed in exact mode), cached."""
+        """The RegionSet of the model on ``domain`` (exact regions in exact mode), cached."""
         key = domain_key(domain)
         if key not in self._region_cache:
-            regions = None
             if self.exact:
-                from polyattr.certify.exact_regions import cached_exact_region_set
-
-                regions = cached_exact_region_set(self.model, domain)
-            if regions is not None:
-                self._region_cache[key] = regions
-                self.regions_used += len(regions)
-                return regions
-            regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
-                                        backend=self.backend)
-            if self.exact:
-                from polyattr.certify.exact_regions import TilingError, exact_region_set
-
-                try:
-                    regions = exact_region_set(self.model, domain, regions)
-                except TilingError:
-                    if regions.backend == "lp":
-                        raise
-                    # the fast float backend missed a sliver: the LP traversal is the reference
-                    regions = enumerate_regions(self.model.to_float(), _float_domain(domain),
-                                                max_regions=self.max_regions, backend="lp")
-                    regions = exact_region_set(self.model, domain, regions)
+                regions = exact_region_set(self.model, domain, max_regions=self.max_regions, backend=self.backend)
+            else:
+                regions = enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
+                                            backend=self.backend)
             self._region_cache[key] = regions
             self.regions_used += len(regions)
         return self._region_cache[key]
@@ -191,18 +174,3 @@ def _piece_key(piece):
     if isinstance(piece, DensityPiece):
         return ("density",) + piece.key
     return None  # point pieces are cheap: no caching (keys would hash whole arrays)
-
-
-def _float_domain(domain):
-    """The float twin of an exact domain (region enumeration runs in floats, then is confirmed)."""
-    if not getattr(domain, "exact", False):
-        return domain
-    from polyattr.geometry.domains import AffineSlice, Box, Segment
-
-    if isinstance(domain, Box):
-        return Box(domain.lower.astype(float), domain.upper.astype(float))
-    if isinstance(domain, AffineSlice):
-        return AffineSlice(_float_domain(domain.box), {i: float(v) for i, v in domain.fixed.items()})
-    if isinstance(domain, Segment):
-        return Segment(domain.start.astype(float), domain.end.astype(float))
-    raise PolyattrError(f"domain: no float twin for {type(domain).__name__}")

@@ -575,7 +575,7 @@ def exact_region_set(model: ReLUNetwork, domain, float_regions=None, *, max_regi
         from polyattr.geometry.regions import enumerate_regions
 
         float_regions = enumerate_regions(model.to_float(), float_domain(domain), check_estimate=False,
-                                          max_regions=max_regions, backend=backend)
+                                          max_regions=max_regions, backend=backend, exact_fallback=False)
     composed = model.compose_affine(red.embedding, red.offset)
     ctx = _ExactContext(composed, red)
     found: dict[bytes, ExactRegion] = {}

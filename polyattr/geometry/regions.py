@@ -34,6 +34,8 @@ DEFAULT_MAX_REGIONS = 1_000_000
 _REFUSE_FACTOR = 4.0
 # Chebyshev radii and facet LP slacks below this (rows are unit-normalised) count as zero
 _LP_TOLERANCE = 1e-9
+# a partition feature below this fraction of the box's coordinate magnitude is re-decided exactly
+_RESOLUTION = 1e-8
 # the LP backend's result on a box of at most this dimension is cross-checked by the split backend
 _CROSS_CHECK_MAX_DIM = 6
 
@@ -370,6 +372,8 @@ def enumerate_regions(
             ambiguous += _split_disagrees(regions, composed, red)
     if not _volumes_tile(regions):
         ambiguous += 1
+    if inner_is_box and _beyond_float_resolution(composed, red.inner):
+        ambiguous += 1
     if ambiguous and exact_fallback and not isinstance(domain, Polytope):
         return _exactly_repaired(regions, max_regions, start)
     return regions
@@ -386,6 +390,28 @@ def _split_disagrees(regions: RegionSet, composed, red) -> int:
     if res.n_ambiguous:
         return 1
     return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns})
+
+
+def _beyond_float_resolution(composed, box: Box) -> bool:
+    """Whether the box is too large (or too far from the origin for its width) for float runs to
+    resolve the partition: then they are re-decided exactly.
+
+    Rounding over a box is relative to its coordinates' magnitude L = max |corner|: a float run
+    places hyperplanes to about 1e-16 L and decides zeros within 1e-11 of the pre-activations'
+    range.  The first layer's hyperplanes sit at distances |b_i| / ||W_i|| from the origin, and the
+    features of the partition near the origin are on that scale; when it (or the box's smallest
+    width) is below 1e-8 L, such features may be lost in rounding without any undecided sign.
+    """
+    lo, hi = box.lower.astype(float), box.upper.astype(float)
+    L = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
+    if L == 0.0:
+        return False
+    W, b = np.asarray(composed.weights[0], float), np.asarray(composed.biases[0], float)
+    norms = np.linalg.norm(W, axis=1)
+    offsets = np.abs(b[norms > 0]) / norms[norms > 0]
+    offsets = offsets[offsets > 0]
+    finest = min(float(np.min(hi - lo)), float(np.min(offsets, initial=np.inf)))
+    return finest < _RESOLUTION * L
 
 
 def _volumes_tile(regions: RegionSet) -> bool:

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from polyattr import Box, ReLUNetwork, enumerate_regions
 from polyattr.geometry.exact_regions import clear_cache, exact_region_set
 
-EXAMPLES = 300
+EXAMPLES = 20
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

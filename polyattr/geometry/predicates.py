@@ -16,6 +16,8 @@ terms plus a bias, evaluated in any order (with or without FMA), satisfies
 for the *computed* inputs h.  An input error e (|h_computed - h_exact| <= e) adds |w| . e, and a
 ReLU does not increase it (1-Lipschitz).  Layer by layer this gives a bound for every hidden
 pre-activation at a point; the lift of reduced coordinates z = E u + z0 is the first dot product.
+A unit with slope alpha (0 ReLU, leaky otherwise, 1 identity) is max(1, |alpha|)-Lipschitz and
+fl(alpha a) adds u |alpha a| (the model's own analysis, :meth:`ReLUNetwork.evaluation_error_bound`).
 The bound is itself computed in floats: every term is non-negative, so its relative rounding error
 is below gamma_{n+3}; multiplying by (1 + 1e-8) per layer covers it for n < 10^6.
 
@@ -29,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.models.relu import ReLUNetwork
+from polyattr.models.protocol import PiecewiseAffineModel
 
 _U = 2.0**-53
 _ETA = 2.0**-1074
@@ -56,12 +58,15 @@ class FilteredNetwork:
         How many points or patterns needed the exact fallback (the float bound did not decide).
     """
 
-    def __init__(self, net: ReLUNetwork, embedding=None, offset=None):
+    def __init__(self, net: PiecewiseAffineModel, embedding=None, offset=None):
         self.net = net.to_float()
         d = self.net.n_inputs
         self.E = np.eye(d) if embedding is None else np.asarray(embedding, dtype=float)
         self.z0 = np.zeros(d) if offset is None else np.asarray(offset, dtype=float)
-        self.layers = list(zip(self.net.weights[:-1], self.net.biases[:-1]))
+        slopes = [np.broadcast_to(np.asarray(a, dtype=float), (W.shape[0],))
+                  for W, a in zip(self.net.weights[:-1], self.net.negative_slopes)]
+        self.layers = list(zip(self.net.weights[:-1], self.net.biases[:-1], slopes))
+        self.cut = np.concatenate([a != 1 for a in slopes]) if slopes else np.zeros(0, dtype=bool)
         self._exact_net = None
         self._intnet = None
         self.exact_evaluations = 0
@@ -78,7 +83,7 @@ class FilteredNetwork:
 
             E = np.array([[Fraction(float(x)) for x in row] for row in self.E], dtype=object).reshape(self.E.shape)
             z0 = np.array([Fraction(float(x)) for x in self.z0], dtype=object)
-            self._intnet = _IntegerNetwork(self._exact().compose_affine(E, z0))
+            self._intnet = _IntegerNetwork(self._exact().compose_affine(E, z0))  # exact composition
         return self._intnet
 
     # ------------------------------------------------------------------ points
@@ -89,18 +94,20 @@ class FilteredNetwork:
         h = U @ self.E.T + self.z0
         err = (_gamma(k + 1) * (np.abs(U) @ np.abs(self.E).T + np.abs(self.z0)) + (k + 1) * _ETA) * _SAFETY
         values, bounds = [], []
-        for W, b in self.layers:
+        for W, b, alpha in self.layers:
             n = W.shape[1] + 1
             absW = np.abs(W)
             pre = h @ W.T + b
             err = (err @ absW.T + _gamma(n) * (np.abs(h) @ absW.T + np.abs(b)) + n * _ETA) * _SAFETY
             values.append(pre)
             bounds.append(err)
-            h = np.where(pre > 0, pre, 0.0)
+            h = np.where(pre > 0, pre, pre * alpha) + 0.0
+            rounds = (alpha != 0) & (alpha != 1)
+            err = (np.maximum(1.0, np.abs(alpha)) * err + np.where(rounds, _U * np.abs(alpha * pre), 0.0)) * _SAFETY
         if not values:
             z = np.zeros((U.shape[0], 0))
             return z, z
-        return np.concatenate(values, axis=1), np.concatenate(bounds, axis=1)
+        return np.concatenate(values, axis=1)[:, self.cut], np.concatenate(bounds, axis=1)[:, self.cut]
 
     def signs(self, U) -> np.ndarray:
         """Exact signs (-1, 0, 1) of every hidden pre-activation at the float points U (n, k)."""
@@ -131,13 +138,14 @@ class FilteredNetwork:
         whether marked active or not, so later layers do not depend on the marking.
         """
         pat = np.array(pattern, dtype=bool)
+        full = np.ones(self.cut.shape[0], dtype=bool)  # all units; identity units pass through
+        full[self.cut] = pat
         G, h = self.E, self.z0
-        k = G.shape[1]
         eG = np.zeros_like(G)
         eh = np.zeros_like(h)
         zero_parts, ambiguous = [], False
         start = 0
-        for W, b in self.layers:
+        for W, b, alpha in self.layers:
             n = W.shape[1] + 1
             absW = np.abs(W)
             G_pre = W @ G
@@ -148,25 +156,31 @@ class FilteredNetwork:
             th = (support @ ((h != 0) | (eh > 0)) + (b != 0)) > 0
             eG = (absW @ eG + _gamma(n) * (absW @ np.abs(G)) + n * _ETA * tG) * _SAFETY
             eh = (absW @ eh + _gamma(n) * (absW @ np.abs(h) + np.abs(b)) + n * _ETA * th) * _SAFETY
-            # decided nonzero: some entry exceeds its bound; decided zero: all entries 0 with bound 0
+            # decided non-zero: some entry exceeds its bound; decided zero: all entries 0 with bound 0
             nonzero = (np.abs(G_pre) > eG).any(axis=1) | (np.abs(h_pre) > eh)
             exact_zero = ((G_pre == 0) & (eG == 0)).all(axis=1) & (h_pre == 0) & (eh == 0)
-            if np.any(~nonzero & ~exact_zero):
+            m = W.shape[0]
+            cut = self.cut[start:start + m]
+            if np.any(cut & ~nonzero & ~exact_zero):
                 ambiguous = True
                 break
-            zero_parts.append(exact_zero)
-            m = W.shape[0]
-            mask = pat[start:start + m] & ~exact_zero
-            pat[start:start + m] = mask
-            G = G_pre * mask[:, None]
-            h = h_pre * mask
-            eG = eG * mask[:, None]
-            eh = eh * mask
+            zero_parts.append(exact_zero[cut])
+            mask = full[start:start + m] & ~(exact_zero & cut)
+            full[start:start + m] = mask
+            factor = np.where(mask, 1.0, alpha)
+            rounds = ~mask & (alpha != 0) & (alpha != 1)
+            lip = np.maximum(1.0, np.abs(factor))
+            eG = (lip[:, None] * eG + np.where(rounds[:, None], _U * np.abs(alpha[:, None] * G_pre), 0.0)) * _SAFETY
+            eh = (lip * eh + np.where(rounds, _U * np.abs(alpha * h_pre), 0.0)) * _SAFETY
+            G = G_pre * factor[:, None]
+            h = h_pre * factor
             start += m
+        pat = full[self.cut]
         if ambiguous:
             self.exact_evaluations += 1
             intnet = self._integer_network()
             canon, A, c, _ = intnet.rows(np.asarray(pattern, dtype=bool))
+            k = self.E.shape[1]
             zero = np.array([not any(A[r, j] != 0 for j in range(k)) and c[r] == 0 for r in range(A.shape[0])],
                             dtype=bool)
             return np.asarray(canon, dtype=bool), zero.reshape(-1)

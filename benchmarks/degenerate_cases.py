@@ -2,8 +2,8 @@
 
 Every family makes floats decide signs that are exactly 0: integer and dyadic weights (coincident
 hyperplanes, vertices where several meet), duplicated and parallel neurons, hyperplanes through
-box corners and through one common point x, 1-input networks, and boxes from tiny (2^-30) to huge
-(2^40, 1e20) at or away from the origin.
+box corners and through one common point x, 1-input networks, leaky-ReLU and identity units,
+and boxes from tiny (2^-30) to huge (2^40, 1e20) at or away from the origin.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 
 from polyattr import ReLUNetwork
 
-FAMILIES = ("integer", "dyadic", "duplicated", "corners", "through_x", "one_input", "scaled")
+FAMILIES = ("integer", "dyadic", "duplicated", "corners", "through_x", "one_input", "leaky", "scaled")
 
 
 def _integer_layers(rng, sizes):
@@ -55,4 +55,7 @@ def degenerate_case(rng, family: str | None = None):
         centre = rng.integers(-1, 2, size=d).astype(float) * (0 if rng.integers(2) else 1)
         lower = centre - scale
         upper = centre + scale
-    return family, ReLUNetwork(Ws, bs), lower, upper
+    slopes = None
+    if family == "leaky":
+        slopes = [rng.choice([0.0, 0.25, 0.5, 1.0, 2.0], size=len(b)) for b in bs[:-1]]
+    return family, ReLUNetwork(Ws, bs, negative_slopes=slopes), lower, upper

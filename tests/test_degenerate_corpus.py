@@ -2,7 +2,7 @@
 
 Hypothesis draws networks whose hyperplanes coincide, are parallel or meet several at a vertex:
 integer and dyadic weights, duplicated and parallel neurons, hyperplanes through box corners and
-through one common point x, 1-input networks, boxes from 2^-30 to 1e20 wide, at or away from the
+through one common point x, 1-input networks, leaky-ReLU and identity units, boxes from 2^-30 to 1e20 wide, at or away from the
 origin.  Each case checks, against computations that do not use the enumeration code:
 
 * exact mode: the exact volumes add up *exactly* to the box's volume, and the exact pattern of the
@@ -11,7 +11,7 @@ origin.  Each case checks, against computations that do not use the enumeration 
   pattern set as exact mode and region volumes within 1e-9 of the exact ones;
 * sampling: the exact pattern at random points (off every hyperplane) is one of the regions'.
 
-7 families x 300 examples = 2,100 cases (about 30-60 s on one core).
+8 families x 260 examples = 2,080 cases (about 40-60 s on one core).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from polyattr import Box, ReLUNetwork, enumerate_regions
 from polyattr.geometry.exact_regions import clear_cache, exact_region_set
 
-EXAMPLES = 20
+EXAMPLES = 260
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -113,6 +113,16 @@ def one_input_cases(draw):
 
 
 @st.composite
+def leaky_cases(draw):
+    """Leaky-ReLU (slopes 1/4, 1/2, 2) and identity (slope 1: no hyperplane) units among ReLUs."""
+    d = draw(dims)
+    Ws, bs = draw(integer_layers(d))
+    slopes = [np.array(draw(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0]), min_size=len(b), max_size=len(b))))
+              for b in bs[:-1]]
+    return ReLUNetwork(Ws, bs, negative_slopes=slopes), *draw(integer_box(d))
+
+
+@st.composite
 def scaled_cases(draw):
     """Boxes from 2^-30 to 1e20 wide, centred at the origin or at an integer point."""
     d = draw(st.integers(1, 2))
@@ -194,6 +204,12 @@ def test_hyperplanes_through_one_point(case):
 @SETTINGS
 @given(one_input_cases())
 def test_one_input_networks(case):
+    check_case(*case)
+
+
+@SETTINGS
+@given(leaky_cases())
+def test_leaky_and_identity_units(case):
     check_case(*case)
 
 

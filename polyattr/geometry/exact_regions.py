@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from flint import fmpz_mat
+from flint import fmpq, fmpq_mat, fmpz_mat
 
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key, float_domain
@@ -660,6 +660,11 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def _fmpq(v) -> fmpq:
+    v = Fraction(v)
+    return fmpq(v.numerator, v.denominator)
+
+
 def _to_reduced_exact(reduction, z):
     """Exact reduced coordinates of z on the support (the embedding has full column rank)."""
     E, z0 = reduction.embedding, reduction.offset
@@ -669,17 +674,11 @@ def _to_reduced_exact(reduction, z):
         if any(diff):
             raise PolyattrError("point: not on the support")
         return np.zeros(0, dtype=object)
-    # solve E u = diff by exact Gaussian elimination on the normal equations E^T E u = E^T diff
-    M = [[sum((Fraction(E[r, i]) * Fraction(E[r, j]) for r in range(d)), start=Fraction(0)) for j in range(k)]
-         + [sum((Fraction(E[r, i]) * diff[r] for r in range(d)), start=Fraction(0))] for i in range(k)]
-    for c in range(k):
-        p = next(r for r in range(c, k) if M[r][c] != 0)
-        M[c], M[p] = M[p], M[c]
-        for r in range(k):
-            if r != c and M[r][c] != 0:
-                f = M[r][c] / M[c][c]
-                M[r] = [x - f * y for x, y in zip(M[r], M[c])]
-    u = np.array([M[i][k] / M[i][i] for i in range(k)], dtype=object)
+    # E has full column rank: solve the normal equations E^T E u = E^T diff exactly (python-flint)
+    Eq = fmpq_mat(d, k, [_fmpq(E[r, j]) for r in range(d) for j in range(k)])
+    rhs = fmpq_mat(d, 1, [_fmpq(v) for v in diff])
+    sol = (Eq.transpose() * Eq).solve(Eq.transpose() * rhs)
+    u = np.array([Fraction(int(sol[i, 0].p), int(sol[i, 0].q)) for i in range(k)], dtype=object)
     if any(sum((Fraction(E[r, j]) * u[j] for j in range(k)), start=Fraction(0)) != diff[r] for r in range(d)):
         raise PolyattrError("point: not on the support (slice or segment)")
     return u

@@ -10,6 +10,12 @@ Two backends compute the same partition:
 * ``"split"`` -- :mod:`polyattr.geometry.splitting`: numba cell splitting, neuron by neuron, for
   box domains of dimension up to about 6; about three orders of magnitude faster.
 
+Signs are decided by filtered predicates (:mod:`polyattr.geometry.predicates`): float with a proven
+error bound, exact when the bound does not decide.  A float run that still meets an undecided sign
+(or whose volumes do not tile the domain, or whose box is beyond float resolution) is re-decided
+exactly by :func:`polyattr.geometry.exact_regions.exact_region_set` (backend ``"lp+exact"`` or
+``"split+exact"``), so both backends give the same partition on degenerate inputs.
+
 Enumeration always runs in the domain's own coordinates (see :class:`~polyattr.geometry.domains.Reduction`)
 with the model composed with the domain's affine embedding.  The result is plain data (arrays), so
 it can be shipped to other processes and merged.

@@ -52,7 +52,11 @@ Tolerance: a vertex value ``v`` of neuron ``n`` counts as zero when
 ``|pre-activation of n|`` over the box (so the threshold scales with the rounding error of
 evaluating the neuron) and the second term scales with the values inside the cell.  Pieces
 thinner than that are never created: a split happens only when both sides hold a vertex beyond
-the tolerance, so no zero-volume region is emitted and the volumes still tile the box.
+the tolerance, so no zero-volume region is emitted and the volumes still tile the box.  The band
+is a margin, not a proof: every value that falls inside it without being exactly 0 is counted
+(``SplitResult.n_ambiguous``), and :func:`~polyattr.geometry.regions.enumerate_regions` then
+re-decides the partition in exact arithmetic (:mod:`polyattr.geometry.exact_regions`), as it does
+when the box is beyond float resolution (see ``regions._beyond_float_resolution``).
 
 Cost and limits
 ---------------

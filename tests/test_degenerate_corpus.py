@@ -238,6 +238,7 @@ def test_issue_examples():
         for backend in ("lp", "split"):
             regions = enumerate_regions(net, ([-half, -half], [half, half]), backend=backend)
             assert len(regions) == 37
+            assert regions.backend == backend + "+exact"  # beyond float resolution: decided exactly
             assert abs(regions.total_volume - 4 * half * half) <= 1e-9 * 4 * half * half
     clear_cache()
     exact = exact_region_set(net, Box([-1e20, -1e20], [1e20, 1e20], exact=True))

@@ -43,6 +43,8 @@ _REFUSE_FACTOR = 4.0
 _LP_TOLERANCE = 1e-9
 # a partition feature below this fraction of the box's coordinate magnitude is re-decided exactly
 _RESOLUTION = 1e-8
+# beyond this many regions an undecided float run is refused instead of re-decided exactly (~5 ms/region)
+_EXACT_FALLBACK_LIMIT = 50_000
 # the LP backend's result on a box of at most this dimension is cross-checked by the split backend
 _CROSS_CHECK_MAX_DIM = 6
 
@@ -382,6 +384,13 @@ def enumerate_regions(
     if inner_is_box and _beyond_float_resolution(composed, red.inner):
         ambiguous += 1
     if ambiguous and exact_fallback and not isinstance(domain, Polytope):
+        if len(regions) > _EXACT_FALLBACK_LIMIT:
+            raise PolyattrError(
+                f"domain: the float enumeration ({len(regions)} regions, backend {backend!r}) met signs that "
+                f"float64 cannot decide (degenerate weights, or a box beyond float resolution), and deciding "
+                f"more than {_EXACT_FALLBACK_LIMIT} regions exactly would take too long; use a smaller box "
+                f"or exact=True with a region budget"
+            )
         return _exactly_repaired(regions, max_regions, start)
     return regions
 

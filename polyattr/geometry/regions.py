@@ -41,8 +41,6 @@ DEFAULT_MAX_REGIONS = 1_000_000
 _REFUSE_FACTOR = 4.0
 # Chebyshev radii and facet LP slacks below this (rows are unit-normalised) count as zero
 _LP_TOLERANCE = 1e-9
-# a partition feature below this fraction of the box's coordinate magnitude is re-decided exactly
-_RESOLUTION = 1e-8
 # beyond this many regions an undecided float run is refused instead of re-decided exactly (~5 ms/region)
 _EXACT_FALLBACK_LIMIT = 50_000
 # the LP backend's result on a box of at most this dimension is cross-checked by the split backend
@@ -381,7 +379,11 @@ def enumerate_regions(
             ambiguous += _split_disagrees(regions, composed, red)
     if not _volumes_tile(regions):
         ambiguous += 1
-    if inner_is_box and _beyond_float_resolution(composed, red.inner):
+    # the split kernel flags features down to its zero band (1e-11 of the values' range); only what
+    # rounding erases outright (about 1e-16 L) goes unflagged.  The LP traversal alone (no split
+    # cross-check above dimension 6) resolves facets down to its tolerance, 1e-9 of the box.
+    split_checked = backend == "split" or red.inner.dim <= _CROSS_CHECK_MAX_DIM
+    if inner_is_box and _beyond_float_resolution(composed, red.inner, 1e-12 if split_checked else 1e-8):
         ambiguous += 1
     if ambiguous and exact_fallback and not isinstance(domain, Polytope):
         if len(regions) > _EXACT_FALLBACK_LIMIT:
@@ -409,15 +411,16 @@ def _split_disagrees(regions: RegionSet, composed, red) -> int:
     return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns})
 
 
-def _beyond_float_resolution(composed, box: Box) -> bool:
+def _beyond_float_resolution(composed, box: Box, resolution: float) -> bool:
     """Whether the box is too large (or too far from the origin for its width) for float runs to
     resolve the partition: then they are re-decided exactly.
 
     Rounding over a box is relative to its coordinates' magnitude L = max |corner|: a float run
-    places hyperplanes to about 1e-16 L and decides zeros within 1e-11 of the pre-activations'
-    range.  The first layer's hyperplanes sit at distances |b_i| / ||W_i|| from the origin, and the
-    features of the partition near the origin are on that scale; when it (or the box's smallest
-    width) is below 1e-8 L, such features may be lost in rounding without any undecided sign.
+    places hyperplanes to about 1e-16 L.  The first layer's hyperplanes sit at distances
+    |b_i| / ||W_i|| from the origin, and the features of the partition near the origin are on that
+    scale; when it (or the box's smallest width) is below ``resolution`` x L, such features may be
+    lost in rounding without any undecided sign (e.g. +-1e20 boxes: every bias vanishes next to
+    W z).  Hyperplanes exactly through the origin (b_i = 0) lose nothing.
     """
     lo, hi = box.lower.astype(float), box.upper.astype(float)
     L = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
@@ -428,7 +431,7 @@ def _beyond_float_resolution(composed, box: Box) -> bool:
     offsets = np.abs(b[norms > 0]) / norms[norms > 0]
     offsets = offsets[offsets > 0]
     finest = min(float(np.min(hi - lo)), float(np.min(offsets, initial=np.inf)))
-    return finest < _RESOLUTION * L
+    return finest < resolution * L
 
 
 def _volumes_tile(regions: RegionSet) -> bool:

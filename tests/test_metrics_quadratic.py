@@ -75,7 +75,7 @@ def test_sensitivity_of_gradient_on_affine_model_is_zero_and_gxi_closed_form():
     x = [F(3, 10), F(1, 2), F(1, 3)]
     r = F(1, 8)
     res = sensitivity(net, x, ["gradient", "gradient_x_input"], r, exact=True)
-    assert res.exact and res.kind == "exact"
+    assert res.exact and res.kind == "deterministic"
     assert res.gram[0, 0] == 0 and res.gram[0, 1] == 0
     # gradient x input: phi(x) - phi(x + u) = -w * u, E||w * u||^2 = sum w_k^2 r^2 / 3
     assert res.gram[1, 1] == sum(F(v) ** 2 for v in w) * r * r / 3
@@ -83,7 +83,7 @@ def test_sensitivity_of_gradient_on_affine_model_is_zero_and_gxi_closed_form():
     # max of ||w * u|| over the box: at a corner, r ||w||
     expect = float(r) * np.linalg.norm(w)
     m = res.maximum(1)
-    assert abs(m.value - expect) <= m.error_bound + 1e-15 and m.kind == "exact"
+    assert abs(m.value - expect) <= m.error_bound + 1e-15 and m.kind == "deterministic"
 
 
 # ------------------------------------------------------------------------------- Monte Carlo

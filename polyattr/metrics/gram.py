@@ -39,7 +39,7 @@ class GramMatrix:
         Entrywise bound on |matrix - true Gamma| (0 when exact; a confidence half-width when
         ``kind == "sampled"``).
     exact : bool
-    kind : "exact" or "sampled"
+    kind : "deterministic" or "sampled"
     criterion : "infidelity" or "sensitivity"
     labels : list of str
         The methods (or "phi0", "phi1", ... for raw vectors).

@@ -79,7 +79,7 @@ class QuadraticForm:
     exact : bool
     M_error, m_error, s_error : float bounds on |computed - true| of each entry (0 when exact;
         for a sampled form the rounding only -- the sampling error is in the per-phi intervals).
-    kind : "exact" or "sampled"
+    kind : "deterministic" or "sampled"
     n_samples, seed : the draws of a sampled form (None when deterministic).
     perturbation : dict describing the law.
     samples : (I (n, d), Df (n,)) float arrays of a sampled form, for confidence intervals.
@@ -93,7 +93,7 @@ class QuadraticForm:
     M_error: np.ndarray
     m_error: np.ndarray
     s_error: float
-    kind: str = "exact"
+    kind: str = "deterministic"
     n_samples: int | None = None
     seed: int | None = None
     perturbation: dict = field(default_factory=dict)

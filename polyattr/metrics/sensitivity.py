@@ -65,7 +65,7 @@ class SensitivityResult:
     """Sensitivity Gram matrix and per-method max for K methods at one input.
 
     ``gram`` (K, K) with entrywise ``gram_bound``; ``max_values`` (K,) with ``max_bounds``;
-    ``kind`` "exact" (local rules over regions) or "sampled" (then each max is a lower bound).
+    ``kind`` "deterministic" (local rules over regions) or "sampled" (then each max is a lower bound).
     """
 
     labels: list
@@ -87,7 +87,7 @@ class SensitivityResult:
                            kind=self.kind, n_samples=self.n_samples, seed=self.seed, info=dict(self.info))
 
     def maximum(self, i: int) -> MetricValue:
-        kind = "exact" if self.kind == "exact" else "lower_bound"
+        kind = "deterministic" if self.kind == "deterministic" else "lower_bound"
         info = dict(self.info, relative=self.relative)
         if "max_squared" in self.info:
             info["max_squared"] = self.info["max_squared"][i]
@@ -230,7 +230,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
     exact_out = exact and not any(phi_errors)
     if not exact_out:
         G = np.array([[float(v) for v in row] for row in G])
-    return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "exact",
+    return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "deterministic",
                              relative=relative, info=info)
 
 
@@ -287,3 +287,14 @@ def _sampled_sensitivity(model, x, calls, law: UniformBox, d, n_samples, rng, re
             "argmax_offset": [list(deltas[b]) for b in best]}
     return SensitivityResult([c.label for c in calls], G, bound, max_values, max_bounds, False, "sampled",
                              n_samples=n, seed=seed, relative=relative, info=info)
+
+
+def sensitivity_avg(model: ReLUNetwork, x, method, radius=None, **kwargs) -> MetricValue:
+    """E_delta ||phi(x) - phi(x + delta)||_2^2 of one method (see :func:`sensitivity`)."""
+    return sensitivity(model, x, [method], radius, **kwargs).average(0)
+
+
+def sensitivity_max(model: ReLUNetwork, x, method, radius=None, **kwargs) -> MetricValue:
+    """max over the box of ||phi(x) - phi(x + delta)||_2 of one method: exact for methods with a
+    local rule, otherwise a sampled *lower bound* (see :func:`sensitivity`)."""
+    return sensitivity(model, x, [method], radius, **kwargs).maximum(0)

@@ -267,3 +267,20 @@ def test_bad_inputs_raise():
         gram(net, [0.5, 0.5], [[1.0, 2.0]], criterion="sensitivity")
     with pytest.raises(PolyattrError, match="phi"):
         infidelity_quadratic_form(net, [0.5, 0.5]).value([1.0, 2.0, 3.0])
+
+
+def test_float_subset_and_sample_forms_within_their_bounds_of_the_exact_ones():
+    rng = np.random.default_rng(12)
+    net = dyadic_network(rng, [4, 8, 8, 1])
+    x = [F(1, 2), F(3, 4), F(1, 8), F(7, 8)]
+    xf = [float(v) for v in x]
+    phi = [F(1, 3), F(-1, 2), F(2), F(1, 7)]
+    phif = [float(v) for v in phi]
+    for law in (SubsetMask([0.25, 0, 0, 0.5]), SubsetMask(subset_size=3), rng.uniform(-0.2, 0.2, size=(30, 4))):
+        ex = infidelity_quadratic_form(net, x, perturbation=law, exact=True)
+        fl = infidelity_quadratic_form(net, xf, perturbation=law)
+        value, bound = fl.value(phif)
+        assert abs(value - float(ex.value(phi)[0])) <= bound + abs(float(ex.value(phi)[0] - ex.value(phif)[0]))
+        beta_e, val_e, _ = ex.optimal_scale(phi)
+        beta_f, val_f, bound_f = fl.optimal_scale(phif)
+        assert abs(val_f - float(val_e)) <= bound_f + 1e-15

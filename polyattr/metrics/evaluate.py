@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.errors import PolyattrError
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
 from polyattr.metrics.box_regions import box_regions
 from polyattr.metrics.infidelity import infidelity, infidelity_optimal_scale
@@ -25,7 +25,7 @@ from polyattr.metrics.removal import (completeness_gap, deletion_aopc, faithfuln
                                       recall_at_k, sensitivity_n)
 from polyattr.metrics.result import MetricValue, encode_number
 from polyattr.metrics.sensitivity import LOCAL_RULES, sensitivity
-from polyattr.models.relu import ReLUNetwork
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
 
 #: Metric names of the contract (DESIGN.md), in table order.
 METRICS = ("infidelity", "infidelity_optimal_scale", "sensitivity_avg", "sensitivity_max",
@@ -182,7 +182,7 @@ def _as_points(X, d: int, exact: bool) -> list:
     return [exact_vector(row, d, "X") if exact else float_vector(row, d, "X") for row in arr]
 
 
-def evaluate(model: ReLUNetwork, X, methods, metrics=None, *, radius=None, perturbation=None, baseline=None,
+def evaluate(model: PiecewiseAffineModel, X, methods, metrics=None, *, radius=None, perturbation=None, baseline=None,
              domain=None, output: int | None = None, exact: bool = False, rng=None, n_samples: int | None = None,
              ground_truth=None, k: int | None = None, subset_size: int | None = None, relative: bool = False,
              max_regions: int | None = DEFAULT_MAX_REGIONS, progress: bool | None = None) -> EvaluationTable:
@@ -190,7 +190,7 @@ def evaluate(model: ReLUNetwork, X, methods, metrics=None, *, radius=None, pertu
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
     X : array-like (n, d) or (d,)
     methods : names, (name, options) pairs or MethodCalls (see :func:`polyattr.attribute`)
     metrics : names from :data:`METRICS` (default :data:`DEFAULT_METRICS`)
@@ -212,8 +212,7 @@ def evaluate(model: ReLUNetwork, X, methods, metrics=None, *, radius=None, pertu
     EvaluationTable
     """
     start = time.perf_counter()
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     calls = as_method_calls(methods)
     names = list(DEFAULT_METRICS if metrics is None else ([m.strip() for m in metrics.split(",") if m.strip()]
                                                            if isinstance(metrics, str) else metrics))
@@ -231,6 +230,12 @@ def evaluate(model: ReLUNetwork, X, methods, metrics=None, *, radius=None, pertu
     cells = {}
     from tqdm.auto import tqdm
 
+    # every method on every input in one batch call (partitions shared across the rows)
+    batches = {}
+    for call in calls:
+        res = attribute_call(model, np.array(points, dtype=object if exact else float), call, baseline=baseline,
+                             domain=domain, output=out, exact=exact, max_regions=max_regions)
+        batches[call.label] = (np.asarray(res.values).reshape(len(points), d), 0.0 if res.exact else float(res.error_bound))
     bar = tqdm(total=len(points) * len(calls), desc="evaluate", disable=not progress)
     for i, x in enumerate(points):
         box = None
@@ -242,9 +247,7 @@ def evaluate(model: ReLUNetwork, X, methods, metrics=None, *, radius=None, pertu
             form = infidelity_quadratic_form(model, x, perturbation=law, output=out, exact=exact, max_regions=max_regions,
                                              rng=gen, regions=box, **sample_kw)
         for call in calls:
-            res = attribute_call(model, x, call, baseline=baseline, domain=domain, output=out, exact=exact,
-                                 max_regions=max_regions)
-            phi, phi_error = res.values, (0.0 if res.exact else float(res.error_bound))
+            phi, phi_error = batches[call.label][0][i], batches[call.label][1]
             sens = None
             for metric in names:
                 common = dict(output=out, exact=exact, phi_error=phi_error)

@@ -32,19 +32,19 @@ from math import comb
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.metrics.box_regions import gamma
 from polyattr.metrics.perturbations import DEFAULT_MAX_SUBSETS, normalise_rng
 from polyattr.metrics.result import CONFIDENCE_SIGMAS, MetricValue
-from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.numerics import UNIT_ROUNDOFF as _U, gamma
 
 DEFAULT_CORRELATION_SAMPLES = 1000
-_U = 2.0**-53
 
 
 class _Evaluator:
     """f at hybrid points, exact or float with a forward error bound per point."""
 
-    def __init__(self, model: ReLUNetwork, x, baseline, output: int, exact: bool):
+    def __init__(self, model: PiecewiseAffineModel, x, baseline, output: int, exact: bool):
+        require_model(model)
         self.net = model.to_exact() if exact else model.to_float()
         self.exact, self.output = exact, output
         d = model.n_inputs
@@ -61,7 +61,7 @@ class _Evaluator:
         v = np.atleast_1d(self.net(Z, output=self.output))
         if self.exact:
             return v, np.zeros(len(v))
-        return v.astype(float), evaluation_error_bound(self.net, np.asarray(Z, float), self.output)
+        return v.astype(float), self.net.evaluation_error_bound(np.asarray(Z, float), self.output)
 
     @property
     def fx(self):
@@ -140,7 +140,7 @@ def _correlation_at_size(ev: _Evaluator, phi, phi_error, size, max_subsets, n_sa
     Z = ev.hybrids(masks)
     fz, ez = ev.values(Z)
     fx = ev.fx
-    e_fx = 0.0 if ev.exact else float(evaluation_error_bound(ev.net, np.asarray(ev.x, float)[None, :], ev.output)[0])
+    e_fx = 0.0 if ev.exact else float(ev.net.evaluation_error_bound(np.asarray(ev.x, float)[None, :], ev.output)[0])
     drops = [fx - v for v in fz]
     sums = [sum((phi[j] for j in np.flatnonzero(m)), start=phi[0] * 0) for m in masks]
     e_sum = np.full(len(masks), size * float(phi_error) + (0 if ev.exact else gamma(size) * float(np.abs(np.asarray(phi, float)).sum())))
@@ -148,7 +148,7 @@ def _correlation_at_size(ev: _Evaluator, phi, phi_error, size, max_subsets, n_sa
     return value, bound, reason, len(masks), sampled, seed, (sums, drops)
 
 
-def faithfulness_correlation(model: ReLUNetwork, x, phi, *, baseline=None, subset_size: int | None = None,
+def faithfulness_correlation(model: PiecewiseAffineModel, x, phi, *, baseline=None, subset_size: int | None = None,
                              output: int | None = None, exact: bool = False, phi_error: float = 0.0,
                              max_subsets: int = DEFAULT_MAX_SUBSETS, n_samples: int = DEFAULT_CORRELATION_SAMPLES,
                              rng=None) -> MetricValue:
@@ -159,7 +159,7 @@ def faithfulness_correlation(model: ReLUNetwork, x, phi, *, baseline=None, subse
     value is a sampled estimate with a bootstrap-free normal half-width (Fisher z-transform,
     ``CONFIDENCE_SIGMAS`` standard errors).
     """
-    k = model.check_output(output)
+    k = require_model(model).check_output(output)
     d = model.n_inputs
     size = max(1, d // 2) if subset_size is None else subset_size
     if not isinstance(size, (int, np.integer)) or not 1 <= size <= d:
@@ -187,13 +187,13 @@ def _fisher_half_width(r: float, n: int) -> float:
     return max(abs(math.tanh(z + s) - r), abs(math.tanh(z - s) - r))
 
 
-def sensitivity_n(model: ReLUNetwork, x, phi, *, baseline=None, sizes=None, output: int | None = None,
+def sensitivity_n(model: PiecewiseAffineModel, x, phi, *, baseline=None, sizes=None, output: int | None = None,
                   exact: bool = False, phi_error: float = 0.0, max_subsets: int = DEFAULT_MAX_SUBSETS,
                   n_samples: int = DEFAULT_CORRELATION_SAMPLES, rng=None) -> MetricValue:
     """Sensitivity-n (Ancona et al. 2018): the correlation of sum_S phi with the output drop, per
     subset size n in ``sizes`` (default 1..d-1); the value is the mean over the sizes where it is
     defined and ``info["curve"]`` maps each size to its correlation (None where undefined)."""
-    k = model.check_output(output)
+    k = require_model(model).check_output(output)
     d = model.n_inputs
     sizes = list(range(1, d)) if sizes is None else list(sizes)
     if not sizes or any(not isinstance(s, (int, np.integer)) or not 1 <= s <= d for s in sizes):
@@ -233,7 +233,7 @@ def _order_certain(phi, phi_error) -> bool:
 
 
 def _curve_metric(name, model, x, phi, baseline, output, exact, phi_error, deletion: bool) -> MetricValue:
-    k = model.check_output(output)
+    k = require_model(model).check_output(output)
     d = model.n_inputs
     ev = _Evaluator(model, x, baseline, k, exact)
     p = _phi(phi, d, exact)
@@ -261,24 +261,24 @@ def _curve_metric(name, model, x, phi, baseline, output, exact, phi_error, delet
     return MetricValue(name, value, bool(exact), bound, info=info)
 
 
-def deletion_aopc(model: ReLUNetwork, x, phi, *, baseline=None, output: int | None = None, exact: bool = False,
+def deletion_aopc(model: PiecewiseAffineModel, x, phi, *, baseline=None, output: int | None = None, exact: bool = False,
                   phi_error: float = 0.0) -> MetricValue:
     """Area over the deletion curve: (1/(d+1)) sum_{k=0..d} (f(x) - f(x with its top-k features set
     to the baseline)); larger means the top-ranked features matter more."""
     return _curve_metric("deletion_aopc", model, x, phi, baseline, output, exact, phi_error, deletion=True)
 
 
-def insertion_aopc(model: ReLUNetwork, x, phi, *, baseline=None, output: int | None = None, exact: bool = False,
+def insertion_aopc(model: PiecewiseAffineModel, x, phi, *, baseline=None, output: int | None = None, exact: bool = False,
                    phi_error: float = 0.0) -> MetricValue:
     """Area over the insertion curve: (1/(d+1)) sum_{k=0..d} (f(baseline with the top-k features of x)
     - f(baseline))."""
     return _curve_metric("insertion_aopc", model, x, phi, baseline, output, exact, phi_error, deletion=False)
 
 
-def completeness_gap(model: ReLUNetwork, x, phi, *, baseline=None, output: int | None = None, exact: bool = False,
+def completeness_gap(model: PiecewiseAffineModel, x, phi, *, baseline=None, output: int | None = None, exact: bool = False,
                      phi_error: float = 0.0) -> MetricValue:
     """|sum_j phi_j - (f(x) - f(baseline))| (baseline default 0): exact in rationals, no tolerance."""
-    k = model.check_output(output)
+    k = require_model(model).check_output(output)
     d = model.n_inputs
     ev = _Evaluator(model, x, baseline, k, exact)
     p = _phi(phi, d, exact)

@@ -349,8 +349,10 @@ def particle_ascent(model, objective, x=None, domain=None, supports="domain", ou
 
     Each step moves the particles of mu_j along g_j grad f(z) (g_j = d surrogate / d phi_j; the
     velocity of the Wasserstein gradient flow), projected back onto S_j, and reweights them by
-    p_jm <- p_jm exp(eta g_j f(z_jm)) normalised (the Fisher-Rao part).  Step sizes are relative:
-    positions move by ``step_size`` times the support's width per unit of normalised gradient.
+    p_jm <- p_jm exp(eta g_j f(z_jm)) normalised (the Fisher-Rao part).  Steps are normalised per
+    measure (only the sign of g_j and the direction of grad f are used): positions move by at most
+    ``step_size`` times the support's width, weights by ``weight_step`` in log scale per unit of
+    f / max|f|.
 
     Returns the metric and the smooth surrogate at every iterate.
     """
@@ -386,12 +388,14 @@ def particle_ascent(model, objective, x=None, domain=None, supports="domain", ou
         surrogate_trace.append(s)
         if it == steps:
             break
-        gnorm = max(float(np.max(np.abs(g))), 1e-300)
         for j in range(d):
+            # block-normalised: each measure moves at its own pace (a saturated softmax makes some
+            # features' gradients orders of magnitude smaller than others')
+            direction = float(np.sign(g[j])) if abs(g[j]) > 1e-300 else 0.0
             width = highs[j] - lows[j]
-            velocity = (g[j] / gnorm) * grads[j] / max(float(np.max(np.abs(grads[j]))), 1e-300)
+            velocity = direction * grads[j] / max(float(np.max(np.abs(grads[j]))), 1e-300)
             Z[j] = np.clip(Z[j] + step_size * width * velocity, lows[j], highs[j])
-            logits = np.log(P[j]) + weight_step * (g[j] / gnorm) * (vals[j] - vals[j].max()) / scale
+            logits = np.log(P[j]) + weight_step * direction * (vals[j] - vals[j].max()) / scale
             P[j] = np.exp(logits - logits.max())
             P[j] /= P[j].sum()
     from polyattr.measures.core import Discrete

@@ -279,7 +279,7 @@ class OptimumCertification:
     ``certified`` says that cvxpy's value lies in [lower - tolerance, upper + tolerance].
     """
 
-    certificate: SimplexCertificate
+    certificate: SimplexCertificate | None  # None when the Gram matrix is not PSD
     shift: Fraction
     lower: Fraction
     upper: Fraction
@@ -297,14 +297,15 @@ def certify_on_simplex(gram, solution: SimplexSolution, rtol: float = 1e-6) -> O
     tolerance = rtol * max(scale, 1e-300)
     shift = Fraction(0)
     if not is_positive_semidefinite(G):
+        # only a rounding-sized indefiniteness is bracketed; anything larger is not a Gram matrix
+        limit = 1e-9 * max(scale, 1e-300)
         lam = float(np.min(np.linalg.eigvalsh(np.array(G, dtype=float))))
         shift = Fraction(2) ** int(np.ceil(np.log2(max(2 * abs(lam), scale * 2.0**-60, 2.0**-1000))))
-        while not is_positive_semidefinite(_shifted(G, shift)):
+        while shift <= limit and not is_positive_semidefinite(_shifted(G, shift)):
             shift *= 2
-            if shift > 1e-6 * max(scale, 1.0):
-                cert = exact_simplex_optimum(_shifted(G, shift), first_support=_support(solution.weights))
-                return OptimumCertification(cert, shift, Fraction(0), Fraction(0), solution.value, tolerance, False,
-                                            f"gram is indefinite (smallest eigenvalue {lam:.3g}); no certificate")
+        if shift > limit:
+            return OptimumCertification(None, shift, Fraction(0), Fraction(0), solution.value, tolerance, False,
+                                        f"gram is indefinite (smallest eigenvalue {lam:.3g}); no certificate")
     Gs = _shifted(G, shift)
     cert = exact_simplex_optimum(Gs, first_support=_support(solution.weights))
     w = cert.weights

@@ -99,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """The modules of this package that add subcommands, each through ``register(subparsers)``."""
-    from polyattr.cli import attribute, theory, verify
+    from polyattr.cli import aggregate, attribute, theory, verify
 
-    return (attribute, verify, theory)
+    return (attribute, verify, theory, aggregate)
 
 
 _VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0")

@@ -81,11 +81,11 @@ def _support_domain(lower, upper):
 class CentreOptimum:
     """An optimal measure family for an affine model, through centres of mass (Theorem 4.1).
 
-    ``centres[j]`` is the centre of mass of mu_j; ``attribution`` = a . centres[j] + b;
-    ``dirac_family`` and ``spread_family`` are two different families of measures with these
-    centres (Dirac at the centre; uniform on a box or segment of half-width ``spread`` around it),
-    ``spread`` = 0 when an optimal centre is an extreme point of its support (then the optimal
-    measure is unique).
+    ``centres[j]`` is the centre of mass of mu_j; ``attribution[j]`` = a . centres[j] + b;
+    ``dirac_family`` and ``spread_family`` are two families of measures with these centres (Dirac
+    at the centre; uniform on a box or segment of half-width ``spread[j]`` around it), different
+    for every feature with ``spread[j] > 0``; ``spread[j] = 0`` when the optimal centre of mu_j is
+    an extreme point of its support (then the Dirac is the only measure with that centre).
     """
 
     objective: object
@@ -94,7 +94,7 @@ class CentreOptimum:
     attribution: np.ndarray
     weights: np.ndarray
     bias: float
-    spread: float
+    spread: np.ndarray  # (d,)
     dirac_family: list
     spread_family: list
     supports: list
@@ -142,43 +142,46 @@ def optimal_centres(model, objective, x=None, domain=None, supports="domain", ou
     box = [C >= lows, C <= highs]
     problem = cp.Problem(cp.Maximize(goal), box + extra)
     used = _solve(problem, solver, mixed_integer=bool(aux))
-    value = float(problem.value)
-    # Second stage: among optimal solutions, centres as far from their support's boundary as
+    # Second stage: among optimal solutions, each centre as far from its support's boundary as
     # possible (a spread-out measure with the same centre then exists).  Recall keeps the chosen
     # top-k set and signs fixed; smooth metrics keep the optimal phi.
-    rho = cp.Variable(nonneg=True)
-    spread = [C[free] >= lows[free] + rho, C[free] <= highs[free] - rho]
+    rho = cp.Variable(d, nonneg=True)
+    spread = [C[j, free[j]] >= lows[j, free[j]] + rho[j] for j in range(d)]
+    spread += [C[j, free[j]] <= highs[j, free[j]] - rho[j] for j in range(d)]
     if aux:
         top = np.round(aux["top"].value)
         positive = np.round(aux["positive"].value)
         goal2, extra2, aux2 = objective.cvxpy_model(phi, bound)
         keep = extra2 + [aux2["top"] == top, aux2["positive"] == positive]
-        stage2 = cp.Problem(cp.Maximize(rho), box + spread + keep)
+        stage2 = cp.Problem(cp.Maximize(cp.sum(rho)), box + spread + keep)
     else:
         phi_star = np.asarray(phi.value, float)
-        stage2 = cp.Problem(cp.Maximize(rho), box + spread + [phi == phi_star])
+        stage2 = cp.Problem(cp.Maximize(cp.sum(rho)), box + spread + [phi == phi_star])
     _solve(stage2, solver, mixed_integer=bool(aux))
     if C.value is None:
         raise PolyattrError("optimal_centres: the centring stage found no solution")
     centres = np.clip(np.asarray(C.value, float), lows, highs)
-    r = max(0.0, float(rho.value) * (1 - 1e-9))
-    r = min(r, float(np.min(np.where(free, np.minimum(centres - lows, highs - centres), np.inf))))
-    if r <= 1e-6 * float(np.max(highs - lows)):
-        r = 0.0  # an extreme point (to solver accuracy): the Dirac is the only measure with this centre
+    radii = np.zeros(d)
+    for j in range(d):
+        room = float(np.min(np.minimum(centres[j] - lows[j], highs[j] - centres[j])[free[j]]))
+        r = min(max(0.0, float(rho.value[j]) * (1 - 1e-9)), room)
+        # an extreme point (to solver accuracy): the Dirac is the only measure with this centre
+        radii[j] = r if r > 1e-6 * float(np.max(highs[j] - lows[j])) else 0.0
     attribution = centres @ a + b
-    dirac, spread_family = _families(centres, lows, highs, r)
-    return CentreOptimum(objective, objective.value(attribution) if aux else value, centres, attribution, a, b, r,
+    dirac, spread_family = _families(centres, lows, highs, radii)
+    return CentreOptimum(objective, objective.value(attribution), centres, attribution, a, b, radii,
                          dirac, spread_family, bounds, used, str(problem.status))
 
 
-def _families(centres, lows, highs, r):
+def _families(centres, lows, highs, radii):
     from polyattr.measures.core import Dirac, Uniform
 
     dirac = [Dirac(c) for c in centres]
-    if r <= 0:
-        return dirac, list(dirac)
     spread = []
-    for c, lo, hi in zip(centres, lows, highs):
+    for c, lo, hi, r, mu in zip(centres, lows, highs, radii, dirac):
+        if r <= 0:
+            spread.append(mu)
+            continue
         free = hi > lo
         a, b = c.copy(), c.copy()
         a[free] -= r
@@ -304,7 +307,7 @@ def optimal_atomic_measures(model, objective, x=None, domain=None, supports="dom
         family.append(Discrete(Z, w) if len(w) > 1 else Dirac(Z[0]))
         collapsed.append(Discrete(m1 / m0[:, None], m0) if len(m0) > 1 else Dirac(m1[0] / m0[0]))
     intervals = np.array([[v.min(), v.max()] for _, v, *_ in per_feature])
-    value = objective.value(attribution) if aux else float(problem.value)
+    value = objective.value(attribution)
     return AtomicOptimum(objective, value, attribution, atoms, weights, values, owners, m0s, m1s, maps, family,
                          collapsed, intervals, used)
 
@@ -349,10 +352,10 @@ def particle_ascent(model, objective, x=None, domain=None, supports="domain", ou
 
     Each step moves the particles of mu_j along g_j grad f(z) (g_j = d surrogate / d phi_j; the
     velocity of the Wasserstein gradient flow), projected back onto S_j, and reweights them by
-    p_jm <- p_jm exp(eta g_j f(z_jm)) normalised (the Fisher-Rao part).  Steps are normalised per
-    measure (only the sign of g_j and the direction of grad f are used): positions move by at most
-    ``step_size`` times the support's width, weights by ``weight_step`` in log scale per unit of
-    f / max|f|.
+    p_jm <- p_jm exp(eta g_j f(z_jm)) normalised (the Fisher-Rao part).  For smooth metrics g_j is
+    divided by its value at the first step (steps shrink near the optimum; clipped to [-1, 1]); for Recall@k's
+    surrogate only its sign is used.  Positions move by at most ``step_size`` times the support's
+    width (times a 1/sqrt decay), weights by ``weight_step`` in log scale per unit of f / max|f|.
 
     Returns the metric and the smooth surrogate at every iterate.
     """
@@ -388,14 +391,21 @@ def particle_ascent(model, objective, x=None, domain=None, supports="domain", ou
         surrogate_trace.append(s)
         if it == steps:
             break
+        if it == 0:
+            g_scale = np.maximum(np.abs(g), 1e-12 * max(float(np.max(np.abs(g))), 1e-300))
+        decay = 1.0 / np.sqrt(1.0 + it / 20.0)  # diminishing steps: sign steps settle instead of oscillating
         for j in range(d):
-            # block-normalised: each measure moves at its own pace (a saturated softmax makes some
-            # features' gradients orders of magnitude smaller than others')
-            direction = float(np.sign(g[j])) if abs(g[j]) > 1e-300 else 0.0
+            # non-smooth metrics (Recall's surrogate) take block-normalised sign steps: a saturated
+            # softmax makes some features' gradients orders of magnitude smaller than others'.
+            if objective.smooth:
+                # a gradient step, scaled per measure by its first gradient: steps shrink near the optimum
+                direction = float(np.clip(g[j] / g_scale[j], -1.0, 1.0))
+            else:
+                direction = float(np.sign(g[j])) if abs(g[j]) > 1e-300 else 0.0
             width = highs[j] - lows[j]
             velocity = direction * grads[j] / max(float(np.max(np.abs(grads[j]))), 1e-300)
-            Z[j] = np.clip(Z[j] + step_size * width * velocity, lows[j], highs[j])
-            logits = np.log(P[j]) + weight_step * direction * (vals[j] - vals[j].max()) / scale
+            Z[j] = np.clip(Z[j] + decay * step_size * width * velocity, lows[j], highs[j])
+            logits = np.log(P[j]) + decay * weight_step * direction * (vals[j] - vals[j].max()) / scale
             P[j] = np.exp(logits - logits.max())
             P[j] /= P[j].sum()
     from polyattr.measures.core import Discrete
@@ -442,21 +452,27 @@ def plot_centre_landscape(result: CentreOptimum, path=None, resolution: int = 12
         else:
             ax.plot(u if len(u) > 1 else v, metric.ravel(), color="C0")
         ax.plot(base[i0], base[i1], "o", color="red", label="optimal centre")
-        if result.spread > 0:
-            r = result.spread
+        if result.spread[j] > 0:
+            r = result.spread[j]
             ax.add_patch(plt.Rectangle((base[i0] - r, base[i1] - r), 2 * r, 2 * r, fill=False, color="orange",
                                        label="spread measure"))
-        ax.set_title(f"feature {j}: {result.objective.name} vs centre of mu_{j}")
+        ax.set_title(f"feature {j}: {result.objective.name} vs centre of mu_{j}", fontsize=9)
         ax.set_xlabel(f"c_{j}[{i0}]")
         ax.set_ylabel(f"c_{j}[{i1}]")
         ax.legend(loc="lower left", fontsize=7)
     if trace is not None:
         ax = axes[-1]
-        ax.plot(trace.trace, label=f"{result.objective.name} (particles)")
-        ax.plot(trace.surrogate_trace, label="smooth surrogate", alpha=0.7)
-        ax.axhline(result.value, color="red", linestyle="dotted", label="LP/MILP optimum")
+        gap = result.value - np.asarray(trace.trace)
+        if np.all(gap[:-1] > 0):
+            # distance to the optimum on a log scale shows the convergence rate
+            ax.semilogy(np.maximum(gap, 1e-16), label=f"optimum - {result.objective.name}")
+            ax.set_ylabel("gap to the LP/QP optimum")
+        else:
+            ax.plot(trace.trace, label=f"{result.objective.name} (particles)")
+            ax.plot(trace.surrogate_trace, label="smooth surrogate", alpha=0.7)
+            ax.axhline(result.value, color="red", linestyle="dotted", label="LP/MILP optimum")
         ax.set_xlabel("ascent step")
-        ax.set_title("gradient ascent in measure space")
+        ax.set_title("particle ascent in measure space", fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     if path is not None:

@@ -62,7 +62,10 @@ class RecallAtK:
         return self.k == len(a) or a[self.k - 1] - a[self.k] >= self.margin - tol
 
     def cvxpy_model(self, phi, bound: float):
-        """(expression to maximise, constraints, auxiliary variables) for phi with |phi_j| <= bound."""
+        """(expression to maximise, constraints, auxiliary variables) for phi with |phi_j| <= bound.
+
+        Every objective's expression has the metric's maximisers (not necessarily its value:
+        callers recompute the value from the solution with :meth:`value`)."""
         import cvxpy as cp
 
         d = phi.shape[0]
@@ -113,8 +116,8 @@ class QuadraticMetric:
     Q: tuple
     q: tuple
     c: float = 0.0
+    name: str = "quadratic"
 
-    name = "quadratic"
     smooth = True
 
     def check(self, d: int):
@@ -137,7 +140,10 @@ class QuadraticMetric:
         import cvxpy as cp
 
         Q = np.asarray(self.Q, float)
-        return -(cp.quad_form(phi, cp.psd_wrap(0.5 * (Q + Q.T))) + np.asarray(self.q, float) @ phi + self.c), [], {}
+        # scaled to unit largest coefficient (same maximiser): solver tolerances are absolute
+        scale = max(float(np.max(np.abs(Q))), float(np.max(np.abs(np.asarray(self.q, float)), initial=0.0)), 1e-300)
+        expr = cp.quad_form(phi, cp.psd_wrap(0.5 * (Q + Q.T) / scale)) + (np.asarray(self.q, float) / scale) @ phi
+        return -expr, [], {}
 
 
 def infidelity_metric_linear(weights, radius: float) -> QuadraticMetric:
@@ -149,7 +155,7 @@ def infidelity_metric_linear(weights, radius: float) -> QuadraticMetric:
     a = np.asarray(weights, float)
     s = radius**2 / 3.0
     d = len(a)
-    return QuadraticMetric(tuple(map(tuple, s * np.eye(d))), tuple(-2.0 * s * a), float(s * a @ a))
+    return QuadraticMetric(tuple(map(tuple, s * np.eye(d))), tuple(-2.0 * s * a), float(s * a @ a), name="minus infidelity")
 
 
 def soft_recall(objective: RecallAtK, phi, temperature: float, eps: float = 1e-9):

@@ -118,3 +118,25 @@ def test_cli_json_contract(tmp_path, capsys, model):
     code = main(["aggregate", str(path), "--x", "0.3,0.2", "--methods", "gradient", "--objective", "faith"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("polyattr: error: --x")
+
+
+def test_agg_var_baseline_against_its_definition(model):
+    res = aggregate(model, X, ["gradient", "gradient_x_input", "occlusion"], "robust", rng=0, n_samples=200,
+                    agg_var_sensitivity=True)
+    phis = res.attributions[0]
+    std = phis.std(axis=0)
+    agg_var = phis.mean(axis=0) / (std + std.mean())
+    mean, se = monte_carlo_infidelity(model, X, agg_var, 0.1, np.random.default_rng(3))
+    assert abs(mean - res.baselines["AGG_var"]["infidelity"]) <= 5 * se
+    row = res.baselines["AGG_var"]
+    assert row["n_samples"] == 200 and 0 < row["sensitivity_avg_halfwidth"] < np.inf
+    # an independent Monte Carlo of the same sensitivity, from fresh draws, within both intervals
+    rng = np.random.default_rng(4)
+    vals = []
+    for d in rng.uniform(-0.1, 0.1, size=(200, 3)):
+        z = np.asarray(X) + d
+        p = np.array([polyattr.attribute(model, z, m).values for m in ("gradient", "gradient_x_input", "occlusion")])
+        s = p.std(axis=0)
+        vals.append(np.sum((p.mean(axis=0) / (s + s.mean()) - agg_var) ** 2))
+    vals = np.array(vals)
+    assert abs(vals.mean() - row["sensitivity_avg"]) <= row["sensitivity_avg_halfwidth"] + 5 * vals.std(ddof=1) / np.sqrt(200)

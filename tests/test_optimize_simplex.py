@@ -99,3 +99,14 @@ def test_indefinite_exact_gram_has_no_certificate():
     sol = SimplexSolution(np.array([1.0, 0.0]), 0.0, "given", "optimal")  # a true minimiser, but not provably
     assert not is_positive_semidefinite(G)
     assert not certify_on_simplex(G, sol).certified
+
+
+def test_active_set_walk_and_full_enumeration_agree():
+    rng = np.random.default_rng(12)
+    for K in (5, 9, 12):
+        G = integer_gram(rng, K, K)
+        reference = exact_simplex_optimum(G)  # every support by size
+        for start in ([0], list(range(K)), [K - 1, 1]):
+            walked = exact_simplex_optimum(G, first_support=start)
+            assert walked.valid and walked.value == reference.value
+        assert reference.value == min(reference.value, *(G[i][i] for i in range(K)))

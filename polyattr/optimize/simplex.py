@@ -181,8 +181,10 @@ def _solve_support(G: list[list[Fraction]], support: tuple[int, ...]):
     return values[:s], values[s]
 
 
-def check_kkt(G: list[list[Fraction]], w: list[Fraction], nu: Fraction) -> dict:
-    """Every KKT condition of min w^T G w on the simplex, checked exactly (Fractions only)."""
+def check_kkt(G: list[list[Fraction]], w: list[Fraction], nu: Fraction, psd: bool | None = None) -> dict:
+    """Every KKT condition of min w^T G w on the simplex, checked exactly (Fractions only).
+
+    ``psd``: the result of :func:`is_positive_semidefinite` on G when already known."""
     K = len(G)
     Gw = [sum((G[i][j] * w[j] for j in range(K)), start=Fraction(0)) for i in range(K)]
     mu = [2 * Gw[i] - nu for i in range(K)]
@@ -193,7 +195,7 @@ def check_kkt(G: list[list[Fraction]], w: list[Fraction], nu: Fraction) -> dict:
         "dual: mu = 2 G w - nu 1 >= 0": all(m >= 0 for m in mu),
         "complementary slackness: mu_i w_i = 0": all(m * v == 0 for m, v in zip(mu, w)),
         "value = nu / 2": value == nu / 2,
-        "G positive semidefinite": is_positive_semidefinite(G),
+        "G positive semidefinite": is_positive_semidefinite(G) if psd is None else bool(psd),
     }
 
 
@@ -205,8 +207,8 @@ def exact_simplex_optimum(gram, first_support=None) -> SimplexCertificate:
     gram : (K, K) array of floats or Fractions, K <= 12
         Symmetric; must be positive semidefinite exactly (the certificate says whether it is).
     first_support : iterable of int, optional
-        A support to try first (e.g. the indices cvxpy put weight on); then every support in order
-        of size.
+        Where to start an exact active-set walk (e.g. the indices cvxpy put weight on); when the
+        walk does not end at a KKT point, every support is tried in order of size.
 
     Returns
     -------
@@ -219,29 +221,66 @@ def exact_simplex_optimum(gram, first_support=None) -> SimplexCertificate:
     if K > MAX_CERTIFIED_METHODS:
         raise PolyattrError(f"gram: the exact certificate enumerates supports and handles K <= {MAX_CERTIFIED_METHODS}, got K = {K}")
     psd = is_positive_semidefinite(G)
-    order = []
-    if first_support is not None:
-        order.append(tuple(sorted({int(i) for i in first_support})))
-    order += [S for size in range(1, K + 1) for S in combinations(range(K), size)]
     tried, seen = 0, set()
-    for S in order:
-        if not S or S in seen:
-            continue
-        seen.add(S)
-        tried += 1
+
+    def attempt(S):
+        """(w, nu, mu) on support S, or None when singular; w and mu as full-length Fraction lists."""
         solved = _solve_support(G, S)
         if solved is None:
-            continue
+            return None
         wS, nu = solved
-        if any(v < 0 for v in wS):
-            continue
         w = [Fraction(0)] * K
         for i, v in zip(S, wS):
             w[i] = v
-        checks = check_kkt(G, w, nu)
+        mu = [2 * sum((G[i][j] * w[j] for j in range(K) if w[j]), start=Fraction(0)) - nu for i in range(K)]
+        return w, nu, mu
+
+    def accept(S, w, nu, mu):
+        checks = check_kkt(G, w, nu, psd)
         if all(v for k, v in checks.items() if k != "G positive semidefinite"):
-            mu = tuple(2 * sum((G[i][j] * w[j] for j in range(K)), start=Fraction(0)) - nu for i in range(K))
-            return SimplexCertificate(tuple(w), nu / 2, nu, mu, S, tried, checks)
+            return SimplexCertificate(tuple(w), nu / 2, nu, tuple(mu), S, tried, checks)
+        return None
+
+    # 1. an exact active-set walk from the solver's support: drop the most negative weight, or add
+    #    the most violated multiplier, until the KKT conditions hold (usually 0-2 steps)
+    S = tuple(sorted({int(i) for i in first_support})) if first_support is not None else ()
+    for _ in range(3 * K if S else 0):
+        if not S or S in seen:
+            break
+        seen.add(S)
+        tried += 1
+        res = attempt(S)
+        if res is None:
+            break
+        w, nu, mu = res
+        worst_w = min(S, key=lambda i: w[i])
+        if w[worst_w] < 0:
+            S = tuple(i for i in S if i != worst_w)
+            continue
+        worst_mu = min(range(K), key=lambda i: mu[i])
+        if mu[worst_mu] < 0:
+            S = tuple(sorted(S + (worst_mu,)))
+            continue
+        cert = accept(S, w, nu, mu)
+        if cert is not None:
+            return cert
+        break
+    # 2. every support, smallest first (always finds the minimal-support optimum when G is PSD)
+    for size in range(1, K + 1):
+        for S in combinations(range(K), size):
+            if S in seen:
+                continue
+            seen.add(S)
+            tried += 1
+            res = attempt(S)
+            if res is None:
+                continue
+            w, nu, mu = res
+            if any(w[i] < 0 for i in S) or any(m < 0 for m in mu):
+                continue
+            cert = accept(S, w, nu, mu)
+            if cert is not None:
+                return cert
     reason = "G is not positive semidefinite" if not psd else "no support satisfied the KKT conditions"
     raise PolyattrError(f"gram: no exact KKT point found over {tried} supports ({reason})")
 

@@ -37,6 +37,7 @@ import numpy as np
 from polyattr.errors import PolyattrError
 from polyattr.metrics import gram as metric_gram
 from polyattr.metrics.methods import as_method_calls
+from polyattr.models.protocol import require_model
 from polyattr.optimize.simplex import (MAX_CERTIFIED_METHODS, OptimumCertification, certify_on_simplex,
                                        solve_on_simplex)
 
@@ -61,7 +62,10 @@ class AggregationResult:
     objective : "robust", "faith" or "opt"
     methods : list of str
     weights : ndarray (K,)
-        cvxpy's optimal weights (on the simplex).
+        The optimal weights (on the simplex): the exact certified optimum rounded to floats when
+        ``certified``, else cvxpy's solution.
+    solver_weights : ndarray (K,)
+        cvxpy's solution (checked against the exact optimum).
     exact_weights : tuple of Fractions or None
         One exact optimal weight vector from the KKT certificate.
     gram : ndarray (K, K)
@@ -90,6 +94,7 @@ class AggregationResult:
     objective: str
     methods: list
     weights: np.ndarray
+    solver_weights: np.ndarray
     exact_weights: tuple | None
     gram: np.ndarray
     value: float
@@ -116,6 +121,7 @@ class AggregationResult:
             "objective": self.objective,
             "methods": list(self.methods),
             "weights": [float(v) for v in self.weights],
+            "solver_weights": [float(v) for v in self.solver_weights],
             "exact_weights": None if self.exact_weights is None else [_encode(v) for v in self.exact_weights],
             "gram": [[_encode(v) for v in row] for row in self.gram],
             "values": [float(v) for v in self.attribution] if single else [[float(v) for v in r] for r in self.attribution],
@@ -146,7 +152,7 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel (a ReLUNetwork)
     X : array-like (d,) or (n, d)
         One input or a batch (one weight vector shared over the batch).
     methods : names, (name, options) pairs or a comma-separated string; K >= 1
@@ -178,6 +184,7 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
         raise PolyattrError(f"lam: expected a number in [0, 1], got {lam!r}") from None
     if not 0 <= lam_q <= 1:
         raise PolyattrError(f"lam: expected a number in [0, 1], got {lam}")
+    model = require_model(model)
     calls = as_method_calls(methods)
     K = len(calls)
     labels = [c.label for c in calls]
@@ -226,13 +233,21 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
         certification = certify_on_simplex(G, solution)
     certified = bool(certification is not None and certification.certified)
     w = solution.weights
+    if certified:
+        # report the certified exact optimum (exact zeros off its support) rather than the
+        # interior-point iterate, which agrees with it to the solver's tolerance
+        w = np.array([float(v) for v in certification.certificate.weights])
 
     per_point = []
     if len(points) > 1:
         for Gn in objective_grams:
             sol_n = solve_on_simplex(Gn, solver=solver)
-            ok = bool(certify and K <= MAX_CERTIFIED_METHODS and certify_on_simplex(Gn, sol_n).certified)
-            per_point.append(PointAggregation(sol_n.weights, sol_n.value, ok))
+            cert_n = certify_on_simplex(Gn, sol_n) if certify and K <= MAX_CERTIFIED_METHODS else None
+            if cert_n is not None and cert_n.certified:
+                w_n = np.array([float(v) for v in cert_n.certificate.weights])
+                per_point.append(PointAggregation(w_n, _quad(w_n, Gn), True))
+            else:
+                per_point.append(PointAggregation(sol_n.weights, sol_n.value, False))
 
     phis_float = np.array([[[float(v) for v in p] for p in row] for row in attributions])  # (n, K, d)
     aggregated = np.einsum("k,nkd->nd", w, phis_float)
@@ -254,7 +269,7 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
     if certification is not None and certification.certificate is not None:
         exact_weights = certification.certificate.weights
     return AggregationResult(
-        objective=objective, methods=labels, weights=w, exact_weights=exact_weights, gram=G,
+        objective=objective, methods=labels, weights=w, solver_weights=solution.weights, exact_weights=exact_weights, gram=G,
         value=float(_quad(w, G)), attribution=aggregated[0] if np.ndim(X) == 1 else aggregated,
         attributions=phis_float, scales=np.array([[float(b) for b in row] for row in scales]), scaled=scaled,
         before=before, after=after, baselines=baselines, certified=certified, certification=certification,

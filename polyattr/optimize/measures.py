@@ -29,6 +29,7 @@ import numpy as np
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, Segment, as_domain
 from polyattr.geometry.regions import enumerate_regions
+from polyattr.models.protocol import require_model
 from polyattr.optimize.objectives import RecallAtK, soft_recall
 
 
@@ -127,6 +128,7 @@ def optimal_centres(model, objective, x=None, domain=None, supports="domain", ou
     """
     import cvxpy as cp
 
+    model = require_model(model)
     d = model.n_inputs
     domain = as_domain(domain, d)
     objective.check(d)
@@ -273,6 +275,7 @@ def optimal_atomic_measures(model, objective, x=None, domain=None, supports="dom
     """
     import cvxpy as cp
 
+    model = require_model(model)
     d = model.n_inputs
     domain = as_domain(domain, d)
     objective.check(d)
@@ -330,19 +333,9 @@ class ParticleAscent:
 def _values_and_gradients(model, Z, output):
     """f and its gradient (the local affine map of each point's region) at the rows of Z."""
     Z = np.asarray(Z, float)
-    patterns = model.activation_pattern(Z)
-    grads = np.empty_like(Z)
-    vals = np.empty(len(Z))
-    cache = {}
-    for n, pattern in enumerate(patterns):
-        key = pattern.tobytes()
-        if key not in cache:
-            W, b = model.local_affine_map(pattern, output=output)
-            cache[key] = (np.asarray(W, float).reshape(-1), float(np.asarray(b, float).reshape(-1)[0]))
-        w, b = cache[key]
-        grads[n] = w
-        vals[n] = w @ Z[n] + b
-    return vals, grads
+    W, b = model.local_affine_maps(model.activation_pattern(Z), output=output)
+    W = np.asarray(W, float).reshape(len(Z), -1)
+    return np.einsum("nd,nd->n", W, Z) + np.asarray(b, float).reshape(-1), W
 
 
 def particle_ascent(model, objective, x=None, domain=None, supports="domain", output=None, n_particles: int = 16,
@@ -360,6 +353,7 @@ def particle_ascent(model, objective, x=None, domain=None, supports="domain", ou
     Returns the metric and the smooth surrogate at every iterate.
     """
     rng = np.random.default_rng(rng)
+    model = require_model(model)
     d = model.n_inputs
     domain = as_domain(domain, d)
     objective.check(d)

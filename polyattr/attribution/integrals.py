@@ -19,6 +19,7 @@ import numpy as np
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import domain_key, float_domain
+from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
 from polyattr.models.protocol import PiecewiseAffineModel
@@ -65,27 +66,17 @@ class Integrator:
 
     # ------------------------------------------------------------------------------- regions
     def regions_on(self, domain):
-        """The RegionSet of the model on ``domain`` (exactly confirmed in exact mode), cached."""
+        """The RegionSet of the model on ``domain`` (exact regions in exact mode), cached."""
         key = domain_key(domain)
         if key not in self._region_cache:
-            regions = None
-            if self.exact:
-                from polyattr.certify.exact_regions import cached_exact_region_set
-
-                regions = cached_exact_region_set(self.model, domain)
+            regions = cached_exact_region_set(self.model, domain) if self.exact else None
             if regions is None:
-                float_regions = self._float_regions(domain)
-                regions = float_regions
+                # float regions (cut from a batch's stored partition when possible); in exact mode
+                # they are a proposal that exact_region_set confirms, or repairs where floats were wrong
+                regions = self._float_regions(domain)
                 if self.exact:
-                    from polyattr.certify.exact_regions import TilingError, exact_region_set
-
-                    try:
-                        regions = exact_region_set(self.model, domain, float_regions)
-                    except TilingError:
-                        if float_regions.backend == "lp":
-                            raise
-                        # a fast float backend (or a cut) missed a sliver: the LP traversal is the reference
-                        regions = exact_region_set(self.model, domain, self._enumerate(domain, backend="lp"))
+                    regions = exact_region_set(self.model, domain, regions, max_regions=self.max_regions,
+                                               backend=self.backend)
             self._region_cache[key] = regions
             self.regions_used += len(regions)
         return self._region_cache[key]

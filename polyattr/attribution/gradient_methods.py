@@ -115,12 +115,22 @@ def _gradient(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(grad), bound, info=info)
 
 
+def _gradient_local_rule(W, x):
+    """phi(x + u) = w_P on region P: no dependence on the offset u."""
+    return 0 * W, W
+
+
+def _gradient_x_input_local_rule(W, x):
+    """phi_k(x + u) = w_Pk (x_k + u_k) on region P."""
+    return W, W * x[None, :]
+
+
 _DIRECTION = OptionSpec("direction", "vector", help="side to take on a region boundary: the region entered moving from x along this vector")
 
 register(MethodSpec(
     name="gradient", function=_gradient, options=(_DIRECTION,), certificate="gradient", completeness="baseline",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
-    sampled=approximate.sampled_gradient,
+    sampled=approximate.sampled_gradient, local_rule=_gradient_local_rule,
     doc="the gradient w_P of the linear region containing x"))
 
 
@@ -137,7 +147,7 @@ register(MethodSpec(
     name="gradient_x_input", function=_gradient_x_input, options=(_DIRECTION,), certificate="gradient",
     completeness="output",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
-    sampled=approximate.sampled_gradient_x_input,
+    sampled=approximate.sampled_gradient_x_input, local_rule=_gradient_x_input_local_rule,
     doc="gradient times input, w_P * x"))
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from polyattr.attribution.api import AttributionContext, MethodResult, register_method
 from polyattr.errors import PolyattrError
+from polyattr.exact_linalg import solve
 from polyattr.geometry.domains import Box, as_vector
 from polyattr.geometry.segment_walk import SegmentPieces, integrated_gradients_walk, segment_breakpoints
 from polyattr.models.protocol import PiecewiseAffineModel
@@ -325,20 +326,11 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
 
 
 def solve_linear_exact(M, rhs):
-    """Solve M y = rhs in Fractions by Gaussian elimination with pivoting on non-zero entries."""
-    n = len(rhs)
-    A = [[Fraction(M[i][j]) for j in range(n)] + [Fraction(rhs[i])] for i in range(n)]
-    for col in range(n):
-        piv = next((r for r in range(col, n) if A[r][col] != 0), None)
-        if piv is None:
-            raise PolyattrError("normal equations: singular matrix (a zero-width box?)")
-        A[col], A[piv] = A[piv], A[col]
-        p = A[col][col]
-        for r in range(n):
-            if r != col and A[r][col] != 0:
-                f = A[r][col] / p
-                A[r] = [a - f * c for a, c in zip(A[r], A[col])]
-    return [A[i][n] / A[i][i] for i in range(n)]
+    """Solve M y = rhs exactly (:func:`polyattr.exact_linalg.solve`)."""
+    try:
+        return solve(M, rhs)
+    except PolyattrError:
+        raise PolyattrError("normal equations: singular matrix (a zero-width box?)") from None
 
 
 def _box_design_matrix(lower, upper, one):
@@ -360,7 +352,7 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     coordinates u = z - x centred at x (same c, better conditioned):
     E[(1, u)(1, u)^T] (a', c) = E[(1, u) f(z)], where the matrix has a closed form on the box and
     E[(1, z) f] = sum_P (m1(P n B) . w_P + m0 b_P, M2(P n B) w_P + m1 b_P) / vol(B) needs the second
-    moments of every region.  Exact mode solves them by Fraction Gaussian elimination.
+    moments of every region.  Exact mode solves them with :mod:`polyattr.exact_linalg`.
     ``info["intercept"]`` is a (in the original coordinates).  Option ``radius`` (default 0.1).
     Float error bound: rounding of the moment contraction and of the centring (relative gamma
     times the sum of absolute terms), the tiling defect times the largest |f| and |u|, divided by

@@ -5,15 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-import sys
-
 import numpy as np
 
-
-def _allow_long_integers() -> None:
-    """Exact values can have more than Python's default 4300 printable digits; printing them is the point."""
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(0)
+from polyattr.numbers import long_integer_strings
 
 
 @dataclass(frozen=True)
@@ -74,10 +68,10 @@ class Attribution:
 
     def to_dict(self) -> dict:
         """JSON-friendly: exact values as "p/q" strings."""
-        _allow_long_integers()
         def enc(v):
             if isinstance(v, Fraction):
-                return f"{v.numerator}/{v.denominator}"
+                with long_integer_strings():  # exact values may exceed the 4300-digit default
+                    return f"{v.numerator}/{v.denominator}"
             return float(v)
 
         return {
@@ -92,7 +86,7 @@ class Attribution:
         }
 
     def __repr__(self) -> str:
-        _allow_long_integers()
-        vals = ", ".join(str(v) if self.exact else f"{v:.6g}" for v in self.values)
+        with long_integer_strings():
+            vals = ", ".join(str(v) if self.exact else f"{v:.6g}" for v in self.values)
         bound = "exact" if self.exact else f"±{self.error_bound:.1e}"
         return f"Attribution({self.method}: [{vals}] {bound}, {self.regions} regions, {self.seconds:.3g} s)"

@@ -56,8 +56,11 @@ MEASURE_METHODS = ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "faf
 
 def q(v) -> str:
     """A rational as "p/q" (always with the slash)."""
+    from polyattr.numbers import long_integer_strings
+
     f = Fraction(v)
-    return f"{f.numerator}/{f.denominator}"
+    with long_integer_strings():
+        return f"{f.numerator}/{f.denominator}"
 
 
 def qs(values) -> list:
@@ -344,7 +347,10 @@ def _trace_for(method, model, k, x, base, domain, options, result):
 
 def dumps(cert: dict) -> str:
     """Deterministic serialisation: sorted keys, compact separators, one trailing newline."""
-    return json.dumps(cert, sort_keys=True, separators=(",", ":")) + "\n"
+    from polyattr.numbers import long_integer_strings
+
+    with long_integer_strings():
+        return json.dumps(cert, sort_keys=True, separators=(",", ":")) + "\n"
 
 
 def write_certificate(path, *, model_path, model, domain, result, baseline=None, options=None) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from polyattr.cli.arguments import domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
+from polyattr.numbers import long_integer_strings
 
 
 # ---------------------------------------------------------------------------------------- regions
@@ -125,7 +126,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_join_negative_vectors(argv))
     try:
-        return int(args.func(args) or 0)
+        # the CLI prints exact rationals, which may exceed the 4300-digit default: lift it for the command
+        with long_integer_strings():
+            return int(args.func(args) or 0)
     except PolyattrError as exc:
         print(f"polyattr: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2

@@ -103,6 +103,7 @@ def attribute(
     measures=None,
     max_regions: int | None = DEFAULT_MAX_REGIONS,
     feature_names=None,
+    certify: bool = False,
     **options,
 ) -> Attribution:
     """Attribution scores of ``model`` at ``x`` by ``method``, computed exactly over linear regions.
@@ -128,6 +129,10 @@ def attribute(
         ``(x, j) -> Measure``.
     max_regions : int or None
         Region budget per support.
+    certify : bool
+        Implies ``exact``.  Record during the computation what a certificate needs (regions,
+        moments, piece integrals, segment pieces) in ``info["certification"]``, for
+        :func:`polyattr.certify.certificate.write_certificate`.
     **options
         Method options (``radius`` for smoothgrad_uniform and lime_uniform, ``background`` for
         expected_gradients, ``epsilon`` for epsilon_lrp, ...).  Unknown options raise.
@@ -139,6 +144,7 @@ def attribute(
     start = time.perf_counter()
     _load_methods()
     require_model(model)
+    exact = bool(exact or certify)
     if method not in _METHODS:
         raise PolyattrError(f"method: unknown method {method!r}; expected one of {', '.join(sorted(_METHODS))}")
     k = model.check_output(output)
@@ -159,7 +165,7 @@ def attribute(
     if feature_names is not None and len(feature_names) != d:
         raise PolyattrError(f"feature_names: expected {d} names, got {len(feature_names)}")
     net = model.to_exact() if exact else model.to_float()
-    integrator = Integrator(net, k, exact=exact, max_regions=max_regions)
+    integrator = Integrator(net, k, exact=exact, max_regions=max_regions, record=bool(certify))
     ctx = AttributionContext(net, x, baseline, domain, k, exact, dict(options), integrator)
     result = _METHODS[method](ctx)
     unknown = set(options) - ctx.used_options
@@ -175,6 +181,9 @@ def attribute(
     if values.shape != (d,):
         raise PolyattrError(f"method {method!r} returned {values.shape} values for {d} features")
     regions = integrator.regions_used + int(result.info.pop("extra_regions", 0))
+    if certify:
+        result.info["certification"] = {"model": net, "domain": domain, "baseline": baseline,
+                                        "options": dict(options), "integrator": integrator}
     return Attribution(
         values=values,
         base_values=result.base_value,

@@ -183,7 +183,10 @@ def _ig(ctx: AttributionContext) -> MethodResult:
     """
     baseline = ctx.require_baseline("ig")
     values, pieces, bound = integrated_gradients(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
-    return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=_breakpoint_info(pieces))
+    info = _breakpoint_info(pieces)
+    if ctx.exact:
+        info["segments"] = [pieces]  # the exact pieces walked (a certificate's trace)
+    return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=info)
 
 
 # ----------------------------------------------------------------------- expected gradients
@@ -213,12 +216,13 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
         raise PolyattrError("baseline: expected_gradients averages over background=...; do not pass baseline")
     background = _background(ctx)
     n = background.shape[0]
-    total, bound, breakpoints = None, 0.0, []
+    total, bound, breakpoints, segments = None, 0.0, [], []
     for row in background:
         values, pieces, b = integrated_gradients(ctx.model, ctx.x, row, ctx.output, ctx.exact)
         total = values if total is None else total + values
         bound = max(bound, b)
         breakpoints.append(len(pieces))
+        segments.append(pieces)
     if ctx.exact:
         mean = total / Fraction(n)
         base = sum((ctx.f(row) for row in background), start=Fraction(0)) / n
@@ -226,7 +230,10 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
         mean = total / n
         base = float(np.mean(np.atleast_1d(ctx.f(background))))
         bound = bound + (n + 1) * _U * float(np.max(np.abs(mean), initial=0.0))
-    return MethodResult(list(mean), bound, base_value=base, info={"background_size": n, "pieces": breakpoints})
+    info = {"background_size": n, "pieces": breakpoints}
+    if ctx.exact:
+        info["segments"] = segments  # the exact pieces walked (a certificate's trace)
+    return MethodResult(list(mean), bound, base_value=base, info=info)
 
 
 @register_method("expected_gradients_uniform")

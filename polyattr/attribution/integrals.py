@@ -48,6 +48,8 @@ class Integrator:
     #: call of :meth:`integrate` the linear combination [(coefficient, piece id), ...] it summed
     trace_pieces: dict = field(default_factory=dict, repr=False)
     trace_calls: list = field(default_factory=list, repr=False)
+    #: with ``record``: per density piece key, the (regions, m0, m1, W, b) its integral was summed from
+    _density_data: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.model = self.model.to_exact() if self.exact else self.model.to_float()
@@ -125,9 +127,11 @@ class Integrator:
         if entry is None:
             entry = {"id": len(self.trace_pieces), "piece": piece, "value": value}
             if isinstance(piece, DensityPiece):
-                regions = self.regions_on(piece.domain)
-                m0, m1, _ = piece.region_moments(regions, order=1)
-                W, b = regions.affine_maps(self.output)
+                data = self._density_data.get(key[1:])
+                if data is None:  # integrated before recording started: the one extra computation
+                    self._integrate_density(piece)
+                    data = self._density_data[key[1:]]
+                regions, m0, m1, W, b = data
                 entry.update(regions=regions, m0=m0, m1=m1, W=W, b=b)
             else:
                 entry["values"] = [self.model(p, output=self.output) for p in piece.points]
@@ -169,6 +173,8 @@ class Integrator:
         regions = self.regions_on(piece.domain)
         m0, m1, _ = piece.region_moments(regions, order=1)
         W, b = regions.affine_maps(self.output)
+        if self.record:  # what a certificate needs, kept from this computation
+            self._density_data[piece.key] = (regions, m0, m1, W, b)
         if self.exact:
             total = Fraction(0)
             for i in range(len(regions)):

@@ -7,7 +7,8 @@ JSON with "p/q" strings), and rechecks a certificate with its own small exact ro
 
 What is checked (the first failure is reported, naming the item):
 
-* the model file's SHA-256, the format, the output index, x and the baseline in the domain;
+* the SHA-256 of the model's canonical exact weights (recomputed here from the file) and, when the
+  certificate names a file, the file's SHA-256; the format, the output index, x and the baseline in the domain;
 * for measure methods, that the per-feature combinations of pieces are the method's measures
   (occlusion, shapley, pdp, ice, shapley_uniform, fafp_local, fafp_global) built from x, the
   baseline and the domain;
@@ -89,9 +90,11 @@ def _s(v: Fraction) -> str:
 class _Net:
     """A ReLU network with exact Fraction weights, as plain lists."""
 
-    def __init__(self, weights, biases):
+    def __init__(self, weights, biases, slopes=None):
         self.W = weights  # list of (out x in) lists of Fractions
         self.b = biases
+        # negative slope per hidden unit (0 = ReLU); only plain ReLU networks are checked below
+        self.slopes = slopes if slopes is not None else [[Fraction(0)] * len(W) for W in weights[:-1]]
         self.d = len(weights[0][0])
         self.n_outputs = len(weights[-1])
         self.hidden = [len(W) for W in weights[:-1]]
@@ -194,7 +197,10 @@ def load_exact_model(path) -> _Net:
             raise VerifierInputError(f"model: {path.name} has no arrays W0, b0")
         Ws = [[[Fraction(float(v)) for v in row] for row in arrays[f"W{i}"].astype(float)] for i in range(n)]
         bs = [[Fraction(float(v)) for v in arrays[f"b{i}"].astype(float)] for i in range(n)]
-        return _Net(Ws, bs)
+        slopes = None
+        if all(f"a{i}" in arrays for i in range(n - 1)) and n > 1:
+            slopes = [[Fraction(float(v)) for v in arrays[f"a{i}"].astype(float).reshape(-1)] for i in range(n - 1)]
+        return _Net(Ws, bs, slopes)
     if path.suffix.lower() == ".json":
         try:
             doc = json.loads(path.read_text())
@@ -207,10 +213,32 @@ def load_exact_model(path) -> _Net:
 
             Ws = [[[num(v) for v in row] for row in layer["W"]] for layer in layers]
             bs = [[num(v) for v in layer["b"]] for layer in layers]
+            slopes = doc.get("negative_slopes")
+            slopes = None if slopes is None else [[num(v) for v in a] for a in slopes]
         except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
             raise VerifierInputError(f"model: cannot read {path.name} ({exc})") from None
-        return _Net(Ws, bs)
+        return _Net(Ws, bs, slopes)
     raise VerifierInputError(f"model: expected a .npz or .json file, got {path.name}")
+
+
+def canonical_sha256(net: _Net) -> str:
+    """SHA-256 of the canonical exact weights (the name of the model in a certificate).
+
+    The canonical document: {"format": "polyattr-canonical", "version": 1, "layers": [{"W", "b"
+    [, "negative_slope" for hidden layers]}]} with every number a reduced "p/q" string ("p" for
+    integers), serialised with sorted keys and no spaces.
+    """
+    def enc(v):
+        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+    layers = []
+    for i, (W, b) in enumerate(zip(net.W, net.b)):
+        layer = {"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
+        if i < len(net.W) - 1:
+            layer["negative_slope"] = [enc(v) for v in net.slopes[i]]
+        layers.append(layer)
+    doc = {"format": "polyattr-canonical", "version": 1, "layers": layers}
+    return hashlib.sha256(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")).hexdigest()
 
 
 # ------------------------------------------------------------------------ exact linear algebra
@@ -796,10 +824,19 @@ def verify_certificate(model_path, cert_path) -> str:
         raise VerifierInputError(f"model: file not found: {model_path}")
     if not isinstance(cert, dict) or cert.get("format") != "polyattr-certificate" or cert.get("version") != 1:
         _fail("format", "not a polyattr certificate of version 1")
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    if _get(_get(cert, "model", "model"), "sha256", "model") != digest:
-        _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
+    model_entry = _get(cert, "model", "model")
+    if not isinstance(model_entry, dict):
+        _fail("model", "expected an object")
+    if "sha256" in model_entry:  # certificates of a model file also name the file
+        digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        if model_entry["sha256"] != digest:
+            _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
     net = load_exact_model(model_path)
+    if _get(model_entry, "canonical_sha256", "model") != canonical_sha256(net):
+        _fail("model.canonical_sha256", "the model's canonical weights hash differs from the certificate's")
+    if any(a != 0 for layer in net.slopes for a in layer):
+        raise VerifierInputError("model: this verifier checks plain ReLU networks only (the model has "
+                                 "leaky-ReLU or identity units)")
     d = net.d
     output = _get(cert, "output", "output")
     if not isinstance(output, int) or not 0 <= output < net.n_outputs:

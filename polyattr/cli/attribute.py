@@ -60,12 +60,12 @@ def cmd_attribute(args) -> int:
         x = [float(v) for v in x]
         baseline = None if baseline is None else [float(v) for v in baseline]
     result = attribute(model, x, args.method, baseline=baseline, domain=domain, output=args.output,
-                       exact=exact, max_regions=args.max_regions, **_method_options(args))
+                       exact=exact, max_regions=args.max_regions, certify=bool(args.certificate),
+                       **_method_options(args))
     if args.certificate:
         from polyattr.certify.certificate import write_certificate
 
-        write_certificate(args.certificate, model_path=args.model, model=model, domain=domain, result=result,
-                          baseline=baseline, options=_method_options(args))
+        write_certificate(args.certificate, result=result, model_path=args.model)
     if args.json:
         out = result.to_dict()
         print(json.dumps(out))

@@ -98,8 +98,16 @@ def local_gradient(model: PiecewiseAffineModel, x, output: int, direction=None, 
     }
     if direction is not None:
         info["direction"] = list(direction)
-    bound = 0.0 if exact else float(np.max(gradient_rounding_bound(net, output), initial=0.0))
-    return grad, info, bound
+    if exact:
+        return grad, info, 0.0
+    # rounding of the backward pass, plus for every unit tied within its rounding bound (whose true
+    # state may be the other one) the largest change of the gradient when it switches
+    per_feature = gradient_rounding_bound(net, output)
+    if on_boundary:
+        tied_units = np.flatnonzero(net.cut_units)[tied]
+        per_feature = round_up(per_feature + np.sum(net.unit_flip_bounds(output)[tied_units], axis=0),
+                               len(tied_units) + 1)
+    return grad, info, float(np.max(per_feature, initial=0.0))
 
 
 @register_method("gradient")

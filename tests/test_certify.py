@@ -360,3 +360,40 @@ def test_result_without_record_is_certified_through_the_same_code_path(model_fil
     res = attribute(model, [0.25, 0.625], "ice", exact=True)
     path = write_certificate(tmp_path / "c.json", result=res, model=model, model_path=model_file)
     assert verify_certificate(model_file, path)
+
+
+def _write_leaky_json(net, path):
+    """The model file in the version-2 JSON format (slopes as "p/q"), written here by hand."""
+    ex = net.to_exact()
+
+    def enc(v):
+        return f"{v.numerator}/{v.denominator}"
+
+    doc = {"format": "polyattr-relu", "version": 2,
+           "layers": [{"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
+                      for W, b in zip(ex.weights, ex.biases)],
+           "negative_slopes": [[enc(v) for v in a] for a in ex.negative_slopes]}
+    path.write_text(json.dumps(doc))
+    return doc
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_leaky_and_identity_networks_certify_and_verify(tmp_path, method):
+    base = dyadic_network([2, 6, 5, 1], seed=11)
+    net = ReLUNetwork(base.weights, base.biases, [["0", "1/4", "1", "0", "1/8", "1"], ["1", "0", "1/2", "0", "1"]],
+                      exact=True)
+    res = attribute(net, [Fraction(1, 4), Fraction(5, 8)], method, certify=True, **_options(method))
+    cert_path = write_certificate(tmp_path / "c.json", result=res)
+    model_path = tmp_path / "leaky.json"
+    doc = _write_leaky_json(net, model_path)
+    assert verify_certificate(model_path, cert_path)
+    tampered = tmp_path / "t.json"
+    tampered.write_text(cert_path.read_text())
+    _tamper(tampered, lambda c: c["values"].__setitem__(0, _bump(c["values"][0])))
+    with pytest.raises(CertificateInvalid):
+        verify_certificate(model_path, tampered)
+    # the same weights read as plain ReLU units are another model
+    doc["negative_slopes"][0][1] = "0/1"
+    model_path.write_text(json.dumps(doc))
+    with pytest.raises(CertificateInvalid, match="canonical_sha256"):
+        verify_certificate(model_path, cert_path)

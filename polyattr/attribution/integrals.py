@@ -112,7 +112,7 @@ class Integrator:
                 value += Fraction(coef) * v
             else:
                 value += float(coef) * v
-                bound += abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U
+                bound = float(round_up(bound + abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U, 4))
         if self.record:
             self.trace_calls.append(combination)
         return value, bound
@@ -186,7 +186,8 @@ class Integrator:
         contributions = np.einsum("nd,nd->n", W, m1) + b * m0
         value = float(np.sum(contributions))
         d = W.shape[1]
-        rounding = (d + 4 + len(contributions)) * _U * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0)))
+        rounding = float(round_up(_gamma(d + 4 + len(contributions))
+                                  * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0))), len(contributions) + d + 4))
         # tiling defect: regions must cover the support; their masses must add up to the piece's
         expected_mass = float(piece.total_mass) if piece.polynomials is None else float(np.sum(m0))
         defect = abs(float(np.sum(m0)) - expected_mass)

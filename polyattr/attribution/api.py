@@ -53,8 +53,13 @@ class AttributionContext:
     def f(self, z):
         return self.model(z, output=self.output)
 
+    @property
+    def field(self):
+        """The number field of the computation (the model's: FLOAT64 or RATIONAL)."""
+        return self.model.field
+
     def zero(self):
-        return Fraction(0) if self.exact else 0.0
+        return self.field.zero()
 
 
 @dataclass

@@ -203,7 +203,7 @@ def _background(ctx: AttributionContext) -> np.ndarray:
     if bg is None:
         raise PolyattrError("background: method 'expected_gradients' needs background=<array (n, d)> of baselines")
     try:
-        arr = np.asarray(bg, dtype=object if ctx.exact else float)
+        arr = np.asarray(bg, dtype=ctx.field.dtype)
     except (TypeError, ValueError):
         raise PolyattrError("background: expected an array of numbers of shape (n, d)") from None
     if arr.ndim == 1 and arr.shape[0] == ctx.d:
@@ -211,7 +211,7 @@ def _background(ctx: AttributionContext) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != ctx.d or arr.shape[0] == 0:
         raise PolyattrError(f"background: expected an array of shape (n, {ctx.d}) with n >= 1, got shape {arr.shape}")
     return np.array([ctx.domain.check_point(row, f"background[{i}]") for i, row in enumerate(arr)],
-                    dtype=object if ctx.exact else float)
+                    dtype=ctx.field.dtype)
 
 
 @register_method("expected_gradients")

@@ -101,7 +101,7 @@ class Integrator:
             raise PolyattrError(
                 f"measure: lives in R^{measure.ambient_dim} but the model has {self.model.n_inputs} inputs"
             )
-        zero = Fraction(0) if self.exact else 0.0
+        zero = self.model.field.zero()
         value, bound = zero, 0.0
         combination = []
         for coef, piece in measure.terms:

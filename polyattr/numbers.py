@@ -60,19 +60,19 @@ def as_vector(value, name: str, length: int | None = None, exact: bool = False) 
 
 @contextmanager
 def long_integer_strings():
-    """Lift CPython's int <-> str digit limit inside the block, and restore it after.
+    """Lift CPython's int <-> str digit limit (4300 by default) inside the block only.
 
-    Exact rationals routinely have more than the default 4300 digits; writing and printing them
-    is the point of exact mode.  The limit (a guard against slow parsing of untrusted input) stays
-    in force for the rest of the process: importing polyattr changes no process-wide state.
+    Exact attributions are rationals with possibly many thousands of digits; writing and reading
+    them is the point, but the limit guards the rest of the process against slow parsing of
+    untrusted input, so it is restored on exit rather than lifted for good.
     """
     get = getattr(sys, "get_int_max_str_digits", None)
-    if get is None:
+    if get is None:  # Python < 3.11: no limit
         yield
         return
-    old = get()
+    previous = get()
     sys.set_int_max_str_digits(0)
     try:
         yield
     finally:
-        sys.set_int_max_str_digits(old)
+        sys.set_int_max_str_digits(previous)

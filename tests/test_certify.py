@@ -306,7 +306,7 @@ def test_certificate_is_written_from_the_run_without_recomputing(model_file, tmp
     confirmation and the segment walk are not called again."""
     from polyattr import load_model
     import polyattr.attribution.integrals as integrals
-    import polyattr.certify.exact_regions as exact_regions
+    import polyattr.geometry.exact_regions as exact_regions
     import polyattr.geometry.segment_walk as segment_walk
 
     model = load_model(model_file, exact=True)

@@ -25,7 +25,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.attribution.api import AttributionContext, MethodResult, register_method
+from polyattr.attribution import approximate
+from polyattr.attribution.api import AttributionContext, MethodResult
+from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
 from polyattr.exact_linalg import solve
 from polyattr.geometry.domains import Box, as_vector
@@ -110,7 +112,6 @@ def local_gradient(model: PiecewiseAffineModel, x, output: int, direction=None, 
     return grad, info, float(np.max(per_feature, initial=0.0))
 
 
-@register_method("gradient")
 def _gradient(ctx: AttributionContext) -> MethodResult:
     """w_P of the region containing x.
 
@@ -123,7 +124,15 @@ def _gradient(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(grad), bound, info=info)
 
 
-@register_method("gradient_x_input")
+_DIRECTION = OptionSpec("direction", "vector", help="side to take on a region boundary: the region entered moving from x along this vector")
+
+register(MethodSpec(
+    name="gradient", function=_gradient, options=(_DIRECTION,), certificate="gradient", completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_gradient,
+    doc="the gradient w_P of the linear region containing x"))
+
+
 def _gradient_x_input(ctx: AttributionContext) -> MethodResult:
     """gradient * x (same ``direction`` option and boundary report as ``gradient``)."""
     grad, info, bound = local_gradient(ctx.model, ctx.x, ctx.output, _direction(ctx), ctx.exact)
@@ -131,6 +140,14 @@ def _gradient_x_input(ctx: AttributionContext) -> MethodResult:
     if not ctx.exact:
         bound = float(np.max(round_up(np.abs(ctx.x) * bound + _U * np.abs(values), 3), initial=0.0))
     return MethodResult(list(values), bound, info=info)
+
+
+register(MethodSpec(
+    name="gradient_x_input", function=_gradient_x_input, options=(_DIRECTION,), certificate="gradient",
+    completeness="output",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_gradient_x_input,
+    doc="gradient times input, w_P * x"))
 
 
 # --------------------------------------------------------------------- Integrated Gradients
@@ -182,7 +199,6 @@ def _breakpoint_info(pieces: SegmentPieces) -> dict:
     }
 
 
-@register_method("ig", needs_baseline=True)
 def _ig(ctx: AttributionContext) -> MethodResult:
     """Integrated Gradients, exact: breakpoints of the pattern along the path, one gradient per piece.
 
@@ -195,6 +211,13 @@ def _ig(ctx: AttributionContext) -> MethodResult:
     if ctx.exact:
         info["segments"] = [pieces]  # the exact pieces walked (a certificate's trace)
     return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=info)
+
+
+register(MethodSpec(
+    name="ig", function=_ig, needs_baseline=True, certificate="path", completeness="baseline",
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_ig,
+    doc="Integrated Gradients along the segment from the baseline, exact over the breakpoints of the path"))
 
 
 # ----------------------------------------------------------------------- expected gradients
@@ -214,7 +237,6 @@ def _background(ctx: AttributionContext) -> np.ndarray:
                     dtype=ctx.field.dtype)
 
 
-@register_method("expected_gradients")
 def _expected_gradients(ctx: AttributionContext) -> MethodResult:
     """Expected Gradients over a finite background set: the exact average of exact IG.
 
@@ -244,7 +266,21 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(mean), bound, base_value=base, info=info)
 
 
-@register_method("expected_gradients_uniform")
+def _random_background(rng, domain, n: int = 4):
+    lo, hi = domain.lower.astype(float), domain.upper.astype(float)
+    return np.array([lo + (hi - lo) * rng.uniform(0.05, 0.95, size=lo.shape) for _ in range(n)])
+
+
+register(MethodSpec(
+    name="expected_gradients", function=_expected_gradients, certificate="path", completeness="background_mean",
+    options=(OptionSpec("background", "points", help="baselines (n, d), each of weight 1/n (CLI: a .npy or .csv file)"),),
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_expected_gradients,
+    demo_options={"background": np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])},
+    axiom_options=lambda rng, domain: {"background": _random_background(rng, domain)},
+    doc="Expected Gradients over a finite background set: the exact mean of exact IG"))
+
+
 def _expected_gradients_uniform(ctx: AttributionContext) -> MethodResult:
     """Expected Gradients with baselines uniform on the domain: INEXACT (Monte Carlo over baselines).
 
@@ -279,6 +315,25 @@ def _expected_gradients_uniform(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(mean), bound, exact=False,
                         info={"samples": int(n), "error_kind": "3-sigma Monte Carlo half-width",
                               "half_width": half_width, "base_value_estimate": float(np.mean(net(baselines, ctx.output)))})
+
+
+def _at_least_two(n, ctx):
+    if n < 2:
+        raise PolyattrError(f"samples: expected an integer >= 2, got {n!r}")
+    return n
+
+
+register(MethodSpec(
+    name="expected_gradients_uniform", function=_expected_gradients_uniform, exact=False,
+    options=(OptionSpec("samples", "int", 256, "Monte Carlo baselines (>= 2)", _at_least_two),
+             OptionSpec("rng", "seed", None, "seed of the sampled baselines")),
+    completeness="uniform_mean", sampled=approximate.sampled_expected_gradients_uniform,
+    # Monte Carlo over baselines (inexact): completeness and symmetry only within its 3-sigma bound
+    axioms=dict(completeness=None, sensitivity=True, linearity=True, symmetry=None, implementation_invariance=True),
+    demo_options={"rng": 0},
+    # seeded, so that f, g and f + g share their baselines (linearity and invariance then hold exactly)
+    axiom_options={"samples": 64, "rng": 0},
+    doc="Expected Gradients with baselines uniform on the domain: Monte Carlo over baselines (inexact)"))
 
 
 # --------------------------------------------------------------- box-noise methods (regions)
@@ -317,7 +372,6 @@ def box_region_moments(ctx: AttributionContext, box: Box, order: int):
             np.asarray(W, float), np.asarray(b, float))
 
 
-@register_method("smoothgrad_uniform")
 def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     """SmoothGrad with noise uniform on the box B = [x - r, x + r]: sum_P vol(P n B)/vol(B) w_P.
 
@@ -340,6 +394,17 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0), "mass_defect": defect})
 
 
+# default the decimal 0.1: exactly 1/10 in exact mode, not the binary float 0.1
+_RADIUS = OptionSpec("radius", "radius", Fraction(1, 10), "half-width of the noise box [x - r, x + r] (a number or one per feature)")
+
+register(MethodSpec(
+    name="smoothgrad_uniform", function=_smoothgrad_uniform, options=(_RADIUS,), certificate="box_moments",
+    completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_smoothgrad_uniform,
+    doc="SmoothGrad with uniform noise on the box [x - r, x + r]: region masses times gradients"))
+
+
 def solve_linear_exact(M, rhs):
     """Solve M y = rhs exactly (:func:`polyattr.exact_linalg.solve`)."""
     try:
@@ -359,7 +424,6 @@ def _box_design_matrix(lower, upper, one):
     return M
 
 
-@register_method("lime_uniform")
 def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     """LIME with uniform perturbations on B = [x - r, x + r] and an affine surrogate, exactly.
 
@@ -412,3 +476,11 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     bound = float(np.max(err_Euf, initial=0.0)) / var_min * 2.0 + _U * float(np.max(np.abs(c), initial=0.0)) * 8
     return MethodResult(list(c), bound, info={"radius": list(r), "intercept": intercept, "box_regions": n,
                                               "mass_defect": defect})
+
+
+register(MethodSpec(
+    name="lime_uniform", function=_lime_uniform, options=(_RADIUS,), certificate="box_moments", moment_order=2,
+    completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_lime_uniform,
+    doc="LIME: the least-squares affine surrogate under uniform noise on [x - r, x + r], exact normal equations"))

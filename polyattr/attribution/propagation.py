@@ -35,7 +35,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.attribution.api import AttributionContext, MethodResult, register_method
+from polyattr.attribution.api import AttributionContext, MethodResult
+from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
 from polyattr.models.protocol import PiecewiseAffineModel
 from polyattr.numerics import UNIT_ROUNDOFF as _U
@@ -127,7 +128,6 @@ def deeplift_rescale(model: PiecewiseAffineModel, x, baseline, output: int, exac
     return values, mults, float(np.max(err, initial=0.0))
 
 
-@register_method("deeplift", needs_baseline=True)
 def _deeplift(ctx: AttributionContext) -> MethodResult:
     """DeepLIFT with the Rescale rule: multipliers (relu(a(x)) - relu(a(x'))) / (a(x) - a(x')).
 
@@ -138,6 +138,12 @@ def _deeplift(ctx: AttributionContext) -> MethodResult:
     baseline = ctx.require_baseline("deeplift")
     values, mults, bound = deeplift_rescale(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
     return MethodResult(list(values), bound, base_value=ctx.f(baseline), info={"multipliers": mults})
+
+
+register(MethodSpec(
+    name="deeplift", function=_deeplift, needs_baseline=True, certificate="propagation", completeness="baseline",
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=False),
+    doc="DeepLIFT with the Rescale rule: exact multipliers, complete for f(x) - f(x')"))
 
 
 # ------------------------------------------------------------------------------ epsilon-LRP
@@ -208,7 +214,6 @@ def epsilon_lrp(model: PiecewiseAffineModel, x, output: int, epsilon, exact: boo
     return values, float(np.max(err, initial=0.0))
 
 
-@register_method("epsilon_lrp")
 def _epsilon_lrp(ctx: AttributionContext) -> MethodResult:
     """epsilon-LRP (z-rule, stabiliser epsilon sign(z), sign(0) = +1; biases absorb their share).
 
@@ -221,3 +226,18 @@ def _epsilon_lrp(ctx: AttributionContext) -> MethodResult:
     eps = _epsilon(ctx)
     values, bound = epsilon_lrp(ctx.model, ctx.x, ctx.output, eps, ctx.exact)
     return MethodResult(list(values), bound, info={"epsilon": eps})
+
+
+def _non_negative(eps, ctx):
+    if eps < 0:
+        raise PolyattrError(f"epsilon: expected a finite non-negative number, got {eps!r}")
+    return eps
+
+
+register(MethodSpec(
+    name="epsilon_lrp", function=_epsilon_lrp, certificate="propagation", completeness="output",
+    options=(OptionSpec("epsilon", "number", 1e-6, "stabiliser of the denominators (>= 0)", _non_negative),),
+    axioms=dict(completeness=False, sensitivity=True, linearity=False, symmetry=True, implementation_invariance=False),
+    # epsilon = 0.01 makes its departures from the axioms visible above rounding
+    axiom_options={"epsilon": 0.01},
+    doc="epsilon-LRP (z-rule with stabiliser epsilon; the biases absorb their share)"))

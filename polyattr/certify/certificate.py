@@ -52,17 +52,13 @@ from pathlib import Path
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.numbers import long_integer_strings
 
 FORMAT = "polyattr-certificate"
 VERSION = 1
 
-MEASURE_METHODS = ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure")
-
-
 def q(v) -> str:
     """A rational as "p/q" (always with the slash)."""
-    from polyattr.numbers import long_integer_strings
-
     f = Fraction(v)
     with long_integer_strings():
         return f"{f.numerator}/{f.denominator}"
@@ -112,28 +108,13 @@ def regions_json(regions, m0, m1, contributions, M2=None) -> list:
 
 # --------------------------------------------------------------------------- measure traces
 def measure_family(method: str, model, x, baseline, domain, options):
-    from polyattr.attribution import measure_methods as mm
+    """The measures mu_{j,x} of a measure method, from its spec's ``family``."""
+    from polyattr.attribution.registry import get_method
 
-    if method == "occlusion":
-        return mm.occlusion_measures(x, baseline, exact=True)
-    if method == "shapley":
-        return mm.shapley_measures(x, baseline, exact=True)
-    if method == "pdp":
-        return mm.pdp_measures(x, domain)
-    if method == "ice":
-        return mm.ice_measures(x, domain)
-    if method == "shapley_uniform":
-        return mm.shapley_uniform_measures(x, domain)
-    if method == "fafp_local":
-        return mm.fafp_local_measures(x, domain)
-    if method == "fafp_global":
-        return mm.fafp_global_measures(domain)
-    if method == "measure":
-        family = options.get("measures")
-        if family is None:
-            raise PolyattrError("certificate: method 'measure' needs options['measures'] (the family)")
-        return [family(x, j) for j in range(len(x))] if callable(family) else list(family)
-    raise PolyattrError(f"certificate: {method!r} is not a measure method")
+    spec = get_method(method)
+    if spec.family is None:
+        raise PolyattrError(f"certificate: {method!r} is not a measure method")
+    return spec.family(x, baseline, domain, options)
 
 
 def measure_trace(integ, family) -> tuple[dict, list]:
@@ -181,7 +162,7 @@ def measure_trace(integ, family) -> tuple[dict, list]:
 # -------------------------------------------------------------------------- gradient traces
 def _strict_witness(model, pattern, domain):
     """A point (Fractions) where every non-identically-zero row of ``pattern`` holds strictly, or None."""
-    from polyattr.certify.exact_regions import canonical_rows
+    from polyattr.geometry.exact_regions import canonical_rows
     from polyattr.geometry.lp import chebyshev_center
 
     _, A, c = canonical_rows(model, pattern)
@@ -303,6 +284,7 @@ def build_certificate(*, result, model_path=None, model=None, domain=None, basel
     (:meth:`~polyattr.models.relu.ReLUNetwork.canonical_hash`), so in-memory and imported models
     can be certified; with ``model_path`` the file's name and SHA-256 are recorded too.
     """
+    from polyattr.attribution.registry import get_method
     from polyattr.geometry.domains import as_vector
     from polyattr.models.io import file_sha256
 
@@ -316,9 +298,10 @@ def build_certificate(*, result, model_path=None, model=None, domain=None, basel
     x = as_vector(result.data, "x", length=d, exact=True)
     method = result.method
     values = [Fraction(v) for v in result.values]
-    if method in ("ig", "occlusion", "shapley", "deeplift") and base is None:
+    spec = get_method(method)
+    if spec.needs_baseline and base is None:
         base = as_vector(np.zeros(d, dtype=int), "baseline", exact=True)
-    kind, trace, computed = _trace_for(method, model, k, x, base, domain, options, result, record["integrator"])
+    kind, trace, computed = _trace_for(spec, model, k, x, base, domain, options, result, record["integrator"])
     if computed is not None and [Fraction(v) for v in computed] != values:
         raise PolyattrError(
             f"certificate: the recorded trace of {method!r} gives {[str(v) for v in computed]}, "
@@ -345,20 +328,29 @@ def build_certificate(*, result, model_path=None, model=None, domain=None, basel
     }
 
 
-def _trace_for(method, model, k, x, base, domain, options, result, integ):
+def _trace_for(spec, model, k, x, base, domain, options, result, integ):
+    """(kind, trace, recomputed values or None) by the spec's certificate kind, from the run's record."""
     from polyattr.geometry.domains import Box
 
-    if method in MEASURE_METHODS:
-        family = measure_family(method, model, x, base, domain, options)
+    kind = spec.certificate
+    if kind is None:
+        raise PolyattrError(f"certificate: method {spec.name!r} has no exact certificate (it is not exact)")
+    if kind == "measure":
+        family = measure_family(spec.name, model, x, base, domain, options)
         trace, values = measure_trace(integ, family)
-        return "measure", trace, values
-    if method in ("gradient", "gradient_x_input"):
+        return kind, trace, values
+    if kind == "gradient":
         trace = gradient_trace(model, x, result.info, domain)
         w, _ = model.local_affine_map(np.array([c == "1" for c in trace["pattern"]]), k)
-        values = list(w) if method == "gradient" else [w[j] * x[j] for j in range(len(x))]
-        return "gradient", trace, values
-    if method in ("ig", "expected_gradients"):
-        paths = [path_trace(p) for p in result.info["segments"]]
+        # gradient rules report w_P or w_P * x: the certified pattern must give one of them exactly
+        values = [Fraction(v) for v in result.values]
+        candidates = (list(w), [w[j] * x[j] for j in range(len(x))])
+        return kind, trace, next((c for c in candidates if [Fraction(v) for v in c] == values), candidates[0])
+    if kind == "path":
+        segments = result.info.get("segments")
+        if segments is None:
+            raise PolyattrError(f"certificate: {spec.name} recorded no exact segment walks (info['segments'])")
+        paths = [path_trace(p) for p in segments]
         total = [Fraction(0)] * len(x)
         for p in paths:
             for piece in p["pieces"]:
@@ -366,28 +358,24 @@ def _trace_for(method, model, k, x, base, domain, options, result, integ):
                 length = Fraction(piece["t1"]) - Fraction(piece["t0"])
                 for j in range(len(x)):
                     total[j] += length * w[j] * (Fraction(p["end"][j]) - Fraction(p["start"][j]))
-        return "path", {"paths": paths}, [t / len(paths) for t in total]
-    if method in ("smoothgrad_uniform", "lime_uniform"):
-        r = options.get("radius", 0.1)
-        r = [r] * len(x) if np.ndim(r) == 0 else list(r)
+        return kind, {"paths": paths}, [t / len(paths) for t in total]
+    if kind == "box_moments":
+        names = [o.name for o in spec.options if o.type == "radius"]
+        r = options.get(names[0]) if names else None
+        r = [Fraction(1, 10)] * len(x) if r is None else [r] * len(x) if np.ndim(r) == 0 else list(r)
         r = [Fraction(v) for v in r]
         box = Box(x - np.array(r, dtype=object), x + np.array(r, dtype=object), exact=True)
-        order = 1 if method == "smoothgrad_uniform" else 2
-        piece = box_piece(integ, k, box, order)
-        return "box_moments", {"radius": qs(r), "piece": piece}, None
-    if method in ("deeplift", "epsilon_lrp"):
-        info = result.info
-        if method == "deeplift":
-            factors = [qs(m) for m in info["multipliers"]]
-            return "propagation", {"factors": factors}, None
-        return "propagation", {"epsilon": q(info["epsilon"])}, None
-    raise PolyattrError(f"certificate: method {method!r} has no exact certificate (it is not exact)")
+        piece = box_piece(integ, k, box, spec.moment_order)
+        return kind, {"radius": qs(r), "piece": piece}, None
+    # propagation rules: the Rescale multipliers, or the stabiliser of epsilon-LRP
+    info = result.info
+    if "multipliers" in info:
+        return kind, {"factors": [qs(m) for m in info["multipliers"]]}, None
+    return kind, {"epsilon": q(info["epsilon"])}, None
 
 
 def dumps(cert: dict) -> str:
     """Deterministic serialisation: sorted keys, compact separators, one trailing newline."""
-    from polyattr.numbers import long_integer_strings
-
     with long_integer_strings():
         return json.dumps(cert, sort_keys=True, separators=(",", ":")) + "\n"
 
@@ -407,11 +395,13 @@ def write_certificate(path, *, result, model_path=None, model=None, domain=None,
         Only for a result computed without ``certify=True``: the arguments it was computed with
         (the attribution is then computed once more, recording).
     """
-    cert = build_certificate(result=result, model_path=model_path, model=model, domain=domain,
-                             baseline=baseline, options=options)
+    with long_integer_strings():
+        cert = build_certificate(result=result, model_path=model_path, model=model, domain=domain,
+                                 baseline=baseline, options=options)
+        text = dumps(cert)
     path = Path(path)
     try:
-        path.write_text(dumps(cert))
+        path.write_text(text)
     except OSError as exc:
         raise PolyattrError(f"certificate: cannot write {path} ({exc})") from None
     return path

@@ -116,6 +116,17 @@ class RegionSet:
         return net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
 
     @cached_property
+    def bounding_boxes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(lower (n, d), upper (n, d)) of every region in input coordinates, from the stored
+        vertices of the split backend; None without them.  Cached on the set."""
+        if self.vertex_table is None:
+            return None
+        offsets, V = self.vertex_offsets, np.asarray(self.vertex_table, float)
+        V = self.reduction.lift(V) if not self.reduction.is_identity else V
+        starts = offsets[:-1]
+        return np.minimum.reduceat(V, starts, axis=0), np.maximum.reduceat(V, starts, axis=0)
+
+    @cached_property
     def _index(self) -> dict[bytes, int]:
         return {pattern_key(p): i for i, p in enumerate(self.patterns)}
 

@@ -9,6 +9,7 @@ identities for the BatchNorm square root.
 from __future__ import annotations
 
 import copy
+import zlib
 from fractions import Fraction
 
 import numpy as np
@@ -143,7 +144,7 @@ def _assert_close(got, ref):
 
 @pytest.mark.parametrize("name", sorted(ARCHITECTURES))
 def test_outputs_and_gradients_match_torch_float64(name):
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))  # a fixed seed per architecture
     module, shape = _build(name, rng)
     net = from_torch(module, input_shape=shape)
     d = int(np.prod(shape))

@@ -536,3 +536,43 @@ def test_consecutive_affine_layers_merge_into_one_map():
     net = _check_module(module, (2,), rng)
     assert len(net.weights) == 3 and net.hidden_sizes == (4, 2)  # Linear-Linear composed; ends in ReLU
     assert len(_check_module(nn.Linear(3, 2), (3,), rng).weights) == 1  # a bare Linear: one affine map
+
+
+def _random_stack(rng):
+    """A random valid Sequential of supported layers on a small random input (resampled until torch accepts it)."""
+    while True:
+        nd = int(rng.integers(1, 3))
+        channels, size = int(rng.integers(1, 3)), int(rng.integers(4, 8))
+        shape = (channels, *([size] * nd))
+        layers, c = [], channels
+        for _ in range(int(rng.integers(1, 3))):
+            k, s, p, dl = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(0, 2)), int(rng.integers(1, 3))
+            groups = c if c > 1 and rng.random() < 0.3 else 1
+            out = groups * int(rng.integers(1, 3))
+            Conv = nn.Conv1d if nd == 1 else nn.Conv2d
+            layers.append(Conv(c, out, k, stride=s, padding=p, dilation=dl, groups=groups, bias=bool(rng.random() < 0.8)))
+            c = out
+            if rng.random() < 0.5:
+                layers.append((nn.BatchNorm1d if nd == 1 else nn.BatchNorm2d)(c))
+            layers.append([nn.ReLU(), nn.LeakyReLU(float(rng.uniform(-0.5, 0.5))), nn.Hardtanh(-0.5, 1.0),
+                           nn.ReLU6(), nn.Identity(), nn.Dropout(0.2)][int(rng.integers(0, 6))])
+            if rng.random() < 0.5:
+                pk = int(rng.integers(1, 4))
+                pool = [nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d][2 * int(rng.random() < 0.5) + nd - 1]
+                layers.append(pool(pk, stride=int(rng.integers(1, 3)), padding=int(rng.integers(0, pk // 2 + 1)),
+                                   ceil_mode=bool(rng.random() < 0.3)))
+        layers += [nn.Flatten(), nn.LazyLinear(2)]
+        module = nn.Sequential(*layers).eval()
+        try:
+            with torch.no_grad():
+                module(torch.zeros(1, *shape))  # materialises the LazyLinear
+        except (RuntimeError, ValueError):
+            continue
+        return module, shape
+
+
+def test_random_stacks_of_supported_layers_match_torch():
+    rng = np.random.default_rng(21)
+    for _ in range(15):
+        module, shape = _random_stack(rng)
+        _check_module(module, shape, rng, n=32)

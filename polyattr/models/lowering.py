@@ -404,12 +404,12 @@ def _pool_windows(spatial, kernel, stride, padding, dilation, ceil_mode):
     for s, k, st, p, d in zip(spatial, kernel, stride, padding, dilation):
         if st < 1 or k < 1 or d < 1:
             raise Unsupported("kernel, stride and dilation must be positive")
-        span = s + 2 * p - d * (k - 1) - 1
-        if span < 0:
-            raise Unsupported(f"the kernel {tuple(kernel)} is larger than the padded input {tuple(spatial)}")
+        span = s + 2 * p - d * (k - 1) - 1  # torch's output size (floor division, as its div_rtn)
         o = (span + (st - 1 if ceil_mode else 0)) // st + 1
         if ceil_mode and (o - 1) * st >= s + p:
             o -= 1
+        if o < 1:
+            raise Unsupported(f"the kernel {tuple(kernel)} is larger than the padded input {tuple(spatial)}")
         out_sizes.append(o)
         dims = []
         for i in range(o):

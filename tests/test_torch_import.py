@@ -349,7 +349,8 @@ def test_single_layers_match_torch(layer, shape):
     (lambda x: torch.clamp(x, -0.3, 0.4) - x.clamp(min=0.1) + torch.clip(x, max=0.2), (3,)),
     (lambda x: torch.cat((x, -x, x.abs()), 1).reshape(x.shape[0], 3, 2)[:, 1:, :], (2,)),
     (lambda x: 1 - x + 2 * x - torch.sub(x, 0.5, alpha=2) + torch.neg(x), (2,)),
-], ids=["max_min", "maximum", "permute", "unsqueeze", "functional", "clamp", "cat", "arith"])
+    (lambda x: x.mean((2, 3)) + torch.sum(x, dim=-1, keepdim=True)[:, :, 0, 0] - x.sum(1).mean(1)[:, :3], (3, 2, 4)),
+], ids=["max_min", "maximum", "permute", "unsqueeze", "functional", "clamp", "cat", "arith", "sum_mean"])
 def test_functional_forms_match_torch(fn, shape):
     _check_module(_Lambda(lambda x: fn(x)), shape, np.random.default_rng(4))
 
@@ -501,6 +502,7 @@ def _bn(training=False, track=True):
     (lambda: nn.Sequential(nn.MaxPool1d(2, return_indices=True)), (1, 4), r"MaxPool1d.*return_indices"),
     (lambda: _TupleOut(), (2,), r"output .*one tensor"),
     (lambda: _Lambda(lambda x: x[0]), (2,), r"batch dimension"),
+    (lambda: _Lambda(lambda x: x.sum()), (2,), r"method Tensor.sum\(\).*mix the batch"),
     (lambda: _Lambda(lambda x: x.view(4, -1)), (2,), r"method Tensor.view\(\).*batch size"),
     (lambda: nn.Sequential(nn.Linear(3, 2)), (2,), r"layer '0' \(Linear\).*last dimension is 3"),
     (lambda: nn.Sequential(nn.Conv2d(1, 1, 3)), (1, 2, 2), r"Conv2d.*larger than"),

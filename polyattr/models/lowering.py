@@ -544,6 +544,22 @@ def index_of(v: Value) -> np.ndarray:
     return np.arange(v.size).reshape(v.shape)
 
 
+def reduce_sum(v: Value, dims, keepdim: bool, mean: bool) -> Value:
+    """Sum (or mean) over per-sample axes given as full-tensor dimensions (never the batch)."""
+    v = require_value(v)
+    if dims is None:
+        raise Unsupported("reducing over every dimension would mix the batch; pass dim=")
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    axes = sorted({sample_axis(d, len(v.shape), "sum/mean") for d in dims})
+    index = np.moveaxis(index_of(v), axes, list(range(len(v.shape) - len(axes), len(v.shape))))
+    kept_shape = index.shape[: len(v.shape) - len(axes)]
+    groups = index.reshape(*kept_shape, -1).reshape(-1, prod(index.shape[len(kept_shape):]))
+    weight = Fraction(1, groups.shape[1]) if mean else ONE
+    taps = [[(int(i), weight) for i in group] for group in groups]
+    shape = tuple(1 if i in axes else s for i, s in enumerate(v.shape)) if keepdim else kept_shape
+    return _linear_map(v, taps, [ZERO] * len(taps), shape)
+
+
 def getitem(v: Value, index) -> Value:
     if not isinstance(index, tuple):
         index = (index,)

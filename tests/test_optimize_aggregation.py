@@ -108,7 +108,13 @@ def test_cli_json_contract(tmp_path, capsys, model):
     w = np.array(out["weights"])
     G = np.array([[float(Fraction(v)) for v in row] for row in out["gram"]])
     assert out["certified"] and abs(w.sum() - 1) < 1e-12 and np.all(w >= 0)
-    assert w @ G @ w == pytest.approx(out["after"]["objective"], rel=1e-9)
+    assert w @ G @ w == pytest.approx(float(Fraction(out["after"]["objective"])), rel=1e-9)
+    # exact mode: the aggregate's criterion is the exact rational w*^T gram w*
+    exact_w = [Fraction(v) for v in out["exact_weights"]]
+    exact_G = [[Fraction(v) for v in row] for row in out["gram"]]
+    assert isinstance(out["after"]["objective"], str)
+    assert Fraction(out["after"]["objective"]) == sum(exact_w[i] * exact_G[i][j] * exact_w[j]
+                                                      for i in range(3) for j in range(3))
     assert set(out["before"]) == {"gradient", "gradient_x_input", "occlusion"}
     np.save(tmp_path / "pts.npy", np.array([[0.35, 0.6, 0.45], [0.2, 0.3, 0.8]]))
     code = main(["aggregate", str(path), "--x-file", str(tmp_path / "pts.npy"), "--methods", "gradient,occlusion",

@@ -83,7 +83,8 @@ class AggregationResult:
         ``sensitivity_avg``, ``infidelity`` (of the aggregated attributions, i.e. scale-normalised
         when ``scaled``) and ``objective`` (gram_ii), each the mean over the batch.
     after : dict {metric: value}
-        The same metrics of the aggregate: w^T Gamma_c w for each criterion c.
+        The same metrics of the aggregate: w^T Gamma_c w for each criterion c (a Fraction when
+        Gamma_c and the certified weights are exact).
     baselines : dict {"AGG_mean": {...}, "AGG_var": {...}}
     certified : bool
         cvxpy's optimum agrees with the exact KKT optimum (see ``certification.reason``).
@@ -255,9 +256,10 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
     for i, label in enumerate(labels):
         before[label] = {"sensitivity_avg": grams["sensitivity"][i][i], "infidelity": grams["infidelity"][i][i],
                          "objective": G[i][i]}
-    after = _metrics_of(w, grams, G)
-    uniform = np.full(K, 1.0 / K)
-    baselines = {"AGG_mean": dict(_metrics_of(uniform, grams, G), weights=[float(v) for v in uniform])}
+    # with the exact optimal weights, criteria whose Gram matrix is exact are reported exactly
+    after = _metrics_of(certification.certificate.weights if certified and certification.shift == 0 else w, grams, G)
+    uniform = [Fraction(1, K)] * K
+    baselines = {"AGG_mean": dict(_metrics_of(uniform, grams, G), weights=[1.0 / K] * K)}
     if K >= 2:
         var = [_agg_var(np.array(phis_float[n])) for n in range(len(points))]
         infd_var = [float(forms[n].value(var[n])[0]) for n in range(len(points))]
@@ -333,7 +335,10 @@ def _objective_gram(objective, lam, sens, infd):
 
 
 def _quad(w, G):
+    """w^T G w: exact (a Fraction) when both w and G are rational, else a float."""
     K = len(G)
+    if all(isinstance(v, Fraction) for v in w) and all(isinstance(v, Fraction) for row in G for v in row):
+        return sum((w[i] * G[i][j] * w[j] for i in range(K) for j in range(K)), start=Fraction(0))
     return sum(float(w[i]) * float(G[i][j]) * float(w[j]) for i in range(K) for j in range(K))
 
 

@@ -8,7 +8,8 @@ Objectives:
 * ``"robust"``  -- Gamma = the sensitivity Gram matrix (E||phi(x + delta) - phi(x)||^2 of the mix);
 * ``"faith"``   -- Gamma = the infidelity Gram matrix of the *scale-normalised* attributions
   psi^i = beta_i phi^i, beta_i = Yeh's optimal scale of method i at x (infidelity is not scale
-  invariant: a method that is right up to a factor would otherwise lose);
+  invariant: a method that is right up to a factor would otherwise lose).  beta_i is a constant
+  factor fixed at x, so the sensitivity Gram matrix of the psi^i is B Gamma_sens B, B = diag(beta);
 * ``"opt"``     -- lam Gamma_sens / ||Gamma_sens||_F + (1 - lam) Gamma_infd / ||Gamma_infd||_F on the
   scale-normalised attributions (the Frobenius norms are rounded to doubles and then used as exact
   constants, so the combined matrix stays rational in exact mode).
@@ -140,6 +141,8 @@ class AggregationResult:
 
 
 def _encode(v):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
     if isinstance(v, Fraction):
         return f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
     return float(v)

@@ -11,7 +11,10 @@ In exact mode the regions are the exactly confirmed rational polytopes (their vo
 to tile the box exactly) and every moment is a Fraction.  In float mode the moments come from the
 float enumeration; the *tiling defects* -- how far the sums of the region moments are from the
 box's own closed-form moments (mass 1, first moment 0, second moment diag(r^2/3)) -- measure how
-far the float partition is from a tiling, and enter the stated error bounds.
+far the float partition is from a tiling, and enter the stated error bounds.  The local maps are
+read so that their rounding is bounded through the model protocol alone: w_P with the model's
+gradient rounding bound, and c_P recomputed as f(x + v_P) - w_P . v_P at an interior point v_P of
+the region (the forward pass has a proven error bound), so no weights are read here.
 """
 
 from __future__ import annotations
@@ -21,16 +24,11 @@ from fractions import Fraction
 
 import numpy as np
 
+from polyattr.attribution.gradient_methods import gradient_rounding_bound
 from polyattr.attribution.integrals import Integrator
 from polyattr.geometry.domains import Box
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
-
-_U = 2.0**-53
-
-
-def gamma(n: int) -> float:
-    """gamma_n = n u / (1 - n u): the relative rounding bound of an n-term float sum or product."""
-    return n * _U / (1 - n * _U)
+from polyattr.numerics import gamma
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +48,8 @@ class BoxRegions:
         Fractions (object arrays) when True.
     defects : (float, float, float)
         Float mode: |sum p0 - 1|, max |sum p1|, max |sum P2 - diag(r^2/3)| (0 when exact).
+    w_error : (d,) bound on |computed - true| of every w_P (0 when exact).
+    c_error : bound on |computed - true| of every c_P and of f(x) (0 when exact).
     regions : RegionSet or ExactRegionSet
         The enumeration (reduced coordinates = u).
     """
@@ -65,6 +65,8 @@ class BoxRegions:
     exact: bool
     defects: tuple
     regions: object
+    w_error: np.ndarray
+    c_error: float
 
     def __len__(self) -> int:
         return len(self.p0)
@@ -100,7 +102,7 @@ class BoxRegions:
 def box_regions(model, x, radius, output: int, exact: bool, max_regions: int | None = DEFAULT_MAX_REGIONS) -> BoxRegions:
     """Enumerate the regions of u -> f(x + u) on [-radius, radius] and their probability moments.
 
-    ``model`` is a ReLUNetwork (converted to exact or float as ``exact`` says); ``x`` and
+    ``model`` is a PiecewiseAffineModel (converted to exact or float as ``exact`` says); ``x`` and
     ``radius`` vectors of length d (Fractions in exact mode).
     """
     net = model.to_exact() if exact else model.to_float()
@@ -121,6 +123,7 @@ def box_regions(model, x, radius, output: int, exact: bool, max_regions: int | N
     W, c = regions.affine_maps(output)
     fx = net(x, output=output)
     vol = box.volume
+    w_error, c_error = np.zeros(d), 0.0
     if exact:
         inv = Fraction(1) / vol
         p0 = np.array([Fraction(v) * inv for v in m0], dtype=object)
@@ -135,7 +138,29 @@ def box_regions(model, x, radius, output: int, exact: bool, max_regions: int | N
         p1 = np.asarray(m1, float).reshape(len(p0), d) / vol
         P2 = np.asarray(M2, float).reshape(len(p0), d, d) / vol
         W = np.asarray(W, float).reshape(len(p0), d)
-        c = np.asarray(c, float).reshape(len(p0))
+        c, c_bounds = _values_at_zero(net, x, W, np.asarray(regions.interior_points, float).reshape(len(p0), d), output)
+        w_error = np.asarray(gradient_rounding_bound(net, output), float)
+        c_error = float(np.max(c_bounds, initial=0.0)) + float(net.evaluation_error_bound(x[None, :], output)[0])
         defects = (abs(float(p0.sum()) - 1.0), float(np.max(np.abs(p1.sum(axis=0)), initial=0.0)),
                    float(np.max(np.abs(P2.sum(axis=0) - np.diag(r**2 / 3.0)), initial=0.0)))
-    return BoxRegions(x, r, fx, p0, p1, P2, W, c, exact, defects, regions)
+    return BoxRegions(x, r, fx, p0, p1, P2, W, c, exact, defects, regions, w_error, c_error)
+
+
+def _values_at_zero(net, x, W, V, output):
+    """c_P = f(x + v_P) - w_P . v_P from an interior point v_P of each region, with error bounds.
+
+    f is affine on the closed region, so this is its map's value at u = 0; the bound adds the
+    forward error of f at the rounded point fl(x + v_P), the shift |w_P| . |fl(x + v_P) - (x + v_P)|
+    (at most u |x + v_P| per coordinate), the error of w_P times |v_P|, and the rounding of the dot
+    product and the subtraction.
+    """
+    Z = x[None, :] + V
+    fz = np.atleast_1d(net(Z, output=output)).astype(float)
+    dots = np.einsum("nd,nd->n", W, V)
+    c = fz - dots
+    e_w = np.asarray(gradient_rounding_bound(net, output), float)
+    aW, aV, aZ = np.abs(W), np.abs(V), np.abs(Z)
+    d = W.shape[1]
+    bound = (np.asarray(net.evaluation_error_bound(Z, output), float) + gamma(1) * (aW * aZ).sum(axis=1)
+             + aV @ e_w + gamma(d + 2) * ((aW * aV).sum(axis=1) + np.abs(fz) + np.abs(c)))
+    return c, 2 * bound

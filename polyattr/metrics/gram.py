@@ -22,7 +22,7 @@ from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
 from polyattr.metrics.methods import MethodCall, as_method_calls, attribute_call
 from polyattr.metrics.quadratic import QuadraticForm, infidelity_quadratic_form
 from polyattr.metrics.sensitivity import DEFAULT_SENSITIVITY_SAMPLES, sensitivity
-from polyattr.models.relu import ReLUNetwork
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
 
 CRITERIA = ("infidelity", "sensitivity")
 
@@ -39,7 +39,7 @@ class GramMatrix:
         Entrywise bound on |matrix - true Gamma| (0 when exact; a confidence half-width when
         ``kind == "sampled"``).
     exact : bool
-    kind : "exact" or "sampled"
+    kind : "deterministic" or "sampled"
     criterion : "infidelity" or "sensitivity"
     labels : list of str
         The methods (or "phi0", "phi1", ... for raw vectors).
@@ -72,14 +72,14 @@ class GramMatrix:
         return w @ self.matrix @ w
 
 
-def gram(model: ReLUNetwork, x, attributions, criterion: str = "infidelity", radius=None, *, perturbation=None,
+def gram(model: PiecewiseAffineModel, x, attributions, criterion: str = "infidelity", radius=None, *, perturbation=None,
          baseline=None, domain=None, output: int | None = None, exact: bool = False,
          n_samples: int | None = None, rng=None, max_regions: int | None = DEFAULT_MAX_REGIONS) -> GramMatrix:
     """The exact K x K Gram matrix of ``criterion`` for K attributions at ``x``.
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
     x : array-like (d,)
     attributions : sequence
         Method names / (name, options) pairs / MethodCalls (computed at x with
@@ -101,8 +101,7 @@ def gram(model: ReLUNetwork, x, attributions, criterion: str = "infidelity", rad
     """
     if criterion not in CRITERIA:
         raise PolyattrError(f"criterion: expected one of {CRITERIA}, got {criterion!r}")
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     items = list(attributions) if not isinstance(attributions, str) else [attributions]
     if not items:
         raise PolyattrError("attributions: expected at least one attribution or method")

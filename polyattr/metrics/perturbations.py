@@ -192,7 +192,7 @@ class PerturbationSamples:
 def as_perturbation(perturbation, radius=None):
     """Normalise a ``perturbation`` argument: None (uniform box of ``radius``), "uniform_box",
     "subset_mask", an array of samples, or one of the classes above."""
-    if perturbation is None or perturbation == "uniform_box":
+    if perturbation is None or (isinstance(perturbation, str) and perturbation == "uniform_box"):
         return UniformBox(DEFAULT_RADIUS if radius is None else radius)
     if isinstance(perturbation, str):
         if perturbation == "subset_mask":

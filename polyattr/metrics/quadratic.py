@@ -37,10 +37,11 @@ import numpy as np
 
 from polyattr.errors import PolyattrError
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
-from polyattr.metrics.box_regions import BoxRegions, box_regions, gamma
+from polyattr.metrics.box_regions import BoxRegions, box_regions
 from polyattr.metrics.perturbations import PerturbationSamples, SubsetMask, UniformBox, as_perturbation, normalise_rng
 from polyattr.metrics.result import CONFIDENCE_SIGMAS
-from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.numerics import gamma
 
 DEFAULT_SUBSET_SAMPLES = 4096
 
@@ -79,7 +80,7 @@ class QuadraticForm:
     exact : bool
     M_error, m_error, s_error : float bounds on |computed - true| of each entry (0 when exact;
         for a sampled form the rounding only -- the sampling error is in the per-phi intervals).
-    kind : "exact" or "sampled"
+    kind : "deterministic" or "sampled"
     n_samples, seed : the draws of a sampled form (None when deterministic).
     perturbation : dict describing the law.
     samples : (I (n, d), Df (n,)) float arrays of a sampled form, for confidence intervals.
@@ -93,7 +94,7 @@ class QuadraticForm:
     M_error: np.ndarray
     m_error: np.ndarray
     s_error: float
-    kind: str = "exact"
+    kind: str = "deterministic"
     n_samples: int | None = None
     seed: int | None = None
     perturbation: dict = field(default_factory=dict)
@@ -205,7 +206,7 @@ class QuadraticForm:
 
 
 # ------------------------------------------------------------------------------ constructors
-def infidelity_quadratic_form(model: ReLUNetwork, x, radius=None, *, perturbation=None, output: int | None = None,
+def infidelity_quadratic_form(model: PiecewiseAffineModel, x, radius=None, *, perturbation=None, output: int | None = None,
                               exact: bool = False, max_regions: int | None = DEFAULT_MAX_REGIONS,
                               n_samples: int = DEFAULT_SUBSET_SAMPLES, rng=None, regions: BoxRegions | None = None
                               ) -> QuadraticForm:
@@ -213,7 +214,7 @@ def infidelity_quadratic_form(model: ReLUNetwork, x, radius=None, *, perturbatio
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
     x : array-like (d,)
         The input (any point; the perturbed points are not clipped to a domain).
     radius : number or (d,) numbers, optional
@@ -234,8 +235,7 @@ def infidelity_quadratic_form(model: ReLUNetwork, x, radius=None, *, perturbatio
     -------
     QuadraticForm
     """
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     k = model.check_output(output)
     d = model.n_inputs
     x = exact_vector(x, d, "x") if exact else float_vector(x, d, "x")
@@ -249,7 +249,7 @@ def infidelity_quadratic_form(model: ReLUNetwork, x, radius=None, *, perturbatio
     return _samples_form(model, x, k, exact, law)
 
 
-def _box_form(model: ReLUNetwork, R: BoxRegions, output: int, described: dict) -> QuadraticForm:
+def _box_form(model: PiecewiseAffineModel, R: BoxRegions, output: int, described: dict) -> QuadraticForm:
     d, n = R.d, len(R)
     M = R.second_moment_of_box()
     g = R.g
@@ -273,7 +273,7 @@ def _box_form(model: ReLUNetwork, R: BoxRegions, output: int, described: dict) -
     w1 = aW.sum(axis=1)
     gmax, w1max = float(ag.max(initial=0.0)), float(w1.max(initial=0.0))
     # the largest |Df| on the box and the rounding of the local maps (w_P, c_P) and of f(x)
-    e_w, e_c = affine_map_rounding(model, R.x, output)
+    e_w, e_c = R.w_error, R.c_error
     r = np.asarray(R.radius, float)
     df_max = float(np.max(ag + aW @ r, initial=0.0))
     e_df = e_c + float(e_w @ r)
@@ -283,27 +283,6 @@ def _box_form(model: ReLUNetwork, R: BoxRegions, output: int, described: dict) -
     M_error = np.abs(np.asarray(M, float)) * 4 * gamma(1)
     return QuadraticForm(np.asarray(M, float), m, s, False, M_error, m_error, s_error, perturbation=described,
                          info={"regions": n, "tiling_defects": list(R.defects)})
-
-
-def affine_map_rounding(model: ReLUNetwork, x, output: int):
-    """Bounds (e_w (d,), e_c) on the rounding of any float local map: |w_P - fl(w_P)| <= e_w,
-    |c_P - fl(c_P)| <= e_c where c_P = w_P . x + b_P, and |f(x) - fl(f(x))| <= e_c too.
-
-    Every product along the chain of layers is a dot product of at most n terms; in absolute value
-    the chain is dominated by the network with every neuron active and all weights replaced by
-    their absolute values, evaluated at |x| (forward error analysis, factor 2 for first order).
-    """
-    from polyattr.attribution.gradient_methods import gradient_rounding_bound
-
-    net = model.to_float()
-    e_w = gradient_rounding_bound(net, output)
-    h = np.abs(np.asarray(x, float))
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        h = np.abs(W) @ h + np.abs(b)
-    top = float(np.abs(net.weights[-1][output]) @ h + abs(net.biases[-1][output]))
-    n_total = sum(W.shape[1] for W in net.weights) + 2 * len(net.weights) + net.n_inputs + 2
-    e_c = 2 * gamma(n_total) * top + float(evaluation_error_bound(net, np.asarray(x, float)[None, :], output)[0])
-    return e_w, e_c
 
 
 def _subset_form(model, x, output, exact, law: SubsetMask, n_samples, rng) -> QuadraticForm:
@@ -330,7 +309,7 @@ def _subset_form(model, x, output, exact, law: SubsetMask, n_samples, rng) -> Qu
         M = (I.T * probs) @ I
         m = (I.T * probs) @ Df
         s = float((probs * Df) @ Df)
-        e = evaluation_error_bound(net, np.vstack([x[None, :], Z]), output)
+        e = net.evaluation_error_bound(np.vstack([x[None, :], Z]), output)
         e_df = e[0] + e[1:]
         n = len(masks)
         aI = np.abs(I)
@@ -373,11 +352,9 @@ def _samples_form(model, x, output, exact, law: PerturbationSamples) -> Quadrati
     I = law.samples
     Z = x[None, :] - I
     Df = float(net(x, output=output)) - np.atleast_1d(net(Z, output=output))
-    e = evaluation_error_bound(net, np.vstack([x[None, :], Z]), output)
+    e = net.evaluation_error_bound(np.vstack([x[None, :], Z]), output)
     # x - I is rounded before the model sees it: |f(fl(z)) - f(z)| <= sum_j G_j u |z_j|, G a bound on |d_j f|
-    from polyattr.attribution.gradient_methods import gradient_magnitude_bound
-
-    e_df = e[0] + e[1:] + gamma(1) * np.abs(Z) @ gradient_magnitude_bound(net, output)
+    e_df = e[0] + e[1:] + gamma(1) * np.abs(Z) @ np.asarray(net.gradient_magnitude_bound(output), float)
     aI = np.abs(I)
     M_error = gamma(n + 2) * aI.T @ aI / n
     m_error = (aI.T @ e_df + gamma(n + 2) * aI.T @ np.abs(Df)) / n

@@ -15,11 +15,12 @@ from fractions import Fraction
 import numpy as np
 
 #: How a value was obtained.
-#: "exact": a rational (``exact`` is True) or a float whose ``error_bound`` is a rounding bound;
+#: "deterministic": no randomness -- a rational (``exact`` is True) or a float whose ``error_bound``
+#: is a stated rounding bound (e.g. a correlation or a square root of an exact rational);
 #: "sampled": a seeded Monte Carlo estimate, ``error_bound`` is a confidence half-width
 #: (``info["sigmas"]`` standard errors);
 #: "lower_bound": a sampled maximum (the true max is >= value; ``error_bound`` is the rounding bound).
-KINDS = ("exact", "sampled", "lower_bound", "undefined")
+KINDS = ("deterministic", "sampled", "lower_bound", "undefined")
 
 #: Standard errors in the half-width of a sampled estimate (about 99.7 percent two-sided coverage
 #: for a normal approximation).
@@ -65,7 +66,7 @@ class MetricValue:
     value: object
     exact: bool
     error_bound: float
-    kind: str = "exact"
+    kind: str = "deterministic"
     n_samples: int | None = None
     seed: int | None = None
     info: dict = field(default_factory=dict, compare=False)

@@ -33,6 +33,7 @@ def test_faith_value_is_the_infidelity_of_the_aggregate(model):
     res = aggregate(model, X, ["gradient", "gradient_x_input", "occlusion", "smoothgrad_uniform"], "faith", radius=0.1)
     assert np.all(res.weights >= 0) and abs(res.weights.sum() - 1) < 1e-12
     assert res.certified and res.scaled
+    assert 0 < res.error_bound < 1e-9  # float Gram: rounding only
     mean, se = monte_carlo_infidelity(model, X, res.attribution, 0.1, np.random.default_rng(0))
     assert abs(mean - res.value) <= 5 * se, (mean, se, res.value)
     # and it is no worse than any single (scale-normalised) method or the uniform mix
@@ -42,7 +43,7 @@ def test_faith_value_is_the_infidelity_of_the_aggregate(model):
 
 def test_robust_value_is_the_sensitivity_of_the_aggregate(model):
     res = aggregate(model, X, ["gradient", "gradient_x_input"], "robust", radius=0.1, exact=True)
-    assert res.exact and res.certified and not res.scaled
+    assert res.exact and res.certified and not res.scaled and res.error_bound == 0
     assert res.exact_weights is not None and sum(res.exact_weights) == 1
     checks = check_kkt([[Fraction(v) for v in row] for row in res.gram], list(res.exact_weights),
                        2 * res.certification.certificate.value)

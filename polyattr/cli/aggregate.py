@@ -73,7 +73,8 @@ def cmd_aggregate(args) -> int:
     print(f"objective {result.objective}"
           + (f" (lam {result.lam:g})" if result.objective == "opt" else "")
           + f"   {'scale-normalised' if result.scaled else 'raw'} attributions   "
-          + f"{'exact' if result.exact else 'float/sampled'} Gram   {result.seconds:.2f} s")
+          + (f"exact Gram" if result.exact else f"float/sampled Gram (optimum within {result.error_bound:.2g})")
+          + f"   {result.seconds:.2f} s")
     print(f"certified: {'yes' if result.certified else 'NO'}   ({result.certification.reason if result.certification else 'not checked'})")
     width = max(len(m) for m in result.methods + ["AGG_mean", "aggregate"])
     print(f"{'method':<{width}}  {'weight':>10}  {'sensitivity_avg':>16}  {'infidelity':>12}  {'objective':>12}")

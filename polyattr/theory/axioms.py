@@ -120,11 +120,11 @@ from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box
 from polyattr.models.io import random_network
 from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+from polyattr.numerics import UNIT_ROUNDOFF as _U
 
 
 SAFETY = 4.0
 FLOOR_ULPS = 256
-_U = 2.0**-53
 
 
 

@@ -116,6 +116,17 @@ class RegionSet:
         return net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
 
     @cached_property
+    def bounding_boxes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(lower (n, d), upper (n, d)) of every region in input coordinates, from the stored
+        vertices of the split backend; None without them.  Cached on the set."""
+        if self.vertex_table is None:
+            return None
+        offsets, V = self.vertex_offsets, np.asarray(self.vertex_table, float)
+        V = self.reduction.lift(V) if not self.reduction.is_identity else V
+        starts = offsets[:-1]
+        return np.minimum.reduceat(V, starts, axis=0), np.maximum.reduceat(V, starts, axis=0)
+
+    @cached_property
     def _index(self) -> dict[bytes, int]:
         return {pattern_key(p): i for i, p in enumerate(self.patterns)}
 
@@ -193,9 +204,10 @@ class RegionSet:
         ``output``.
         """
         net = self.model.to_float()
-        Ws, bs = zip(*(net.local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
-        W = np.array(Ws).reshape(len(self), self.model.n_outputs, self.model.n_inputs)
-        b = np.array(bs).reshape(len(self), self.model.n_outputs)
+        if len(self):  # all patterns in one vectorised pass
+            W, b = net.local_affine_maps(self.patterns)
+        else:
+            W, b = np.zeros((0, self.model.n_outputs, self.model.n_inputs)), np.zeros((0, self.model.n_outputs))
         if output is None:
             return W, b
         k = self.model.check_output(output)

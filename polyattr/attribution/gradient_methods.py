@@ -117,10 +117,15 @@ def _gradient(ctx: AttributionContext) -> MethodResult:
 
 _DIRECTION = OptionSpec("direction", "vector", help="side to take on a region boundary: the region entered moving from x along this vector")
 
+def _gradient_local_rule(W, x):
+    """On region P the gradient is the constant w_P: a_P = 0, c_P = w_P."""
+    return 0 * W, W
+
+
 register(MethodSpec(
     name="gradient", function=_gradient, options=(_DIRECTION,), certificate="gradient", completeness="baseline",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
-    sampled=approximate.sampled_gradient,
+    sampled=approximate.sampled_gradient, local_rule=_gradient_local_rule,
     doc="the gradient w_P of the linear region containing x"))
 
 
@@ -133,11 +138,16 @@ def _gradient_x_input(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(values), bound, info=info)
 
 
+def _gradient_x_input_local_rule(W, x):
+    """On region P, w_P * (x + u): a_P = w_P, c_P = w_P * x."""
+    return W, W * x[None, :]
+
+
 register(MethodSpec(
     name="gradient_x_input", function=_gradient_x_input, options=(_DIRECTION,), certificate="gradient",
     completeness="output",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
-    sampled=approximate.sampled_gradient_x_input,
+    sampled=approximate.sampled_gradient_x_input, local_rule=_gradient_x_input_local_rule,
     doc="gradient times input, w_P * x"))
 
 

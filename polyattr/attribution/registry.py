@@ -148,6 +148,11 @@ class MethodSpec:
     tables : bool
         Whether the method can run from (model, x, baseline) alone and so appears in the demo and
         axioms tables (False for a method needing user input, like ``measure``).
+    local_rule : callable, optional
+        ``local_rule(W (n, d), x (d,)) -> (a (n, d), c (n, d))`` for a method that is, on every
+        linear region P with gradient w_P = W[P], affine in each input feature separately:
+        phi_k(x + u) = a_Pk u_k + c_Pk.  It must be linear in W.  The exact sensitivity metrics
+        (:mod:`polyattr.metrics.sensitivity`) use it; methods without one are sampled there.
     """
 
     name: str
@@ -166,6 +171,7 @@ class MethodSpec:
     demo_options: Mapping = field(default_factory=dict)
     axiom_options: Mapping | Callable = field(default_factory=dict)
     tables: bool = True
+    local_rule: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():

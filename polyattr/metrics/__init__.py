@@ -17,11 +17,11 @@ from polyattr.metrics.quadratic import QuadraticForm, infidelity_quadratic_form
 from polyattr.metrics.removal import (completeness_gap, deletion_aopc, faithfulness_correlation, insertion_aopc,
                                       recall_at_k, sensitivity_n)
 from polyattr.metrics.result import MetricValue
-from polyattr.metrics.sensitivity import SensitivityResult, local_rule, sensitivity, sensitivity_avg, sensitivity_max
+from polyattr.metrics.sensitivity import LOCAL_RULES, SensitivityResult, sensitivity, sensitivity_avg, sensitivity_max
 
 __all__ = [
     "CRITERIA", "GramMatrix", "gram", "MethodCall", "PerturbationSamples", "SubsetMask", "UniformBox",
-    "QuadraticForm", "infidelity_quadratic_form", "MetricValue", "local_rule", "SensitivityResult", "sensitivity",
+    "QuadraticForm", "infidelity_quadratic_form", "MetricValue", "LOCAL_RULES", "SensitivityResult", "sensitivity",
     "DEFAULT_METRICS", "METRICS", "EvaluationTable", "evaluate", "infidelity", "infidelity_optimal_scale",
     "completeness_gap", "deletion_aopc", "faithfulness_correlation", "insertion_aopc", "recall_at_k", "sensitivity_n",
     "sensitivity_avg", "sensitivity_max",

@@ -24,7 +24,7 @@ from polyattr.metrics.quadratic import exact_vector, float_vector, infidelity_qu
 from polyattr.metrics.removal import (completeness_gap, deletion_aopc, faithfulness_correlation, insertion_aopc,
                                       recall_at_k, sensitivity_n)
 from polyattr.metrics.result import MetricValue, encode_number
-from polyattr.metrics.sensitivity import local_rule, sensitivity
+from polyattr.metrics.sensitivity import LOCAL_RULES, sensitivity
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
 
 #: Metric names of the contract (DESIGN.md), in table order.
@@ -260,7 +260,7 @@ def evaluate(model: PiecewiseAffineModel, X, methods, metrics=None, *, radius=No
                         sens = sensitivity(model, x, [call], law.radius if isinstance(law, UniformBox) else radius,
                                            baseline=baseline, domain=domain, output=out, exact=exact, rng=gen,
                                            relative=relative, max_regions=max_regions,
-                                           regions=box if local_rule(call) is not None else None, **sample_kw)
+                                           regions=box if call.name in LOCAL_RULES else None, **sample_kw)
                     value = sens.average(0) if metric == "sensitivity_avg" else sens.maximum(0)
                 elif metric == "faithfulness_correlation":
                     value = faithfulness_correlation(model, x, phi, baseline=baseline, subset_size=subset_size, rng=gen,

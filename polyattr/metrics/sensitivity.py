@@ -9,9 +9,8 @@ For delta uniform on the box [-r, r]^d (no clipping) and an attribution method p
   of several methods: with convex weights w, w^T Gamma w is the sensitivity of the mix.
 
 **Exact** for methods that are, on every linear region P of the model, an affine function of the
-input feature by feature: phi_k(x + u) = a_Pk u_k + c_Pk (a method declares it by the
-``local_rule`` of its MethodSpec: the gradient, a_P = 0 and c_P = w_P; gradient x input,
-a_P = w_P and c_P = w_P * x).  Then the difference is
+input feature by feature: phi_k(x + u) = a_Pk u_k + c_Pk (:data:`LOCAL_RULES`: the gradient, a_P = 0
+and c_P = w_P; gradient x input, a_P = w_P and c_P = w_P * x).  Then the difference is
 h_P - a_P * u with h_P = phi(x) - c_P, and
 
     Gamma_ij = sum_P [ P(P) h_Pi . h_Pj - sum_k (h_Pik a_Pjk + h_Pjk a_Pik) E[u_k 1_P]
@@ -36,7 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.attribution.gradient_methods import gradient_rounding_bound
-from polyattr.attribution.registry import get_method
+from polyattr.attribution.registry import SpecView
 from polyattr.errors import PolyattrError
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
 from polyattr.metrics.box_regions import BoxRegions, box_regions
@@ -50,10 +49,10 @@ from polyattr.numerics import UNIT_ROUNDOFF as _U, gamma
 DEFAULT_SENSITIVITY_SAMPLES = 64
 
 
-def local_rule(call):
-    """The exact local rule of a method (its spec's ``local_rule``), or None: on region P,
-    phi_k(x + u) = a_Pk u_k + c_Pk with (a, c) = rule(W, x)."""
-    return get_method(call.name).local_rule
+#: Methods with an exact local rule: name -> rule(W (n, d), x (d,)) -> (a (n, d), c (n, d)) such that
+#: phi_k(x + u) = a_Pk u_k + c_Pk on region P (u the offset from x); read from the method specs
+#: (``MethodSpec.local_rule``, registered next to each method).
+LOCAL_RULES = SpecView(lambda spec: spec.local_rule, lambda spec: spec.local_rule is not None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,12 +128,10 @@ def sensitivity(model: PiecewiseAffineModel, x, methods, radius=None, *, baselin
         from polyattr.geometry.domains import Box
 
         dom = Box(dom.lower, dom.upper, exact=True)
-    rules = [local_rule(c) for c in calls]
-    has_rules = all(r is not None for r in rules)
+    has_rules = all(c.name in LOCAL_RULES for c in calls)
     if sampled is False and not has_rules:
-        missing = [c.name for c, r in zip(calls, rules) if r is None]
-        raise PolyattrError(f"methods: no exact local rule for {missing} (a MethodSpec's local_rule); "
-                            f"exact sensitivity needs one for every method")
+        missing = [c.name for c in calls if c.name not in LOCAL_RULES]
+        raise PolyattrError(f"methods: no exact local rule for {missing}; exact sensitivity covers {sorted(LOCAL_RULES)}")
     common = dict(baseline=baseline, domain=dom, output=k, max_regions=max_regions)
     if has_rules and not sampled:
         return _exact_sensitivity(model, x, calls, r, k, exact, relative, enlarged, common, max_regions, regions)
@@ -148,7 +145,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
     for call in calls:
         res = attribute_call(model, x, call, exact=exact, **common)
         phi = np.asarray(res.values, dtype=object if exact else float)
-        a, c = local_rule(call)(R.W, R.x)
+        a, c = LOCAL_RULES[call.name](R.W, R.x)
         phis.append(phi)
         phi_errors.append(0.0 if res.exact else float(res.error_bound))
         H.append(phi[None, :] - c)
@@ -201,9 +198,11 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
         reach = [Hf[i] + Af[i] * rf[None, :] for i in range(K)]
         err = []
         for i, call in enumerate(calls):
-            # the rules are linear in W: an error E of W moves (a, c) by rule(E, x), bounded by the
-            # rule applied to (e_w, |x|) in absolute value, plus the rounding of the rule's products
-            e_a, e_c = (np.abs(np.asarray(v, float))[0] for v in local_rule(call)(e_w[None, :], xf))
+            # the rules are linear in W: applied to the gradient error (and |x|) they bound the
+            # errors of a and of c (c also inherits a's error times the unit offset)
+            a_err, c_err = (np.abs(np.asarray(v, float))[0] for v in LOCAL_RULES[call.name](e_w[None, :], xf))
+            e_c = c_err + a_err
+            e_a = a_err
             err.append(phi_errors[i] + e_c + e_a * rf + 4 * gamma(d + 4) * reach[i].max(axis=0))
         D0, D1, D2 = R.defects
         p0, aq1, aq2 = np.abs(np.asarray(R.p0, float)), np.abs(np.asarray(q1, float)), np.abs(np.asarray(q2, float))

@@ -1,4 +1,4 @@
-"""Exact numbers: one conversion to :class:`fractions.Fraction` used by every layer."""
+"""Exact numbers: one conversion to :class:`fractions.Fraction` and one vector validator used by every layer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from fractions import Fraction
 
 import numpy as np
+
+from polyattr.errors import PolyattrError
 
 
 def to_fraction(v) -> Fraction:
@@ -24,6 +26,36 @@ def to_fraction(v) -> Fraction:
     if not np.isfinite(f):
         raise ValueError(f"{v!r} is not finite")
     return Fraction(f)
+
+
+def as_vector(value, name: str, length: int | None = None, exact: bool = False) -> np.ndarray:
+    """Validate a 1-D vector of finite numbers (float64, or Fractions when ``exact``)."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+        try:
+            value = [Fraction(v.strip()) for v in value]
+        except (ValueError, ZeroDivisionError):
+            raise PolyattrError(f"{name}: expected comma-separated numbers, got {value!r}") from None
+    if exact:
+        arr = np.asarray(value, dtype=object)
+        if arr.ndim != 1:
+            raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
+        try:
+            arr = np.array([to_fraction(v) for v in arr], dtype=object)
+        except (TypeError, ValueError):
+            raise PolyattrError(f"{name}: expected finite numbers") from None
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise PolyattrError(f"{name}: expected numbers, got {value!r}") from None
+        if arr.ndim != 1:
+            raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise PolyattrError(f"{name}: contains NaN or infinite values")
+    if length is not None and arr.shape[0] != length:
+        raise PolyattrError(f"{name}: expected {length} values, got {arr.shape[0]}")
+    return arr
 
 
 @contextmanager

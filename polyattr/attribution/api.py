@@ -52,8 +52,13 @@ class AttributionContext:
     def f(self, z):
         return self.model(z, output=self.output)
 
+    @property
+    def field(self):
+        """The number field of the computation (the model's: FLOAT64 or RATIONAL)."""
+        return self.model.field
+
     def zero(self):
-        return Fraction(0) if self.exact else 0.0
+        return self.field.zero()
 
 
 @dataclass
@@ -97,6 +102,7 @@ def attribute(
     max_regions: int | None = DEFAULT_MAX_REGIONS,
     feature_names=None,
     progress: bool | None = None,
+    certify: bool = False,
     **options,
 ) -> Attribution:
     """Attribution scores of ``model`` at ``x`` by ``method``, computed exactly over linear regions.
@@ -126,6 +132,10 @@ def attribute(
     progress : bool or None
         A progress bar over the rows of a batch (None: only for batches of more than 100 rows
         that are still running after a few seconds; False never).
+    certify : bool
+        Implies ``exact``; one point only.  Record during the computation what a certificate
+        needs (regions, moments, piece integrals, segment pieces) in ``info["certification"]``,
+        for :func:`polyattr.certify.certificate.write_certificate`.
     **options
         Method options (``radius`` for smoothgrad_uniform and lime_uniform, ``background`` for
         expected_gradients, ``epsilon`` for epsilon_lrp, ...; see the method's spec).  Unknown
@@ -141,6 +151,7 @@ def attribute(
     start = time.perf_counter()
     spec = get_method(method)
     require_model(model)
+    exact = bool(exact or certify)
     k = model.check_output(output)
     d = model.n_inputs
     domain = as_domain(domain, d, exact=exact)
@@ -148,6 +159,8 @@ def attribute(
         raise PolyattrError(f"domain: attributions are defined on a box domain, got {type(domain).__name__}")
     batch = _is_batch(x)
     rows = _check_batch(domain, x) if batch else [domain.check_point(x, "x")]
+    if certify and batch:
+        raise PolyattrError("certify: certificates are written for one input x, not a batch")
     if baseline is not None:
         baseline = domain.check_point(baseline, "baseline")
     elif spec.needs_baseline:
@@ -161,7 +174,7 @@ def attribute(
         raise PolyattrError(f"feature_names: expected {d} names, got {len(feature_names)}")
     options = validate_options(spec, options, OptionContext(d, exact, domain))
     net = model.to_exact() if exact else model.to_float()
-    integrator = Integrator(net, k, exact=exact, max_regions=max_regions)
+    integrator = Integrator(net, k, exact=exact, max_regions=max_regions, record=bool(certify))
     if batch and len(rows) > 1:
         integrator.reuse_box = domain  # slices and lines of the box are cut from its stored partition
     results = []
@@ -173,6 +186,9 @@ def attribute(
     seconds = time.perf_counter() - start
     if not batch:
         r = results[0]
+        if certify:  # what the certificate writer reads: nothing of the computation is redone
+            r.info["certification"] = {"model": net, "domain": domain, "baseline": baseline,
+                                       "options": dict(options), "integrator": integrator}
         return Attribution(values=r.values, base_values=r.base_value, data=rows[0], method=method, exact=r.exact,
                            error_bound=0.0 if r.exact else float(r.error_bound), regions=regions, seconds=seconds,
                            output=k, feature_names=names, info=r.info)

@@ -53,16 +53,7 @@ def can_cut(box: Box, domain) -> bool:
 
 def _bounding_boxes(box_regions: RegionSet):
     """(lower (n, d), upper (n, d)) of every region from the stored vertices, or None without them."""
-    if box_regions.vertex_table is None:
-        return None
-    cached = box_regions.__dict__.get("_cut_bounding_boxes")
-    if cached is None:
-        offsets, V = box_regions.vertex_offsets, np.asarray(box_regions.vertex_table, float)
-        V = box_regions.reduction.lift(V) if not box_regions.reduction.is_identity else V
-        starts = offsets[:-1]
-        cached = (np.minimum.reduceat(V, starts, axis=0), np.maximum.reduceat(V, starts, axis=0))
-        object.__setattr__(box_regions, "_cut_bounding_boxes", cached)  # plain data derived from the set
-    return cached
+    return box_regions.bounding_boxes  # cached on the region set
 
 
 def _candidates(box_regions: RegionSet, domain) -> np.ndarray:

@@ -159,7 +159,7 @@ def _layer(Wf, WTf, bf, sizes, li):
 def _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out):
     """The float walk over all hidden units; identity units (slope 1) add no breakpoint and have
     a constant True pattern column (the caller keeps the cutting units' columns)."""
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF
     d = start.shape[0]
     T = np.empty(2)
     T[0], T[1] = 0.0, 1.0
@@ -334,7 +334,7 @@ def _ig_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out, flips, gra
     T, P, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out)
     K = P.shape[0]
     n = K + 2
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF
     gamma_sum = n * u / (1.0 - n * u) * (1.0 + 4.0 * u)  # rounded up (n u exact)
     g = (gamma_grad + gamma_sum + gamma_grad * gamma_sum) * (1.0 + 4.0 * u)
     values = np.empty(d)

@@ -35,6 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.attribution.gradient_methods import gradient_rounding_bound
+from polyattr.attribution.registry import SpecView
 from polyattr.errors import PolyattrError
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
 from polyattr.metrics.box_regions import BoxRegions, box_regions
@@ -48,17 +49,10 @@ from polyattr.numerics import UNIT_ROUNDOFF as _U, gamma
 DEFAULT_SENSITIVITY_SAMPLES = 64
 
 
-def _gradient_rule(W, x):
-    return 0 * W, W
-
-
-def _gradient_x_input_rule(W, x):
-    return W, W * x[None, :]
-
-
 #: Methods with an exact local rule: name -> rule(W (n, d), x (d,)) -> (a (n, d), c (n, d)) such that
-#: phi_k(x + u) = a_Pk u_k + c_Pk on region P (u the offset from x).
-LOCAL_RULES = {"gradient": _gradient_rule, "gradient_x_input": _gradient_x_input_rule}
+#: phi_k(x + u) = a_Pk u_k + c_Pk on region P (u the offset from x); read from the method specs
+#: (``MethodSpec.local_rule``, registered next to each method).
+LOCAL_RULES = SpecView(lambda spec: spec.local_rule, lambda spec: spec.local_rule is not None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,8 +198,11 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
         reach = [Hf[i] + Af[i] * rf[None, :] for i in range(K)]
         err = []
         for i, call in enumerate(calls):
-            e_c = e_w * (1 + xf) if call.name == "gradient_x_input" else e_w
-            e_a = e_w if call.name == "gradient_x_input" else 0 * e_w
+            # the rules are linear in W: applied to the gradient error (and |x|) they bound the
+            # errors of a and of c (c also inherits a's error times the unit offset)
+            a_err, c_err = (np.abs(np.asarray(v, float))[0] for v in LOCAL_RULES[call.name](e_w[None, :], xf))
+            e_c = c_err + a_err
+            e_a = a_err
             err.append(phi_errors[i] + e_c + e_a * rf + 4 * gamma(d + 4) * reach[i].max(axis=0))
         D0, D1, D2 = R.defects
         p0, aq1, aq2 = np.abs(np.asarray(R.p0, float)), np.abs(np.asarray(q1, float)), np.abs(np.asarray(q2, float))

@@ -260,7 +260,7 @@ class ReLUNetwork:
     # -------------------------------------------------------------- evaluation
     def _check_points(self, X) -> tuple[np.ndarray, bool]:
         try:
-            arr = np.asarray(X, dtype=object if self.exact else np.float64)
+            arr = np.asarray(X, dtype=self.field.dtype)
         except (TypeError, ValueError):
             raise PolyattrError("x: expected numbers") from None
         single = arr.ndim == 1
@@ -601,7 +601,7 @@ class ReLUNetwork:
         """sum_k weights_k w_{P_k} for one output, applying the first layer once to the weighted sum."""
         pats = self._check_patterns(patterns)
         k = self.check_output(output)
-        weights = np.asarray(weights, dtype=object if self.exact else float)
+        weights = np.asarray(weights, dtype=self.field.dtype)
         if not self.hidden_sizes:
             return np.sum(weights) * self.weights[0][k]
         if not self.exact:

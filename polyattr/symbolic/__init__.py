@@ -1,0 +1,9 @@
+"""Symbolic measure experiments (sympy): attributions as exact piecewise closed forms of one parameter.
+
+``polyattr.symbolic.curve(model, x, method, vary=..., over=(a, b))`` returns a
+:class:`SymbolicCurve` (exact breakpoints, sympy pieces, ``Piecewise`` per feature, LaTeX, plot).
+"""
+
+from polyattr.symbolic.curves import SUPPORTED_METHODS, CurvePiece, SymbolicCurve, curve
+
+__all__ = ["curve", "SymbolicCurve", "CurvePiece", "SUPPORTED_METHODS"]

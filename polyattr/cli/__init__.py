@@ -99,12 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """The modules of this package that add subcommands, each through ``register(subparsers)``."""
-    from polyattr.cli import attribute, theory, verify
+    from polyattr.cli import attribute, symbolic, theory, verify
 
-    return (attribute, verify, theory)
+    return (attribute, verify, theory, symbolic)
 
 
-_VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0")
+_VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0", "--over")
 
 
 def _join_negative_vectors(argv: list[str]) -> list[str]:

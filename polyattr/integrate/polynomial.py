@@ -19,9 +19,9 @@ form.  That is (k + 1) D k array operations over *all simplices at once*, then o
 with the coefficient table of every wanted polynomial (a density, times z_i for first moments,
 times z_i z_j for second moments).
 
-Exact mode clears denominators per group of simplices (a region): with V = V_int / D,
+Exact mode clears denominators per simplex: with V = V_int / D,
 mu_alpha(V) = mu_alpha(V_int) / D^|alpha| and k! vol = |det(V_int)| / D^k, so everything runs on
-Python integers and each group's integral is one Fraction at the end.
+Python integers and each simplex's integral is one Fraction at the end.
 
 Float mode runs the same recurrence in float64 and returns a forward error bound: every mu_alpha is
 a sum of products of at most |alpha| vertex coordinates, accumulated in (k + 1)(|alpha| + 1)
@@ -38,6 +38,7 @@ from itertools import permutations
 from typing import Mapping, Sequence
 
 import numpy as np
+from numba import njit
 
 from polyattr.errors import PolyattrError
 from polyattr.integrate.exact import to_fractions
@@ -93,18 +94,24 @@ def _recurrence_tables(k: int, degree: int):
     return exps, index, blocks, down
 
 
-def _power_series_coefficients(X, degree: int):
+def _power_series_coefficients(X, degree: int, modulus: int | None = None):
     """mu[s, alpha] = [t^alpha] prod_i 1/(1 - <X[s, i], t>) for |alpha| <= degree.
 
-    X : (m, k+1, k) float or object (Python int) array.
+    X : (m, k+1, k) float, object (Python int) or, with ``modulus`` p < 2^30 (k <= 3), int64 array of
+    residues in [0, p) (the recurrence then runs modulo p).
     """
     m, n_vertices, k = X.shape
     exps, _, blocks, down = _recurrence_tables(k, degree)
-    dtype = X.dtype
-    S = np.zeros((m, len(exps)), dtype=dtype)
-    S[:, 0] = 1
-    if dtype == object:
-        S[:, 1:] = 0
+    if X.dtype == np.float64:
+        return _series_float(X, down)
+    if modulus is not None:
+        if k > 3:  # more products per entry than int64 can accumulate: reduce after each
+            return _series_mod_each(X, down, np.int64(modulus))
+        return _series_mod(X, down, np.int64(modulus))
+    # Python integers: the same recurrence with numpy object arrays, degree block by block
+    S = np.zeros((len(exps), m), dtype=object)
+    S[0] = 1
+    S[1:] = 0
     for i in range(n_vertices):
         for lo, hi in blocks[1:]:
             for j in range(k):
@@ -112,9 +119,87 @@ def _power_series_coefficients(X, degree: int):
                 has = src >= 0
                 if not np.any(has):
                     continue
-                cols = np.arange(lo, hi)[has]
-                S[:, cols] = S[:, cols] + X[:, i, j][:, None] * S[:, src[has]]
+                rows = np.arange(lo, hi)[has]
+                S[rows] = S[rows] + X[:, i, j][None, :] * S[src[has]]
+    return S.T
+
+
+@njit(cache=True)
+def _series_float(X, down):
+    # graded order: S[n] only reads lower-degree entries, already updated for this vertex
+    m, nv, k = X.shape
+    n_mono = down.shape[1]
+    S = np.zeros((m, n_mono))
+    for s in range(m):
+        S[s, 0] = 1.0
+        for i in range(nv):
+            for n in range(1, n_mono):
+                acc = S[s, n]
+                for j in range(k):
+                    src = down[j, n]
+                    if src >= 0:
+                        acc += X[s, i, j] * S[s, src]
+                S[s, n] = acc
     return S
+
+
+@njit(cache=True)
+def _series_mod(X, down, p):
+    m, nv, k = X.shape
+    n_mono = down.shape[1]
+    S = np.zeros((m, n_mono), dtype=np.int64)
+    for s in range(m):
+        S[s, 0] = 1
+        for i in range(nv):
+            for n in range(1, n_mono):
+                acc = S[s, n]
+                for j in range(k):  # k <= 3 products below 2^60 each: no overflow before the one reduction
+                    src = down[j, n]
+                    if src >= 0:
+                        acc += X[s, i, j] * S[s, src]
+                S[s, n] = acc % p
+    return S
+
+
+@njit(cache=True)
+def _series_mod_each(X, down, p):
+    m, nv, k = X.shape
+    n_mono = down.shape[1]
+    S = np.zeros((m, n_mono), dtype=np.int64)
+    for s in range(m):
+        S[s, 0] = 1
+        for i in range(nv):
+            for n in range(1, n_mono):
+                acc = S[s, n]
+                for j in range(k):
+                    src = down[j, n]
+                    if src >= 0:
+                        acc = (acc + X[s, i, j] * S[s, src]) % p
+                S[s, n] = acc
+    return S
+
+
+@njit(cache=True)
+def _contract_mod(mu, D, W, degrees, degree, p):
+    """sum_a mu[s, a] D[s]^(degree - |a|) W[a, q] modulo p (p < 2^30: four products fit in int64)."""
+    m, n_mono = mu.shape
+    n_polys = W.shape[1]
+    out = np.zeros((m, n_polys), dtype=np.int64)
+    powers = np.ones(degree + 1, dtype=np.int64)
+    term = np.zeros(n_mono, dtype=np.int64)
+    for s in range(m):
+        for e in range(1, degree + 1):
+            powers[e] = (powers[e - 1] * D[s]) % p
+        for a in range(n_mono):
+            term[a] = (mu[s, a] * powers[degree - degrees[a]]) % p
+        for q in range(n_polys):
+            acc = 0
+            for a in range(n_mono):
+                acc += term[a] * W[a, q]
+                if (a & 3) == 3:
+                    acc %= p
+            out[s, q] = acc % p
+    return out
 
 
 def _leibniz_determinants(M):
@@ -261,41 +346,97 @@ def _integrate_exact(V, S, polys, k, degree, groups, n_groups):
     for c in table.reshape(-1):
         L = math.lcm(L, c.denominator)
     int_table = np.array([[int(c * L) for c in row] for row in table], dtype=object).reshape(table.shape)
-    group_den = [1] * n_groups
-    for s, g in zip(S, groups):
-        for v in Vq[s].reshape(-1):
-            group_den[g] = math.lcm(group_den[g], v.denominator)
-    D = np.array([group_den[g] for g in groups], dtype=object)
+    # one denominator per simplex (the lcm over a whole region can be far larger)
+    simplex_den = [math.lcm(*(v.denominator for v in Vq[s].reshape(-1))) for s in S]
+    D = np.array(simplex_den, dtype=object)
     X = np.empty((len(S), k + 1, k), dtype=object)
-    for n, (s, g) in enumerate(zip(S, groups)):
-        den = group_den[g]
+    for n, s in enumerate(S):
+        den = simplex_den[n]
         for i, vi in enumerate(s):
             for j in range(k):
                 v = Vq[vi, j]
                 X[n, i, j] = v.numerator * (den // v.denominator)
-    mu = _power_series_coefficients(X, degree)
     det, _ = _leibniz_determinants(X[:, 1:, :] - X[:, :1, :])
     det = np.array([abs(v) for v in det], dtype=object)
-    # numerator of sum_alpha w_alpha mu_alpha(V) = sum_alpha W_alpha mu_int_alpha D^(degree - |alpha|) / (L D^degree)
-    degrees = np.array([sum(e) for e in exps])
-    powers = [np.array([d ** p for d in D], dtype=object) for p in range(degree + 1)]
-    scaled = mu.copy()
-    for p in range(degree + 1):
-        cols = np.flatnonzero(degrees == degree - p)
-        if p and len(cols):
-            scaled[:, cols] = scaled[:, cols] * powers[p][:, None]
-    numer = (scaled @ int_table) * det[:, None]  # (m, n_polys) integers over L D^(degree + k)
-    sums = [[0] * len(polys) for _ in range(n_groups)]
+    # Y = sum_alpha W_alpha mu_int_alpha D^(degree - |alpha|), an integer per simplex and polynomial;
+    # the integral is det Y / (L D^(degree + k)).  Y is computed modulo enough 30-bit primes (int64
+    # numpy, fast) and reconstructed by the Chinese remainder theorem from a bound on |Y|.
+    Y = _modular_contraction(X, D, int_table, exps, degree)
+    numer = Y * det[:, None]
+    sums = [[Fraction(0)] * len(polys) for _ in range(n_groups)]
     for n, g in enumerate(groups):
+        den = L * simplex_den[n] ** (degree + k)
         row = sums[g]
         for q in range(len(polys)):
-            row[q] += numer[n, q]
+            row[q] += Fraction(numer[n, q], den)
     out = np.empty((n_groups, len(polys)), dtype=object)
     for g in range(n_groups):
-        den = L * group_den[g] ** (degree + k)
         for q in range(len(polys)):
-            out[g, q] = Fraction(sums[g][q], den)
+            out[g, q] = sums[g][q]
     return out
+
+
+_PRIME_CEILING = 2**30  # residues < 2^30: three products and a residue add up below 2^63 in int64
+
+
+def _next_primes():
+    """Primes below 2^30, decreasing (trial division; a few dozen are ever needed)."""
+    n = _PRIME_CEILING - 1
+    while True:
+        if all(n % f for f in range(3, math.isqrt(n) + 1, 2)):
+            yield n
+        n -= 2
+
+
+def _log2(v: int) -> float:
+    v = abs(int(v))
+    if v == 0:
+        return -math.inf
+    e = max(v.bit_length() - 53, 0)
+    return math.log2(v >> e) + e
+
+
+def _modular_contraction(X, D, int_table, exps, degree):
+    """Y[s, q] = sum_alpha int_table[alpha, q] mu_alpha(X[s]) D[s]^(degree - |alpha|), exactly (Python ints)."""
+    m, n_polys = X.shape[0], int_table.shape[1]
+    if m == 0:
+        return np.zeros((0, n_polys), dtype=object)
+    degrees = np.array([sum(e) for e in exps])
+    # a bound on |Y| in log2, from the recurrence on |X| scaled per simplex by 2^-e (no overflow)
+    logs = np.array([_log2(v) for v in X.reshape(-1)], dtype=float).reshape(m, -1)
+    shift = np.max(logs, axis=1, initial=-np.inf)
+    shift = np.where(np.isfinite(shift), np.ceil(shift), 0.0)
+    scaled = np.exp2(logs - shift[:, None]).reshape(X.shape)  # |X| / 2^shift <= 1 (2^-inf = 0)
+    mu_abs = _power_series_coefficients(scaled, degree)  # mu(|X|) / 2^(shift |alpha|): homogeneous
+    logD = np.array([_log2(d) for d in D])
+    logW = np.array([[_log2(w) for w in row] for row in int_table])  # (n_mono, n_polys)
+    with np.errstate(divide="ignore"):
+        log_mu = np.log2(mu_abs) + degrees[None, :] * shift[:, None] + (degree - degrees)[None, :] * logD[:, None]
+    bound_bits = np.max(log_mu[:, :, None] + logW[None, :, :], axis=1, initial=-np.inf)  # (m, n_polys)
+    finite = bound_bits[np.isfinite(bound_bits)]
+    bits = (float(np.max(finite)) if finite.size else 0.0) + math.log2(len(exps)) + 8  # slack: rounding, sign
+    residues, primes = [], []
+    for p in _next_primes():
+        Xp = np.array([v % p for v in X.reshape(-1)], dtype=np.int64).reshape(X.shape)
+        mu = _power_series_coefficients(Xp, degree, modulus=p)
+        Dp = np.array([d % p for d in D], dtype=np.int64)
+        Wp = np.array([[w % p for w in row] for row in int_table], dtype=np.int64).reshape(int_table.shape)
+        acc = _contract_mod(mu, Dp, Wp, degrees.astype(np.int64), degree, np.int64(p))
+        residues.append(acc)
+        primes.append(p)
+        if sum(math.log2(pp) for pp in primes) > bits + 1:
+            break
+    # Garner / CRT, then the symmetric representative
+    Y = residues[0].astype(object)
+    M = primes[0]
+    for r, p in zip(residues[1:], primes[1:]):
+        inv = pow(M % p, -1, p)
+        Ymod = np.array([[int(v) % p for v in row] for row in Y], dtype=np.int64)
+        t = (((r - Ymod) % p) * inv) % p
+        Y = Y + M * t.astype(object)
+        M *= p
+    half = M // 2
+    return np.where(Y > half, Y - M, Y)
 
 
 def _is_rational(x) -> bool:

@@ -4,6 +4,9 @@
 :class:`SymbolicCurve` (exact breakpoints, sympy pieces, ``Piecewise`` per feature, LaTeX, plot).
 """
 
+from polyattr.measures.symbolic_density import SymbolicDensity
 from polyattr.symbolic.curves import SUPPORTED_METHODS, CurvePiece, SymbolicCurve, curve
+from polyattr.symbolic.densities import density_attribution, integrate_density
 
-__all__ = ["curve", "SymbolicCurve", "CurvePiece", "SUPPORTED_METHODS"]
+__all__ = ["curve", "SymbolicCurve", "CurvePiece", "SUPPORTED_METHODS", "SymbolicDensity", "integrate_density",
+           "density_attribution"]

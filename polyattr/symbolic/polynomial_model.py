@@ -99,10 +99,14 @@ class PolynomialModel:
 
     def integrate_box(self, expr, lower, upper, coordinates) -> sympy.Expr:
         """integral of ``expr`` over z_i in [lower_i, upper_i] for the listed coordinates (Lebesgue)."""
-        out = expr
-        for i in coordinates:
-            out = sympy.integrate(out, (self.variables[i], lower[i], upper[i]))
-        return out
+        # term by term (linearity): sympy's piecewise integration can mis-merge the conditions of a
+        # sum of indicator products (seen with step functions), never of a single product
+        total = sympy.Integer(0)
+        for term in sympy.Add.make_args(sympy.expand(expr)):
+            for i in coordinates:
+                term = sympy.integrate(term, (self.variables[i], lower[i], upper[i]))
+            total += term
+        return total
 
     def _mean_over(self, expr, lower, upper, coordinates):
         vol = sympy.Mul(*[upper[i] - lower[i] for i in coordinates]) if coordinates else sympy.Integer(1)

@@ -3,7 +3,9 @@
     integral of f d(mu) = sum over regions P of ( w_P . m1(P) + b_P m0(P) )
 
 :class:`Integrator` enumerates the regions of the model inside each piece's support (cached per
-support, so the 2^d terms of interventional Shapley that share a slice share its regions), asks
+support, so the 2^d terms of interventional Shapley that share a slice share its regions; on a
+batch the partition of the box is enumerated once and every line inside it -- ICE lines, slices
+with one free coordinate -- is cut from it, :mod:`polyattr.geometry.cut`), asks
 the piece for its moments on every region, and contracts them with the local affine maps.
 In exact mode the same contraction runs on rationals over exactly confirmed regions.
 """
@@ -15,13 +17,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.errors import PolyattrError
-from polyattr.geometry.domains import domain_key
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.geometry.domains import domain_key, float_domain
+from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
-from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma as _gamma
+from polyattr.numerics import round_up
 
-_U = 2.0**-53
+#: a batch stores the partition of its box for reuse only below this many regions
+REUSE_MAX_REGIONS = 100_000
 
 
 @dataclass
@@ -34,54 +41,80 @@ class Integrator:
         Total number of regions enumerated over all supports (each support counted once).
     """
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     output: int
     exact: bool = False
     max_regions: int | None = DEFAULT_MAX_REGIONS
     backend: str = "auto"
     regions_used: int = 0
     record: bool = False
+    #: a box whose partition, once enumerated, serves every slice and segment inside it (batches)
+    reuse_box: object = None
+    #: fresh region enumerations run, and region sets cut from the stored partition of ``reuse_box``
+    enumerations: int = 0
+    cuts: int = 0
+    _box_partition: object = field(default=None, repr=False)
     _region_cache: dict = field(default_factory=dict, repr=False)
     _piece_cache: dict = field(default_factory=dict, repr=False)
     #: with ``record``: per piece (in order of first use) the data a certificate needs, and per
     #: call of :meth:`integrate` the linear combination [(coefficient, piece id), ...] it summed
     trace_pieces: dict = field(default_factory=dict, repr=False)
     trace_calls: list = field(default_factory=list, repr=False)
+    #: with ``record``: per density piece key, the (regions, m0, m1, W, b) its integral was summed from
+    _density_data: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.model = self.model.to_exact() if self.exact else self.model.to_float()
 
     # ------------------------------------------------------------------------------- regions
     def regions_on(self, domain):
-        """The RegionSet of the model on ``domain`` (exactly confirmed in exact mode), cached."""
+        """The RegionSet of the model on ``domain`` (exact regions in exact mode), cached."""
         key = domain_key(domain)
         if key not in self._region_cache:
-            regions = None
-            if self.exact:
-                from polyattr.certify.exact_regions import cached_exact_region_set
-
-                regions = cached_exact_region_set(self.model, domain)
-            if regions is not None:
-                self._region_cache[key] = regions
-                self.regions_used += len(regions)
-                return regions
-            regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
-                                        backend=self.backend)
-            if self.exact:
-                from polyattr.certify.exact_regions import TilingError, exact_region_set
-
-                try:
-                    regions = exact_region_set(self.model, domain, regions)
-                except TilingError:
-                    if regions.backend == "lp":
-                        raise
-                    # the fast float backend missed a sliver: the LP traversal is the reference
-                    regions = enumerate_regions(self.model.to_float(), _float_domain(domain),
-                                                max_regions=self.max_regions, backend="lp")
-                    regions = exact_region_set(self.model, domain, regions)
+            regions = cached_exact_region_set(self.model, domain) if self.exact else None
+            if regions is None:
+                # float regions (cut from a batch's stored partition when possible); in exact mode
+                # they are a proposal that exact_region_set confirms, or repairs where floats were wrong
+                regions = self._float_regions(domain)
+                if self.exact:
+                    regions = exact_region_set(self.model, domain, regions, max_regions=self.max_regions,
+                                               backend=self.backend)
             self._region_cache[key] = regions
             self.regions_used += len(regions)
         return self._region_cache[key]
+
+    def _enumerate(self, domain, backend=None):
+        self.enumerations += 1
+        return enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
+                                 backend=backend or self.backend)
+
+    def _float_regions(self, domain):
+        """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible."""
+        if self.reuse_box is None:
+            return self._enumerate(domain)
+        from polyattr.geometry.cut import can_cut, cut_regions
+
+        box = float_domain(self.reuse_box)
+        target = float_domain(domain)
+        is_box = domain_key(target) == domain_key(box)
+        if not (is_box or can_cut(box, target)):
+            return self._enumerate(domain)
+        if self._box_partition is None:  # enumerated once, when a batch first needs it
+            try:
+                self.enumerations += 1
+                self._box_partition = enumerate_regions(self.model.to_float(), box, backend=self.backend,
+                                                        max_regions=min(self.max_regions or REUSE_MAX_REGIONS,
+                                                                        REUSE_MAX_REGIONS))
+            except RegionBudgetExceeded:
+                self.reuse_box = None  # too large to be worth storing: enumerate each line instead
+                return self._enumerate(domain)
+        if is_box:
+            return self._box_partition
+        regions = cut_regions(self._box_partition, target)
+        if regions is not None:
+            self.cuts += 1
+            return regions
+        return self._enumerate(domain)
 
     # ----------------------------------------------------------------------------- integrals
     def integrate(self, measure: Measure):
@@ -98,7 +131,7 @@ class Integrator:
             raise PolyattrError(
                 f"measure: lives in R^{measure.ambient_dim} but the model has {self.model.n_inputs} inputs"
             )
-        zero = Fraction(0) if self.exact else 0.0
+        zero = self.model.field.zero()
         value, bound = zero, 0.0
         combination = []
         for coef, piece in measure.terms:
@@ -109,7 +142,7 @@ class Integrator:
                 value += Fraction(coef) * v
             else:
                 value += float(coef) * v
-                bound += abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U
+                bound = float(round_up(bound + abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U, 4))
         if self.record:
             self.trace_calls.append(combination)
         return value, bound
@@ -124,9 +157,11 @@ class Integrator:
         if entry is None:
             entry = {"id": len(self.trace_pieces), "piece": piece, "value": value}
             if isinstance(piece, DensityPiece):
-                regions = self.regions_on(piece.domain)
-                m0, m1, _ = piece.region_moments(regions, order=1)
-                W, b = regions.affine_maps(self.output)
+                data = self._density_data.get(key[1:])
+                if data is None:  # integrated before recording started: the one extra computation
+                    self._integrate_density(piece)
+                    data = self._density_data[key[1:]]
+                regions, m0, m1, W, b = data
                 entry.update(regions=regions, m0=m0, m1=m1, W=W, b=b)
             else:
                 entry["values"] = [self.model(p, output=self.output) for p in piece.points]
@@ -157,9 +192,9 @@ class Integrator:
         w = piece.weights.astype(float)
         value = float(w @ values)
         n = len(values)
-        gamma = (n + 1) * _U
-        bound = float(np.abs(w) @ evaluation_error_bound(self.model, piece.points.astype(float), self.output))
-        bound += gamma * float(np.abs(w) @ np.abs(values))
+        # sum w_i (f(p_i) + e_i): the evaluation errors weighted, plus the n-term dot product's rounding
+        bound = float(round_up(np.abs(w) @ self.model.evaluation_error_bound(piece.points.astype(float), self.output), n + 1))
+        bound += float(round_up(_gamma(n + 1) * float(np.abs(w) @ np.abs(values)), n + 2))
         if piece.stochastic and n > 1:
             bound += 3.0 * float(np.std(values, ddof=1)) * abs(float(np.sum(w))) / np.sqrt(n)
         return value, bound
@@ -168,6 +203,8 @@ class Integrator:
         regions = self.regions_on(piece.domain)
         m0, m1, _ = piece.region_moments(regions, order=1)
         W, b = regions.affine_maps(self.output)
+        if self.record:  # what a certificate needs, kept from this computation
+            self._density_data[piece.key] = (regions, m0, m1, W, b)
         if self.exact:
             total = Fraction(0)
             for i in range(len(regions)):
@@ -179,7 +216,8 @@ class Integrator:
         contributions = np.einsum("nd,nd->n", W, m1) + b * m0
         value = float(np.sum(contributions))
         d = W.shape[1]
-        rounding = (d + 4 + len(contributions)) * _U * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0)))
+        rounding = float(round_up(_gamma(d + 4 + len(contributions))
+                                  * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0))), len(contributions) + d + 4))
         # tiling defect: regions must cover the support; their masses must add up to the piece's
         expected_mass = float(piece.total_mass) if piece.polynomials is None else float(np.sum(m0))
         defect = abs(float(np.sum(m0)) - expected_mass)
@@ -191,18 +229,3 @@ def _piece_key(piece):
     if isinstance(piece, DensityPiece):
         return ("density",) + piece.key
     return None  # point pieces are cheap: no caching (keys would hash whole arrays)
-
-
-def _float_domain(domain):
-    """The float twin of an exact domain (region enumeration runs in floats, then is confirmed)."""
-    if not getattr(domain, "exact", False):
-        return domain
-    from polyattr.geometry.domains import AffineSlice, Box, Segment
-
-    if isinstance(domain, Box):
-        return Box(domain.lower.astype(float), domain.upper.astype(float))
-    if isinstance(domain, AffineSlice):
-        return AffineSlice(_float_domain(domain.box), {i: float(v) for i, v in domain.fixed.items()})
-    if isinstance(domain, Segment):
-        return Segment(domain.start.astype(float), domain.end.astype(float))
-    raise PolyattrError(f"domain: no float twin for {type(domain).__name__}")

@@ -7,7 +7,8 @@ JSON with "p/q" strings), and rechecks a certificate with its own small exact ro
 
 What is checked (the first failure is reported, naming the item):
 
-* the model file's SHA-256, the format, the output index, x and the baseline in the domain;
+* the SHA-256 of the model's canonical exact weights (recomputed here from the file) and, when the
+  certificate names a file, the file's SHA-256; the format, the output index, x and the baseline in the domain;
 * for measure methods, that the per-feature combinations of pieces are the method's measures
   (occlusion, shapley, pdp, ice, shapley_uniform, fafp_local, fafp_global) built from x, the
   baseline and the domain;
@@ -87,23 +88,36 @@ def _s(v: Fraction) -> str:
 
 # ------------------------------------------------------------------------------------ model
 class _Net:
-    """A ReLU network with exact Fraction weights, as plain lists."""
+    """A network with exact Fraction weights, as plain lists.
 
-    def __init__(self, weights, biases):
+    Hidden unit i of layer l computes max(z, 0) + alpha min(z, 0) with its negative slope alpha
+    (0 ReLU, 1 identity, else leaky).  Patterns and region rows cover the cutting units (alpha != 1)
+    only: an identity unit is affine and has no hyperplane.
+    """
+
+    def __init__(self, weights, biases, slopes=None):
         self.W = weights  # list of (out x in) lists of Fractions
         self.b = biases
+        self.slopes = slopes if slopes is not None else [[Fraction(0)] * len(W) for W in weights[:-1]]
+        if len(self.slopes) != len(weights) - 1 or any(len(a) != len(W) for a, W in zip(self.slopes, weights)):
+            raise VerifierInputError("model: expected one negative slope per hidden unit")
         self.d = len(weights[0][0])
         self.n_outputs = len(weights[-1])
         self.hidden = [len(W) for W in weights[:-1]]
-        self.n_neurons = sum(self.hidden)
+        self.cut = [a != 1 for layer in self.slopes for a in layer]  # per hidden unit
+        self.n_neurons = sum(self.cut)
+
+    def cut_values(self, pres):
+        """The pre-activations of the cutting units (the ones a pattern describes)."""
+        return [v for v, c in zip(pres, self.cut) if c]
 
     def forward(self, z):
-        """Hidden pre-activations (flat list) and outputs at a point z (Fractions)."""
+        """Hidden pre-activations of all units (flat list) and outputs at a point z (Fractions)."""
         h, pres = list(z), []
-        for W, b in zip(self.W[:-1], self.b[:-1]):
+        for W, b, al in zip(self.W[:-1], self.b[:-1], self.slopes):
             a = [sum((w * x for w, x in zip(row, h) if w and x), start=Fraction(0)) + bb for row, bb in zip(W, b)]
             pres.extend(a)
-            h = [v if v > 0 else Fraction(0) for v in a]
+            h = [v if v > 0 else s * v for v, s in zip(a, al)]
         out = [sum((w * x for w, x in zip(row, h) if w and x), start=Fraction(0)) + bb
                for row, bb in zip(self.W[-1], self.b[-1])]
         return pres, out
@@ -129,23 +143,25 @@ class _Net:
         G = [[int(v * e) for v in row] for row in E]
         h = [int(v * e) for v in z0]
         S = e
+        # slopes over one denominator Q: a unit passes Q times its value, or alpha Q times it
+        Q = math.lcm(*(a.denominator for layer in self.slopes for a in layer)) if self.slopes else 1
         rows, n = [], 0
         layers = self.integer_layers()
-        for Wi, bi, D in layers[:-1]:
+        for (Wi, bi, D), al in zip(layers[:-1], self.slopes):
             newG, newh = [], []
-            for wr, bb in zip(Wi, bi):
+            for wr, bb, a in zip(Wi, bi, al):
                 g = [sum(w * G[i][j] for i, w in enumerate(wr) if w and G[i][j]) for j in range(k)]
                 c = sum(w * h[i] for i, w in enumerate(wr) if w and h[i]) + bb * S
-                rows.append((g, c, S * D))
-                if pattern[n]:
-                    newG.append(g)
-                    newh.append(c)
+                if a == 1:  # identity: no row, always passes
+                    factor = Q
                 else:
-                    newG.append([0] * k)
-                    newh.append(0)
-                n += 1
+                    rows.append((g, c, S * D))
+                    factor = Q if pattern[n] else int(a * Q)
+                    n += 1
+                newG.append([factor * v for v in g])
+                newh.append(factor * c)
             G, h = newG, newh
-            S *= D
+            S *= D * Q
         Wi, bi, D = layers[-1]
         wr, bb = Wi[output], bi[output]
         w = [Fraction(sum(x * G[i][j] for i, x in enumerate(wr) if x and G[i][j]), S * D) for j in range(k)]
@@ -194,7 +210,10 @@ def load_exact_model(path) -> _Net:
             raise VerifierInputError(f"model: {path.name} has no arrays W0, b0")
         Ws = [[[Fraction(float(v)) for v in row] for row in arrays[f"W{i}"].astype(float)] for i in range(n)]
         bs = [[Fraction(float(v)) for v in arrays[f"b{i}"].astype(float)] for i in range(n)]
-        return _Net(Ws, bs)
+        slopes = None
+        if all(f"a{i}" in arrays for i in range(n - 1)) and n > 1:
+            slopes = [[Fraction(float(v)) for v in arrays[f"a{i}"].astype(float).reshape(-1)] for i in range(n - 1)]
+        return _Net(Ws, bs, slopes)
     if path.suffix.lower() == ".json":
         try:
             doc = json.loads(path.read_text())
@@ -207,10 +226,32 @@ def load_exact_model(path) -> _Net:
 
             Ws = [[[num(v) for v in row] for row in layer["W"]] for layer in layers]
             bs = [[num(v) for v in layer["b"]] for layer in layers]
+            slopes = doc.get("negative_slopes")
+            slopes = None if slopes is None else [[num(v) for v in a] for a in slopes]
         except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
             raise VerifierInputError(f"model: cannot read {path.name} ({exc})") from None
-        return _Net(Ws, bs)
+        return _Net(Ws, bs, slopes)
     raise VerifierInputError(f"model: expected a .npz or .json file, got {path.name}")
+
+
+def canonical_sha256(net: _Net) -> str:
+    """SHA-256 of the canonical exact weights (the name of the model in a certificate).
+
+    The canonical document: {"format": "polyattr-canonical", "version": 1, "layers": [{"W", "b"
+    [, "negative_slope" for hidden layers]}]} with every number a reduced "p/q" string ("p" for
+    integers), serialised with sorted keys and no spaces.
+    """
+    def enc(v):
+        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+    layers = []
+    for i, (W, b) in enumerate(zip(net.W, net.b)):
+        layer = {"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
+        if i < len(net.W) - 1:
+            layer["negative_slope"] = [enc(v) for v in net.slopes[i]]
+        layers.append(layer)
+    doc = {"format": "polyattr-canonical", "version": 1, "layers": layers}
+    return hashlib.sha256(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")).hexdigest()
 
 
 # ------------------------------------------------------------------------ exact linear algebra
@@ -680,12 +721,12 @@ def _check_paths(net, cert, d, output, x, base, values):
                     if (bits[n] and v < 0) or (not bits[n] and v > 0):
                         _fail(it, f"the pattern's sign condition of neuron {n} fails at t = {t}")
             mid = [a + (t0 + t1) / 2 * (b - a) for a, b in zip(st, en)]
-            actual = "".join("1" if v > 0 else "0" for v in net.forward(mid)[0])
+            actual = "".join("1" if v > 0 else "0" for v in net.cut_values(net.forward(mid)[0]))
             if actual != pat:
                 _fail(f"{it}.pattern", "differs from the network's pattern at the piece's midpoint")
             if ki > 0:
                 z = [a + t0 * (b - a) for a, b in zip(st, en)]
-                if not any(v == 0 for v in net.forward(z)[0]):
+                if not any(v == 0 for v in net.cut_values(net.forward(z)[0])):
                     _fail(f"{it}.t0", "no neuron's pre-activation is 0 at this breakpoint")
             for j in range(d):
                 total[j] += (t1 - t0) * w[j] * (en[j] - st[j])
@@ -749,9 +790,9 @@ def _check_propagation(net, cert, d, output, x, base, values):
     if method == "deeplift":
         pres_b, _ = net.forward(base)
         mults = []
-        for a, b in zip(pres_x, pres_b):
-            ra, rb = max(a, Fraction(0)), max(b, Fraction(0))
-            mults.append((ra - rb) / (a - b) if a != b else Fraction(int(a > 0)))
+        for a, b, al in zip(pres_x, pres_b, [s for layer in net.slopes for s in layer]):
+            ra, rb = (a if a > 0 else al * a), (b if b > 0 else al * b)
+            mults.append((ra - rb) / (a - b) if a != b else (Fraction(1) if a > 0 else al))
         factors = _layers(mults, net.hidden)
         got = [_qv(f, f"trace.factors[{i}]", n) for i, (f, n) in enumerate(zip(_get(trace, "factors", "trace"), net.hidden))]
         if got != factors:
@@ -766,12 +807,13 @@ def _check_propagation(net, cert, d, output, x, base, values):
         if opt is not None and _q(opt, "options.epsilon") != eps:
             _fail("trace.epsilon", "differs from options.epsilon")
 
-        def ratio(z, hidden):
-            num = (z if z > 0 else Fraction(0)) if hidden else z
+        def ratio(z, hidden, al=Fraction(0)):
+            num = (z if z > 0 else al * z) if hidden else z
             den = z + eps * (1 if z >= 0 else -1)
             return Fraction(0) if den == 0 else num / den
 
-        factors = _layers([ratio(a, True) for a in pres_x], net.hidden)
+        slopes = [s for layer in net.slopes for s in layer]
+        factors = _layers([ratio(a, True, al) for a, al in zip(pres_x, slopes)], net.hidden)
         chain = _chain(net, output, factors, ratio(out_x[output], False))
         expect = [x[j] * chain[j] for j in range(d)]
     for j in range(d):
@@ -781,11 +823,35 @@ def _check_propagation(net, cert, d, output, x, base, values):
 
 
 # ----------------------------------------------------------------------------------- entry
+#: The verifier's own table of which method writes which certificate kind, and which methods need a
+#: baseline: written here independently of the method registry (a test checks they agree).
+CERTIFICATE_KINDS = {
+    "measure": ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure"),
+    "gradient": ("gradient", "gradient_x_input"),
+    "path": ("ig", "expected_gradients"),
+    "box_moments": ("smoothgrad_uniform", "lime_uniform"),
+    "propagation": ("deeplift", "epsilon_lrp"),
+}
+NEEDS_BASELINE = ("occlusion", "shapley", "ig", "deeplift")
+
+
 def verify_certificate(model_path, cert_path) -> str:
     """Check ``cert_path`` against ``model_path``; return a short description, raise CertificateInvalid."""
+    # exact rationals routinely exceed CPython's 4300-digit int <-> str default: lift it while
+    # checking, and restore it afterwards (the process keeps its guard)
+    get_limit = getattr(sys, "get_int_max_str_digits", None)
+    previous = get_limit() if get_limit is not None else None
+    if previous is not None:
+        sys.set_int_max_str_digits(0)
+    try:
+        return _verify(model_path, cert_path)
+    finally:
+        if previous is not None:
+            sys.set_int_max_str_digits(previous)
+
+
+def _verify(model_path, cert_path) -> str:
     model_path, cert_path = Path(model_path), Path(cert_path)
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(0)  # exact rationals routinely exceed the 4300-digit default
     try:
         cert = json.loads(cert_path.read_text())
     except (OSError, UnicodeDecodeError) as exc:
@@ -796,10 +862,16 @@ def verify_certificate(model_path, cert_path) -> str:
         raise VerifierInputError(f"model: file not found: {model_path}")
     if not isinstance(cert, dict) or cert.get("format") != "polyattr-certificate" or cert.get("version") != 1:
         _fail("format", "not a polyattr certificate of version 1")
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    if _get(_get(cert, "model", "model"), "sha256", "model") != digest:
-        _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
+    model_entry = _get(cert, "model", "model")
+    if not isinstance(model_entry, dict):
+        _fail("model", "expected an object")
+    if "sha256" in model_entry:  # certificates of a model file also name the file
+        digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        if model_entry["sha256"] != digest:
+            _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
     net = load_exact_model(model_path)
+    if _get(model_entry, "canonical_sha256", "model") != canonical_sha256(net):
+        _fail("model.canonical_sha256", "the model's canonical weights hash differs from the certificate's")
     d = net.d
     output = _get(cert, "output", "output")
     if not isinstance(output, int) or not 0 <= output < net.n_outputs:
@@ -820,16 +892,9 @@ def verify_certificate(model_path, cert_path) -> str:
     method, kind = _get(cert, "method", "method"), _get(cert, "kind", "kind")
     if not isinstance(cert.get("options"), dict):
         _fail("options", "expected an object")
-    table = {
-        "measure": ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure"),
-        "gradient": ("gradient", "gradient_x_input"),
-        "path": ("ig", "expected_gradients"),
-        "box_moments": ("smoothgrad_uniform", "lime_uniform"),
-        "propagation": ("deeplift", "epsilon_lrp"),
-    }
-    if kind not in table or method not in table[kind]:
+    if kind not in CERTIFICATE_KINDS or method not in CERTIFICATE_KINDS[kind]:
         _fail("kind", f"{kind!r} is not the certificate kind of method {method!r}")
-    needs_base = method in ("occlusion", "shapley", "ig", "deeplift")
+    needs_base = method in NEEDS_BASELINE
     if needs_base and base is None:
         _fail("baseline", f"method {method!r} needs a baseline")
     if kind == "measure":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from polyattr.cli.arguments import domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
+from polyattr.numbers import long_integer_strings
 
 
 # ---------------------------------------------------------------------------------------- regions
@@ -99,19 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """The modules of this package that add subcommands, each through ``register(subparsers)``."""
-    from polyattr.cli import attribute, symbolic, theory, verify
+    from polyattr.cli import aggregate, attribute, evaluate, methods, symbolic, theory, verify
 
-    return (attribute, verify, theory, symbolic)
-
-
-_VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0", "--over")
+    return (attribute, methods, verify, theory, evaluate, aggregate, symbolic)
 
 
 def _join_negative_vectors(argv: list[str]) -> list[str]:
-    """Turn ``--lower -1,-2`` into ``--lower=-1,-2``: argparse reads a value starting with '-' as an option."""
+    """Turn ``--lower -1,-2`` into ``--lower=-1,-2``: argparse reads a value starting with '-' as an option.
+
+    Applies to every long option (the method options are generated from the specs), since no
+    option name starts with a digit.
+    """
     out, i = [], 0
     while i < len(argv):
-        if argv[i] in _VECTOR_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2] in "0123456789.":
+        if (argv[i].startswith("--") and "=" not in argv[i] and i + 1 < len(argv) and argv[i + 1].startswith("-")
+                and argv[i + 1][1:2] != "" and argv[i + 1][1:2] in "0123456789."):
             out.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
         else:
@@ -125,7 +128,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(_join_negative_vectors(argv))
     try:
-        return int(args.func(args) or 0)
+        with long_integer_strings():  # exact rationals are printed and read in full, in this command only
+            return int(args.func(args) or 0)
     except PolyattrError as exc:
         print(f"polyattr: error: {exc}".replace("\n", " "), file=sys.stderr)
         return 2

@@ -10,6 +10,12 @@ Two backends compute the same partition:
 * ``"split"`` -- :mod:`polyattr.geometry.splitting`: numba cell splitting, neuron by neuron, for
   box domains of dimension up to about 6; about three orders of magnitude faster.
 
+Signs are decided by filtered predicates (:mod:`polyattr.geometry.predicates`): float with a proven
+error bound, exact when the bound does not decide.  A float run that still meets an undecided sign
+(or whose volumes do not tile the domain, or whose box is beyond float resolution) is re-decided
+exactly by :func:`polyattr.geometry.exact_regions.exact_region_set` (backend ``"lp+exact"`` or
+``"split+exact"``), so both backends give the same partition on degenerate inputs.
+
 Enumeration always runs in the domain's own coordinates (see :class:`~polyattr.geometry.domains.Reduction`)
 with the model composed with the domain's affine embedding.  The result is plain data (arrays), so
 it can be shipped to other processes and merged.
@@ -24,9 +30,10 @@ from functools import cached_property
 import numpy as np
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
-from polyattr.geometry.domains import Box, Reduction, as_domain
+from polyattr.geometry.domains import Box, Polytope, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
-from polyattr.models.relu import ReLUNetwork, pattern_key
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.models.relu import pattern_key
 
 DEFAULT_MAX_REGIONS = 1_000_000
 # Up-front refusal: when the estimated count exceeds the budget by this factor the run would be
@@ -34,6 +41,10 @@ DEFAULT_MAX_REGIONS = 1_000_000
 _REFUSE_FACTOR = 4.0
 # Chebyshev radii and facet LP slacks below this (rows are unit-normalised) count as zero
 _LP_TOLERANCE = 1e-9
+# beyond this many regions an undecided float run is refused instead of re-decided exactly (~5 ms/region)
+_EXACT_FALLBACK_LIMIT = 50_000
+# the LP backend's result on a box of at most this dimension is cross-checked by the split backend
+_CROSS_CHECK_MAX_DIM = 6
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +74,7 @@ class RegionSet:
     (``reduction.lift`` maps them to input space).  ``len(regions)`` is the region count.
     """
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     domain: object
     reduction: Reduction
     patterns: np.ndarray  # (n, n_neurons) bool
@@ -99,10 +110,21 @@ class RegionSet:
         return float(self.domain.volume)
 
     @cached_property
-    def _composed(self) -> ReLUNetwork:
+    def _composed(self) -> PiecewiseAffineModel:
         red = self.reduction
         net = self.model.to_float()
         return net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
+
+    @cached_property
+    def bounding_boxes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(lower (n, d), upper (n, d)) of every region in input coordinates, from the stored
+        vertices of the split backend; None without them.  Cached on the set."""
+        if self.vertex_table is None:
+            return None
+        offsets, V = self.vertex_offsets, np.asarray(self.vertex_table, float)
+        V = self.reduction.lift(V) if not self.reduction.is_identity else V
+        starts = offsets[:-1]
+        return np.minimum.reduceat(V, starts, axis=0), np.maximum.reduceat(V, starts, axis=0)
 
     @cached_property
     def _index(self) -> dict[bytes, int]:
@@ -182,9 +204,10 @@ class RegionSet:
         ``output``.
         """
         net = self.model.to_float()
-        Ws, bs = zip(*(net.local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
-        W = np.array(Ws).reshape(len(self), self.model.n_outputs, self.model.n_inputs)
-        b = np.array(bs).reshape(len(self), self.model.n_outputs)
+        if len(self):  # all patterns in one vectorised pass
+            W, b = net.local_affine_maps(self.patterns)
+        else:
+            W, b = np.zeros((0, self.model.n_outputs, self.model.n_inputs)), np.zeros((0, self.model.n_outputs))
         if output is None:
             return W, b
         k = self.model.check_output(output)
@@ -231,7 +254,7 @@ class RegionSet:
         return plot_regions(self, ax=ax, path=path, output=output, color_by=color_by)
 
 
-def _region_rows(net: ReLUNetwork, pattern: np.ndarray, reduction: Reduction):
+def _region_rows(net: PiecewiseAffineModel, pattern: np.ndarray, reduction: Reduction):
     """All rows (pattern, then domain) of a region in reduced coordinates, unit-normalised; zero rows dropped."""
     A_p, c_p = net.pattern_constraints(pattern)
     A_d, b_d = reduction.inner.halfspaces()
@@ -266,7 +289,7 @@ def region_count_upper_bound(hidden_sizes, k: int) -> float:
     return total
 
 
-def estimate_region_count(model: ReLUNetwork, domain=None, samples: int = 4096, rng=None) -> float:
+def estimate_region_count(model: PiecewiseAffineModel, domain=None, samples: int = 4096, rng=None) -> float:
     """A cheap up-front estimate of the number of regions (see :mod:`polyattr.geometry.splitting`)."""
     from polyattr.geometry.splitting import estimate_region_count as _estimate
 
@@ -277,24 +300,26 @@ def estimate_region_count(model: ReLUNetwork, domain=None, samples: int = 4096, 
     net = model.to_float()
     net = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
     if isinstance(red.inner, Box):
-        return float(_estimate(list(net.weights), list(net.biases), red.inner.lower.astype(float), red.inner.upper.astype(float)))
+        return float(_estimate(list(net.weights), list(net.biases), red.inner.lower.astype(float),
+                               red.inner.upper.astype(float), negative_slopes=net.negative_slopes))
     return float("nan")
 
 
 def enumerate_regions(
-    model: ReLUNetwork,
+    model: PiecewiseAffineModel,
     domain=None,
     *,
     max_regions: int | None = DEFAULT_MAX_REGIONS,
     backend: str = "auto",
     progress: bool | None = None,
     check_estimate: bool = True,
+    exact_fallback: bool = True,
 ) -> RegionSet:
     """Enumerate the linear regions of ``model`` inside ``domain``.
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
     domain : None, (lower, upper), Box, Polytope, AffineSlice or Segment
         Default: the unit cube [0, 1]^d.
     max_regions : int or None
@@ -305,13 +330,21 @@ def enumerate_regions(
         "auto" takes "split" for box domains of reduced dimension <= 6 and "lp" otherwise.
     progress : bool or None
         Show a tqdm progress bar (None: only for long runs).
+    check_estimate : bool
+        Refuse up front when the estimated region count is far above ``max_regions``.
+    exact_fallback : bool
+        When the float run meets a sign that its error bound cannot decide (split: a vertex value
+        inside the zero band that is not 0; lp: a region or a step the float LP cannot resolve),
+        or its volumes do not tile the domain, re-decide the partition exactly
+        (:func:`~polyattr.geometry.exact_regions.exact_region_set`: confirmation of the float
+        regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.
+        Not available for general polytope domains.
 
     Returns
     -------
     RegionSet
     """
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     domain = as_domain(domain, model.n_inputs)
     if max_regions is not None and (not isinstance(max_regions, (int, np.integer)) or max_regions < 1):
         raise PolyattrError(f"max_regions: expected a positive integer or None, got {max_regions!r}")
@@ -331,7 +364,7 @@ def enumerate_regions(
     if backend == "split" and not inner_is_box:
         raise PolyattrError("backend: 'split' needs a box (or a slice or segment of a box); use backend='lp'")
     if (check_estimate and max_regions is not None and inner_is_box
-            and region_count_upper_bound(model.hidden_sizes, red.inner.dim) > _REFUSE_FACTOR * max_regions):
+            and region_count_upper_bound(model.pattern_sizes, red.inner.dim) > _REFUSE_FACTOR * max_regions):
         est = estimate_region_count(model, domain)
         if np.isfinite(est) and est > _REFUSE_FACTOR * max_regions:
             raise RegionBudgetExceeded(
@@ -346,21 +379,132 @@ def enumerate_regions(
         res = split_enumerate(
             list(composed.weights), list(composed.biases),
             red.inner.lower.astype(float), red.inner.upper.astype(float),
-            max_regions=max_regions, progress=bool(progress),
+            max_regions=max_regions, progress=bool(progress), negative_slopes=composed.negative_slopes,
         )
-        return RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
-                         "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
-                         vertex_table=res.vertices, vertex_masks=res.vertex_masks)
-    return _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+        regions = RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
+                            "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
+                            vertex_table=res.vertices, vertex_masks=res.vertex_masks)
+        ambiguous = res.n_ambiguous
+    else:
+        regions, ambiguous = _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+        if exact_fallback and not ambiguous and inner_is_box and red.inner.dim <= _CROSS_CHECK_MAX_DIM:
+            ambiguous += _split_disagrees(regions, composed, red)
+    if not _volumes_tile(regions):
+        ambiguous += 1
+    # the split kernel flags features down to its zero band (1e-11 of the values' range); only what
+    # rounding erases outright (about 1e-16 L) goes unflagged.  The LP traversal alone (no split
+    # cross-check above dimension 6) resolves facets down to its tolerance, 1e-9 of the box.
+    split_checked = backend == "split" or red.inner.dim <= _CROSS_CHECK_MAX_DIM
+    if inner_is_box and _beyond_float_resolution(composed, red.inner, 1e-12 if split_checked else 1e-8):
+        ambiguous += 1
+    if ambiguous and exact_fallback and not isinstance(domain, Polytope):
+        if len(regions) > _EXACT_FALLBACK_LIMIT:
+            raise PolyattrError(
+                f"domain: the float enumeration ({len(regions)} regions, backend {backend!r}) met signs that "
+                f"float64 cannot decide (degenerate weights, or a box beyond float resolution), and deciding "
+                f"more than {_EXACT_FALLBACK_LIMIT} regions exactly would take too long; use a smaller box "
+                f"or exact=True with a region budget"
+            )
+        return _exactly_repaired(regions, max_regions, start)
+    return regions
 
 
-def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> RegionSet:
+def _split_disagrees(regions: RegionSet, composed, red) -> int:
+    """1 when the split backend (patterns only, about 1000x cheaper than the LPs) finds another
+    pattern set or meets an undecided sign: the LP traversal's facet tests are tolerance-based and
+    can step over facets thinner than the tolerance (huge boxes, slivers), which this catches."""
+    from polyattr.geometry.splitting import split_enumerate
+
+    res = split_enumerate(list(composed.weights), list(composed.biases), red.inner.lower.astype(float),
+                          red.inner.upper.astype(float), compute_volumes=False,
+                          negative_slopes=composed.negative_slopes)
+    if res.n_ambiguous:
+        return 1
+    return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns})
+
+
+def _beyond_float_resolution(composed, box: Box, resolution: float) -> bool:
+    """Whether the box is too large (or too far from the origin for its width) for float runs to
+    resolve the partition: then they are re-decided exactly.
+
+    Rounding over a box is relative to its coordinates' magnitude L = max |corner|: a float run
+    places hyperplanes to about 1e-16 L.  The first layer's hyperplanes sit at distances
+    |b_i| / ||W_i|| from the origin, and the features of the partition near the origin are on that
+    scale; when it (or the box's smallest width) is below ``resolution`` x L, such features may be
+    lost in rounding without any undecided sign (e.g. +-1e20 boxes: every bias vanishes next to
+    W z).  Hyperplanes exactly through the origin (b_i = 0) lose nothing.
+    """
+    lo, hi = box.lower.astype(float), box.upper.astype(float)
+    L = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
+    if L == 0.0:
+        return False
+    W, b = np.asarray(composed.weights[0], float), np.asarray(composed.biases[0], float)
+    norms = np.linalg.norm(W, axis=1)
+    offsets = np.abs(b[norms > 0]) / norms[norms > 0]
+    offsets = offsets[offsets > 0]
+    finest = min(float(np.min(hi - lo)), float(np.min(offsets, initial=np.inf)))
+    return finest < resolution * L
+
+
+def _volumes_tile(regions: RegionSet) -> bool:
+    """Float volumes add up to the domain's (relative 1e-9: far above their rounding, far below a missed region of the usual sizes)."""
+    total, expected = regions.total_volume, regions.domain_volume
+    return bool(np.isfinite(total) and abs(total - expected) <= 1e-9 * abs(expected))
+
+
+def _exactly_repaired(regions: RegionSet, max_regions, start) -> RegionSet:
+    """The partition decided in exact arithmetic, from the float run's proposal, as a float RegionSet.
+
+    Used when the float run met a sign its error bound could not decide (see
+    :mod:`polyattr.geometry.predicates`); patterns, volumes and centroids are the exact ones
+    rounded to float64, facets the exact irredundant rows rounded.
+    """
+    from polyattr.geometry.exact_regions import exact_region_set
+
+    exact = exact_region_set(regions.model, regions.domain, regions, max_regions=max_regions)
+    m0, m1, _ = exact.moments(order=1)
+    n, k = len(exact), exact.dim
+    volumes = np.array([float(v) for v in m0], dtype=float)
+    centroids = np.array([[float(m1[i, j] / m0[i]) for j in range(k)] for i in range(n)], dtype=float).reshape(n, k)
+    facets = []
+    for i in range(n):
+        A, b = exact.halfspaces(i)
+        A = np.asarray(A, dtype=float).reshape(len(b), k)
+        b = np.asarray(b, dtype=float)
+        norms = np.linalg.norm(A, axis=1)
+        facets.append((A / norms[:, None], b / norms))
+    return RegionSet(regions.model, regions.domain, regions.reduction, exact.patterns, centroids.copy(), volumes,
+                     centroids, regions.backend + "+exact", time.perf_counter() - start, regions.lp_count,
+                     tuple(facets))
+
+
+def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> tuple[RegionSet, int]:
+    """The LP traversal; returns the RegionSet and how many decisions floats could not make."""
+    from polyattr.geometry.predicates import FilteredNetwork
     from polyattr.geometry.vertices import polytopes_moments
 
     tol = _LP_TOLERANCE
     k = red.inner.dim
-    seed_point = _interior_seed(composed, red)
-    first = composed.activation_pattern(seed_point)
+    signs = FilteredNetwork(model, red.embedding.astype(float), red.offset.astype(float))
+    # LPs run in coordinates t scaled to the domain (u = shift + scale * t: a box becomes
+    # [-1, 1]^k), so that HiGHS's absolute tolerances and ours mean the same on tiny and huge boxes
+    if isinstance(red.inner, Box):
+        lo, hi = red.inner.lower.astype(float), red.inner.upper.astype(float)
+        shift, scale = lo / 2 + hi / 2, hi / 2 - lo / 2
+    else:
+        shift, scale = np.zeros(k), np.ones(k)
+    A_dom, b_dom = red.inner.halfspaces()
+    A_dom, b_dom = np.asarray(A_dom, float), np.asarray(b_dom, float)
+    if isinstance(red.inner, Box):
+        inner_t = _ScaledInner(np.vstack([-np.eye(k), np.eye(k)]), np.ones(2 * k))
+    else:
+        inner_t = _ScaledInner(A_dom, b_dom)
+    ambiguous = 0
+    seed_point = _interior_seed(signs, red)
+    if seed_point is None:
+        ambiguous += 1
+        seed_point = np.asarray(red.inner.chebyshev_center(), float)
+    first, _ = signs.canonical(signs.pattern_at(seed_point)[0])
     queue = [first]
     seen = {pattern_key(first)}
     patterns, points, balls, facets = [], [], [], []
@@ -369,25 +513,32 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
     n_neuron_rows = composed.n_neurons
     try:
         while queue:
-            pat = queue.pop()
+            pat = queue.pop()  # canonical: identically-zero neurons inactive (decided exactly)
             A_p, c_p = composed.pattern_constraints(pat)
-            A_d, b_d = red.inner.halfspaces()
-            A = np.vstack([np.asarray(A_p, float), np.asarray(A_d, float)])
-            b = np.concatenate([np.asarray(c_p, float), np.asarray(b_d, float)])
-            is_neuron = np.r_[np.ones(A_p.shape[0], bool), np.zeros(A_d.shape[0], bool)]
+            A_p, c_p = np.asarray(A_p, float), np.asarray(c_p, float)
+            # rows that vanish (up to rounding) in the domain's coordinates are dropped there
+            p_norms = np.linalg.norm(A_p, axis=1)
+            keep = p_norms > 1e-14 * max(1.0, p_norms.max(initial=0.0))
+            A_p, c_p = A_p[keep], c_p[keep]
+            A = np.vstack([A_p * scale, inner_t.A])
+            b = np.concatenate([c_p - A_p @ shift, inner_t.b])
+            is_neuron = np.r_[np.ones(A_p.shape[0], bool), np.zeros(inner_t.A.shape[0], bool)]
             norms = np.linalg.norm(A, axis=1)
-            nz = norms > 1e-14 * max(1.0, norms.max(initial=0.0))
-            A, b, is_neuron = A[nz] / norms[nz, None], b[nz] / norms[nz], is_neuron[nz]
-            A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, red.inner)
+            A, b = A / norms[:, None], b / norms
+            if isinstance(red.inner, Box):
+                A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, -np.ones(k), np.ones(k))
             A, b, is_neuron = _merge_parallel_rows(A, b, is_neuron)
             lp = WarmPolytopeLP(A, b)
             center, radius = lp.chebyshev()
             if center is None or radius <= tol:
+                # every queued pattern was read exactly at an interior point of its region, so
+                # its region is full-dimensional: the float LP could not see it
+                ambiguous += 1
                 lp_count += lp.solves
-                continue  # a lower-dimensional piece reached through a degenerate crossing
+                continue
             facet_rows = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
-            patterns.append(composed.activation_pattern(center))
-            points.append(center)
+            patterns.append(pat)
+            points.append(center)  # t coordinates until the end
             balls.append(radius)
             facets.append((A[facet_rows], b[facet_rows]))
             if max_regions is not None and len(patterns) > max_regions:
@@ -402,12 +553,14 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
                     continue
                 f_center, f_radius = lp.chebyshev(equality_row=r)
                 if f_center is None or f_radius <= tol:
+                    ambiguous += 1  # a facet (by its LP) too thin to step across in floats
                     continue
-                step = min(f_radius, radius) * 1e-3
-                beyond = f_center + step * A[r]
-                if not _inside_inner(red.inner, beyond):
+                neighbour = _step_across(signs, inner_t, shift, scale, f_center, A[r], min(f_radius, radius) * 1e-3)
+                if neighbour is None:
+                    ambiguous += 1
                     continue
-                neighbour = composed.activation_pattern(beyond)
+                if neighbour is False:
+                    continue  # outside the domain: the facet is on its boundary
                 key = pattern_key(neighbour)
                 if key not in seen:
                     seen.add(key)
@@ -416,21 +569,62 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
     finally:
         bar.close()
     # one batched kernel call for all regions; the Chebyshev balls spare cdd's normalising LPs
-    moments = polytopes_moments([(A_f, b_f, c, r) for (A_f, b_f), c, r in zip(facets, points, balls)], order=1)
-    volumes = np.asarray(moments.m0, float)
-    centroids = np.asarray(moments.m1, float) / volumes[:, None]
-    points = np.array(points, float).reshape(len(points), k)
+    if patterns:
+        moments = polytopes_moments([(A_f, b_f, c, r) for (A_f, b_f), c, r in zip(facets, points, balls)], order=1)
+        volumes = np.asarray(moments.m0, float) * np.prod(scale)
+        centroids = shift + scale * (np.asarray(moments.m1, float) / np.asarray(moments.m0, float)[:, None])
+    else:
+        volumes, centroids = np.zeros(0), np.zeros((0, k))
+    points = (shift + scale * np.array(points, float).reshape(len(points), k)).reshape(len(points), k)
+    # facets back in the domain's coordinates u: A t <= b with t = (u - shift) / scale
+    facets = [_unscaled_rows(A_f, b_f, shift, scale) for A_f, b_f in facets]
     pats = np.array(patterns, bool).reshape(len(patterns), n_neuron_rows)
     # the composed network has the same neurons as the model: patterns are the model's patterns
-    return RegionSet(model, domain, red, pats, points, volumes, centroids.reshape(len(points), k),
-                     "lp", time.perf_counter() - start, lp_count, tuple(facets))
+    regions = RegionSet(model, domain, red, pats, points, volumes, centroids.reshape(len(points), k),
+                        "lp", time.perf_counter() - start, lp_count, tuple(facets))
+    return regions, ambiguous
 
 
-def _drop_rows_missing_box(A, b, is_neuron, inner):
-    """Drop rows that cannot cut the domain box (max of a.u over the box <= b): no LP needed."""
-    if not isinstance(inner, Box):
-        return A, b, is_neuron
-    lo, hi = inner.lower.astype(float), inner.upper.astype(float)
+class _ScaledInner:
+    """The domain's rows in the scaled coordinates t."""
+
+    def __init__(self, A, b):
+        self.A, self.b = A, b
+
+    def halfspaces(self):
+        return self.A, self.b
+
+
+def _unscaled_rows(A, b, shift, scale):
+    """Rows A t <= b in the coordinates u = shift + scale * t, unit-normalised."""
+    Au = A / scale
+    bu = b + Au @ shift
+    norms = np.linalg.norm(Au, axis=1)
+    return Au / norms[:, None], bu / norms
+
+
+def _step_across(signs, inner_t, shift, scale, f_center, normal, step):
+    """The canonical pattern just beyond a facet point (along the outward normal), read exactly.
+
+    Points are in the scaled coordinates t; the pattern is decided at the float point
+    u = shift + scale * t.  Returns False when the point is outside the domain, None when every
+    tried point lay on some hyperplane (the float step cannot find an interior point: an ambiguous
+    case).
+    """
+    for _ in range(8):
+        beyond = f_center + step * normal
+        if not _inside_inner(inner_t, beyond):
+            return False
+        pattern, on_plane = signs.pattern_at(shift + scale * beyond)
+        canon, zero = signs.canonical(pattern)
+        if not np.any(on_plane & ~zero):
+            return canon
+        step /= 3.0
+    return None
+
+
+def _drop_rows_missing_box(A, b, is_neuron, lo, hi):
+    """Drop neuron rows that cannot cut the box [lo, hi] (max of a.u over the box <= b): no LP needed."""
     box_max = np.maximum(A * lo, A * hi).sum(axis=1)
     keep = ~is_neuron | (box_max > b - 1e-12)
     return A[keep], b[keep], is_neuron[keep]
@@ -459,8 +653,8 @@ def _inside_inner(inner, u) -> bool:
     return bool(np.all(np.asarray(A, float) @ u <= np.asarray(b, float) + 1e-12))
 
 
-def _interior_seed(net: ReLUNetwork, red: Reduction) -> np.ndarray:
-    """A point of the domain interior, not on any neuron hyperplane (perturbed deterministically)."""
+def _interior_seed(signs, red: Reduction) -> np.ndarray | None:
+    """A point of the domain interior on no neuron hyperplane (decided exactly), or None."""
     center = np.asarray(red.inner.chebyshev_center(), float)
     A, b = red.inner.halfspaces()
     A, b = np.asarray(A, float), np.asarray(b, float)
@@ -468,11 +662,12 @@ def _interior_seed(net: ReLUNetwork, red: Reduction) -> np.ndarray:
     slack = np.min((b - A @ center) / np.linalg.norm(A, axis=1))
     point = center
     for _ in range(50):
-        pre = net.hidden_preactivations(point)
-        if pre.size == 0 or np.min(np.abs(pre)) > 1e-9:
+        pattern, on_plane = signs.pattern_at(point)
+        _, zero = signs.canonical(pattern)
+        if not np.any(on_plane & ~zero):
             return point
         point = center + rng.uniform(-0.25, 0.25, size=center.shape) * slack
-    return point
+    return None
 
 
 class _NoBar:

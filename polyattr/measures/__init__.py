@@ -1,5 +1,24 @@
-"""Finite signed measures described so that integrals over linear regions are exact."""
+"""Measures mu over the input space, as pieces with closed-form moments (THEORY.md §3).
 
+The measure types are exported here, so user code imports them from the package
+(``from polyattr.measures import Dirac, Uniform``) and ``isinstance(mu, polyattr.measures.Measure)``
+works; :mod:`polyattr.measures.core` holds their implementation.
+"""
+
+from polyattr.measures.core import (  # noqa: I001 - the symbolic density below imports core
+    DensityPiece,
+    Dirac,
+    Discrete,
+    Empirical,
+    Lebesgue,
+    Measure,
+    PointPiece,
+    ProductDensity,
+    TruncatedGaussian,
+    Uniform,
+    PolynomialDensity,
+)
 from polyattr.measures.symbolic_density import SymbolicDensity
 
-__all__ = ["SymbolicDensity"]
+__all__ = ["Measure", "PointPiece", "DensityPiece", "Dirac", "Discrete", "Empirical", "Uniform", "Lebesgue",
+           "ProductDensity", "TruncatedGaussian", "PolynomialDensity", "SymbolicDensity"]

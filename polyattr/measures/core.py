@@ -23,6 +23,7 @@ import numpy as np
 
 from polyattr.errors import PolyattrError
 from polyattr.numbers import to_fraction
+from polyattr.numerics import field_of
 from polyattr.geometry.domains import AffineSlice, Box, Polytope, Segment, as_vector, domain_key
 
 
@@ -77,7 +78,7 @@ class PointPiece:
     """Point masses: sum_i weights_i * delta_{points_i}."""
 
     def __init__(self, points, weights=None, exact: bool = False, stochastic: bool = False):
-        pts = np.asarray(points, dtype=object if exact else float)
+        pts = np.asarray(points, dtype=field_of(exact).dtype)
         if pts.ndim == 1:
             pts = pts[None, :]
         if pts.ndim != 2 or pts.shape[0] == 0:
@@ -86,7 +87,7 @@ class PointPiece:
             raise PolyattrError("points: contains NaN or infinite values")
         if weights is None:
             weights = [Fraction(1)] * pts.shape[0] if exact else np.ones(pts.shape[0])
-        w = np.asarray(weights, dtype=object if exact else float)
+        w = np.asarray(weights, dtype=field_of(exact).dtype)
         if w.shape != (pts.shape[0],):
             raise PolyattrError(f"weights: expected {pts.shape[0]} weights (one per point), got shape {w.shape}")
         if not exact and not np.all(np.isfinite(w)):
@@ -104,7 +105,7 @@ class PointPiece:
 
     @property
     def total_mass(self):
-        return sum(self.weights, start=Fraction(0) if self.exact else 0.0)
+        return sum(self.weights, start=field_of(self.exact).zero())
 
     def __repr__(self) -> str:
         if self.points.shape[0] == 1:
@@ -137,9 +138,10 @@ class DensityPiece:
             raise PolyattrError(f"domain: expected a Box, Polytope, AffineSlice or Segment, got {type(domain).__name__}")
         self.domain = domain
         self.exact = bool(getattr(domain, "exact", False))
-        self.mass = to_fraction(mass) if self.exact else float(mass)
-        if not self.exact and not np.isfinite(self.mass):
-            raise PolyattrError(f"mass: expected a finite number, got {mass!r}")
+        try:
+            self.mass = field_of(self.exact).convert(mass)
+        except (TypeError, ValueError, ZeroDivisionError):
+            raise PolyattrError(f"mass: expected a finite number, got {mass!r}") from None
         self.reduction = domain.reduce()
         self.polynomials = None
         if polynomials:
@@ -342,12 +344,12 @@ def region_triangulations(regions, exact: bool):
 # -------------------------------------------------------------------------------- constructors
 def Dirac(point, exact: bool = False) -> Measure:
     """The unit point mass at ``point``."""
-    return Measure([(Fraction(1) if exact else 1.0, PointPiece(as_vector(point, "point", exact=exact)[None, :], exact=exact))])
+    return Measure([(field_of(exact).one(), PointPiece(as_vector(point, "point", exact=exact)[None, :], exact=exact))])
 
 
 def Discrete(points, weights, exact: bool = False) -> Measure:
     """sum_i weights_i delta_{points_i} (signed weights allowed)."""
-    return Measure([(Fraction(1) if exact else 1.0, PointPiece(points, weights, exact=exact))])
+    return Measure([(field_of(exact).one(), PointPiece(points, weights, exact=exact))])
 
 
 def Empirical(samples, exact: bool = False) -> Measure:
@@ -356,16 +358,16 @@ def Empirical(samples, exact: bool = False) -> Measure:
     The integral is exact for the sample; as an estimate of the population law it carries a
     sampling error, reported as a 3-sigma confidence half-width.
     """
-    pts = np.asarray(samples, dtype=object if exact else float)
+    pts = np.asarray(samples, dtype=field_of(exact).dtype)
     n = pts.shape[0] if pts.ndim == 2 else 1
     w = [Fraction(1, n)] * n if exact else np.full(n, 1.0 / n)
-    return Measure([(Fraction(1) if exact else 1.0, PointPiece(pts, w, exact=exact, stochastic=True))])
+    return Measure([(field_of(exact).one(), PointPiece(pts, w, exact=exact, stochastic=True))])
 
 
 def Uniform(domain, mass=1.0) -> Measure:
     """``mass`` times the uniform probability law on ``domain`` (box, polytope, slice or segment)."""
     piece = DensityPiece(domain, mass=mass)
-    return Measure([(Fraction(1) if piece.exact else 1.0, piece)])
+    return Measure([(field_of(piece.exact).one(), piece)])
 
 
 def Lebesgue(domain) -> Measure:
@@ -407,11 +409,11 @@ def ProductDensity(box: Box, factors: Mapping[int, object]) -> Measure:
     # DensityPiece's density is mass / volume times the polynomials: the polynomial factors are
     # densities with respect to Lebesgue measure, and each uniform factor is a probability
     # (1 / its side's length), so mass = the product of the sides carrying a polynomial.
-    mass = Fraction(1) if box.exact else 1.0
+    mass = box.field.one()
     for i in polys:
         mass *= box.upper[i] - box.lower[i]
     piece = DensityPiece(domain, mass=mass, polynomials=reduced_polys)
-    return Measure([(Fraction(1) if piece.exact else 1.0, piece)])
+    return Measure([(field_of(piece.exact).one(), piece)])
 
 
 def TruncatedGaussian(mean, std, box: Box, n_samples: int = 20000, rng=None) -> Measure:

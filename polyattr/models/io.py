@@ -1,11 +1,14 @@
-"""Reading and writing models: the ``.npz`` contract, JSON with exact rationals, PyTorch ``nn.Sequential``.
+"""Reading and writing models: the ``.npz`` contract and JSON with exact rationals (PyTorch: torch_import).
 
-``.npz``: arrays ``W0, b0, W1, b1, ...``; ``W_i`` has shape (out, in).  JSON:
+``.npz``: arrays ``W0, b0, W1, b1, ...``; ``W_i`` has shape (out, in).  Format version 2 adds
+``a0, a1, ...`` (one per hidden layer, shape (out_i,)): each hidden unit's negative slope alpha
+(0 ReLU, 1 identity, else leaky ReLU), and a 0-d integer array ``version`` = 2.  JSON:
 ``{"format": "polyattr-relu", "version": 1, "layers": [{"W": [[...]], "b": [...]}, ...]}`` where
 numbers may be JSON numbers or strings "p/q" (exact rationals; the model loads exact when any
-entry is a string).
+entry is a string); version 2 adds ``"negative_slopes": [[...], ...]`` (one list per hidden layer,
+numbers or "p/q" strings).  Files without slopes load as all-ReLU networks; models whose units are
+all ReLUs are still written in version 1, so older readers keep reading them.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +24,9 @@ from polyattr.errors import PolyattrError
 from polyattr.models.relu import ReLUNetwork
 
 DEFAULT_MODEL_NAME = "default_2x16.npz"
+#: Version 2 adds per-unit negative slopes (arrays a0, a1, ... / "negative_slopes").
+MODEL_VERSIONS = (1, 2)
+SLOPES_VERSION = 2
 
 
 def default_model_path() -> Path:
@@ -66,13 +72,32 @@ def _load_npz(path: Path, exact: bool) -> ReLUNetwork:
     missing = [f"b{i}" for i in range(n) if f"b{i}" not in arrays]
     if missing:
         raise PolyattrError(f"model: {path.name} lacks bias arrays {missing}")
-    extra = sorted(set(arrays) - {f"W{i}" for i in range(n)} - {f"b{i}" for i in range(n)})
+    slope_keys = {f"a{i}" for i in range(n - 1)}
+    extra = sorted(set(arrays) - {f"W{i}" for i in range(n)} - {f"b{i}" for i in range(n)} - slope_keys - {"version"})
     if extra:
-        raise PolyattrError(f"model: {path.name} has unexpected arrays {extra} (expected W0, b0, W1, b1, ...)")
+        raise PolyattrError(f"model: {path.name} has unexpected arrays {extra} (expected W0, b0, W1, b1, ..., a0, ...)")
     for key, arr in arrays.items():
         if not np.issubdtype(arr.dtype, np.number):
             raise PolyattrError(f"model: {path.name}: array {key} has non-numeric dtype {arr.dtype}")
-    return ReLUNetwork([arrays[f"W{i}"] for i in range(n)], [arrays[f"b{i}"] for i in range(n)], exact=exact)
+    slopes = _npz_slopes(arrays, n, path.name)
+    return ReLUNetwork([arrays[f"W{i}"] for i in range(n)], [arrays[f"b{i}"] for i in range(n)], slopes, exact=exact)
+
+
+def _npz_slopes(arrays: dict, n_layers: int, name: str):
+    """The ``a0, a1, ...`` arrays of a version-2 file (None when there are none: all ReLU)."""
+    version = arrays.get("version")
+    if version is not None:
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) not in MODEL_VERSIONS:
+            raise PolyattrError(f"model: {name}: array 'version' must be one integer in {list(MODEL_VERSIONS)}, got {version!r}")
+    present = [f"a{i}" for i in range(n_layers - 1) if f"a{i}" in arrays]
+    if not present:
+        return None
+    if version is None or int(version) < SLOPES_VERSION:
+        raise PolyattrError(f"model: {name}: slope arrays {present} need a 0-d array version = {SLOPES_VERSION}")
+    if len(present) != n_layers - 1:
+        missing = [f"a{i}" for i in range(n_layers - 1) if f"a{i}" not in arrays]
+        raise PolyattrError(f"model: {name} lacks slope arrays {missing} (one per hidden layer)")
+    return [arrays[f"a{i}"] for i in range(n_layers - 1)]
 
 
 def _load_json(path: Path, exact: bool) -> ReLUNetwork:
@@ -94,11 +119,32 @@ def _load_json(path: Path, exact: bool) -> ReLUNetwork:
             raise PolyattrError(f"model: {path.name}: layer {i}: expected numbers or 'p/q' strings ({exc})") from None
         Ws.append(W)
         bs.append(b)
-    is_exact = exact or any_string
+    slopes, slope_strings = _json_slopes(doc, len(Ws), path.name)
+    is_exact = exact or any_string or slope_strings
     if not is_exact:
         Ws = [W.astype(float) for W in Ws]
         bs = [b.astype(float) for b in bs]
-    return ReLUNetwork(Ws, bs, exact=is_exact)
+        slopes = None if slopes is None else [a.astype(float) for a in slopes]
+    return ReLUNetwork(Ws, bs, slopes, exact=is_exact)
+
+
+def _json_slopes(doc: dict, n_layers: int, name: str):
+    """The "negative_slopes" lists of a version-2 document (None when absent: all ReLU), and whether any is a string."""
+    version = doc.get("version", 1)
+    if isinstance(version, bool) or version not in MODEL_VERSIONS:
+        raise PolyattrError(f"model: {name}: version {version!r}; expected one of {list(MODEL_VERSIONS)}")
+    if "negative_slopes" not in doc:
+        return None, False
+    if version < SLOPES_VERSION:
+        raise PolyattrError(f"model: {name}: 'negative_slopes' needs \"version\": {SLOPES_VERSION}")
+    lists = doc["negative_slopes"]
+    if not isinstance(lists, list) or len(lists) != n_layers - 1 or not all(isinstance(a, list) for a in lists):
+        raise PolyattrError(f"model: {name}: 'negative_slopes' must be {n_layers - 1} lists, one per hidden layer")
+    try:
+        slopes = [np.array([_parse_number(v) for v in a], dtype=object) for a in lists]
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise PolyattrError(f"model: {name}: negative_slopes: expected numbers or 'p/q' strings ({exc})") from None
+    return slopes, _has_string(lists)
 
 
 def _has_string(value) -> bool:
@@ -124,13 +170,21 @@ def _parse_number(v):
 
 
 def save_model(model: ReLUNetwork, path) -> Path:
-    """Save to ``.npz`` (float64) or ``.json`` (exact models as "p/q" strings, floats as numbers)."""
+    """Save to ``.npz`` (float64) or ``.json`` (exact models as "p/q" strings, floats as numbers).
+
+    Models with leaky-ReLU or identity units are written in format version 2 (with their slopes);
+    all-ReLU models in version 1.
+    """
     path = Path(path)
+    has_slopes = not model.is_relu
     if path.suffix.lower() == ".npz":
         net = model.to_float()
         arrays = {}
         for i, (W, b) in enumerate(zip(net.weights, net.biases)):
             arrays[f"W{i}"], arrays[f"b{i}"] = W, b
+        if has_slopes:
+            arrays.update({f"a{i}": np.asarray(a, dtype=np.float64) for i, a in enumerate(net.negative_slopes)})
+            arrays["version"] = np.array(SLOPES_VERSION)
         np.savez(path, **arrays)
         return path
     if path.suffix.lower() == ".json":
@@ -141,45 +195,12 @@ def save_model(model: ReLUNetwork, path) -> Path:
             {"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
             for W, b in zip(model.weights, model.biases)
         ]
-        path.write_text(json.dumps({"format": "polyattr-relu", "version": 1, "layers": layers}))
+        doc = {"format": "polyattr-relu", "version": SLOPES_VERSION if has_slopes else 1, "layers": layers}
+        if has_slopes:
+            doc["negative_slopes"] = [[enc(v) for v in a] for a in model.negative_slopes]
+        path.write_text(json.dumps(doc))
         return path
     raise PolyattrError(f"path: expected a .npz or .json file name, got {path.name!r}")
-
-
-def from_torch(module) -> ReLUNetwork:
-    """Import a PyTorch ``nn.Sequential`` of Linear and ReLU layers (Identity and Flatten allowed).
-
-    The sequence must alternate Linear and ReLU, end with a Linear, and never put two ReLUs or two
-    Linears in a row (a Linear-Linear pair is not a ReLU network layer of this format).
-    """
-    try:
-        import torch.nn as nn
-    except ImportError:  # pragma: no cover - depends on the optional extra
-        raise PolyattrError("torch: PyTorch is not installed; pip install 'polyattr[torch]'") from None
-    if not isinstance(module, nn.Sequential):
-        raise PolyattrError(f"module: expected a torch.nn.Sequential, got {type(module).__name__}")
-    layers = [m for m in module if not isinstance(m, (nn.Identity, nn.Flatten))]
-    Ws, bs, expect_linear = [], [], True
-    for idx, layer in enumerate(layers):
-        if isinstance(layer, nn.Linear):
-            if not expect_linear:
-                raise PolyattrError(f"module: layer {idx} (Linear) follows a Linear without a ReLU between them")
-            W = layer.weight.detach().cpu().double().numpy()
-            b = (layer.bias.detach().cpu().double().numpy() if layer.bias is not None else np.zeros(W.shape[0]))
-            Ws.append(W)
-            bs.append(b)
-            expect_linear = False
-        elif isinstance(layer, nn.ReLU):
-            if expect_linear:
-                raise PolyattrError(f"module: layer {idx} (ReLU) must follow a Linear layer")
-            expect_linear = True
-        else:
-            raise PolyattrError(
-                f"module: unsupported layer {idx}: {type(layer).__name__}; expected Linear, ReLU, Identity or Flatten"
-            )
-    if not Ws or expect_linear:
-        raise PolyattrError("module: expected the sequence to end with a Linear layer")
-    return ReLUNetwork(Ws, bs)
 
 
 def random_network(sizes, rng=None, scale: float = 1.0) -> ReLUNetwork:

@@ -314,6 +314,8 @@ def enumerate_regions(
     progress: bool | None = None,
     check_estimate: bool = True,
     exact_fallback: bool = True,
+    client=None,
+    pieces: int | None = None,
 ) -> RegionSet:
     """Enumerate the linear regions of ``model`` inside ``domain``.
 
@@ -339,12 +341,22 @@ def enumerate_regions(
         (:func:`~polyattr.geometry.exact_regions.exact_region_set`: confirmation of the float
         regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.
         Not available for general polytope domains.
+    client : distributed.Client, optional
+        Enumerate sub-boxes of a full-dimensional box as dask.distributed tasks and merge them by
+        pattern (:func:`polyattr.geometry.distributed.enumerate_regions_distributed`; ``max_regions``
+        then applies per sub-box).
+    pieces : int, optional
+        Number of sub-boxes with a client (default 4 per worker).
 
     Returns
     -------
     RegionSet
     """
     require_model(model)
+    if client is not None:
+        from polyattr.geometry.distributed import enumerate_regions_distributed
+
+        return enumerate_regions_distributed(model, domain, client=client, pieces=pieces, max_regions=max_regions)
     domain = as_domain(domain, model.n_inputs)
     if max_regions is not None and (not isinstance(max_regions, (int, np.integer)) or max_regions < 1):
         raise PolyattrError(f"max_regions: expected a positive integer or None, got {max_regions!r}")

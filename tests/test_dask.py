@@ -87,11 +87,11 @@ def test_streamed_box_integral_equals_monte_carlo_free_reference(client):
 
 @pytest.mark.parametrize("method", ["shapley_uniform", "ig"])
 def test_dask_batch_equals_local_batch(client, method):
-    net = _net(3, [8, 6], 7)
-    X = np.random.default_rng(0).uniform(size=(7, 3))
+    net = _net(3, [6, 5], 7)
+    X = np.random.default_rng(0).uniform(size=(5, 3))
     local = polyattr.attribute(net, X, method)
     dist = polyattr.attribute(net, X, method, client=client)
-    assert dist.values.shape == (7, 3)
+    assert dist.values.shape == (5, 3)
     # chunks cut their slices from their own box partitions: float results agree within the stated bounds
     assert np.all(np.abs(dist.values - local.values) <= dist.error_bound + local.error_bound)
     assert dist.error_bound < 1e-10
@@ -105,3 +105,31 @@ def test_dask_exact_batch_equals_local_exact(client):
     dist = polyattr.attribute(net, X, "pdp", exact=True, client=client)
     assert dist.exact and all(isinstance(v, Fraction) for v in dist.values.ravel())
     assert (dist.values == local.values).all()
+
+
+def test_cli_regions_and_attribute_join_a_scheduler(client, tmp_path, capsys):
+    import json
+
+    from polyattr.cli import main
+
+    net = _net(2, [6, 6], 11)
+    path = tmp_path / "net.npz"
+    polyattr.save_model(net, path)
+    address = client.scheduler.address
+    assert main(["regions", str(path), "--json", "--scheduler", address]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["regions"] == len(polyattr.enumerate_regions(net)) and "dask" in got["backend"]
+    X = np.random.default_rng(1).uniform(size=(4, 2))
+    np.save(tmp_path / "X.npy", X)
+    assert main(["attribute", str(path), "--x-file", str(tmp_path / "X.npy"), "--method", "pdp", "--json",
+                 "--scheduler", address]) == 0
+    values = np.array(json.loads(capsys.readouterr().out)["values"], dtype=float)
+    local = polyattr.attribute(net, X, "pdp")
+    assert np.all(np.abs(values - local.values) <= 2 * local.error_bound + 1e-15)
+
+
+def test_cli_workers_must_be_positive(capsys):
+    from polyattr.cli import main
+
+    assert main(["regions", str(polyattr.models.io.default_model_path()), "--workers", "0"]) == 2
+    assert capsys.readouterr().err.startswith("polyattr: error: --workers")

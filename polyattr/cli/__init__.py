@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 
-from polyattr.cli.arguments import domain_from_args, load_model_arg
+from polyattr.cli.arguments import add_cluster_arguments, cluster_client, domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
 from polyattr.numbers import long_integer_strings
 
@@ -25,8 +25,9 @@ def cmd_regions(args) -> int:
     model = load_model_arg(args)
     domain = domain_from_args(args, model.n_inputs)
     start = time.perf_counter()
-    regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
-                                progress=None if not args.progress else True)
+    with cluster_client(args) as client:
+        regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
+                                    progress=None if not args.progress else True, client=client)
     seconds = time.perf_counter() - start
     if args.plot:
         regions.plot(path=args.plot, output=args.output if model.n_outputs > 1 else None)
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-regions", type=int, default=1_000_000, help="region budget (default 1e6)")
     p.add_argument("--backend", choices=["auto", "lp", "split"], default="auto")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_cluster_arguments(p)
     p.set_defaults(func=cmd_regions)
 
     p = sub.add_parser("demo", help="run the built-in example on the shipped default model")

@@ -110,13 +110,19 @@ def shapley_from_values(values, d: int, exact: bool):
 
 
 def _shapley(ctx: AttributionContext) -> MethodResult:
+    from polyattr.attribution import shapley_kernel as sk
+
     d = ctx.d
     _check_shapley_size(d)
+    sk.check_budget(d, list(ctx.model.hidden_sizes) + [1])
     baseline = ctx.require_baseline("shapley")
-    masks = _subset_masks(d)
+    masks = sk.subset_masks(d)
     if ctx.exact:
-        points = [hybrid_point(ctx.x, baseline, np.flatnonzero(mk)) for mk in masks]
-        values = [ctx.f(p) for p in points]
+        # one batched forward pass on integer numerators, weights as integers (shapley_kernel)
+        points = np.where(masks, np.asarray(ctx.x, dtype=object)[None, :], np.asarray(baseline, dtype=object)[None, :])
+        numerators, denominator = sk.exact_forward_on_integers(ctx.model, points, ctx.output)
+        phi = sk.shapley_from_integer_values(numerators, denominator, d)
+        base_value = Fraction(int(numerators[0]), denominator)
         bound = 0.0
     else:
         points = np.where(masks, ctx.x[None, :], baseline[None, :])
@@ -128,8 +134,9 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
         # eval_err: 2 eval_err; the weighted sum of 2^(d-1) terms (weights rounded in a few
         # operations) adds gamma_{2^d + 8} times the sum of |w| |difference| <= 2 max |v|
         bound = float(round_up(2 * eval_err + gamma(2**d + 8) * 2 * float(np.max(np.abs(values))), 4))
-    phi = shapley_from_values(values, d, ctx.exact)
-    return MethodResult(phi, bound, base_value=values[0], info={"evaluations": 2**d})
+        phi = list(sk.shapley_from_values_float(values, d))
+        base_value = values[0]
+    return MethodResult(phi, bound, base_value=base_value, info={"evaluations": 2**d})
 
 
 register(MethodSpec(

@@ -81,3 +81,17 @@ def test_refuses_beyond_the_budget_with_an_estimate():
     with pytest.raises(polyattr.PolyattrError, match="GiB of memory"):
         shapley_kernel.check_budget(30, [32, 32, 1])
     shapley_kernel.check_budget(12, [32, 32, 1])  # well within
+
+
+def test_hybrid_error_bound_covers_the_per_point_bounds_and_the_exact_errors():
+    # the one-pass magnitude bound must dominate the per-point rigorous bounds and the true errors
+    rng = np.random.default_rng(6)
+    net = random_network([6, 12, 12, 1], rng=rng)
+    x, b = rng.uniform(-4, 4, size=6), rng.uniform(-1, 1, size=6)
+    points = np.where(shapley_kernel.subset_masks(6), x, b)
+    bound = shapley_kernel.hybrid_error_bound(net, x, b, 0)
+    assert bound >= float(np.max(net.evaluation_error_bound(points, 0)))
+    exact = net.to_exact()
+    true_errors = [abs(Fraction(float(net(p))) - exact(np.array([Fraction(v) for v in p], dtype=object)))
+                   for p in points[:16]]
+    assert float(max(true_errors)) <= bound

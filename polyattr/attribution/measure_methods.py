@@ -126,10 +126,10 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
         bound = 0.0
     else:
         points = np.where(masks, ctx.x[None, :], baseline[None, :])
-        values = np.atleast_1d(ctx.f(points))
+        values = sk.float_forward(ctx.model, points, ctx.output)
         from polyattr.numerics import gamma, round_up
 
-        eval_err = float(np.max(ctx.model.evaluation_error_bound(points, ctx.output)))
+        eval_err = sk.hybrid_error_bound(ctx.model, ctx.x, baseline, ctx.output)
         # each phi_j is a convex-weighted sum of 2^(d-1) differences of values, each value within
         # eval_err: 2 eval_err; the weighted sum of 2^(d-1) terms (weights rounded in a few
         # operations) adds gamma_{2^d + 8} times the sum of |w| |difference| <= 2 max |v|

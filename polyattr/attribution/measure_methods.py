@@ -119,8 +119,8 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
     masks = sk.subset_masks(d)
     if ctx.exact:
         # one batched forward pass on integer numerators, weights as integers (shapley_kernel)
-        points = np.where(masks, np.asarray(ctx.x, dtype=object)[None, :], np.asarray(baseline, dtype=object)[None, :])
-        numerators, denominator = sk.exact_forward_on_integers(ctx.model, points, ctx.output)
+        points, q = sk.hybrid_numerators(ctx.x, baseline, masks)
+        numerators, denominator = sk.exact_forward_on_integers(ctx.model, points, ctx.output, q)
         phi = sk.shapley_from_integer_values(numerators, denominator, d)
         base_value = Fraction(int(numerators[0]), denominator)
         bound = 0.0

@@ -123,13 +123,26 @@ def _fits_int64(*arrays) -> bool:
     return all(float(np.max(np.abs(a.astype(float)), initial=0.0)) < _INT64_SAFE for a in arrays)
 
 
-def exact_forward_on_integers(model, points, output: int) -> tuple[np.ndarray, int]:
+def hybrid_numerators(x, baseline, masks: np.ndarray) -> tuple[np.ndarray, int]:
+    """The hybrid points of x and the baseline as integer numerators over one denominator q.
+
+    Only the 2d coordinates are converted (not the 2^d points): numerators are picked by the masks.
+    """
+    both, q = _scaled_rows(np.concatenate([np.asarray(x, dtype=object), np.asarray(baseline, dtype=object)]))
+    d = len(both) // 2
+    if _fits_int64(both):
+        both = both.astype(np.int64)
+    return np.where(masks, both[None, :d], both[None, d:]), q
+
+
+def exact_forward_on_integers(model, points, output: int, denominator: int | None = None) -> tuple[np.ndarray, int]:
     """f(points)[output] for a rational batch, as (integer numerators (n,), common denominator).
 
+    ``points`` are rationals, or integer numerators over ``denominator`` when it is given.
     Layer by layer on numerators over a running denominator q: z = (N h + b q) / (D q); a unit with
     negative slope alpha_i = P_i / R (R common to the layer) maps z to R z or P_i z over R q.
     """
-    h, q = _scaled_rows(points)
+    h, q = (points, int(denominator)) if denominator is not None else _scaled_rows(points)
     layers = model.integer_affine_layers
     slopes = list(model.to_exact().negative_slopes)
     use_int64 = False

@@ -88,7 +88,7 @@ def shapley_from_integer_values(numerators: np.ndarray, denominator: int, d: int
     num = np.asarray(numerators)
     sizes = popcounts(d)
     # int64 cumulative sums are safe when 2^d * max |numerator| < 2^62 (checked in floats, with margin)
-    small = float(np.max(np.abs(num.astype(float)), initial=0.0)) * 2.0**(d + 1) < _INT64_SAFE
+    small = _max_abs(num) * 2**(d + 1) < 2**62
     num = num.astype(np.int64) if small else num.astype(object)
     weights = [math.factorial(s) * math.factorial(d - s - 1) for s in range(d)]
     scale = math.factorial(d) * int(denominator)
@@ -119,8 +119,18 @@ def _scaled_rows(points) -> tuple[np.ndarray, int]:
     return nums, q
 
 
+def _max_abs(a) -> int:
+    """max |entry| of an integer array (int64 or Python integers of any size), as a Python int."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return 0
+    if a.dtype != object:
+        return int(np.max(np.abs(a.astype(np.int64))))
+    return max(abs(int(v)) for v in a.ravel())
+
+
 def _fits_int64(*arrays) -> bool:
-    return all(float(np.max(np.abs(a.astype(float)), initial=0.0)) < _INT64_SAFE for a in arrays)
+    return all(_max_abs(a) < 2**62 for a in arrays)
 
 
 def hybrid_numerators(x, baseline, masks: np.ndarray) -> tuple[np.ndarray, int]:
@@ -150,11 +160,10 @@ def exact_forward_on_integers(model, points, output: int, denominator: int | Non
         last = li == len(layers) - 1
         if last:
             Wi, bi = Wi[output:output + 1], bi[output:output + 1]
-        # magnitude bound in floats: |N h + b q| <= |N| |h| + |b| q
-        Wf, bf = np.abs(Wi.astype(float)), np.abs(bi.astype(float))
-        bound = float(np.max(np.abs(h.astype(float)), initial=0.0)) * float(np.max(Wf.sum(axis=1))) \
-            + float(np.max(bf, initial=0.0)) * float(q)
-        use_int64 = bound < _INT64_SAFE and _fits_int64(Wi, bi * q)
+        # magnitude bound on integers: |N h + b q| <= max|h| max_row sum|N| + max|b| q (also bounds partial sums)
+        row_sum = max(sum(abs(int(v)) for v in row) for row in Wi)
+        bound = _max_abs(h) * row_sum + _max_abs(bi) * q
+        use_int64 = bound < 2**62 and _fits_int64(Wi, h)
         if use_int64:
             pre = h.astype(np.int64) @ Wi.astype(np.int64).T + (bi * q).astype(np.int64)
         else:
@@ -170,8 +179,11 @@ def exact_forward_on_integers(model, points, output: int, denominator: int | Non
         if all(p == 0 for p in P):  # plain ReLU: no rescaling
             h = np.where(pre > 0, pre, 0)
         else:
-            Pn = P.astype(np.int64) if (use_int64 and _fits_int64(P) and bound * R < _INT64_SAFE) else P
-            h = np.where(pre > 0, pre * R, pre * Pn)
+            if use_int64 and bound * max(R, _max_abs(P)) < 2**62:
+                h = np.where(pre > 0, pre * R, pre * P.astype(np.int64))
+            else:  # products may leave int64: Python integers
+                pre = pre.astype(object)
+                h = np.where(pre > 0, pre * R, pre * P)
             q = q * R
         if h.dtype == object and _fits_int64(h):
             h = h.astype(np.int64)

@@ -20,6 +20,7 @@ from polyattr.attribution.result import Attribution
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain, as_vector
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
+from polyattr.models.ranges import check_float_range
 from polyattr.models.relu import ReLUNetwork
 
 
@@ -160,6 +161,8 @@ def attribute(
     if feature_names is not None and len(feature_names) != d:
         raise PolyattrError(f"feature_names: expected {d} names, got {len(feature_names)}")
     net = model.to_exact() if exact else model.to_float()
+    if not exact:  # overflow would give inf/NaN values and an infinite error bound: refuse up front
+        check_float_range(net.weights, net.biases, np.asarray(domain.lower, float), np.asarray(domain.upper, float))
     integrator = Integrator(net, k, exact=exact, max_regions=max_regions)
     ctx = AttributionContext(net, x, baseline, domain, k, exact, dict(options), integrator)
     result = _METHODS[method](ctx)

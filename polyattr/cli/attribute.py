@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
+from polyattr.cli.arguments import as_floats, check_output_file, domain_from_args, load_model_arg, parse_vector
 from polyattr.errors import PolyattrError
 
 
@@ -52,13 +52,13 @@ def cmd_attribute(args) -> int:
     from polyattr.attribution.api import attribute
 
     exact = bool(args.exact or args.certificate)
+    check_output_file(args.certificate, "--certificate")
     model = load_model_arg(args, exact=exact)
     domain = domain_from_args(args, model.n_inputs, exact=exact)
     x = parse_vector(args.x, "x")
     baseline = parse_vector(args.baseline, "baseline")
     if not exact:
-        x = [float(v) for v in x]
-        baseline = None if baseline is None else [float(v) for v in baseline]
+        x, baseline = as_floats(x, "x"), as_floats(baseline, "baseline")
     result = attribute(model, x, args.method, baseline=baseline, domain=domain, output=args.output,
                        exact=exact, max_regions=args.max_regions, **_method_options(args))
     if args.certificate:

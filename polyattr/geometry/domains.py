@@ -15,30 +15,33 @@ from typing import Mapping
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.numbers import to_fraction
+from polyattr.numbers import parse_rational, to_fraction
+
+
+def _short_repr(value) -> str:
+    text = repr(value) if not isinstance(value, Exception) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def as_vector(value, name: str, length: int | None = None, exact: bool = False) -> np.ndarray:
     """Validate a 1-D vector of finite numbers (float64, or Fractions when ``exact``)."""
     if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
-        try:
-            value = [Fraction(v.strip()) for v in value]
-        except (ValueError, ZeroDivisionError):
-            raise PolyattrError(f"{name}: expected comma-separated numbers, got {value!r}") from None
+        value = [parse_rational(v, name) for v in value.split(",") if v.strip()]
     if exact:
         arr = np.asarray(value, dtype=object)
         if arr.ndim != 1:
             raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
         try:
             arr = np.array([to_fraction(v) for v in arr], dtype=object)
-        except (TypeError, ValueError):
-            raise PolyattrError(f"{name}: expected finite numbers") from None
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            raise PolyattrError(f"{name}: expected finite numbers ({_short_repr(exc)})") from None
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
+        except OverflowError:
+            raise PolyattrError(f"{name}: a value is outside the float64 range (|v| < 1.8e308); use exact=True") from None
         except (TypeError, ValueError):
-            raise PolyattrError(f"{name}: expected numbers, got {value!r}") from None
+            raise PolyattrError(f"{name}: expected a vector of numbers, got {_short_repr(value)}") from None
         if arr.ndim != 1:
             raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
         if not np.all(np.isfinite(arr)):

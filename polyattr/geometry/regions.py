@@ -26,6 +26,7 @@ import numpy as np
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import Box, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
+from polyattr.models.ranges import check_float_range
 from polyattr.models.relu import ReLUNetwork, pattern_key
 
 DEFAULT_MAX_REGIONS = 1_000_000
@@ -326,6 +327,8 @@ def enumerate_regions(
         return RegionSet(model, domain, red, pat, k0, np.ones(1), k0, "point", time.perf_counter() - start)
     composed = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
     inner_is_box = isinstance(red.inner, Box)
+    if inner_is_box:
+        check_float_range(composed.weights, composed.biases, red.inner.lower.astype(float), red.inner.upper.astype(float))
     if backend == "auto":
         backend = "split" if inner_is_box and red.inner.dim <= 6 else "lp"
     if backend == "split" and not inner_is_box:

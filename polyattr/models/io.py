@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
-from fractions import Fraction
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from polyattr.errors import PolyattrError
 from polyattr.models.relu import ReLUNetwork
+from polyattr.models.schema import model_from_json_text, model_from_npz
 
 DEFAULT_MODEL_NAME = "default_2x16.npz"
 
@@ -41,6 +41,8 @@ def load_model(path, exact: bool = False) -> ReLUNetwork:
     exact : bool
         Convert weights to exact rationals (JSON models with "p/q" strings are always exact).
     """
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise PolyattrError(f"path: expected a file name (str or path-like), got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise PolyattrError(f"model: file not found: {path}")
@@ -53,74 +55,17 @@ def load_model(path, exact: bool = False) -> ReLUNetwork:
 
 
 def _load_npz(path: Path, exact: bool) -> ReLUNetwork:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise PolyattrError(f"model: {path.name} is not a readable .npz file ({exc})") from None
-    n = 0
-    while f"W{n}" in arrays:
-        n += 1
-    if n == 0:
-        raise PolyattrError(f"model: {path.name} has no arrays W0, b0, ...; found {sorted(arrays)}")
-    missing = [f"b{i}" for i in range(n) if f"b{i}" not in arrays]
-    if missing:
-        raise PolyattrError(f"model: {path.name} lacks bias arrays {missing}")
-    extra = sorted(set(arrays) - {f"W{i}" for i in range(n)} - {f"b{i}" for i in range(n)})
-    if extra:
-        raise PolyattrError(f"model: {path.name} has unexpected arrays {extra} (expected W0, b0, W1, b1, ...)")
-    for key, arr in arrays.items():
-        if not np.issubdtype(arr.dtype, np.number):
-            raise PolyattrError(f"model: {path.name}: array {key} has non-numeric dtype {arr.dtype}")
-    return ReLUNetwork([arrays[f"W{i}"] for i in range(n)], [arrays[f"b{i}"] for i in range(n)], exact=exact)
+    arrays = model_from_npz(path)
+    return ReLUNetwork(arrays.weights, arrays.biases, exact=exact)
 
 
 def _load_json(path: Path, exact: bool) -> ReLUNetwork:
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PolyattrError(f"model: {path.name} is not valid JSON ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not doc["layers"]:
-        raise PolyattrError(f"model: {path.name}: expected an object with a non-empty 'layers' list")
-    Ws, bs, any_string = [], [], False
-    for i, layer in enumerate(doc["layers"]):
-        if not isinstance(layer, dict) or "W" not in layer or "b" not in layer:
-            raise PolyattrError(f"model: {path.name}: layer {i} must be an object with 'W' and 'b'")
-        any_string |= _has_string(layer["W"]) or _has_string(layer["b"])
-        try:
-            W = np.array([[_parse_number(v) for v in row] for row in layer["W"]], dtype=object)
-            b = np.array([_parse_number(v) for v in layer["b"]], dtype=object)
-        except (TypeError, ValueError, ZeroDivisionError) as exc:
-            raise PolyattrError(f"model: {path.name}: layer {i}: expected numbers or 'p/q' strings ({exc})") from None
-        Ws.append(W)
-        bs.append(b)
-    is_exact = exact or any_string
-    if not is_exact:
-        Ws = [W.astype(float) for W in Ws]
-        bs = [b.astype(float) for b in bs]
-    return ReLUNetwork(Ws, bs, exact=is_exact)
-
-
-def _has_string(value) -> bool:
-    if isinstance(value, str):
-        return True
-    if isinstance(value, list):
-        return any(_has_string(v) for v in value)
-    return False
-
-
-def _parse_number(v):
-    if isinstance(v, bool) or v is None:
-        raise TypeError(f"{v!r} is not a number")
-    if isinstance(v, str):
-        return Fraction(v)
-    if isinstance(v, int):
-        return Fraction(v)
-    if isinstance(v, float):
-        if not np.isfinite(v):
-            raise ValueError(f"{v!r} is not finite")
-        return Fraction(v)
-    raise TypeError(f"{v!r} is not a number")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolyattrError(f"model: cannot read {path.name} as UTF-8 text ({exc})") from None
+    arrays = model_from_json_text(text, f"model: {path.name}", exact=exact)
+    return ReLUNetwork(arrays.weights, arrays.biases, exact=arrays.exact)
 
 
 def save_model(model: ReLUNetwork, path) -> Path:

@@ -20,6 +20,7 @@ from polyattr.attribution.result import Attribution
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain, as_vector
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
+from polyattr.memory import memory_budget
 from polyattr.models.ranges import check_float_range
 from polyattr.models.relu import ReLUNetwork
 
@@ -104,6 +105,7 @@ def attribute(
     measures=None,
     max_regions: int | None = DEFAULT_MAX_REGIONS,
     feature_names=None,
+    max_memory=None,
     **options,
 ) -> Attribution:
     """Attribution scores of ``model`` at ``x`` by ``method``, computed exactly over linear regions.
@@ -129,6 +131,9 @@ def attribute(
         ``(x, j) -> Measure``.
     max_regions : int or None
         Region budget per support.
+    max_memory : int, str or None
+        Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
+        :class:`~polyattr.errors.MemoryBudgetExceeded`.  Default: half the available memory.
     **options
         Method options (``radius`` for smoothgrad_uniform and lime_uniform, ``background`` for
         expected_gradients, ``epsilon`` for epsilon_lrp, ...).  Unknown options raise.
@@ -137,10 +142,20 @@ def attribute(
     -------
     Attribution
     """
+    with memory_budget(max_memory):
+        return _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions,
+                          feature_names, options)
+
+
+def _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions, feature_names,
+               options) -> Attribution:
     start = time.perf_counter()
     _load_methods()
     if not isinstance(model, ReLUNetwork):
         raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    if not isinstance(method, str):
+        raise PolyattrError(f"method: expected a method name (str), got {type(method).__name__} {method!r:.60}; "
+                            f"expected one of {', '.join(sorted(_METHODS))}")
     if method not in _METHODS:
         raise PolyattrError(f"method: unknown method {method!r}; expected one of {', '.join(sorted(_METHODS))}")
     k = model.check_output(output)

@@ -153,6 +153,8 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
     _load_methods()
     if not isinstance(model, ReLUNetwork):
         raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    if not isinstance(exact, (bool, np.bool_)):
+        raise PolyattrError(f"exact: expected True or False, got {exact!r:.60}")
     if not isinstance(method, str):
         raise PolyattrError(f"method: expected a method name (str), got {type(method).__name__} {method!r:.60}; "
                             f"expected one of {', '.join(sorted(_METHODS))}")
@@ -173,6 +175,8 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
         baseline = as_vector(zero, "baseline", exact=exact)
     if measures is not None:
         options["measures"] = measures
+    if feature_names is not None and (isinstance(feature_names, str) or not hasattr(feature_names, "__len__")):
+        raise PolyattrError(f"feature_names: expected a sequence of {d} names, got {type(feature_names).__name__}")
     if feature_names is not None and len(feature_names) != d:
         raise PolyattrError(f"feature_names: expected {d} names, got {len(feature_names)}")
     net = model.to_exact() if exact else model.to_float()

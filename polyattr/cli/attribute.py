@@ -9,6 +9,7 @@ import numpy as np
 
 from polyattr.cli.arguments import as_floats, check_output_file, domain_from_args, load_model_arg, parse_vector
 from polyattr.errors import PolyattrError
+from polyattr.models.schema import check_real_dtype
 
 
 def register(sub) -> None:
@@ -44,6 +45,7 @@ def _method_options(args) -> dict:
             background = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise PolyattrError(f"--background: cannot read {path} as a .npy array ({exc})") from None
+        check_real_dtype(background.dtype, f"--background: {path.name}")
         options["background"] = background
     return options
 

@@ -27,6 +27,8 @@ def as_vector(value, name: str, length: int | None = None, exact: bool = False) 
     """Validate a 1-D vector of finite numbers (float64, or Fractions when ``exact``)."""
     if isinstance(value, str):
         value = [parse_rational(v, name) for v in value.split(",") if v.strip()]
+    elif np.asarray(value).dtype.kind in "cmMV":
+        raise PolyattrError(f"{name}: expected real numbers, got an array of dtype {np.asarray(value).dtype}")
     if exact:
         arr = np.asarray(value, dtype=object)
         if arr.ndim != 1:

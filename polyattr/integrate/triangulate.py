@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.memory import check_allocation
+from polyattr.memory import check_allocation, current_budget
 
 __all__ = ["pulling_triangulation", "pulling_simplex_count", "affine_rank"]
 
@@ -73,9 +73,11 @@ def pulling_triangulation(V, facets: Iterable[Iterable[int]]) -> np.ndarray:
     whole = frozenset().union(*facet_list)
     # a pulling triangulation of a cube-like k-polytope has up to k! simplices (3.6 million at
     # k = 10): count them on the face lattice first and refuse what the memory budget cannot hold
-    count = pulling_simplex_count(facet_list, k)
-    check_allocation(count * (_BYTES_PER_SIMPLEX + 24 * (k + 1)),
-                     f"the pulling triangulation of a {k}-dimensional region ({count} simplices)")
+    per_simplex = _BYTES_PER_SIMPLEX + 24 * (k + 1)
+    count = pulling_simplex_count(facet_list, k, limit=current_budget() // per_simplex + 1)
+    check_allocation(count * per_simplex,
+                     f"the pulling triangulation of a {k}-dimensional region "
+                     f"({count}{' or more' if count > current_budget() // per_simplex else ''} simplices)")
     memo: dict[frozenset, list[tuple[int, ...]]] = {}
     simplices = _pull(whole, facet_list, k, memo)
     if not simplices:
@@ -88,11 +90,13 @@ def pulling_triangulation(V, facets: Iterable[Iterable[int]]) -> np.ndarray:
 _BYTES_PER_SIMPLEX = 120
 
 
-def pulling_simplex_count(facets, k: int) -> int:
+def pulling_simplex_count(facets, k: int, limit: int | None = None) -> int:
     """Number of simplices :func:`pulling_triangulation` makes from these facets, without making them.
 
     The same recursion as the triangulation with a count per face instead of a list, so the cost is
-    the number of faces visited (3^k for a k-cube) rather than the number of simplices (k!).
+    the number of faces visited (3^k for a k-cube) rather than the number of simplices (k!).  With
+    ``limit``, counting stops as soon as a face is known to need more than ``limit`` simplices, and
+    that face's partial count (> limit) is returned.
     """
     facet_list = list(dict.fromkeys(frozenset(int(i) for i in f) for f in facets if len(f)))
     if k == 0:
@@ -109,11 +113,24 @@ def pulling_simplex_count(facets, k: int) -> int:
         if cached is not None:
             return cached
         v0 = min(face)
-        total = sum(count(F, _facets_of_facet(F, face_facets), dim - 1) for F in face_facets if v0 not in F)
+        total = 0
+        for F in face_facets:
+            if v0 not in F:
+                total += count(F, _facets_of_facet(F, face_facets), dim - 1)
+                if limit is not None and total > limit:
+                    raise _LimitReached(total)
         memo[face] = total
         return total
 
-    return count(whole, facet_list, k)
+    try:
+        return count(whole, facet_list, k)
+    except _LimitReached as stop:
+        return stop.count
+
+
+class _LimitReached(Exception):
+    def __init__(self, count: int):
+        self.count = count
 
 
 def _pull(face: frozenset, face_facets: Sequence[frozenset], dim: int, memo) -> list[tuple[int, ...]]:

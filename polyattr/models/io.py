@@ -70,7 +70,13 @@ def _load_json(path: Path, exact: bool) -> ReLUNetwork:
 
 def save_model(model: ReLUNetwork, path) -> Path:
     """Save to ``.npz`` (float64) or ``.json`` (exact models as "p/q" strings, floats as numbers)."""
+    if not isinstance(model, ReLUNetwork):
+        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise PolyattrError(f"path: expected a file name (str or path-like), got {type(path).__name__}")
     path = Path(path)
+    if not path.parent.is_dir():
+        raise PolyattrError(f"path: the directory {str(path.parent)!r} does not exist")
     if path.suffix.lower() == ".npz":
         net = model.to_float()
         arrays = {}
@@ -129,7 +135,18 @@ def from_torch(module) -> ReLUNetwork:
 
 def random_network(sizes, rng=None, scale: float = 1.0) -> ReLUNetwork:
     """A random network with layer sizes ``[d, h1, ..., out]`` (He-like initialisation)."""
-    rng = np.random.default_rng(rng)
+    try:
+        sizes = list(sizes)
+    except TypeError:
+        raise PolyattrError(f"sizes: expected a list of layer sizes [d, h1, ..., out], got {type(sizes).__name__}") from None
+    if (len(sizes) < 2 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes)):
+        raise PolyattrError(f"sizes: expected at least two positive integers [d, h1, ..., out], got {sizes!r:.80}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) or not 0 < scale < np.inf:
+        raise PolyattrError(f"scale: expected a positive finite number, got {scale!r}")
+    try:
+        rng = np.random.default_rng(rng)
+    except (TypeError, ValueError) as exc:
+        raise PolyattrError(f"rng: expected a seed, None or a numpy Generator ({exc})") from None
     Ws, bs = [], []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         Ws.append(rng.normal(0.0, scale * np.sqrt(2.0 / fan_in), size=(fan_out, fan_in)))

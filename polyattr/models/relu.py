@@ -23,6 +23,8 @@ from polyattr.numbers import to_fraction
 
 def _as_layer_array(value, name: str, exact: bool) -> np.ndarray:
     """Validate one weight or bias array and convert it to float64 or exact Fractions."""
+    if np.asarray(value).dtype.kind in "cmMV":  # numpy would drop an imaginary part or read a time as a count
+        raise PolyattrError(f"{name}: expected real numbers, got an array of dtype {np.asarray(value).dtype}")
     if exact:
         arr = np.asarray(value, dtype=object)
         try:

@@ -22,7 +22,7 @@ import numpy as np
 import polyattr
 from polyattr import ReLUNetwork, Segment
 from polyattr.attribution.approximate import riemann_stieltjes_grid
-from polyattr.measures.core import Dirac, Lebesgue, Uniform
+from polyattr.measures import Dirac, Lebesgue, Uniform
 
 
 def linear_network(w, b=0):

@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 import polyattr
-from polyattr.attribution.api import available_methods
 from polyattr.attribution.approximate import riemann_stieltjes_grid, sampled_attribution
+from polyattr.attribution.registry import method_specs
 
 
 def small_model(seed: int = 0) -> polyattr.ReLUNetwork:
@@ -59,29 +59,18 @@ def main():
     x = np.array([0.3, 0.7])
     print(f"\nattributions at x = ({x[0]:g}, {x[1]:g}) (baseline 0 where a method needs one)")
     print(f"{'method':<27}{'exact (polyattr)':<26}{'approximation':<26}{'|error|':>9}  {'exact s':>8}  how")
-    for method in available_methods():
-        options = {}
-        if method == "measure":
-            continue  # a user-supplied family: see examples/custom_measure.py
-        if method == "expected_gradients":
-            options["background"] = np.array([[0.0, 0.0], [1.0, 1.0]])
-        if method == "expected_gradients_uniform":
-            options["rng"] = 0
+    for spec in method_specs():
+        if not spec.tables:
+            continue  # a user-supplied family (method "measure"): see examples/custom_measure.py
+        method, options = spec.name, dict(spec.demo_options)  # the options a bare run needs
         result = polyattr.attribute(model, x, method, **options)
-        if method == "expected_gradients":
-            approx = np.mean([sampled_attribution(model, x, "ig", baseline=b, steps=50).values
-                              for b in options["background"]], axis=0)
-            how = "riemann IG, 50 steps per baseline"
-        else:
-            est = sampled_attribution(model, x, method, n=100_000, rng=0)
-            if est is None:
-                print(f"{method:<27}{fmt(result.values):<26}{'-':<26}{'-':>9}  {result.seconds:8.4f}  (none)")
-                continue
-            approx = est.values
-            how = {"monte_carlo": f"monte carlo, 1e5 samples (stderr {np.max(est.uncertainty):.0e})",
-                   "riemann": f"riemann sum, {est.n} steps", "evaluation": "model evaluations"}[est.kind]
-        err = np.max(np.abs(result.values.astype(float) - approx))
-        print(f"{method:<27}{fmt(result.values):<26}{fmt(approx):<26}{err:9.1e}  {result.seconds:8.4f}  {how}")
+        est = sampled_attribution(model, x, method, n=100_000, rng=0, options=options)
+        if est is None:
+            print(f"{method:<27}{fmt(result.values):<26}{'-':<26}{'-':>9}  {result.seconds:8.4f}  (none)")
+            continue
+        err = np.max(np.abs(result.values.astype(float) - est.values))
+        print(f"{method:<27}{fmt(result.values):<26}{fmt(est.values):<26}{err:9.1e}  {result.seconds:8.4f}  "
+              f"{est.info['how']}")
 
     # 3. the authors' Riemann-Stieltjes grid for the global attribution, against the exact value
     exact = polyattr.attribute(model, x, "fafp_global")

@@ -10,6 +10,8 @@ any integer or Fraction is built.  Decimal text is read as the rational it denot
 from __future__ import annotations
 
 import re
+import sys
+from contextlib import contextmanager
 from fractions import Fraction
 
 import numpy as np
@@ -104,3 +106,23 @@ def to_fraction(v) -> Fraction:
     if not np.isfinite(f):
         raise ValueError(f"{v!r} is not finite")
     return Fraction(f)
+
+
+@contextmanager
+def long_integer_strings():
+    """Lift CPython's int <-> str digit limit (4300 by default) inside the block only.
+
+    Exact attributions are rationals with possibly many thousands of digits; writing and reading
+    them is the point, but the limit guards the rest of the process against slow parsing of
+    untrusted input, so it is restored on exit rather than lifted for good.
+    """
+    get = getattr(sys, "get_int_max_str_digits", None)
+    if get is None:  # Python < 3.11: no limit
+        yield
+        return
+    previous = get()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(previous)

@@ -30,7 +30,7 @@ import numpy as np
 from polyattr.attribution.integrals import Integrator
 from polyattr.geometry.domains import AffineSlice, Box, Segment
 from polyattr.geometry.regions import enumerate_regions
-from polyattr.measures.core import Dirac, PointPiece, ProductDensity, Uniform
+from polyattr.measures import Dirac, PointPiece, ProductDensity, Uniform
 from polyattr.models.io import random_network
 
 FAILURES: list[str] = []

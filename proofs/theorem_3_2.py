@@ -42,7 +42,7 @@ from polyattr.attribution.measure_methods import (
 from polyattr.geometry.domains import Box
 from polyattr.geometry.vertices import polytope_triangulation
 from polyattr.integrate.polynomial import integrate_polynomial_polytope
-from polyattr.measures.core import DensityPiece, Measure, PointPiece, ProductDensity, Uniform
+from polyattr.measures import DensityPiece, Measure, PointPiece, ProductDensity, Uniform
 
 FAILURES: list[str] = []
 GRID = 8  # corners, points and baselines on the 1/8 grid

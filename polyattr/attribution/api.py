@@ -1,7 +1,7 @@
 """``attribute(model, x, method, ...)``: input validation at the boundary, then dispatch to a method.
 
-A method is a function ``method(ctx) -> MethodResult`` registered under its contract name with
-:func:`register_method`.  Measure methods build a family of measures mu_{j,x} (one per feature)
+A method is a function ``method(ctx) -> MethodResult`` described by a
+:class:`~polyattr.attribution.registry.MethodSpec` registered next to it.  Measure methods build a family of measures mu_{j,x} (one per feature)
 and integrate the model against each; gradient and propagation methods use exact rules over the
 regions they cross.
 """
@@ -11,25 +11,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
-
 import numpy as np
 
 from polyattr.attribution.integrals import Integrator
+from polyattr.attribution.registry import (MethodSpec, OptionContext, get_method, method_names, register,
+                                           validate_options)
 from polyattr.attribution.result import Attribution
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain, as_vector
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
 from polyattr.memory import memory_budget
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
 from polyattr.models.ranges import check_float_range
-from polyattr.models.relu import ReLUNetwork
 
 
 @dataclass
 class AttributionContext:
     """Everything a method needs, validated: the model, the point, the baseline, the domain."""
 
-    model: ReLUNetwork  # float or exact, matching ``exact``
+    model: PiecewiseAffineModel  # float or exact, matching ``exact``
     x: np.ndarray
     baseline: np.ndarray | None
     domain: Box
@@ -37,14 +37,13 @@ class AttributionContext:
     exact: bool
     options: dict
     integrator: Integrator
-    used_options: set = field(default_factory=set)
 
     @property
     def d(self) -> int:
         return self.model.n_inputs
 
     def option(self, name: str, default=None):
-        self.used_options.add(name)
+        """The validated value of option ``name`` (its spec's default filled in), else ``default``."""
         return self.options.get(name, default)
 
     def require_baseline(self, method: str) -> np.ndarray:
@@ -68,33 +67,27 @@ class MethodResult:
     info: dict = field(default_factory=dict)
 
 
-_METHODS: dict[str, Callable[[AttributionContext], MethodResult]] = {}
-_NEEDS_BASELINE: dict[str, bool] = {}
-
-
 def register_method(name: str, needs_baseline: bool = False):
-    """Decorator: register ``fn(ctx) -> MethodResult`` under ``name``."""
+    """Decorator kept for plug-ins written against the old interface: register a spec with no options.
+
+    Prefer :func:`polyattr.attribution.registry.register` with a full :class:`MethodSpec`.
+    """
 
     def wrap(fn):
-        _METHODS[name] = fn
-        _NEEDS_BASELINE[name] = needs_baseline
+        register(MethodSpec(name=name, function=fn, doc=(fn.__doc__ or name).strip().splitlines()[0],
+                            needs_baseline=needs_baseline))
         return fn
 
     return wrap
 
 
 def available_methods() -> list[str]:
-    _load_methods()
-    return sorted(_METHODS)
-
-
-def _load_methods():
-    # importing the method modules registers them
-    from polyattr.attribution import gradient_methods, measure_methods, propagation  # noqa: F401
+    """The names of every registered method, sorted."""
+    return method_names()
 
 
 def attribute(
-    model: ReLUNetwork,
+    model: PiecewiseAffineModel,
     x,
     method: str,
     baseline=None,
@@ -105,6 +98,7 @@ def attribute(
     measures=None,
     max_regions: int | None = DEFAULT_MAX_REGIONS,
     feature_names=None,
+    progress: bool | None = None,
     max_memory=None,
     **options,
 ) -> Attribution:
@@ -112,11 +106,11 @@ def attribute(
 
     Parameters
     ----------
-    model : ReLUNetwork
-    x : array-like (d,)
-        The input to explain; must lie in ``domain``.
+    model : PiecewiseAffineModel
+    x : array-like (d,) or (n, d)
+        The input to explain, or a batch of n inputs (one per row); each must lie in ``domain``.
     method : str
-        One of :func:`available_methods` (the DESIGN.md contract names).
+        One of :func:`available_methods` (``polyattr methods`` lists them with their options).
     baseline : array-like (d,), optional
         Reference point of the baseline methods (ig, occlusion, shapley, deeplift, ...).  When
         omitted they use the zero vector if it lies in the domain, and raise otherwise.
@@ -131,44 +125,47 @@ def attribute(
         ``(x, j) -> Measure``.
     max_regions : int or None
         Region budget per support.
+    feature_names : list of str, optional
+    progress : bool or None
+        A progress bar over the rows of a batch (None: only for batches of more than 100 rows
+        that are still running after a few seconds; False never).
     max_memory : int, str or None
         Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
         :class:`~polyattr.errors.MemoryBudgetExceeded`.  Default: half the available memory.
     **options
         Method options (``radius`` for smoothgrad_uniform and lime_uniform, ``background`` for
-        expected_gradients, ``epsilon`` for epsilon_lrp, ...).  Unknown options raise.
+        expected_gradients, ``epsilon`` for epsilon_lrp, ...; see the method's spec).  Unknown
+        options and values of the wrong type raise before anything is computed.
 
     Returns
     -------
     Attribution
+        For one point: values (d,), base_values a number or None.  For a batch (n, d): values
+        (n, d), base_values (n,) (or None), data (n, d); ``error_bound`` bounds every entry.
+        Every partition a batch needs is enumerated once and reused across its rows.
     """
     with memory_budget(max_memory):
         return _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions,
-                          feature_names, options)
+                          feature_names, progress, options)
 
 
 def _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions, feature_names,
-               options) -> Attribution:
+               progress, options) -> Attribution:
     start = time.perf_counter()
-    _load_methods()
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    spec = get_method(method)
+    require_model(model)
     if not isinstance(exact, (bool, np.bool_)):
         raise PolyattrError(f"exact: expected True or False, got {exact!r:.60}")
-    if not isinstance(method, str):
-        raise PolyattrError(f"method: expected a method name (str), got {type(method).__name__} {method!r:.60}; "
-                            f"expected one of {', '.join(sorted(_METHODS))}")
-    if method not in _METHODS:
-        raise PolyattrError(f"method: unknown method {method!r}; expected one of {', '.join(sorted(_METHODS))}")
     k = model.check_output(output)
     d = model.n_inputs
     domain = as_domain(domain, d, exact=exact)
     if not isinstance(domain, Box):
         raise PolyattrError(f"domain: attributions are defined on a box domain, got {type(domain).__name__}")
-    x = domain.check_point(x, "x")
+    batch = _is_batch(x)
+    rows = _check_batch(domain, x) if batch else [domain.check_point(x, "x")]
     if baseline is not None:
         baseline = domain.check_point(baseline, "baseline")
-    elif _NEEDS_BASELINE[method]:
+    elif spec.needs_baseline:
         zero = np.zeros(d)
         if not domain.contains(zero):
             raise PolyattrError(f"baseline: method {method!r} needs a baseline, and 0 is outside the domain; pass baseline=...")
@@ -179,38 +176,89 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
         raise PolyattrError(f"feature_names: expected a sequence of {d} names, got {type(feature_names).__name__}")
     if feature_names is not None and len(feature_names) != d:
         raise PolyattrError(f"feature_names: expected {d} names, got {len(feature_names)}")
+    options = validate_options(spec, options, OptionContext(d, exact, domain))
     net = model.to_exact() if exact else model.to_float()
     if not exact:  # overflow would give inf/NaN values and an infinite error bound: refuse up front
-        check_float_range(net.weights, net.biases, np.asarray(domain.lower, float), np.asarray(domain.upper, float))
+        check_float_range(net.weights, net.biases, np.asarray(domain.lower, float), np.asarray(domain.upper, float),
+                          negative_slopes=getattr(net, "negative_slopes", None))
     integrator = Integrator(net, k, exact=exact, max_regions=max_regions)
-    ctx = AttributionContext(net, x, baseline, domain, k, exact, dict(options), integrator)
-    result = _METHODS[method](ctx)
-    unknown = set(options) - ctx.used_options
-    if unknown:
-        raise PolyattrError(f"options: {sorted(unknown)} are not options of method {method!r}")
-    is_exact = exact if result.exact is None else result.exact
+    if batch and len(rows) > 1:
+        integrator.reuse_box = domain  # slices and lines of the box are cut from its stored partition
+    results = []
+    for x_row in _progress(rows, progress, batch):
+        ctx = AttributionContext(net, x_row, baseline, domain, k, exact, dict(options), integrator)
+        results.append(_finish(spec, ctx, spec.function(ctx)))
+    regions = integrator.regions_used + sum(int(r.info.pop("extra_regions", 0)) for r in results)
+    names = list(feature_names) if feature_names is not None else None
+    seconds = time.perf_counter() - start
+    if not batch:
+        r = results[0]
+        return Attribution(values=r.values, base_values=r.base_value, data=rows[0], method=method, exact=r.exact,
+                           error_bound=0.0 if r.exact else float(r.error_bound), regions=regions, seconds=seconds,
+                           output=k, feature_names=names, info=r.info)
+    is_exact = all(r.exact for r in results)
+    dtype = object if is_exact else float
+    values = np.array([r.values for r in results], dtype=dtype).reshape(len(rows), d)
+    bases = [r.base_value for r in results]
+    base_values = None if all(b is None for b in bases) else np.array(
+        [b if is_exact else (np.nan if b is None else float(b)) for b in bases], dtype=dtype)
+    return Attribution(values=values, base_values=base_values, data=np.array(rows, dtype=rows[0].dtype),
+                       method=method, exact=is_exact,
+                       error_bound=0.0 if is_exact else max(float(r.error_bound) for r in results),
+                       regions=regions, seconds=seconds, output=k, feature_names=names,
+                       info={"rows": [r.info for r in results], "enumerations": integrator.enumerations,
+                             "cuts": integrator.cuts})
+
+
+def _is_batch(x) -> bool:
+    try:
+        return np.ndim(np.asarray(x, dtype=object)) == 2
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_batch(domain, X) -> list:
+    arr = np.asarray(X, dtype=object)
+    if arr.shape[0] == 0:
+        raise PolyattrError(f"x: expected a batch of shape (n, {domain.dim}) with n >= 1, got shape {arr.shape}")
+    return [domain.check_point(row, f"x[{i}]") for i, row in enumerate(arr)]
+
+
+#: batches longer than this get a progress bar by default (it appears after a few seconds)
+PROGRESS_MIN_ROWS = 100
+
+
+def _progress(rows, progress, batch):
+    show = progress if progress is not None else (batch and len(rows) > PROGRESS_MIN_ROWS)
+    if not show:
+        return rows
+    from tqdm.auto import tqdm
+
+    # delay: a batch that finishes quickly prints nothing (quiet unless asked or long)
+    return tqdm(rows, desc="attribute", unit="point", delay=0 if progress else 5.0, leave=False)
+
+
+@dataclass
+class _RowResult:
+    values: np.ndarray
+    base_value: object
+    exact: bool
+    error_bound: float
+    info: dict
+
+
+def _finish(spec: MethodSpec, ctx: AttributionContext, result: MethodResult) -> _RowResult:
+    """Check and convert one method result: Fractions when exact, finite floats otherwise."""
+    is_exact = ctx.exact if result.exact is None else result.exact
     if is_exact:
         values = np.array([Fraction(v) for v in result.values], dtype=object)
     else:
         values = np.array([float(v) for v in result.values], dtype=float)
         if not np.all(np.isfinite(values)):
-            raise PolyattrError(f"method {method!r} produced non-finite values; this is a bug, please report it")
-    if values.shape != (d,):
-        raise PolyattrError(f"method {method!r} returned {values.shape} values for {d} features")
-    regions = integrator.regions_used + int(result.info.pop("extra_regions", 0))
-    return Attribution(
-        values=values,
-        base_values=result.base_value,
-        data=x,
-        method=method,
-        exact=is_exact,
-        error_bound=0.0 if is_exact else float(result.error_bound),
-        regions=regions,
-        seconds=time.perf_counter() - start,
-        output=k,
-        feature_names=list(feature_names) if feature_names is not None else None,
-        info=result.info,
-    )
+            raise PolyattrError(f"method {spec.name!r} produced non-finite values; this is a bug, please report it")
+    if values.shape != (ctx.d,):
+        raise PolyattrError(f"method {spec.name!r} returned {values.shape} values for {ctx.d} features")
+    return _RowResult(values, result.base_value, is_exact, 0.0 if is_exact else float(result.error_bound), result.info)
 
 
 def integrate_family(ctx: AttributionContext, measures) -> MethodResult:

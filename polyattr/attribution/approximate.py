@@ -271,59 +271,115 @@ def _shapley_weight(s: int, d: int) -> float:
     return math.factorial(s) * math.factorial(d - s - 1) / math.factorial(d)
 
 
+@dataclass
+class DistributionProblem:
+    """The point, baseline and box a method's distribution functions are built from (float arrays)."""
+
+    x: np.ndarray | None
+    baseline: np.ndarray | None
+    lo: np.ndarray
+    hi: np.ndarray
+
+    @property
+    def d(self) -> int:
+        return self.lo.shape[0]
+
+    def dirac(self, p) -> DistributionFunction:
+        return product_distribution([("dirac", v) for v in p], self.lo, self.hi)
+
+    def slice_(self, subset) -> DistributionFunction:
+        """delta_{x_S} (x) uniform on the other coordinates."""
+        return product_distribution([("dirac", self.x[i]) if i in subset else ("uniform",) for i in range(self.d)],
+                                    self.lo, self.hi)
+
+
 def distribution_functions(method: str, x=None, baseline=None, domain=None, d: int | None = None) -> list:
     """The distribution functions F_{j,x}(a) = mu_{j,x}([l, a]) of a method's measures (THEORY.md §3.3).
 
-    Supported: ``occlusion``, ``shapley`` (baseline), ``shapley_uniform``, ``pdp``, ``ice`` (centred
-    ICE value), ``fafp_local``, ``fafp_global``.  Written from the definitions, independently of
-    :mod:`polyattr.attribution.measure_methods`.
+    Supported: the methods whose spec names a ``distribution`` (``occlusion``, ``shapley``
+    (baseline), ``shapley_uniform``, ``pdp``, ``ice`` (centred ICE value), ``fafp_local``,
+    ``fafp_global``): the ``distribution_*`` functions below, written from the definitions,
+    independently of :mod:`polyattr.attribution.measure_methods`.
     """
+    from polyattr.attribution.registry import get_method
+
+    spec = get_method(method)
+    if spec.distribution is None:
+        raise PolyattrError(f"method: no distribution functions for {method!r}; expected one of "
+                            + ", ".join(s.name for s in _specs_with_distributions()))
     if x is None and d is None:
         raise PolyattrError("x: needed (or d= for fafp_global)")
     d = len(x) if x is not None else int(d)
     lo, hi = _box_arrays(domain, d)
     x = None if x is None else np.asarray([float(v) for v in x], float)
-    if baseline is None and method in ("occlusion", "shapley"):
+    if baseline is None and spec.needs_baseline:
         baseline = np.zeros(d)
     bl = None if baseline is None else np.asarray([float(v) for v in baseline], float)
+    return spec.distribution(DistributionProblem(x, bl, lo, hi))
 
-    def dirac(p):
-        return product_distribution([("dirac", v) for v in p], lo, hi)
 
-    def slice_(subset):  # delta_{x_S} (x) uniform on the rest
-        return product_distribution([("dirac", x[i]) if i in subset else ("uniform",) for i in range(d)], lo, hi)
+def _specs_with_distributions():
+    from polyattr.attribution.registry import method_specs
 
-    if method == "occlusion":
-        return [linear_combination([(1.0, dirac(x)), (-1.0, dirac(_hybrid(x, bl, [i for i in range(d) if i != j])))])
-                for j in range(d)]
-    if method in ("shapley", "shapley_uniform"):
-        point = (lambda S: dirac(_hybrid(x, bl, S))) if method == "shapley" else slice_
-        family = []
-        for j in range(d):
-            others = [i for i in range(d) if i != j]
-            terms = []
-            for mask in product((0, 1), repeat=d - 1):
-                S = [i for i, m in zip(others, mask) if m]
-                w = _shapley_weight(len(S), d)
-                terms += [(w, point(set(S) | {j})), (-w, point(set(S)))]
-            family.append(linear_combination(terms))
-        return family
-    if method == "pdp":
-        return [slice_({j}) for j in range(d)]
-    if method == "ice":
-        family = []
-        for j in range(d):
-            line = product_distribution([("uniform",) if i == j else ("dirac", x[i]) for i in range(d)], lo, hi)
-            family.append(linear_combination([(1.0, dirac(x)), (-1.0, line)]))
-        return family
-    if method == "fafp_local":
-        return [dirac(np.where(np.arange(d) == j, x[j] if x is not None else 0.0, lo)) for j in range(d)]
-    if method == "fafp_global":
-        # 2 x Lebesgue on the edge {l + t e_j}: the other coordinates are point masses at the lower face
-        return [product_distribution([("lebesgue",) if i == j else ("dirac", lo[i]) for i in range(d)], lo, hi, mass=2.0)
-                for j in range(d)]
-    raise PolyattrError(f"method: no distribution functions for {method!r}; expected occlusion, shapley, "
-                        "shapley_uniform, pdp, ice, fafp_local or fafp_global")
+    return [s for s in method_specs() if s.distribution is not None]
+
+
+def distribution_occlusion(p: DistributionProblem) -> list:
+    """delta_x - delta_{x with x_j := x'_j}."""
+    d, x = p.d, p.x
+    return [linear_combination([(1.0, p.dirac(x)), (-1.0, p.dirac(_hybrid(x, p.baseline, [i for i in range(d) if i != j])))])
+            for j in range(d)]
+
+
+def _shapley_distributions(p: DistributionProblem, point) -> list:
+    d = p.d
+    family = []
+    for j in range(d):
+        others = [i for i in range(d) if i != j]
+        terms = []
+        for mask in product((0, 1), repeat=d - 1):
+            S = [i for i, m in zip(others, mask) if m]
+            w = _shapley_weight(len(S), d)
+            terms += [(w, point(set(S) | {j})), (-w, point(set(S)))]
+        family.append(linear_combination(terms))
+    return family
+
+
+def distribution_shapley(p: DistributionProblem) -> list:
+    """Baseline Shapley: weighted differences of Dirac masses at hybrid points."""
+    return _shapley_distributions(p, lambda S: p.dirac(_hybrid(p.x, p.baseline, S)))
+
+
+def distribution_shapley_uniform(p: DistributionProblem) -> list:
+    """Interventional Shapley, uniform background: weighted differences of slice measures."""
+    return _shapley_distributions(p, p.slice_)
+
+
+def distribution_pdp(p: DistributionProblem) -> list:
+    """delta_{x_j} (x) uniform on the other coordinates."""
+    return [p.slice_({j}) for j in range(p.d)]
+
+
+def distribution_ice(p: DistributionProblem) -> list:
+    """delta_x - uniform on the line through x along e_j."""
+    family = []
+    for j in range(p.d):
+        line = product_distribution([("uniform",) if i == j else ("dirac", p.x[i]) for i in range(p.d)], p.lo, p.hi)
+        family.append(linear_combination([(1.0, p.dirac(p.x)), (-1.0, line)]))
+    return family
+
+
+def distribution_fafp_local(p: DistributionProblem) -> list:
+    """delta at the point with z_j = x_j and the other coordinates at the lower corner."""
+    d = p.d
+    return [p.dirac(np.where(np.arange(d) == j, p.x[j] if p.x is not None else 0.0, p.lo)) for j in range(d)]
+
+
+def distribution_fafp_global(p: DistributionProblem) -> list:
+    """2 x Lebesgue on the edge {l + t e_j}: the other coordinates are point masses at the lower face."""
+    d = p.d
+    return [product_distribution([("lebesgue",) if i == j else ("dirac", p.lo[i]) for i in range(d)], p.lo, p.hi,
+                                 mass=2.0) for j in range(d)]
 
 
 def _poly_cdf(a: np.ndarray, coeffs, lower: float, upper: float) -> np.ndarray:
@@ -523,27 +579,69 @@ class SampledEstimate:
         return np.zeros_like(self.values)
 
 
-SAMPLED_METHODS = ("occlusion", "shapley", "shapley_uniform", "pdp", "ice", "fafp_local", "fafp_global",
-                   "gradient", "gradient_x_input", "ig", "smoothgrad_uniform", "expected_gradients_uniform",
-                   "lime_uniform")
+@dataclass
+class SamplingProblem:
+    """What a sampled reference needs: the model as a batched function, the point, the box, the budget.
+
+    Built by :func:`sampled_attribution`; each ``sampled_*`` function below estimates one method from
+    its definition (a method's spec names its function, see
+    :class:`~polyattr.attribution.registry.MethodSpec`).
+    """
+
+    model: object
+    output: int | None
+    f: Callable[[np.ndarray], np.ndarray]
+    x: np.ndarray
+    baseline: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    rng: np.random.Generator
+    n: int
+    steps: int
+    radius: object
+    options: dict
+    method: str
+    start: float
+
+    @property
+    def d(self) -> int:
+        return self.x.shape[0]
+
+    def uniform(self, m: int) -> np.ndarray:
+        return self.lo + (self.hi - self.lo) * self.rng.random((m, self.d))
+
+    def done(self, values, kind, count, stderr=None, err=None, how: str = "", **info) -> SampledEstimate:
+        info["how"] = how
+        return SampledEstimate(self.method, np.asarray(values, float), kind, int(count),
+                               None if stderr is None else np.asarray(stderr, float),
+                               None if err is None else np.asarray(err, float), time.perf_counter() - self.start, info)
 
 
 def sampled_attribution(model, x, method: str, baseline=None, domain=None, *, n: int = 10**5, rng=None,
-                        output: int | None = None, steps: int = 50, radius: float = 0.1) -> SampledEstimate | None:
+                        output: int | None = None, steps: int = 50, radius: float = 0.1,
+                        options: dict | None = None) -> SampledEstimate | None:
     """A sampled estimate of ``method``'s attribution, or None where sampling makes no sense.
+
+    The estimate is the method's spec's ``sampled`` function (one of the ``sampled_*`` functions of
+    this module for polyattr's methods):
 
     * ``pdp``, ``ice``, ``fafp_global``, ``shapley_uniform`` (random permutations and background
       points), ``shapley`` (random permutations), ``smoothgrad_uniform``,
       ``expected_gradients_uniform``, ``lime_uniform`` (least squares on samples): Monte Carlo with
       ``n`` samples and a standard error per feature;
-    * ``ig``: a ``steps``-point midpoint Riemann sum, error estimated by the midpoint-trapezoid gap;
+    * ``ig`` (and ``expected_gradients``, over its background): a ``steps``-point midpoint Riemann
+      sum, error estimated by the midpoint-trapezoid gap;
     * ``occlusion``, ``fafp_local``, ``gradient``, ``gradient_x_input``: finitely many model
       evaluations (a finite-difference gradient for the gradient methods), no sampling error;
     * ``deeplift``, ``epsilon_lrp``, ``measure``: None.
 
     ``radius`` is the half-width of the noise box [x - r, x + r] of smoothgrad_uniform and
-    lime_uniform (not clipped to the domain: the network is defined everywhere).
+    lime_uniform (not clipped to the domain: the network is defined everywhere); ``options`` are
+    the method's other options (``background`` of expected_gradients).
     """
+    from polyattr.attribution.registry import get_method
+
+    spec = get_method(method)
     start = time.perf_counter()
     f = network_function(model, output)
     d = f.n_inputs
@@ -552,104 +650,178 @@ def sampled_attribution(model, x, method: str, baseline=None, domain=None, *, n:
     if x.shape != (d,):
         raise PolyattrError(f"x: expected {d} values, got {x.shape}")
     xb = np.zeros(d) if baseline is None else np.asarray([float(v) for v in baseline], float)
-    rng = np.random.default_rng(rng)
-
-    def done(values, kind, count, stderr=None, err=None, **info):
-        return SampledEstimate(method, np.asarray(values, float), kind, int(count),
-                               None if stderr is None else np.asarray(stderr, float),
-                               None if err is None else np.asarray(err, float), time.perf_counter() - start, info)
-
-    def uniform(m):
-        return lo + (hi - lo) * rng.random((m, d))
-
-    if method == "occlusion":
-        Z = np.repeat(x[None, :], d, axis=0)
-        Z[np.arange(d), np.arange(d)] = xb
-        return done(f(x[None, :])[0] - f(Z), "evaluation", d + 1)
-    if method == "fafp_local":
-        Z = np.repeat(lo[None, :], d, axis=0)
-        Z[np.arange(d), np.arange(d)] = x
-        return done(f(Z), "evaluation", d)
-    if method in ("gradient", "gradient_x_input"):
-        # central differences, step inside the box; exact for the affine piece when no kink is crossed
-        h = 1e-6 * (hi - lo)
-        Zp = np.repeat(x[None, :], d, axis=0)
-        Zm = Zp.copy()
-        Zp[np.arange(d), np.arange(d)] = np.minimum(x + h, hi)
-        Zm[np.arange(d), np.arange(d)] = np.maximum(x - h, lo)
-        g = (f(Zp) - f(Zm)) / (np.diag(Zp) - np.diag(Zm))
-        return done(g if method == "gradient" else g * x, "evaluation", 2 * d)
-    if method == "ig":
-        mid = riemann_ig(model, x, xb, steps, rule="midpoint", output=output)
-        trap = riemann_ig(model, x, xb, steps, rule="trapezoid", output=output)
-        return done(mid, "riemann", steps, err=np.abs(mid - trap), rule="midpoint")
-    if method in ("pdp", "ice", "fafp_global"):
-        means, errs = [], []
-        for j in range(d):
-            if method == "pdp":
-                def sampler(m, rng, j=j):
-                    Z = uniform(m)
-                    Z[:, j] = x[j]
-                    return Z
-                r = monte_carlo(f, sampler, n, rng)
-                means.append(float(r.mean))
-                errs.append(float(r.stderr))
-            elif method == "ice":
-                def sampler(m, rng, j=j):
-                    Z = np.repeat(x[None, :], m, axis=0)
-                    Z[:, j] = lo[j] + (hi[j] - lo[j]) * rng.random(m)
-                    return Z
-                r = monte_carlo(f, sampler, n, rng)
-                means.append(float(f(x[None, :])[0] - r.mean))
-                errs.append(float(r.stderr))
-            else:
-                def sampler(m, rng, j=j):
-                    Z = np.repeat(lo[None, :], m, axis=0)
-                    Z[:, j] = lo[j] + (hi[j] - lo[j]) * rng.random(m)
-                    return Z, np.full(m, 2.0 * (hi[j] - lo[j]))
-                r = monte_carlo(f, sampler, n, rng)
-                means.append(float(r.mean))
-                errs.append(float(r.stderr))
-        return done(means, "monte_carlo", n * d, stderr=errs)
-    if method in ("shapley", "shapley_uniform"):
-        return _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start)
-    if method in ("smoothgrad_uniform", "expected_gradients_uniform", "lime_uniform"):
-        grad = network_gradient(model, output)
-        # the noise box [x - r, x + r] is not clipped to the domain (as polyattr's methods define it)
-        blo, bhi = x - radius, x + radius
-        if method == "smoothgrad_uniform":
-            r = monte_carlo(grad, lambda m, rng: blo + (bhi - blo) * rng.random((m, d)), n, rng)
-            return done(r.mean, "monte_carlo", n, stderr=r.stderr)
-        if method == "expected_gradients_uniform":
-            def integrand(P):  # P = (baseline, alpha) packed in one array
-                base, alpha = P[:, :d], P[:, d:]
-                return (x[None, :] - base) * grad(base + alpha * (x[None, :] - base))
-
-            def sampler(m, rng):
-                return np.hstack([uniform(m), rng.random((m, 1))])
-
-            r = monte_carlo(integrand, sampler, n, rng)
-            return done(r.mean, "monte_carlo", n, stderr=r.stderr)
-        Z = blo + (bhi - blo) * rng.random((n, d))
-        X1 = np.hstack([Z, np.ones((n, 1))])
-        y = f(Z)
-        coef, *_ = np.linalg.lstsq(X1, y, rcond=None)
-        resid = y - X1 @ coef
-        cov = np.linalg.inv(X1.T @ X1) * (resid @ resid) / max(1, n - d - 1)
-        # the surrogate's slopes; the standard errors are the usual least-squares ones
-        return done(coef[:d], "monte_carlo", n, stderr=np.sqrt(np.diag(cov))[:d], intercept=float(coef[d]))
-    if method in ("deeplift", "epsilon_lrp", "measure"):
-        return None
-    raise PolyattrError(f"method: unknown method {method!r}")
+    options = dict(options or {})
+    radius = options.get("radius", radius)
+    problem = SamplingProblem(model, output, f, x, xb, lo, hi, np.random.default_rng(rng), int(n), steps,
+                              np.asarray(radius, float), options, method, start)
+    return None if spec.sampled is None else spec.sampled(problem)
 
 
-def _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start) -> SampledEstimate:
-    """Shapley values by random permutations (and, for shapley_uniform, random background points).
+def sampled_occlusion(p: SamplingProblem) -> SampledEstimate:
+    """f(x) - f(x with x_j := x'_j), d + 1 evaluations."""
+    d, x = p.d, p.x
+    Z = np.repeat(x[None, :], d, axis=0)
+    Z[np.arange(d), np.arange(d)] = p.baseline
+    return p.done(p.f(x[None, :])[0] - p.f(Z), "evaluation", d + 1, how="direct evaluation")
+
+
+def sampled_fafp_local(p: SamplingProblem) -> SampledEstimate:
+    """f at the point with z_j = x_j and the other coordinates at the lower corner."""
+    d = p.d
+    Z = np.repeat(p.lo[None, :], d, axis=0)
+    Z[np.arange(d), np.arange(d)] = p.x
+    return p.done(p.f(Z), "evaluation", d, how="direct evaluation")
+
+
+def _central_differences(p: SamplingProblem) -> np.ndarray:
+    # step inside the box; exact for the affine piece when no kink is crossed
+    d, x, lo, hi = p.d, p.x, p.lo, p.hi
+    h = 1e-6 * (hi - lo)
+    Zp = np.repeat(x[None, :], d, axis=0)
+    Zm = Zp.copy()
+    Zp[np.arange(d), np.arange(d)] = np.minimum(x + h, hi)
+    Zm[np.arange(d), np.arange(d)] = np.maximum(x - h, lo)
+    return (p.f(Zp) - p.f(Zm)) / (np.diag(Zp) - np.diag(Zm))
+
+
+def sampled_gradient(p: SamplingProblem) -> SampledEstimate:
+    """The gradient by central differences."""
+    return p.done(_central_differences(p), "evaluation", 2 * p.d, how="central differences")
+
+
+def sampled_gradient_x_input(p: SamplingProblem) -> SampledEstimate:
+    """Central differences times x."""
+    return p.done(_central_differences(p) * p.x, "evaluation", 2 * p.d, how="central differences")
+
+
+def sampled_ig(p: SamplingProblem) -> SampledEstimate:
+    """A midpoint Riemann sum of IG; error estimated by the midpoint-trapezoid gap."""
+    mid = riemann_ig(p.model, p.x, p.baseline, p.steps, rule="midpoint", output=p.output)
+    trap = riemann_ig(p.model, p.x, p.baseline, p.steps, rule="trapezoid", output=p.output)
+    return p.done(mid, "riemann", p.steps, err=np.abs(mid - trap), rule="midpoint", how=f"riemann sum, {p.steps} steps")
+
+
+def sampled_expected_gradients(p: SamplingProblem) -> SampledEstimate:
+    """The mean over the ``background`` option's rows of a 10 x ``steps`` midpoint Riemann IG."""
+    background = np.atleast_2d(np.asarray(p.options["background"], float))
+    steps = 10 * p.steps
+    values = np.mean([riemann_ig(p.model, p.x, b, steps, output=p.output) for b in background], axis=0)
+    return p.done(values, "riemann", steps * len(background),
+                  how=f"riemann IG, {steps} steps x {len(background)} baselines")
+
+
+def _mc_how(p: SamplingProblem, stderr) -> str:
+    return f"monte carlo n={p.n:.0e}, stderr {float(np.max(stderr)):.1e}"
+
+
+def _per_feature_monte_carlo(p: SamplingProblem, sampler_for, finish=lambda j, mean: mean) -> SampledEstimate:
+    means, errs = [], []
+    for j in range(p.d):
+        r = monte_carlo(p.f, sampler_for(j), p.n, p.rng)
+        means.append(float(finish(j, r.mean)))
+        errs.append(float(r.stderr))
+    return p.done(means, "monte_carlo", p.n * p.d, stderr=errs, how=_mc_how(p, errs))
+
+
+def sampled_pdp(p: SamplingProblem) -> SampledEstimate:
+    """E f(x_j, Z_-j), Z uniform on the box: Monte Carlo per feature."""
+    def sampler_for(j):
+        def sampler(m, rng):
+            Z = p.uniform(m)
+            Z[:, j] = p.x[j]
+            return Z
+        return sampler
+
+    return _per_feature_monte_carlo(p, sampler_for)
+
+
+def sampled_ice(p: SamplingProblem) -> SampledEstimate:
+    """f(x) - E f(x with x_j := U), U uniform on [lower_j, upper_j]: Monte Carlo per feature."""
+    def sampler_for(j):
+        def sampler(m, rng):
+            Z = np.repeat(p.x[None, :], m, axis=0)
+            Z[:, j] = p.lo[j] + (p.hi[j] - p.lo[j]) * rng.random(m)
+            return Z
+        return sampler
+
+    fx = p.f(p.x[None, :])[0]
+    return _per_feature_monte_carlo(p, sampler_for, lambda j, mean: fx - mean)
+
+
+def sampled_fafp_global(p: SamplingProblem) -> SampledEstimate:
+    """2 x the integral of f along the box edge from the lower corner in direction e_j: Monte Carlo."""
+    def sampler_for(j):
+        def sampler(m, rng):
+            Z = np.repeat(p.lo[None, :], m, axis=0)
+            Z[:, j] = p.lo[j] + (p.hi[j] - p.lo[j]) * rng.random(m)
+            return Z, np.full(m, 2.0 * (p.hi[j] - p.lo[j]))
+        return sampler
+
+    return _per_feature_monte_carlo(p, sampler_for)
+
+
+def sampled_shapley(p: SamplingProblem) -> SampledEstimate:
+    """Baseline Shapley by random permutations."""
+    return _permutation_shapley(p, uniform_background=False)
+
+
+def sampled_shapley_uniform(p: SamplingProblem) -> SampledEstimate:
+    """Interventional Shapley by random permutations and background points uniform on the box."""
+    return _permutation_shapley(p, uniform_background=True)
+
+
+def _noise_box(p: SamplingProblem):
+    # the noise box [x - r, x + r] is not clipped to the domain (as polyattr's methods define it)
+    return p.x - p.radius, p.x + p.radius
+
+
+def sampled_smoothgrad_uniform(p: SamplingProblem) -> SampledEstimate:
+    """The mean gradient over the noise box: Monte Carlo."""
+    blo, bhi = _noise_box(p)
+    grad = network_gradient(p.model, p.output)
+    r = monte_carlo(grad, lambda m, rng: blo + (bhi - blo) * rng.random((m, p.d)), p.n, p.rng)
+    return p.done(r.mean, "monte_carlo", p.n, stderr=r.stderr, how=_mc_how(p, r.stderr))
+
+
+def sampled_expected_gradients_uniform(p: SamplingProblem) -> SampledEstimate:
+    """E over baselines U and alpha ~ U[0, 1] of (x - U) grad f(U + alpha (x - U)): Monte Carlo."""
+    d, x = p.d, p.x
+    grad = network_gradient(p.model, p.output)
+
+    def integrand(P):  # P = (baseline, alpha) packed in one array
+        base, alpha = P[:, :d], P[:, d:]
+        return (x[None, :] - base) * grad(base + alpha * (x[None, :] - base))
+
+    def sampler(m, rng):
+        return np.hstack([p.uniform(m), rng.random((m, 1))])
+
+    r = monte_carlo(integrand, sampler, p.n, p.rng)
+    return p.done(r.mean, "monte_carlo", p.n, stderr=r.stderr, how=_mc_how(p, r.stderr))
+
+
+def sampled_lime_uniform(p: SamplingProblem) -> SampledEstimate:
+    """Least squares of f on samples uniform on the noise box: the surrogate's slopes."""
+    n, d = p.n, p.d
+    blo, bhi = _noise_box(p)
+    Z = blo + (bhi - blo) * p.rng.random((n, d))
+    X1 = np.hstack([Z, np.ones((n, 1))])
+    y = p.f(Z)
+    coef, *_ = np.linalg.lstsq(X1, y, rcond=None)
+    resid = y - X1 @ coef
+    cov = np.linalg.inv(X1.T @ X1) * (resid @ resid) / max(1, n - d - 1)
+    # the surrogate's slopes; the standard errors are the usual least-squares ones
+    stderr = np.sqrt(np.diag(cov))[:d]
+    return p.done(coef[:d], "monte_carlo", n, stderr=stderr, intercept=float(coef[d]), how=_mc_how(p, stderr))
+
+
+def _permutation_shapley(p: SamplingProblem, uniform_background: bool) -> SampledEstimate:
+    """Shapley values by random permutations (and, for the uniform background, random background points).
 
     Each sample draws a permutation pi (and a background point z ~ U(box), or z = baseline) and
     walks the d+1 hybrid points that switch the coordinates to x in the order pi; feature pi_k
     gets the k-th increment.  The mean over samples is unbiased for each Shapley value.
     """
+    f, x, xb, lo, hi, n, rng = p.f, p.x, p.baseline, p.lo, p.hi, p.n, p.rng
     d = x.shape[0]
     sums, sq = np.zeros(d), np.zeros(d)
     batch = max(1, 2**18 // (d + 1))
@@ -657,7 +829,7 @@ def _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start) -> SampledEsti
     while done_n < n:
         m = min(batch, n - done_n)
         perms = np.argsort(rng.random((m, d)), axis=1)
-        base = lo + (hi - lo) * rng.random((m, d)) if method == "shapley_uniform" else np.repeat(xb[None, :], m, axis=0)
+        base = lo + (hi - lo) * rng.random((m, d)) if uniform_background else np.repeat(xb[None, :], m, axis=0)
         Z = np.repeat(base[:, None, :], d + 1, axis=1)  # (m, d+1, d)
         for k in range(d):
             cols = perms[:, k]
@@ -671,5 +843,6 @@ def _permutation_shapley(f, x, xb, lo, hi, n, rng, method, start) -> SampledEsti
         done_n += m
     mean = sums / n
     var = np.maximum(sq / n - mean**2, 0.0) * n / max(1, n - 1)
-    return SampledEstimate(method, mean, "monte_carlo", n * (d + 1), np.sqrt(var / n), None,
-                           time.perf_counter() - start, {"permutations": n})
+    stderr = np.sqrt(var / n)
+    return p.done(mean, "monte_carlo", n * (d + 1), stderr=stderr, permutations=n,
+                  how=f"monte carlo, {n:.0e} permutations, stderr {float(np.max(stderr)):.1e}")

@@ -25,61 +25,27 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.attribution.api import AttributionContext, MethodResult, register_method
+from polyattr.attribution import approximate
+from polyattr.attribution.api import AttributionContext, MethodResult
+from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_vector
-from polyattr.geometry.segment_walk import (
-    SegmentPieces,
-    _ig_kernel,
-    _kernel_weights,
-    pattern_gradients,
-    point_pattern,
-    segment_breakpoints,
-)
-from polyattr.models.relu import ReLUNetwork
-
-_U = 2.0**-53
-
-
-def _gamma(n: int) -> float:
-    return n * _U / (1 - n * _U)
+from polyattr.geometry.segment_walk import SegmentPieces, integrated_gradients_walk, segment_breakpoints
+from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma as _gamma
+from polyattr.numerics import round_up
 
 
 # ------------------------------------------------------------------------------ error bounds
-def gradient_magnitude_bound(model: ReLUNetwork, output: int) -> np.ndarray:
-    """(|w_out| |W_{L-1}| ... |W_0|)_j: a bound on |d f / d z_j| over every pattern (shape (d,))."""
-    net = model.to_float()
-    cache = net.__dict__.setdefault("_gradient_magnitude_bounds", {})
-    if output not in cache:
-        v = np.abs(net.weights[-1][output])
-        for W in reversed(net.weights[:-1]):
-            v = v @ np.abs(W)
-        cache[output] = v
-    return cache[output]
+def gradient_magnitude_bound(model: PiecewiseAffineModel, output: int) -> np.ndarray:
+    """A bound on |d f / d z_j| over every pattern (shape (d,)): the model's own, cached there."""
+    return model.gradient_magnitude_bound(output)
 
 
-def neuron_flip_bounds(model: ReLUNetwork, output: int) -> np.ndarray:
-    """Row i: a bound on |change of the gradient| when hidden neuron i alone switches on or off.
-
-    With u_i = (|w_out| |W_{L-1}| ... |W_{l+1}|)_i (everything above neuron i, every mask 1) and
-    D_i = (|W_{l-1}| ... |W_0|)_i (everything below), the change is at most u_i D_i (shape
-    (n_neurons, d)).  Several switches add up (triangle inequality).
-    """
-    net = model.to_float()
-    cache = net.__dict__.setdefault("_neuron_flip_bounds", {})
-    if output not in cache:
-        hidden = net.weights[:-1]
-        downs, D = [], None
-        for W in hidden:
-            D = np.abs(W) if D is None else np.abs(W) @ D
-            downs.append(D)
-        ups, u = [], np.abs(net.weights[-1][output])
-        for li in range(len(hidden) - 1, -1, -1):
-            ups.append(u)
-            u = u @ np.abs(hidden[li])
-        ups.reverse()
-        cache[output] = np.vstack([u_l[:, None] * D_l for u_l, D_l in zip(ups, downs)])
-    return cache[output]
+def neuron_flip_bounds(model: PiecewiseAffineModel, output: int) -> np.ndarray:
+    """Per hidden unit, a bound on |change of the gradient| when it alone switches (the model's own)."""
+    return model.unit_flip_bounds(output)
 
 
 def _float_point(v, name: str, d: int) -> np.ndarray:
@@ -93,15 +59,10 @@ def _float_point(v, name: str, d: int) -> np.ndarray:
     return arr
 
 
-def gradient_rounding_bound(model: ReLUNetwork, output: int) -> np.ndarray:
-    """Bound on |computed - exact| of a float gradient w_P (any pattern), per feature.
-
-    Each backward product is a dot product of at most n terms, so the chain of L+1 products is
-    within gamma_{sum n} of the exact product, in absolute value the chain of |W| (a factor 2 for
-    the first-order step).
-    """
-    n_total = sum(W.shape[1] for W in model.weights) + len(model.weights)
-    return 2.0 * _gamma(n_total) * gradient_magnitude_bound(model, output)
+def gradient_rounding_bound(model: PiecewiseAffineModel, output: int) -> np.ndarray:
+    """Bound on |computed - exact| of a float gradient w_P (any pattern), per feature (the model's
+    :meth:`~polyattr.models.relu.ReLUNetwork.gradient_rounding_bound`)."""
+    return model.gradient_rounding_bound(output)
 
 
 # ----------------------------------------------------------------------------- the gradient
@@ -118,15 +79,17 @@ def _direction(ctx: AttributionContext):
     return v
 
 
-def local_gradient(model: ReLUNetwork, x, output: int, direction=None, exact: bool = False):
+def local_gradient(model: PiecewiseAffineModel, x, output: int, direction=None, exact: bool = False):
     """The gradient w_P of the region at ``x`` (one-sided along ``direction`` on a boundary).
 
-    Returns (gradient (d,), info dict, float error bound).  See :func:`point_pattern` for how the
-    side is chosen.
+    Returns (gradient (d,), info dict, float error bound).  See
+    :meth:`~polyattr.models.relu.ReLUNetwork.one_sided_pattern` for how the side is chosen.  A
+    leaky unit's one-sided gradient uses its slope alpha on the inactive side; identity units are
+    never tied (they have no boundary).
     """
     net = model.to_exact() if exact else model.to_float()
-    pattern, tied = point_pattern(net, x, direction, exact=exact)
-    grad = pattern_gradients(net, pattern[None, :], output)[0]
+    pattern, tied = net.one_sided_pattern(x, direction)
+    grad = net.pattern_gradients(pattern[None, :], output)[0]
     on_boundary = bool(np.any(tied))
     info = {
         "on_boundary": on_boundary,
@@ -140,7 +103,6 @@ def local_gradient(model: ReLUNetwork, x, output: int, direction=None, exact: bo
     return grad, info, bound
 
 
-@register_method("gradient")
 def _gradient(ctx: AttributionContext) -> MethodResult:
     """w_P of the region containing x.
 
@@ -153,18 +115,34 @@ def _gradient(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(grad), bound, info=info)
 
 
-@register_method("gradient_x_input")
+_DIRECTION = OptionSpec("direction", "vector", help="side to take on a region boundary: the region entered moving from x along this vector")
+
+register(MethodSpec(
+    name="gradient", function=_gradient, options=(_DIRECTION,), certificate="gradient", completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_gradient,
+    doc="the gradient w_P of the linear region containing x"))
+
+
 def _gradient_x_input(ctx: AttributionContext) -> MethodResult:
     """gradient * x (same ``direction`` option and boundary report as ``gradient``)."""
     grad, info, bound = local_gradient(ctx.model, ctx.x, ctx.output, _direction(ctx), ctx.exact)
     values = grad * ctx.x
     if not ctx.exact:
-        bound = float(np.max(np.abs(ctx.x) * bound + _U * np.abs(values), initial=0.0))
+        bound = float(np.max(round_up(np.abs(ctx.x) * bound + _U * np.abs(values), 3), initial=0.0))
     return MethodResult(list(values), bound, info=info)
 
 
+register(MethodSpec(
+    name="gradient_x_input", function=_gradient_x_input, options=(_DIRECTION,), certificate="gradient",
+    completeness="output",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_gradient_x_input,
+    doc="gradient times input, w_P * x"))
+
+
 # --------------------------------------------------------------------- Integrated Gradients
-def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact: bool = False):
+def integrated_gradients(model: PiecewiseAffineModel, x, baseline, output: int = 0, exact: bool = False):
     """Exact Integrated Gradients of one output along the segment from ``baseline`` to ``x``.
 
     IG_j = (x_j - x'_j) sum_k (t_{k+1} - t_k) (w_{P_k})_j over the pieces of the segment
@@ -181,8 +159,9 @@ def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact
         error analysis) rounding bound of 0 -- outside these sets the float pattern is the true
         one --, J_ij bounds the change of d_j f when neuron i switches
         (:func:`neuron_flip_bounds`), G_j bounds |d_j f| (:func:`gradient_magnitude_bound`),
-        gamma_S is the rounding of a gradient and gamma_{K+2} that of the sum over the K pieces;
-        the factor 2 covers first-order terms.  The maximum over features is returned.
+        gamma_S is the rounding of a gradient and gamma_{K+2} that of the sum over the K pieces
+        (see :func:`~polyattr.geometry.segment_walk.integrated_gradients_walk`).  The maximum over
+        features is returned.
     """
     if exact:
         pieces = segment_breakpoints(model, baseline, x, exact=True)
@@ -196,18 +175,11 @@ def integrated_gradients(model: ReLUNetwork, x, baseline, output: int = 0, exact
         pieces = SegmentPieces(net, baseline, x, np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), False, 0.0,
                                np.zeros(0))
         return values, pieces, float(np.max(_U * np.abs(values), initial=0.0))
-    Wf, WTf, bf, sizes, gammas = _kernel_weights(net)
-    T, patterns, uncertain, values, bound, finite = _ig_kernel(
-        Wf, WTf, bf, sizes, baseline, x, gammas, net.weights[-1][k], neuron_flip_bounds(net, k),
-        gradient_magnitude_bound(net, k), _gradient_gamma(net))
+    T, patterns, uncertain, values, bound, finite = integrated_gradients_walk(net, baseline, x, k)
     if not finite:
         raise PolyattrError("x/baseline: contain NaN or infinite values")
     pieces = SegmentPieces(net, baseline, x, T, patterns, False, min(float(np.sum(uncertain)), 1.0), uncertain)
     return values, pieces, bound
-
-
-def _gradient_gamma(net: ReLUNetwork) -> float:
-    return _gamma(sum(W.shape[1] for W in net.weights) + len(net.weights))
 
 
 def _breakpoint_info(pieces: SegmentPieces) -> dict:
@@ -218,7 +190,6 @@ def _breakpoint_info(pieces: SegmentPieces) -> dict:
     }
 
 
-@register_method("ig", needs_baseline=True)
 def _ig(ctx: AttributionContext) -> MethodResult:
     """Integrated Gradients, exact: breakpoints of the pattern along the path, one gradient per piece.
 
@@ -228,6 +199,13 @@ def _ig(ctx: AttributionContext) -> MethodResult:
     baseline = ctx.require_baseline("ig")
     values, pieces, bound = integrated_gradients(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
     return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=_breakpoint_info(pieces))
+
+
+register(MethodSpec(
+    name="ig", function=_ig, needs_baseline=True, certificate="path", completeness="baseline",
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_ig,
+    doc="Integrated Gradients along the segment from the baseline, exact over the breakpoints of the path"))
 
 
 # ----------------------------------------------------------------------- expected gradients
@@ -247,7 +225,6 @@ def _background(ctx: AttributionContext) -> np.ndarray:
                     dtype=object if ctx.exact else float)
 
 
-@register_method("expected_gradients")
 def _expected_gradients(ctx: AttributionContext) -> MethodResult:
     """Expected Gradients over a finite background set: the exact average of exact IG.
 
@@ -273,7 +250,21 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(mean), bound, base_value=base, info={"background_size": n, "pieces": breakpoints})
 
 
-@register_method("expected_gradients_uniform")
+def _random_background(rng, domain, n: int = 4):
+    lo, hi = domain.lower.astype(float), domain.upper.astype(float)
+    return np.array([lo + (hi - lo) * rng.uniform(0.05, 0.95, size=lo.shape) for _ in range(n)])
+
+
+register(MethodSpec(
+    name="expected_gradients", function=_expected_gradients, certificate="path", completeness="background_mean",
+    options=(OptionSpec("background", "points", help="baselines (n, d), each of weight 1/n (CLI: a .npy or .csv file)"),),
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_expected_gradients,
+    demo_options={"background": np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])},
+    axiom_options=lambda rng, domain: {"background": _random_background(rng, domain)},
+    doc="Expected Gradients over a finite background set: the exact mean of exact IG"))
+
+
 def _expected_gradients_uniform(ctx: AttributionContext) -> MethodResult:
     """Expected Gradients with baselines uniform on the domain: INEXACT (Monte Carlo over baselines).
 
@@ -308,6 +299,25 @@ def _expected_gradients_uniform(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(mean), bound, exact=False,
                         info={"samples": int(n), "error_kind": "3-sigma Monte Carlo half-width",
                               "half_width": half_width, "base_value_estimate": float(np.mean(net(baselines, ctx.output)))})
+
+
+def _at_least_two(n, ctx):
+    if n < 2:
+        raise PolyattrError(f"samples: expected an integer >= 2, got {n!r}")
+    return n
+
+
+register(MethodSpec(
+    name="expected_gradients_uniform", function=_expected_gradients_uniform, exact=False,
+    options=(OptionSpec("samples", "int", 256, "Monte Carlo baselines (>= 2)", _at_least_two),
+             OptionSpec("rng", "seed", None, "seed of the sampled baselines")),
+    completeness="uniform_mean", sampled=approximate.sampled_expected_gradients_uniform,
+    # Monte Carlo over baselines (inexact): completeness and symmetry only within its 3-sigma bound
+    axioms=dict(completeness=None, sensitivity=True, linearity=True, symmetry=None, implementation_invariance=True),
+    demo_options={"rng": 0},
+    # seeded, so that f, g and f + g share their baselines (linearity and invariance then hold exactly)
+    axiom_options={"samples": 64, "rng": 0},
+    doc="Expected Gradients with baselines uniform on the domain: Monte Carlo over baselines (inexact)"))
 
 
 # --------------------------------------------------------------- box-noise methods (regions)
@@ -346,7 +356,6 @@ def box_region_moments(ctx: AttributionContext, box: Box, order: int):
             np.asarray(W, float), np.asarray(b, float))
 
 
-@register_method("smoothgrad_uniform")
 def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     """SmoothGrad with noise uniform on the box B = [x - r, x + r]: sum_P vol(P n B)/vol(B) w_P.
 
@@ -367,6 +376,16 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     bound = (defect * wmax + _gamma(len(m0) + ctx.d + 8) * float(np.max(np.abs(m0) @ np.abs(W), initial=0.0))
              + float(np.max(gradient_rounding_bound(ctx.model, ctx.output), initial=0.0)))
     return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0), "mass_defect": defect})
+
+
+_RADIUS = OptionSpec("radius", "radius", 0.1, "half-width of the noise box [x - r, x + r] (a number or one per feature)")
+
+register(MethodSpec(
+    name="smoothgrad_uniform", function=_smoothgrad_uniform, options=(_RADIUS,), certificate="box_moments",
+    completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_smoothgrad_uniform,
+    doc="SmoothGrad with uniform noise on the box [x - r, x + r]: region masses times gradients"))
 
 
 def solve_linear_exact(M, rhs):
@@ -397,7 +416,6 @@ def _box_design_matrix(lower, upper, one):
     return M
 
 
-@register_method("lime_uniform")
 def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     """LIME with uniform perturbations on B = [x - r, x + r] and an affine surrogate, exactly.
 
@@ -450,3 +468,11 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     bound = float(np.max(err_Euf, initial=0.0)) / var_min * 2.0 + _U * float(np.max(np.abs(c), initial=0.0)) * 8
     return MethodResult(list(c), bound, info={"radius": list(r), "intercept": intercept, "box_regions": n,
                                               "mass_defect": defect})
+
+
+register(MethodSpec(
+    name="lime_uniform", function=_lime_uniform, options=(_RADIUS,), certificate="box_moments", moment_order=2,
+    completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_lime_uniform,
+    doc="LIME: the least-squares affine surrogate under uniform noise on [x - r, x + r], exact normal equations"))

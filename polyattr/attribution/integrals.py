@@ -16,12 +16,13 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.geometry.domains import domain_key
+from polyattr.geometry.domains import domain_key, float_domain
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
-from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
-
-_U = 2.0**-53
+from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma as _gamma
+from polyattr.numerics import round_up
 
 
 @dataclass
@@ -34,13 +35,18 @@ class Integrator:
         Total number of regions enumerated over all supports (each support counted once).
     """
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     output: int
     exact: bool = False
     max_regions: int | None = DEFAULT_MAX_REGIONS
     backend: str = "auto"
     regions_used: int = 0
     record: bool = False
+    #: a box whose partition, once enumerated, serves every slice and segment inside it (batches)
+    reuse_box: object = None
+    #: fresh region enumerations run, and region sets cut from the stored partition of ``reuse_box``
+    enumerations: int = 0
+    cuts: int = 0
     _region_cache: dict = field(default_factory=dict, repr=False)
     _piece_cache: dict = field(default_factory=dict, repr=False)
     #: with ``record``: per piece (in order of first use) the data a certificate needs, and per
@@ -65,8 +71,9 @@ class Integrator:
                 self._region_cache[key] = regions
                 self.regions_used += len(regions)
                 return regions
-            regions = enumerate_regions(self.model.to_float(), _float_domain(domain), max_regions=self.max_regions,
+            regions = enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
                                         backend=self.backend)
+            self.enumerations += 1
             if self.exact:
                 from polyattr.certify.exact_regions import TilingError, exact_region_set
 
@@ -76,7 +83,7 @@ class Integrator:
                     if regions.backend == "lp":
                         raise
                     # the fast float backend missed a sliver: the LP traversal is the reference
-                    regions = enumerate_regions(self.model.to_float(), _float_domain(domain),
+                    regions = enumerate_regions(self.model.to_float(), float_domain(domain),
                                                 max_regions=self.max_regions, backend="lp")
                     regions = exact_region_set(self.model, domain, regions)
             self._region_cache[key] = regions
@@ -157,9 +164,9 @@ class Integrator:
         w = piece.weights.astype(float)
         value = float(w @ values)
         n = len(values)
-        gamma = (n + 1) * _U
-        bound = float(np.abs(w) @ evaluation_error_bound(self.model, piece.points.astype(float), self.output))
-        bound += gamma * float(np.abs(w) @ np.abs(values))
+        # sum w_i (f(p_i) + e_i): the evaluation errors weighted, plus the n-term dot product's rounding
+        bound = float(round_up(np.abs(w) @ self.model.evaluation_error_bound(piece.points.astype(float), self.output), n + 1))
+        bound += float(round_up(_gamma(n + 1) * float(np.abs(w) @ np.abs(values)), n + 2))
         if piece.stochastic and n > 1:
             bound += 3.0 * float(np.std(values, ddof=1)) * abs(float(np.sum(w))) / np.sqrt(n)
         return value, bound
@@ -191,18 +198,3 @@ def _piece_key(piece):
     if isinstance(piece, DensityPiece):
         return ("density",) + piece.key
     return None  # point pieces are cheap: no caching (keys would hash whole arrays)
-
-
-def _float_domain(domain):
-    """The float twin of an exact domain (region enumeration runs in floats, then is confirmed)."""
-    if not getattr(domain, "exact", False):
-        return domain
-    from polyattr.geometry.domains import AffineSlice, Box, Segment
-
-    if isinstance(domain, Box):
-        return Box(domain.lower.astype(float), domain.upper.astype(float))
-    if isinstance(domain, AffineSlice):
-        return AffineSlice(_float_domain(domain.box), {i: float(v) for i, v in domain.fixed.items()})
-    if isinstance(domain, Segment):
-        return Segment(domain.start.astype(float), domain.end.astype(float))
-    raise PolyattrError(f"domain: no float twin for {type(domain).__name__}")

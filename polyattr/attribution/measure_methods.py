@@ -15,7 +15,9 @@ from itertools import combinations
 
 import numpy as np
 
-from polyattr.attribution.api import AttributionContext, MethodResult, integrate_family, register_method
+from polyattr.attribution import approximate
+from polyattr.attribution.api import AttributionContext, MethodResult, integrate_family
+from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import AffineSlice, Box, Segment
 from polyattr.measures.core import Dirac, Measure, Uniform
@@ -44,11 +46,19 @@ def occlusion_measures(x, baseline, exact: bool = False) -> list[Measure]:
             for j in range(len(x))]
 
 
-@register_method("occlusion", needs_baseline=True)
 def _occlusion(ctx: AttributionContext) -> MethodResult:
     res = integrate_family(ctx, occlusion_measures(ctx.x, ctx.require_baseline("occlusion"), ctx.exact))
     res.base_value = ctx.f(ctx.baseline)
     return res
+
+
+register(MethodSpec(
+    name="occlusion", function=_occlusion, needs_baseline=True, certificate="measure",
+    family=lambda x, baseline, domain, options: occlusion_measures(x, baseline, exact=domain.exact),
+    completeness="baseline",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_occlusion, distribution=approximate.distribution_occlusion,
+    doc="f(x) - f(x with x_j := x'_j): delta_x - delta of x with feature j at the baseline"))
 
 
 # ------------------------------------------------------------------------------ baseline Shapley
@@ -99,7 +109,6 @@ def shapley_from_values(values, d: int, exact: bool):
     return phi
 
 
-@register_method("shapley", needs_baseline=True)
 def _shapley(ctx: AttributionContext) -> MethodResult:
     d = ctx.d
     _check_shapley_size(d)
@@ -121,6 +130,15 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
     return MethodResult(phi, bound, base_value=values[0], info={"evaluations": 2**d})
 
 
+register(MethodSpec(
+    name="shapley", function=_shapley, needs_baseline=True, certificate="measure",
+    family=lambda x, baseline, domain, options: shapley_measures(x, baseline, exact=domain.exact),
+    completeness="baseline",
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_shapley, distribution=approximate.distribution_shapley,
+    doc="baseline Shapley values: the 2^d hybrid points of x and the baseline"))
+
+
 # -------------------------------------------------------------------- interventional Shapley
 def slice_measure(box: Box, x, subset) -> Measure:
     """delta_{x_S} (x) uniform on the other coordinates: uniform on the slice {z_S = x_S} of the box."""
@@ -135,7 +153,6 @@ def shapley_uniform_measures(x, box: Box) -> list[Measure]:
     return shapley_family(len(x), lambda S: slice_measure(box, x, S), box.exact)
 
 
-@register_method("shapley_uniform")
 def _shapley_uniform(ctx: AttributionContext) -> MethodResult:
     d = ctx.d
     _check_shapley_size(d)
@@ -150,15 +167,32 @@ def _shapley_uniform(ctx: AttributionContext) -> MethodResult:
                         base_value=values[0], info={"slices": 2**d})
 
 
+register(MethodSpec(
+    name="shapley_uniform", function=_shapley_uniform, certificate="measure",
+    family=lambda x, baseline, domain, options: shapley_uniform_measures(x, domain),
+    completeness="uniform_mean",
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_shapley_uniform, distribution=approximate.distribution_shapley_uniform,
+    doc="interventional Shapley values, uniform background on the domain: 2^d affine slices"))
+
+
 # ------------------------------------------------------------------------- partial dependence
 def pdp_measures(x, box: Box) -> list[Measure]:
     """mu_j = delta_{x_j} (x) uniform on the other coordinates (partial dependence at x_j)."""
     return [slice_measure(box, x, [j]) for j in range(len(x))]
 
 
-@register_method("pdp")
 def _pdp(ctx: AttributionContext) -> MethodResult:
     return integrate_family(ctx, pdp_measures(ctx.x, ctx.domain))
+
+
+register(MethodSpec(
+    name="pdp", function=_pdp, certificate="measure",
+    family=lambda x, baseline, domain, options: pdp_measures(x, domain),
+    completeness="uniform_mean",
+    axioms=dict(completeness=False, sensitivity=False, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_pdp, distribution=approximate.distribution_pdp,
+    doc="partial dependence at x_j: delta_(x_j) times uniform on the other coordinates"))
 
 
 # -------------------------------------------------------------------- individual conditional expectation
@@ -200,13 +234,22 @@ def ice_curve(ctx_or_model, x, j: int, box: Box, output: int = 0):
     return t_feature, np.atleast_1d(model.to_float()(points, output=output))
 
 
-@register_method("ice")
 def _ice(ctx: AttributionContext) -> MethodResult:
     res = integrate_family(ctx, ice_measures(ctx.x, ctx.domain))
     if ctx.option("curves", False):
         res.info["curves"] = [ice_curve(ctx.model, ctx.x, j, ctx.domain, ctx.output) for j in range(ctx.d)]
     res.base_value = None
     return res
+
+
+register(MethodSpec(
+    name="ice", function=_ice, certificate="measure",
+    options=(OptionSpec("curves", "bool", False, "also return the exact ICE curves (info['curves'])", cli=False),),
+    family=lambda x, baseline, domain, options: ice_measures(x, domain),
+    completeness="uniform_mean",
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_ice, distribution=approximate.distribution_ice,
+    doc="centred ICE: f(x) minus the mean of f on the line through x along e_j"))
 
 
 # ------------------------------------------------------------- the FAFP appendix examples (C.3, C.4)
@@ -220,9 +263,17 @@ def fafp_local_measures(x, box: Box) -> list[Measure]:
     return family
 
 
-@register_method("fafp_local")
 def _fafp_local(ctx: AttributionContext) -> MethodResult:
     return integrate_family(ctx, fafp_local_measures(ctx.x, ctx.domain))
+
+
+register(MethodSpec(
+    name="fafp_local", function=_fafp_local, certificate="measure",
+    family=lambda x, baseline, domain, options: fafp_local_measures(x, domain),
+    completeness="lower_corner",
+    axioms=dict(completeness=False, sensitivity=False, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_fafp_local, distribution=approximate.distribution_fafp_local,
+    doc="FAFP Corollary C.3: f at x_j e_j (the other coordinates at the lower corner)"))
 
 
 def fafp_global_measures(box: Box) -> list[Measure]:
@@ -236,13 +287,20 @@ def fafp_global_measures(box: Box) -> list[Measure]:
     return family
 
 
-@register_method("fafp_global")
 def _fafp_global(ctx: AttributionContext) -> MethodResult:
     return integrate_family(ctx, fafp_global_measures(ctx.domain))
 
 
+register(MethodSpec(
+    name="fafp_global", function=_fafp_global, certificate="measure",
+    family=lambda x, baseline, domain, options: fafp_global_measures(domain),
+    completeness="lower_corner",
+    axioms=dict(completeness=False, sensitivity=False, linearity=True, symmetry=True, implementation_invariance=True),
+    sampled=approximate.sampled_fafp_global, distribution=approximate.distribution_fafp_global,
+    doc="FAFP Corollary C.4: twice the integral of f along the box edge in direction e_j"))
+
+
 # ------------------------------------------------------------------------- user-supplied family
-@register_method("measure")
 def _measure(ctx: AttributionContext) -> MethodResult:
     family = ctx.option("measures")
     if family is None:
@@ -256,3 +314,17 @@ def _measure(ctx: AttributionContext) -> MethodResult:
         if not isinstance(mu, Measure):
             raise PolyattrError(f"measures[{j}]: expected a polyattr Measure, got {type(mu).__name__}")
     return integrate_family(ctx, family)
+
+
+def _user_family(x, baseline, domain, options):
+    family = options.get("measures")
+    if family is None:
+        raise PolyattrError("measures: method 'measure' needs measures=[mu_1, ..., mu_d] or a callable (x, j) -> Measure")
+    return [family(x, j) for j in range(len(x))] if callable(family) else list(family)
+
+
+register(MethodSpec(
+    name="measure", function=_measure, certificate="measure", family=_user_family, tables=False,
+    options=(OptionSpec("measures", "object", None, "the family mu_(j,x): d Measures or a callable (x, j) -> Measure",
+                        cli=False),),
+    doc="a user-supplied family of measures mu_(j,x), one per feature, integrated exactly"))

@@ -20,6 +20,13 @@ neuron is rho_i = relu(z_i) / (z_i + eps sign z_i) = z_i / (z_i + eps) when acti
 (a well-conditioned ratio in [0, 1]); at the output c = z / (z + eps sign z).  At eps = 0 every
 rho is the activation indicator and c = 1 (when z_out != 0), which is exactly Gradient x Input.
 Where a denominator is 0 (eps = 0 and z = 0) its numerator is 0 too and the term is taken as 0.
+
+Leaky-ReLU and identity units (sigma(a) = a for a > 0, alpha a otherwise): both rules use sigma in
+place of relu.  The Rescale multiplier is (sigma(a(x)) - sigma(a(x'))) / (a(x) - a(x')), which is 1
+on both-positive, alpha on both-non-positive and sigma'(a) = alpha at a tie (ties inactive), and
+identically 1 for an identity unit (alpha = 1); completeness still telescopes exactly.  The LRP
+factor is rho_i = sigma(z_i) / (z_i + eps sign z_i), i.e. alpha z / (z + eps sign z) on an inactive
+leaky unit and z / (z + eps sign z) on an identity unit, so eps = 0 is still Gradient x Input.
 """
 
 from __future__ import annotations
@@ -28,43 +35,23 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.attribution.api import AttributionContext, MethodResult, register_method
+from polyattr.attribution.api import AttributionContext, MethodResult
+from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
-from polyattr.geometry.segment_walk import forward_error_bounds
-from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
-
-_U = 2.0**-53
-
-
-def _gamma(n: int) -> float:
-    return n * _U / (1 - n * _U)
+from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma, round_up
 
 
-def _preactivations(net: ReLUNetwork, z) -> tuple[list[np.ndarray], object]:
-    """Hidden pre-activations per layer and the output vector at one point."""
-    zero = Fraction(0) if net.exact else 0.0
-    h = z
-    pres = []
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        a = W @ h + b
-        pres.append(a)
-        h = np.where(a > 0, a, zero) if not net.exact else np.array([v if v > 0 else zero for v in a], dtype=object)
-    return pres, net.weights[-1] @ h + net.biases[-1]
+def _preactivations(net: PiecewiseAffineModel, z) -> tuple[list[np.ndarray], object]:
+    """Hidden pre-activations per layer (all units) and the output vector at one point."""
+    out, pres = net.forward(z)
+    return pres, out
 
 
-def backward_chain(net: ReLUNetwork, output: int, factors, top=None) -> np.ndarray:
-    """v = top * w_out[output] diag(f_L) W_{L-1} ... diag(f_1) W_0 for per-layer neuron factors f_l."""
-    v = net.weights[-1][output]
-    if top is not None:
-        v = v * top
-    for W, f in zip(reversed(net.weights[:-1]), reversed(factors)):
-        v = (v * f) @ W
-    return v
-
-
-def _abs_chain(net: ReLUNetwork, output: int, factors, top=1.0) -> np.ndarray:
-    absnet = ReLUNetwork([np.abs(W) for W in net.to_float().weights], [np.abs(b) for b in net.to_float().biases])
-    return np.abs(backward_chain(absnet, output, [np.abs(np.asarray(f, float)) for f in factors], abs(float(top))))
+def backward_chain(net: PiecewiseAffineModel, output: int, factors, top=None) -> np.ndarray:
+    """v = top * w_out[output] diag(f_L) W_{L-1} ... diag(f_1) W_0 (the model's backward chain)."""
+    return net.backward_chain(output, factors, top)
 
 
 def _chain_error(net, output, factors, deltas, top=1.0, dtop=0.0) -> np.ndarray:
@@ -72,32 +59,49 @@ def _chain_error(net, output, factors, deltas, top=1.0, dtop=0.0) -> np.ndarray:
 
     The chain is multilinear with non-negative factors in absolute value, so the error of the
     factors contributes at most chain(|f| + delta) - chain(|f|) (all matrices in absolute value),
-    and the products' rounding gamma_S chain(|f| + delta) (factor 2 for the first-order step).
+    and the products' rounding gamma_S chain(|f| + delta) (Higham's Lemma 3.3: gamma_a + gamma_b +
+    gamma_a gamma_b <= gamma_{a+b}).  chain(|f| + delta) is an upward-rounded bound and chain(|f|) is
+    rounded down by its own gamma, so the difference is an upper bound.
     """
-    hi = _abs_chain(net, output, [np.abs(np.asarray(f, float)) + d for f, d in zip(factors, deltas)], abs(top) + dtop)
-    lo = _abs_chain(net, output, factors, top)
+    hi = net.abs_backward_chain(output, [np.abs(np.asarray(f, float)) + d for f, d in zip(factors, deltas)],
+                                abs(top) + dtop)
+    lo = net.abs_backward_chain(output, [np.abs(np.asarray(f, float)) for f in factors], abs(top))
     n_total = sum(W.shape[1] for W in net.weights) + len(net.weights)
-    return (hi - lo) + 2.0 * _gamma(n_total) * hi
+    lo_down = lo * (1.0 - gamma(2 * n_total + 4))
+    return round_up(np.maximum(hi - lo_down, 0.0) + gamma(n_total) * hi, 3)
+
+
+def _slopes(net: PiecewiseAffineModel, dtype=float) -> list[np.ndarray]:
+    return [np.asarray(a, dtype=dtype) for a in net.negative_slopes]
 
 
 # -------------------------------------------------------------------------------- DeepLIFT
-def rescale_multipliers(a, a_ref, exact: bool):
-    """(relu(a) - relu(a_ref)) / (a - a_ref) per neuron; relu'(a) (ties inactive) where a == a_ref."""
+def rescale_multipliers(a, a_ref, exact: bool, slopes=None):
+    """(sigma(a) - sigma(a_ref)) / (a - a_ref) per unit; sigma'(a) (ties inactive) where a == a_ref.
+
+    sigma(a) = a for a > 0 and alpha a otherwise (``slopes`` alpha per unit; None: ReLU, alpha = 0).
+    On a sign change the multiplier is alpha + (1 - alpha) t with t = a / (a - a_ref) the ReLU
+    multiplier (no cancellation: the denominator is |a| + |a_ref|).
+    """
     one, zero = (Fraction(1), Fraction(0)) if exact else (1.0, 0.0)
+    if slopes is None:
+        slopes = [zero] * len(a)
     out = []
-    for u, v in zip(a, a_ref):
+    for u, v, al in zip(a, a_ref, slopes):
         if u > 0 and v > 0:
             out.append(one)
         elif u <= 0 and v <= 0:
-            out.append(zero)
-        elif u > 0:  # u > 0 >= v: no cancellation, the denominator is |u| + |v|
-            out.append(u / (u - v))
+            out.append(al)
+        elif u > 0:  # u > 0 >= v
+            t = u / (u - v)
+            out.append(t if al == 0 else al + (one - al) * t)
         else:
-            out.append(v / (v - u))
+            t = v / (v - u)
+            out.append(t if al == 0 else al + (one - al) * t)
     return np.array(out, dtype=object if exact else float)
 
 
-def deeplift_rescale(model: ReLUNetwork, x, baseline, output: int, exact: bool = False):
+def deeplift_rescale(model: PiecewiseAffineModel, x, baseline, output: int, exact: bool = False):
     """DeepLIFT (Rescale) attributions of one output; returns (values, multipliers per layer, bound)."""
     net = model.to_exact() if exact else model.to_float()
     dtype = object if exact else float
@@ -105,25 +109,25 @@ def deeplift_rescale(model: ReLUNetwork, x, baseline, output: int, exact: bool =
     baseline = np.asarray(baseline, dtype=dtype)
     pres, _ = _preactivations(net, x)
     pres_ref, _ = _preactivations(net, baseline)
-    mults = [rescale_multipliers(a, r, exact) for a, r in zip(pres, pres_ref)]
+    mults = [rescale_multipliers(a, r, exact, al) for a, r, al in zip(pres, pres_ref, net.negative_slopes)]
     delta = x - baseline
     values = backward_chain(net, output, mults) * delta
     if exact:
         return values, mults, 0.0
-    e_x = forward_error_bounds(net, x)
-    e_r = forward_error_bounds(net, baseline)
+    e_x = net.preactivation_error_bounds(x)
+    e_r = net.preactivation_error_bounds(baseline)
     deltas = []
-    for a, r, m, ea, er in zip(pres, pres_ref, mults, e_x, e_r):
+    for a, r, m, ea, er, al in zip(pres, pres_ref, mults, e_x, e_r, _slopes(net)):
         certain = ((a > ea) & (r > er)) | ((a < -ea) & (r < -er))
         gap = np.abs(a - r) - ea - er
         with np.errstate(divide="ignore", invalid="ignore"):
             dm = np.where(gap > 0, np.minimum(1.0, 2 * (ea + er) / np.where(gap > 0, gap, 1.0)), 1.0)
-        deltas.append(np.where(certain, 0.0, dm) + 4 * _U)
-    err = np.abs(delta) * _chain_error(net, output, mults, deltas) + _U * np.abs(values)
+        # a leaky multiplier is alpha + (1 - alpha) t: t's error scaled by |1 - alpha| (identity: 0)
+        deltas.append(round_up(np.abs(1.0 - al) * (np.where(certain, 0.0, dm) + 4 * _U) + 4 * _U * np.abs(al), 4))
+    err = round_up(np.abs(delta) * _chain_error(net, output, mults, deltas) + _U * np.abs(values), 4)
     return values, mults, float(np.max(err, initial=0.0))
 
 
-@register_method("deeplift", needs_baseline=True)
 def _deeplift(ctx: AttributionContext) -> MethodResult:
     """DeepLIFT with the Rescale rule: multipliers (relu(a(x)) - relu(a(x'))) / (a(x) - a(x')).
 
@@ -134,6 +138,12 @@ def _deeplift(ctx: AttributionContext) -> MethodResult:
     baseline = ctx.require_baseline("deeplift")
     values, mults, bound = deeplift_rescale(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
     return MethodResult(list(values), bound, base_value=ctx.f(baseline), info={"multipliers": mults})
+
+
+register(MethodSpec(
+    name="deeplift", function=_deeplift, needs_baseline=True, certificate="propagation", completeness="baseline",
+    axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=False),
+    doc="DeepLIFT with the Rescale rule: exact multipliers, complete for f(x) - f(x')"))
 
 
 # ------------------------------------------------------------------------------ epsilon-LRP
@@ -152,31 +162,36 @@ def _epsilon(ctx: AttributionContext):
     return eps
 
 
-def _stabilised_ratio(z, eps, exact: bool, hidden: bool):
-    """relu(z)/(z + eps sign z) for hidden neurons, z/(z + eps sign z) at the output; 0/0 := 0."""
+def _stabilised_ratio(z, eps, exact: bool, hidden: bool, slopes=None):
+    """sigma(z)/(z + eps sign z) for hidden units, z/(z + eps sign z) at the output; 0/0 := 0.
+
+    sigma(z) = z for z > 0, alpha z otherwise (``slopes``; None: ReLU)."""
     zero, one = (Fraction(0), Fraction(1)) if exact else (0.0, 1.0)
+    z = np.atleast_1d(z)
+    if slopes is None:
+        slopes = [zero] * len(z)
     out = []
-    for v in np.atleast_1d(z):
-        num = (v if v > 0 else zero) if hidden else v
+    for v, al in zip(z, slopes):
+        num = (v if v > 0 else al * v) if hidden else v
         den = v + eps * (one if v >= 0 else -one)
         out.append(zero if den == 0 else num / den)
     return np.array(out, dtype=object if exact else float)
 
 
-def epsilon_lrp(model: ReLUNetwork, x, output: int, epsilon, exact: bool = False):
+def epsilon_lrp(model: PiecewiseAffineModel, x, output: int, epsilon, exact: bool = False):
     """epsilon-LRP relevances of one output (relevance of the output = f(x)); returns (values, bound)."""
     net = model.to_exact() if exact else model.to_float()
     x = np.asarray(x, dtype=object if exact else float)
     pres, out = _preactivations(net, x)
     z_out = out[output]
-    rhos = [_stabilised_ratio(a, epsilon, exact, hidden=True) for a in pres]
+    rhos = [_stabilised_ratio(a, epsilon, exact, True, al) for a, al in zip(pres, net.negative_slopes)]
     c_out = _stabilised_ratio([z_out], epsilon, exact, hidden=False)[0]
     values = x * backward_chain(net, output, rhos, c_out)
     if exact:
         return values, 0.0
     eps = float(epsilon)
-    errs = forward_error_bounds(net, x)
-    e_out = float(np.atleast_1d(evaluation_error_bound(net, x, output))[0])
+    errs = net.preactivation_error_bounds(x)
+    e_out = float(np.atleast_1d(net.evaluation_error_bound(x, output))[0])
 
     def ratio_error(z, e):
         z = np.abs(np.asarray(z, float))
@@ -186,13 +201,19 @@ def epsilon_lrp(model: ReLUNetwork, x, output: int, epsilon, exact: bool = False
             slope = e * eps / (np.maximum(z - e, 0.0) + eps) ** 2
         return np.minimum(1.0, np.where(z > e, slope, 2 * e / (2 * e + eps) + z / (z + eps))) + 4 * _U
 
-    deltas = [ratio_error(a, e) for a, e in zip(pres, errs)]
+    def unit_error(z, e, al):
+        # rho = s r(|z|) with s = 1 or alpha: a certain sign scales r's error by max(1, |alpha|); an
+        # uncertain one may also switch s (identity units: s = 1 always)
+        certain = np.abs(np.asarray(z, float)) > e
+        scale = np.where(certain | (al == 1.0), np.maximum(1.0, np.abs(al)), 1.0 + np.abs(al))
+        return round_up(scale * ratio_error(z, e), 2)
+
+    deltas = [unit_error(a, e, al) for a, e, al in zip(pres, errs, _slopes(net))]
     dc = float(ratio_error([z_out], e_out)[0])
-    err = np.abs(x) * _chain_error(net, output, rhos, deltas, float(c_out), dc) + _U * np.abs(values)
+    err = round_up(np.abs(x) * _chain_error(net, output, rhos, deltas, float(c_out), dc) + _U * np.abs(values), 4)
     return values, float(np.max(err, initial=0.0))
 
 
-@register_method("epsilon_lrp")
 def _epsilon_lrp(ctx: AttributionContext) -> MethodResult:
     """epsilon-LRP (z-rule, stabiliser epsilon sign(z), sign(0) = +1; biases absorb their share).
 
@@ -205,3 +226,18 @@ def _epsilon_lrp(ctx: AttributionContext) -> MethodResult:
     eps = _epsilon(ctx)
     values, bound = epsilon_lrp(ctx.model, ctx.x, ctx.output, eps, ctx.exact)
     return MethodResult(list(values), bound, info={"epsilon": eps})
+
+
+def _non_negative(eps, ctx):
+    if eps < 0:
+        raise PolyattrError(f"epsilon: expected a finite non-negative number, got {eps!r}")
+    return eps
+
+
+register(MethodSpec(
+    name="epsilon_lrp", function=_epsilon_lrp, certificate="propagation", completeness="output",
+    options=(OptionSpec("epsilon", "number", 1e-6, "stabiliser of the denominators (>= 0)", _non_negative),),
+    axioms=dict(completeness=False, sensitivity=True, linearity=False, symmetry=True, implementation_invariance=False),
+    # epsilon = 0.01 makes its departures from the axioms visible above rounding
+    axiom_options={"epsilon": 0.01},
+    doc="epsilon-LRP (z-rule with stabiliser epsilon; the biases absorb their share)"))

@@ -3,10 +3,6 @@
 Exact attributions of networks with float weights are rationals whose numerators and denominators
 can have many thousands of digits; Python limits int <-> str conversion to 4300 digits by default
 (a guard against quadratic-time parsing of untrusted input).  Certificates must write and read
-these numbers exactly, so importing this package lifts the limit for the process.
+these numbers exactly, so the writer and the verifier lift the limit only while they run and
+restore it afterwards; importing this package changes nothing process-wide.
 """
-
-import sys as _sys
-
-if hasattr(_sys, "set_int_max_str_digits"):
-    _sys.set_int_max_str_digits(0)

@@ -47,12 +47,10 @@ from pathlib import Path
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.numbers import long_integer_strings
 
 FORMAT = "polyattr-certificate"
 VERSION = 1
-
-MEASURE_METHODS = ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure")
-
 
 def q(v) -> str:
     """A rational as "p/q" (always with the slash)."""
@@ -104,28 +102,13 @@ def regions_json(regions, m0, m1, contributions, M2=None) -> list:
 
 # --------------------------------------------------------------------------- measure traces
 def measure_family(method: str, model, x, baseline, domain, options):
-    from polyattr.attribution import measure_methods as mm
+    """The measures mu_{j,x} of a measure method, from its spec's ``family``."""
+    from polyattr.attribution.registry import get_method
 
-    if method == "occlusion":
-        return mm.occlusion_measures(x, baseline, exact=True)
-    if method == "shapley":
-        return mm.shapley_measures(x, baseline, exact=True)
-    if method == "pdp":
-        return mm.pdp_measures(x, domain)
-    if method == "ice":
-        return mm.ice_measures(x, domain)
-    if method == "shapley_uniform":
-        return mm.shapley_uniform_measures(x, domain)
-    if method == "fafp_local":
-        return mm.fafp_local_measures(x, domain)
-    if method == "fafp_global":
-        return mm.fafp_global_measures(domain)
-    if method == "measure":
-        family = options.get("measures")
-        if family is None:
-            raise PolyattrError("certificate: method 'measure' needs options['measures'] (the family)")
-        return [family(x, j) for j in range(len(x))] if callable(family) else list(family)
-    raise PolyattrError(f"certificate: {method!r} is not a measure method")
+    spec = get_method(method)
+    if spec.family is None:
+        raise PolyattrError(f"certificate: {method!r} is not a measure method")
+    return spec.family(x, baseline, domain, options)
 
 
 def measure_trace(model, output: int, family) -> tuple[dict, list]:
@@ -255,6 +238,7 @@ def _options_json(options: dict) -> dict:
 
 def build_certificate(*, model_path, model, domain, result, baseline, options) -> dict:
     """The certificate as a JSON-ready dict (see the module docstring)."""
+    from polyattr.attribution.registry import get_method
     from polyattr.geometry.domains import as_domain, as_vector
     from polyattr.models.io import file_sha256
 
@@ -269,9 +253,10 @@ def build_certificate(*, model_path, model, domain, result, baseline, options) -
     base = None if baseline is None else as_vector(baseline, "baseline", length=d, exact=True)
     method = result.method
     values = [Fraction(v) for v in result.values]
-    if method in ("ig", "occlusion", "shapley", "deeplift") and base is None:
+    spec = get_method(method)
+    if spec.needs_baseline and base is None:
         base = as_vector(np.zeros(d, dtype=int), "baseline", exact=True)
-    kind, trace, computed = _trace_for(method, model, k, x, base, domain, options, result)
+    kind, trace, computed = _trace_for(spec, model, k, x, base, domain, options, result)
     if computed is not None and [Fraction(v) for v in computed] != values:
         raise PolyattrError(
             f"certificate: the certified computation of {method!r} gives {[str(v) for v in computed]}, "
@@ -295,26 +280,33 @@ def build_certificate(*, model_path, model, domain, result, baseline, options) -
     }
 
 
-def _trace_for(method, model, k, x, base, domain, options, result):
+def _trace_for(spec, model, k, x, base, domain, options, result):
+    """(kind, trace, recomputed values or None) by the spec's certificate kind."""
     from polyattr.geometry.domains import Box
 
-    if method in MEASURE_METHODS:
-        family = measure_family(method, model, x, base, domain, options)
+    kind = spec.certificate
+    if kind is None:
+        raise PolyattrError(f"certificate: method {spec.name!r} has no exact certificate (it is not exact)")
+    if kind == "measure":
+        family = measure_family(spec.name, model, x, base, domain, options)
         trace, values = measure_trace(model, k, family)
-        return "measure", trace, values
-    if method in ("gradient", "gradient_x_input"):
+        return kind, trace, values
+    if kind == "gradient":
         trace = gradient_trace(model, x, result.info, domain)
         w, _ = model.local_affine_map(np.array([c == "1" for c in trace["pattern"]]), k)
-        values = list(w) if method == "gradient" else [w[j] * x[j] for j in range(len(x))]
-        return "gradient", trace, values
-    if method in ("ig", "expected_gradients"):
-        if method == "ig":
+        # gradient rules report w_P or w_P * x: the certified pattern must give one of them exactly
+        values = [Fraction(v) for v in result.values]
+        candidates = (list(w), [w[j] * x[j] for j in range(len(x))])
+        return kind, trace, next((c for c in candidates if [Fraction(v) for v in c] == values), candidates[0])
+    if kind == "path":
+        if spec.needs_baseline:
             starts = [base]
-        else:
-            bg = options.get("background")
+        else:  # the method averages over the rows of its points option (the background)
+            names = [o.name for o in spec.options if o.type == "points"]
+            bg = options.get(names[0]) if names else None
             if bg is None:
-                raise PolyattrError("certificate: expected_gradients needs options['background']")
-            starts = [np.array([Fraction(v) if not isinstance(v, float) else Fraction(v) for v in row], dtype=object)
+                raise PolyattrError(f"certificate: {spec.name} needs options[{names[0] if names else 'background'!r}]")
+            starts = [np.array([Fraction(v) for v in row], dtype=object)
                       for row in np.atleast_2d(np.asarray(bg, dtype=object))]
         paths = [path_trace(model, s, x) for s in starts]
         total = [Fraction(0)] * len(x)
@@ -324,22 +316,20 @@ def _trace_for(method, model, k, x, base, domain, options, result):
                 length = Fraction(piece["t1"]) - Fraction(piece["t0"])
                 for j in range(len(x)):
                     total[j] += length * w[j] * (Fraction(p["end"][j]) - Fraction(p["start"][j]))
-        return "path", {"paths": paths}, [t / len(paths) for t in total]
-    if method in ("smoothgrad_uniform", "lime_uniform"):
-        r = options.get("radius", 0.1)
-        r = [r] * len(x) if np.ndim(r) == 0 else list(r)
+        return kind, {"paths": paths}, [t / len(paths) for t in total]
+    if kind == "box_moments":
+        names = [o.name for o in spec.options if o.type == "radius"]
+        r = options.get(names[0]) if names else None
+        r = [Fraction(1, 10)] * len(x) if r is None else [r] * len(x) if np.ndim(r) == 0 else list(r)
         r = [Fraction(v) for v in r]
         box = Box(x - np.array(r, dtype=object), x + np.array(r, dtype=object), exact=True)
-        order = 1 if method == "smoothgrad_uniform" else 2
-        piece = box_piece(model, k, box, order)
-        return "box_moments", {"radius": qs(r), "piece": piece}, None
-    if method in ("deeplift", "epsilon_lrp"):
-        info = result.info
-        if method == "deeplift":
-            factors = [qs(m) for m in info["multipliers"]]
-            return "propagation", {"factors": factors}, None
-        return "propagation", {"epsilon": q(info["epsilon"])}, None
-    raise PolyattrError(f"certificate: method {method!r} has no exact certificate (it is not exact)")
+        piece = box_piece(model, k, box, spec.moment_order)
+        return kind, {"radius": qs(r), "piece": piece}, None
+    # propagation rules: the Rescale multipliers, or the stabiliser of epsilon-LRP
+    info = result.info
+    if "multipliers" in info:
+        return kind, {"factors": [qs(m) for m in info["multipliers"]]}, None
+    return kind, {"epsilon": q(info["epsilon"])}, None
 
 
 def dumps(cert: dict) -> str:
@@ -363,11 +353,13 @@ def write_certificate(path, *, model_path, model, domain, result, baseline=None,
     options : dict
         The method options passed to ``attribute``.
     """
-    cert = build_certificate(model_path=model_path, model=model, domain=domain, result=result,
-                             baseline=baseline, options=options)
+    with long_integer_strings():
+        cert = build_certificate(model_path=model_path, model=model, domain=domain, result=result,
+                                 baseline=baseline, options=options)
+        text = dumps(cert)
     path = Path(path)
     try:
-        path.write_text(dumps(cert))
+        path.write_text(text)
     except OSError as exc:
         raise PolyattrError(f"certificate: cannot write {path} ({exc})") from None
     return path

@@ -46,8 +46,8 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key
-from polyattr.models.relu import ReLUNetwork
+from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key, float_domain
+from polyattr.models.protocol import PiecewiseAffineModel
 
 __all__ = ["TilingError", "ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
 
@@ -82,7 +82,7 @@ class ExactRegion:
 class ExactRegionSet:
     """Exactly confirmed regions of ``model`` inside ``domain`` (see the module docstring)."""
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     domain: object
     reduction: object
     regions: list
@@ -187,118 +187,36 @@ class ExactRegionSet:
 
 
 # ------------------------------------------------------------------------- canonical rows
-def canonical_rows(composed: ReLUNetwork, pattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Canonical pattern and its rows ``A u <= c`` (one per neuron) of an exact network.
+def canonical_rows(composed: PiecewiseAffineModel, pattern) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical pattern and its rows ``A u <= c`` (one per cutting unit) of an exact network.
 
-    A neuron whose pre-activation (under the earlier layers' pattern) is identically 0 is made
-    inactive.  Returns (pattern, A (n_neurons, k), c (n_neurons,)) as Fractions.
+    A unit whose pre-activation (under the earlier layers' pattern) is identically 0 is made
+    inactive.  Returns (pattern, A (n_neurons, k), c (n_neurons,)) as Fractions (the model's
+    :meth:`integer_pattern_rows`, divided by their scales).
     """
-    pat = np.array(pattern, dtype=bool).copy()
+    pat, A, c, scales = composed.to_exact().integer_pattern_rows(pattern)
     k = composed.n_inputs
-    G = [[Fraction(int(i == j)) for j in range(k)] for i in range(k)]  # current layer input map (rows = units)
-    h = [Fraction(0)] * k
-    rows_A, rows_c = [], []
-    start = 0
-    for W, bias in zip(composed.weights[:-1], composed.biases[:-1]):
-        n_out = W.shape[0]
-        newG, newh = [], []
-        for o in range(n_out):
-            w = W[o]
-            g = [sum((w[i] * G[i][j] for i in range(len(G)) if G[i][j] and w[i]), start=Fraction(0)) for j in range(k)]
-            hh = sum((w[i] * h[i] for i in range(len(h)) if h[i] and w[i]), start=Fraction(0)) + bias[o]
-            idx = start + o
-            if hh == 0 and not any(g):
-                pat[idx] = False
-            if pat[idx]:
-                rows_A.append([-x for x in g])
-                rows_c.append(hh)
-                newG.append(g)
-                newh.append(hh)
-            else:
-                rows_A.append(g)
-                rows_c.append(-hh)
-                newG.append([Fraction(0)] * k)
-                newh.append(Fraction(0))
-        G, h = newG, newh
-        start += n_out
-    A = np.array(rows_A, dtype=object).reshape(len(rows_A), k)
-    c = np.array(rows_c, dtype=object)
-    return pat, A, c
+    A_f = np.array([[Fraction(int(v), s) for v in row] for row, s in zip(A, scales)], dtype=object).reshape(len(scales), k)
+    c_f = np.array([Fraction(int(v), s) for v, s in zip(c, scales)], dtype=object)
+    return pat, A_f, c_f
 
 
 class _IntegerNetwork:
-    """An exact network with every layer scaled to integers: W_l = Wi_l / D_l, b_l = bi_l / D_l.
+    """The exact algebra the confirmation needs, from the model's integer-scaled form.
 
-    Pre-activations of layer l under a pattern are then (integer affine map) / S_l with
-    S_l = D_0 ... D_l > 0, so sign conditions can be written with integer rows: much faster than
-    Fractions (float weights are dyadic, so the D_l are powers of two).
+    ``rows(pattern)``: canonical pattern, integer rows A_i (n, k), c_i (n,) and per-row scales S
+    (A = A_i / S); ``affine_map(pattern)``: the exact local map (W_P, b_P) as Fractions.
     """
 
-    def __init__(self, net: ReLUNetwork):
-        self.layers = []
-        for W, b in zip(net.weights, net.biases):
-            den = math.lcm(*(Fraction(v).denominator for v in np.ravel(W)), *(Fraction(v).denominator for v in b))
-            Wi = np.array([[int(Fraction(v) * den) for v in row] for row in W], dtype=object).reshape(W.shape)
-            bi = np.array([int(Fraction(v) * den) for v in b], dtype=object)
-            self.layers.append((Wi, bi, den))
-        self.output_layer = self.layers.pop()
+    def __init__(self, net: PiecewiseAffineModel):
+        self.net = net.to_exact()
         self.k = net.n_inputs
 
     def affine_map(self, pattern):
-        """The exact local affine map (W_P (n_outputs, k), b_P (n_outputs,)) of a pattern, as Fractions."""
-        pat = np.asarray(pattern, dtype=bool)
-        k = self.k
-        G = np.array([[int(i == j) for j in range(k)] for i in range(k)], dtype=object).reshape(k, k)
-        h = np.zeros(k, dtype=object)
-        S, start = 1, 0
-        for Wi, bi, den in self.layers:
-            n = Wi.shape[0]
-            mask = pat[start:start + n]
-            Gp = Wi @ G
-            hp = Wi @ h + bi * S
-            S *= den
-            G, h = Gp * mask[:, None], hp * mask
-            start += n
-        Wi, bi, den = self.output_layer
-        Wo = Wi @ G
-        bo = Wi @ h + bi * S
-        S *= den
-        Wf = np.array([[Fraction(int(v), S) for v in row] for row in Wo], dtype=object).reshape(Wo.shape)
-        bf = np.array([Fraction(int(v), S) for v in bo], dtype=object)
-        return Wf, bf
+        return self.net.local_affine_map(pattern)
 
     def rows(self, pattern):
-        """Canonical pattern, integer rows A_i (n, k), c_i (n,) and per-row scales S (A = A_i / S)."""
-        pat = np.array(pattern, dtype=bool).copy()
-        k = self.k
-        G = None  # identity
-        h = None
-        S = 1
-        A_rows, c_rows, scales = [], [], []
-        start = 0
-        for Wi, bi, den in self.layers:
-            if G is None:
-                Gp, hp = Wi.copy(), bi.copy()
-            else:
-                Gp = Wi @ G if G.shape[0] else np.zeros((Wi.shape[0], k), dtype=object)
-                hp = (Wi @ h if h.shape[0] else np.zeros(Wi.shape[0], dtype=object)) + bi * S
-            S = S * den
-            n = Wi.shape[0]
-            mask = pat[start:start + n]
-            for o in range(n):
-                if hp[o] == 0 and not any(Gp[o]):
-                    mask[o] = False
-            pat[start:start + n] = mask
-            sign = np.where(mask, -1, 1)
-            A_rows.append(Gp * sign[:, None])
-            c_rows.append(-hp * sign)
-            scales.extend([S] * n)
-            G = Gp * mask[:, None]
-            h = hp * mask
-            start += n
-        A = np.vstack(A_rows) if A_rows else np.zeros((0, k), dtype=object)
-        c = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=object)
-        return pat, A, c, scales
+        return self.net.integer_pattern_rows(pattern)
 
 
 # ---------------------------------------------------------------------------- exact vertices
@@ -508,21 +426,15 @@ def _facets(iv, incidence, k):
 
 
 # ---------------------------------------------------------------------------------- entry points
-def _model_fingerprint(model: ReLUNetwork) -> str:
-    h = hashlib.sha256()
-    for W, b in zip(model.weights, model.biases):
-        h.update(repr(W.shape).encode())
-        for v in list(np.ravel(W)) + list(b):
-            v = Fraction(v)
-            h.update(f"{v.numerator}/{v.denominator},".encode())
-    return h.hexdigest()
+def _model_fingerprint(model: PiecewiseAffineModel) -> str:
+    return model.canonical_hash()
 
 
 def _cache_key(model, domain):
     return (_model_fingerprint(model), domain_key(domain))
 
 
-def cached_exact_region_set(model: ReLUNetwork, domain):
+def cached_exact_region_set(model: PiecewiseAffineModel, domain):
     """The cached exact region set of (model, domain), or None."""
     key = _cache_key(model.to_exact(), domain)
     return _CACHE.get(key)
@@ -534,12 +446,12 @@ def _support_volume(red) -> Fraction:
     return Fraction(red.inner.volume)
 
 
-def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactRegionSet:
+def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None) -> ExactRegionSet:
     """Confirm a float enumeration in exact arithmetic (see the module docstring).
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
         Converted to exact weights (floats exactly).
     domain : Box, AffineSlice or Segment, exact
         Converted to exact when given in floats.
@@ -576,9 +488,8 @@ def exact_region_set(model: ReLUNetwork, domain, float_regions=None) -> ExactReg
         return out
     if float_regions is None:
         from polyattr.geometry.regions import enumerate_regions
-        from polyattr.attribution.integrals import _float_domain
 
-        float_regions = enumerate_regions(model.to_float(), _float_domain(domain), check_estimate=False)
+        float_regions = enumerate_regions(model.to_float(), float_domain(domain), check_estimate=False)
     composed = model.compose_affine(red.embedding, red.offset)
     intnet = _IntegerNetwork(composed)
     A_dom, b_dom = red.inner.halfspaces()

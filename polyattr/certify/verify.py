@@ -918,15 +918,30 @@ def _check_propagation(net, cert, d, output, x, base, values):
 
 
 # ----------------------------------------------------------------------------------- entry
+#: The verifier's own table of which method writes which certificate kind, and which methods need a
+#: baseline: written here independently of the method registry (a test checks they agree).
+CERTIFICATE_KINDS = {
+    "measure": ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure"),
+    "gradient": ("gradient", "gradient_x_input"),
+    "path": ("ig", "expected_gradients"),
+    "box_moments": ("smoothgrad_uniform", "lime_uniform"),
+    "propagation": ("deeplift", "epsilon_lrp"),
+}
+NEEDS_BASELINE = ("occlusion", "shapley", "ig", "deeplift")
+
+
 def verify_certificate(model_path, cert_path) -> str:
     """Check ``cert_path`` against ``model_path``; return a short description, raise CertificateInvalid.
 
     A certificate that is not well-formed (not JSON, duplicate keys, deep nesting, fields of the
     wrong type) is invalid like one whose numbers do not check: one message naming the item.
     """
-    previous = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else None
+    # exact rationals routinely exceed CPython's 4300-digit int <-> str default: lift it while
+    # checking (lengths are checked before any number is built), and restore it afterwards
+    get_limit = getattr(sys, "get_int_max_str_digits", None)
+    previous = get_limit() if get_limit is not None else None
     if previous is not None:
-        sys.set_int_max_str_digits(0)  # exact rationals exceed the 4300-digit default; lengths are checked first
+        sys.set_int_max_str_digits(0)
     try:
         return _verify(Path(model_path), Path(cert_path))
     except (TypeError, AttributeError, KeyError, IndexError, ValueError, ZeroDivisionError) as exc:
@@ -977,16 +992,9 @@ def _verify(model_path: Path, cert_path: Path) -> str:
     method, kind = _get(cert, "method", "method", str), _get(cert, "kind", "kind", str)
     if not isinstance(cert.get("options"), dict):
         _fail("options", "expected an object")
-    table = {
-        "measure": ("occlusion", "shapley", "pdp", "ice", "shapley_uniform", "fafp_local", "fafp_global", "measure"),
-        "gradient": ("gradient", "gradient_x_input"),
-        "path": ("ig", "expected_gradients"),
-        "box_moments": ("smoothgrad_uniform", "lime_uniform"),
-        "propagation": ("deeplift", "epsilon_lrp"),
-    }
-    if kind not in table or method not in table[kind]:
+    if kind not in CERTIFICATE_KINDS or method not in CERTIFICATE_KINDS[kind]:
         _fail("kind", f"{kind!r} is not the certificate kind of method {method!r}")
-    needs_base = method in ("occlusion", "shapley", "ig", "deeplift")
+    needs_base = method in NEEDS_BASELINE
     if needs_base and base is None:
         _fail("baseline", f"method {method!r} needs a baseline")
     if kind == "measure":

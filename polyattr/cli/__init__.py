@@ -15,6 +15,7 @@ from pathlib import Path
 
 from polyattr.cli.arguments import check_output_file, domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
+from polyattr.numbers import long_integer_strings
 
 
 # ---------------------------------------------------------------------------------------- regions
@@ -124,19 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """The modules of this package that add subcommands, each through ``register(subparsers)``."""
-    from polyattr.cli import attribute, theory, verify
+    from polyattr.cli import attribute, methods, theory, verify
 
-    return (attribute, verify, theory)
-
-
-_VECTOR_OPTIONS = ("--x", "--baseline", "--lower", "--upper", "--x0")
+    return (attribute, methods, verify, theory)
 
 
 def _join_negative_vectors(argv: list[str]) -> list[str]:
-    """Turn ``--lower -1,-2`` into ``--lower=-1,-2``: argparse reads a value starting with '-' as an option."""
+    """Turn ``--lower -1,-2`` into ``--lower=-1,-2``: argparse reads a value starting with '-' as an option.
+
+    Applies to every long option (the method options are generated from the specs), since no
+    option name starts with a digit.
+    """
     out, i = [], 0
     while i < len(argv):
-        if argv[i] in _VECTOR_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2] in "0123456789.":
+        if (argv[i].startswith("--") and "=" not in argv[i] and i + 1 < len(argv) and argv[i + 1].startswith("-")
+                and argv[i + 1][1:2] != "" and argv[i + 1][1:2] in "0123456789."):
             out.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
         else:
@@ -179,7 +182,9 @@ def main(argv=None) -> int:
         argv, max_memory = _take_max_memory(argv)
         budget = None if max_memory is None else parse_memory_size(max_memory)
         args = build_parser().parse_args(_join_negative_vectors(argv))
-        with memory_budget(budget):
+        # exact rationals are printed and read in full, in this command only (literals are
+        # length-checked by polyattr.numbers before any integer is built)
+        with memory_budget(budget), long_integer_strings():
             return int(args.func(args) or 0)
     except PolyattrError as exc:
         message = str(exc)

@@ -362,6 +362,19 @@ def domain_key(domain) -> tuple:
     raise PolyattrError(f"domain: unsupported type {type(domain).__name__}")
 
 
+def float_domain(domain) -> Domain:
+    """The float twin of an exact domain (region enumeration runs in floats, then is confirmed)."""
+    if not getattr(domain, "exact", False):
+        return domain
+    if isinstance(domain, Box):
+        return Box(domain.lower.astype(float), domain.upper.astype(float))
+    if isinstance(domain, AffineSlice):
+        return AffineSlice(float_domain(domain.box), {i: float(v) for i, v in domain.fixed.items()})
+    if isinstance(domain, Segment):
+        return Segment(domain.start.astype(float), domain.end.astype(float))
+    raise PolyattrError(f"domain: no float twin for {type(domain).__name__}")
+
+
 def as_domain(domain, d: int, exact: bool = False) -> Domain:
     """Normalise a user's domain: None (unit cube), a (lower, upper) pair, or a domain object."""
     if domain is None:

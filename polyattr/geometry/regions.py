@@ -27,8 +27,9 @@ from polyattr.errors import MemoryBudgetExceeded, PolyattrError, RegionBudgetExc
 from polyattr.geometry.domains import Box, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
 from polyattr.memory import memory_budget
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
 from polyattr.models.ranges import check_float_range
-from polyattr.models.relu import ReLUNetwork, pattern_key
+from polyattr.models.relu import pattern_key
 
 DEFAULT_MAX_REGIONS = 1_000_000
 # Up-front refusal: when the estimated count exceeds the budget by this factor the run would be
@@ -65,7 +66,7 @@ class RegionSet:
     (``reduction.lift`` maps them to input space).  ``len(regions)`` is the region count.
     """
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     domain: object
     reduction: Reduction
     patterns: np.ndarray  # (n, n_neurons) bool
@@ -101,7 +102,7 @@ class RegionSet:
         return float(self.domain.volume)
 
     @cached_property
-    def _composed(self) -> ReLUNetwork:
+    def _composed(self) -> PiecewiseAffineModel:
         red = self.reduction
         net = self.model.to_float()
         return net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
@@ -238,7 +239,7 @@ class RegionSet:
         return plot_regions(self, ax=ax, path=path, output=output, color_by=color_by)
 
 
-def _region_rows(net: ReLUNetwork, pattern: np.ndarray, reduction: Reduction):
+def _region_rows(net: PiecewiseAffineModel, pattern: np.ndarray, reduction: Reduction):
     """All rows (pattern, then domain) of a region in reduced coordinates, unit-normalised; zero rows dropped."""
     A_p, c_p = net.pattern_constraints(pattern)
     A_d, b_d = reduction.inner.halfspaces()
@@ -273,7 +274,7 @@ def region_count_upper_bound(hidden_sizes, k: int) -> float:
     return total
 
 
-def estimate_region_count(model: ReLUNetwork, domain=None, samples: int = 4096, rng=None) -> float:
+def estimate_region_count(model: PiecewiseAffineModel, domain=None, samples: int = 4096, rng=None) -> float:
     """A cheap up-front estimate of the number of regions (see :mod:`polyattr.geometry.splitting`)."""
     from polyattr.geometry.splitting import estimate_region_count as _estimate
 
@@ -284,12 +285,13 @@ def estimate_region_count(model: ReLUNetwork, domain=None, samples: int = 4096, 
     net = model.to_float()
     net = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
     if isinstance(red.inner, Box):
-        return float(_estimate(list(net.weights), list(net.biases), red.inner.lower.astype(float), red.inner.upper.astype(float)))
+        return float(_estimate(list(net.weights), list(net.biases), red.inner.lower.astype(float),
+                               red.inner.upper.astype(float), negative_slopes=net.negative_slopes))
     return float("nan")
 
 
 def enumerate_regions(
-    model: ReLUNetwork,
+    model: PiecewiseAffineModel,
     domain=None,
     *,
     max_regions: int | None = DEFAULT_MAX_REGIONS,
@@ -302,7 +304,7 @@ def enumerate_regions(
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
     domain : None, (lower, upper), Box, Polytope, AffineSlice or Segment
         Default: the unit cube [0, 1]^d.
     max_regions : int or None
@@ -329,8 +331,7 @@ def enumerate_regions(
 
 
 def _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate) -> RegionSet:
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     domain = as_domain(domain, model.n_inputs)
     if max_regions is not None and (isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer))
                                     or max_regions < 1):
@@ -347,14 +348,15 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
     composed = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
     inner_is_box = isinstance(red.inner, Box)
     if inner_is_box:
-        check_float_range(composed.weights, composed.biases, red.inner.lower.astype(float), red.inner.upper.astype(float))
+        check_float_range(composed.weights, composed.biases, red.inner.lower.astype(float), red.inner.upper.astype(float),
+                          negative_slopes=getattr(composed, "negative_slopes", None))
     automatic = backend == "auto"
     if backend == "auto":
         backend = "split" if inner_is_box and red.inner.dim <= 6 else "lp"
     if backend == "split" and not inner_is_box:
         raise PolyattrError("backend: 'split' needs a box (or a slice or segment of a box); use backend='lp'")
     if (check_estimate and max_regions is not None and inner_is_box
-            and region_count_upper_bound(model.hidden_sizes, red.inner.dim) > _REFUSE_FACTOR * max_regions):
+            and region_count_upper_bound(model.pattern_sizes, red.inner.dim) > _REFUSE_FACTOR * max_regions):
         est = estimate_region_count(model, domain)
         if np.isfinite(est) and est > _REFUSE_FACTOR * max_regions:
             raise RegionBudgetExceeded(
@@ -369,7 +371,7 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
         res = split_enumerate(
             list(composed.weights), list(composed.biases),
             red.inner.lower.astype(float), red.inner.upper.astype(float),
-            max_regions=max_regions, progress=bool(progress),
+            max_regions=max_regions, progress=bool(progress), negative_slopes=composed.negative_slopes,
         )
         return RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
                          "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
@@ -489,7 +491,7 @@ def _inside_inner(inner, u) -> bool:
     return bool(np.all(np.asarray(A, float) @ u <= np.asarray(b, float) + 1e-12))
 
 
-def _interior_seed(net: ReLUNetwork, red: Reduction) -> np.ndarray:
+def _interior_seed(net: PiecewiseAffineModel, red: Reduction) -> np.ndarray:
     """A point of the domain interior, not on any neuron hyperplane (perturbed deterministically)."""
     center = np.asarray(red.inner.chebyshev_center(), float)
     A, b = red.inner.halfspaces()

@@ -43,13 +43,8 @@ import numpy as np
 from numba import njit
 
 from polyattr.errors import PolyattrError
-from polyattr.models.relu import ReLUNetwork
-
-_U = 2.0**-53
-
-
-def _gamma(n: int) -> float:
-    return n * _U / (1 - n * _U)
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.numerics import UNIT_ROUNDOFF
 
 
 @dataclass(eq=False)
@@ -72,7 +67,7 @@ class SegmentPieces:
         rounding error bound of 0.
     """
 
-    model: ReLUNetwork
+    model: PiecewiseAffineModel
     start: np.ndarray
     end: np.ndarray
     breakpoints: np.ndarray
@@ -91,20 +86,20 @@ class SegmentPieces:
 
     def gradients(self, output: int | None = None) -> np.ndarray:
         """The gradient w_P of every piece: (K, d) for one ``output``, (K, n_outputs, d) for None."""
-        return pattern_gradients(self.model, self.patterns, output)
+        return self.model.pattern_gradients(self.patterns, output)
 
     def integrated_gradient_sums(self, output: int) -> np.ndarray:
         """sum_k (t_{k+1} - t_k) w_{P_k}: the path average of the gradient (shape (d,))."""
-        return path_average_gradient(self.model, self.patterns, self.lengths, output)
+        return self.model.path_average_gradient(self.patterns, self.lengths, output)
 
 
 # --------------------------------------------------------------------------------- the walk
-def segment_breakpoints(model: ReLUNetwork, start, end, exact: bool = False) -> SegmentPieces:
+def segment_breakpoints(model: PiecewiseAffineModel, start, end, exact: bool = False) -> SegmentPieces:
     """Breakpoints and activation patterns of ``model`` along the segment from ``start`` to ``end``.
 
     Parameters
     ----------
-    model : ReLUNetwork
+    model : PiecewiseAffineModel
         Converted to exact weights when ``exact`` (floats convert exactly).
     start, end : array-like (d,)
         End points; they may coincide (one piece, the pattern at the point with ties inactive).
@@ -115,8 +110,7 @@ def segment_breakpoints(model: ReLUNetwork, start, end, exact: bool = False) -> 
     -------
     SegmentPieces
     """
-    if not isinstance(model, ReLUNetwork):
-        raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
+    require_model(model)
     net = model.to_exact() if exact else model.to_float()
     start = _as_point(start, "start", net, exact)
     end = _as_point(end, "end", net, exact)
@@ -124,7 +118,7 @@ def segment_breakpoints(model: ReLUNetwork, start, end, exact: bool = False) -> 
         T, pats = _walk_exact(net, start, end)
         return SegmentPieces(net, start, end, T, pats, True, 0.0)
     T, pats, uncertain, _ = _walk_float(net, start, end)
-    return SegmentPieces(net, start, end, T, pats, False, min(float(np.sum(uncertain)), 1.0), uncertain)
+    return SegmentPieces(net, start, end, T, pats, False, min(float(np.sum(uncertain)), 1.0), uncertain[net.cut_units])
 
 
 def _as_point(v, name, net, exact):
@@ -133,38 +127,19 @@ def _as_point(v, name, net, exact):
     return as_vector(v, name, length=net.n_inputs, exact=exact)
 
 
-def _walk_float(net: ReLUNetwork, start: np.ndarray, end: np.ndarray, output: int = 0):
-    """Float walk (numba kernel).
+def _walk_float(net: PiecewiseAffineModel, start: np.ndarray, end: np.ndarray, output: int = 0):
+    """Float walk (numba kernel, on the model's packed :attr:`kernel_arrays`).
 
-    Returns (breakpoints, patterns, per-neuron uncertain lengths, path average of the gradient of
-    ``output``).
+    Returns (breakpoints, patterns (cutting units), per-unit uncertain lengths (all hidden units),
+    path average of the gradient of ``output``).
     """
     if not net.hidden_sizes:
         grad = np.asarray(net.weights[0][output], dtype=np.float64)
         return np.array([0.0, 1.0]), np.zeros((1, 0), dtype=bool), np.zeros(0), grad.copy()
-    Wf, WTf, bf, sizes, gammas = _kernel_weights(net)
-    T, pats, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, net.weights[-1][output])
-    return T, pats, uncertain, average
-
-
-def _kernel_weights(net: ReLUNetwork):
-    """The hidden layers packed for the kernels: flat weights, flat transposed weights, flat biases,
-    the layer sizes [d, n_1, ..., n_L] and the rounding constants gamma_{n+1} per layer.
-
-    One flat layout (rather than a tuple of arrays) compiles once for every depth.  Cached on the
-    (immutable) network object: the kernels are called many times per network.
-    """
-    cached = net.__dict__.get("_segment_walk_arrays")
-    if cached is None:
-        hidden = [np.asarray(W, dtype=np.float64) for W in net.weights[:-1]]
-        Wf = np.ascontiguousarray(np.concatenate([W.ravel() for W in hidden]))
-        WTf = np.ascontiguousarray(np.concatenate([W.T.ravel() for W in hidden]))
-        bf = np.ascontiguousarray(np.concatenate([np.asarray(b, dtype=np.float64) for b in net.biases[:-1]]))
-        sizes = np.array([net.n_inputs, *net.hidden_sizes], dtype=np.int64)
-        gammas = np.array([_gamma(W.shape[1] + 1) for W in hidden])
-        cached = (Wf, WTf, bf, sizes, gammas)
-        net.__dict__["_segment_walk_arrays"] = cached
-    return cached
+    Wf, WTf, bf, sizes, slopes, gammas = net.kernel_arrays
+    T, pats, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas,
+                                               net.output_row(output))
+    return T, pats[:, net.cut_units], uncertain, average
 
 
 @njit(cache=True)
@@ -181,7 +156,9 @@ def _layer(Wf, WTf, bf, sizes, li):
 
 
 @njit(cache=True)
-def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
+def _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out):
+    """The float walk over all hidden units; identity units (slope 1) add no breakpoint and have
+    a constant True pattern column (the caller keeps the cutting units' columns)."""
     u = 2.0**-53
     d = start.shape[0]
     T = np.empty(2)
@@ -220,7 +197,7 @@ def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
         for k in range(m - 1):
             for i in range(n):
                 a0, a1 = A[k, i], A[k + 1, i]
-                if (a0 > 0.0 and a1 < 0.0) or (a0 < 0.0 and a1 > 0.0):
+                if slopes[off + i] != 1.0 and ((a0 > 0.0 and a1 < 0.0) or (a0 < 0.0 and a1 > 0.0)):
                     n_roots += 1
         if n_roots > 0:
             roots = np.empty(n_roots)
@@ -228,7 +205,7 @@ def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
             for k in range(m - 1):
                 for i in range(n):
                     a0, a1 = A[k, i], A[k + 1, i]
-                    if (a0 > 0.0 and a1 < 0.0) or (a0 < 0.0 and a1 > 0.0):
+                    if slopes[off + i] != 1.0 and ((a0 > 0.0 and a1 < 0.0) or (a0 < 0.0 and a1 > 0.0)):
                         t = T[k] + (T[k + 1] - T[k]) * (a0 / (a0 - a1))
                         roots[r] = min(max(t, T[k]), T[k + 1])
                         r += 1
@@ -283,6 +260,8 @@ def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
         for k in range(m - 1):
             dt = T[k + 1] - T[k]
             for i in range(n):
+                if slopes[off + i] == 1.0:
+                    continue
                 v0, v1 = abs(A[k, i]), abs(A[k + 1, i])
                 lo, hi = min(v0, v1), max(v0, v1)
                 e = e_pre[i]
@@ -291,8 +270,19 @@ def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
                 elif lo <= e:
                     uncertain[off + i] += dt * (e - lo) / (hi - lo)
         P_all[:, off:off + n] = A
+        H = np.empty_like(A)
+        for k in range(m):
+            for i in range(n):
+                a = A[k, i]
+                H[k, i] = a if a > 0.0 else slopes[off + i] * a
+        # a unit is max(1, |alpha|)-Lipschitz; alpha * a rounds once
+        for i in range(n):
+            al = abs(slopes[off + i])
+            amax = 0.0
+            for k in range(m):
+                amax = max(amax, abs(A[k, i]))
+            e_pre[i] = max(1.0, al) * e_pre[i] + u * al * amax
         off += n
-        H = np.maximum(A, 0.0)
         err = e_pre
     # the pattern of each piece: a pre-activation keeps its sign inside a piece, so the sign of
     # the sum of its end values is its sign inside (0: identically 0 there, read as inactive)
@@ -300,7 +290,7 @@ def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
     pats = np.empty((K, n_total), dtype=np.bool_)
     for k in range(K):
         for i in range(n_total):
-            pats[k, i] = P_all[k, i] + P_all[k + 1, i] > 0.0
+            pats[k, i] = slopes[i] == 1.0 or P_all[k, i] + P_all[k + 1, i] > 0.0
     keep = np.ones(K, dtype=np.bool_)
     n_keep = K
     for k in range(1, K):
@@ -324,12 +314,12 @@ def _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out):
     lengths = np.empty(n_keep)
     for k in range(n_keep):
         lengths[k] = T_out[k + 1] - T_out[k]
-    average = _path_average_kernel(Wf, WTf, bf, sizes, w_out, P_out, lengths)
+    average = _path_average_kernel(Wf, WTf, bf, sizes, slopes, w_out, P_out, lengths)
     return T_out, P_out, uncertain, average
 
 
 @njit(cache=True)
-def _ig_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out, flips, grad_bound, gamma_grad):
+def _ig_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out, flips, grad_bound, gamma_grad):
     """Integrated Gradients along the segment with its float error bound (see gradient_methods).
 
     Returns (breakpoints, patterns, per-neuron uncertain lengths, values, bound, inputs finite).
@@ -341,10 +331,12 @@ def _ig_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out, flips, grad_bound,
             finite = False
     if not finite:
         return np.zeros(2), np.zeros((1, 0), dtype=np.bool_), np.zeros(0), np.zeros(d), 0.0, False
-    T, P, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out)
+    T, P, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out)
     K = P.shape[0]
     n = K + 2
-    gamma_sum = n * 2.0**-53 / (1.0 - n * 2.0**-53)
+    u = 2.0**-53
+    gamma_sum = n * u / (1.0 - n * u) * (1.0 + 4.0 * u)  # rounded up (n u exact)
+    g = (gamma_grad + gamma_sum + gamma_grad * gamma_sum) * (1.0 + 4.0 * u)
     values = np.empty(d)
     bound = 0.0
     for j in range(d):
@@ -353,14 +345,18 @@ def _ig_kernel(Wf, WTf, bf, sizes, start, end, gammas, w_out, flips, grad_bound,
         jump = 0.0
         for i in range(uncertain.shape[0]):
             jump += uncertain[i] * flips[i, j]
-        b = 2.0 * abs(delta) * (jump + (gamma_grad + gamma_sum) * grad_bound[j]) + 2.0**-53 * abs(values[j])
+        # the bound's own arithmetic: a handful of roundings of non-negative terms, inflated
+        b = (abs(delta) * (1.0 + u) * (jump * (1.0 + (uncertain.shape[0] + 1) * 2.0 * u) + g * grad_bound[j])
+             + u * abs(values[j])) * (1.0 + 8.0 * u)
         bound = max(bound, b)
     return T, P, uncertain, values, bound, True
 
 
 @njit(cache=True)
-def _path_average_kernel(Wf, WTf, bf, sizes, w_out, pats, weights):
-    """sum_k weights_k w_{P_k} (one output row ``w_out``): a batched backward pass, W_0 applied once."""
+def _path_average_kernel(Wf, WTf, bf, sizes, slopes, w_out, pats, weights):
+    """sum_k weights_k w_{P_k} (one output row ``w_out``): a batched backward pass, W_0 applied once.
+
+    ``pats`` covers all hidden units; an inactive unit multiplies by its slope."""
     K = pats.shape[0]
     n_layers = sizes.shape[0] - 1
     off = 0
@@ -371,7 +367,7 @@ def _path_average_kernel(Wf, WTf, bf, sizes, w_out, pats, weights):
     V = np.empty((K, nL))
     for k in range(K):
         for i in range(nL):
-            V[k, i] = w_out[i] if pats[k, off + i] else 0.0
+            V[k, i] = w_out[i] if pats[k, off + i] else slopes[off + i] * w_out[i]
     for li in range(n_layers - 1, 0, -1):
         W, _, _ = _layer(Wf, WTf, bf, sizes, li)
         V = np.dot(V, W)
@@ -380,30 +376,33 @@ def _path_average_kernel(Wf, WTf, bf, sizes, w_out, pats, weights):
         for k in range(K):
             for i in range(n):
                 if not pats[k, off + i]:
-                    V[k, i] = 0.0
+                    V[k, i] *= slopes[off + i]
     acc = np.dot(weights, V)
     W0, _, _ = _layer(Wf, WTf, bf, sizes, 0)
     return np.dot(acc, W0)
 
 
-def _walk_exact(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
+def _walk_exact(net: PiecewiseAffineModel, start: np.ndarray, end: np.ndarray):
     """The walk in exact arithmetic, on integers.
 
     Values at the breakpoints are kept as integer rows over one positive denominator per row
-    (exact Fractions without a gcd per operation); the breakpoints themselves are Fractions.
+    (exact Fractions without a gcd per operation); the breakpoints themselves are Fractions.  The
+    model's integer-scaled form supplies the weights (W = N / D), biases and slopes (alpha = S / Q).
     """
     T = [Fraction(0), Fraction(1)]
     H, H_den = _integer_rows([start, end])
     layer_values = []
-    layers = _integer_layers(net)
-    biases = _integer_biases(net)
-    for (N, D), (B, Db) in zip(layers[:-1], biases[:-1]):
+    layers = net.integer_layers
+    biases = net.integer_biases
+    slopes, Q = net.integer_slopes
+    cut_layers = [np.asarray(s != Q, dtype=bool) for s in slopes]  # alpha != 1
+    for (N, D), (B, Db), S, cuts in zip(layers[:-1], biases[:-1], slopes, cut_layers):
         # A_k = H_k / h_k N^T / D + B / Db  =  (H_k N^T Db + h_k D B) / (h_k D Db)
         A = (H @ N.T) * Db + (H_den * D)[:, None] * B[None, :]
         A_den = H_den * (D * Db)
         A, A_den = _reduce_rows(A, A_den)
         pos, neg = A > 0, A < 0
-        cross = (pos[:-1] & neg[1:]) | (neg[:-1] & pos[1:])
+        cross = ((pos[:-1] & neg[1:]) | (neg[:-1] & pos[1:])) & cuts[None, :]
         roots = set()
         for k, i in zip(*np.nonzero(cross)):
             a0, a1 = int(A[k, i]) * int(A_den[k + 1]), int(A[k + 1, i]) * int(A_den[k])
@@ -412,17 +411,18 @@ def _walk_exact(net: ReLUNetwork, start: np.ndarray, end: np.ndarray):
             T_new = sorted(set(T) | roots)
             A, A_den = _interp_integer(T, A, A_den, T_new)
             T = T_new
-        layer_values.append((list(T), A, A_den))
-        H = np.where(pos if not roots else A > 0, A, 0)
-        H_den = A_den
+        layer_values.append((list(T), A, A_den, cuts))
+        # sigma(a) = a (a > 0) or alpha a: over the denominator Q, Q a or S a
+        H = np.where(np.asarray(A > 0, dtype=bool), A * Q, A * S[None, :])
+        H_den = A_den * Q
     T_arr = np.array(T, dtype=object)
     parts = []
-    for T_l, A_l, d_l in layer_values:
+    for T_l, A_l, d_l, cuts in layer_values:
         if T_l != T:
             A_l, d_l = _interp_integer(T_l, A_l, d_l, T)
         # sign inside piece k = sign of A_k / d_k + A_{k+1} / d_{k+1}
         s = A_l[:-1] * d_l[1:, None] + A_l[1:] * d_l[:-1, None]
-        parts.append(np.asarray(s > 0, dtype=bool))
+        parts.append(np.asarray(s > 0, dtype=bool)[:, cuts])
     pats = np.concatenate(parts, axis=1) if parts else np.zeros((len(T) - 1, 0), dtype=bool)
     return _merge_equal_pieces(T_arr, pats)
 
@@ -473,20 +473,6 @@ def _interp_integer(T_old, A, dens, T_new):
     return _reduce_rows(out, out_den)
 
 
-def _integer_biases(model: ReLUNetwork):
-    """Exact biases as (integer vector, denominator) per layer (cached)."""
-    cached = model.__dict__.get("_integer_biases")
-    if cached is None:
-        cached = []
-        for b in model.biases:
-            D = 1
-            for v in b:
-                D = math.lcm(D, Fraction(v).denominator)
-            cached.append((np.array([int(Fraction(v) * D) for v in b], dtype=object), D))
-        model.__dict__["_integer_biases"] = cached
-    return cached
-
-
 def _merge_equal_pieces(T, pats):
     if len(pats) <= 1:
         return T, pats
@@ -497,172 +483,45 @@ def _merge_equal_pieces(T, pats):
 
 
 # --------------------------------------------------------------------- gradients of patterns
-def pattern_gradients(model: ReLUNetwork, patterns, output: int | None = None) -> np.ndarray:
-    """Gradients w_P of many patterns at once (a vectorised :meth:`ReLUNetwork.local_affine_map`).
-
-    Returns (K, d) for one ``output`` or (K, n_outputs, d) when ``output`` is None.
-    """
-    patterns = np.atleast_2d(np.asarray(patterns, dtype=bool))
-    if patterns.shape[1] != model.n_neurons:
-        raise PolyattrError(f"patterns: expected {model.n_neurons} booleans per pattern, got shape {patterns.shape}")
-    if output is None:
-        outs = range(model.n_outputs)
-        return np.stack([pattern_gradients(model, patterns, k) for k in outs], axis=1)
-    k = model.check_output(output)
-    if not model.hidden_sizes:  # an affine model: one gradient everywhere
-        return np.repeat(model.weights[0][k][None, :], patterns.shape[0], axis=0)
-    if model.exact:
-        V, den = _backward_integer(model, patterns, k)
-        N0, D0 = _integer_layers(model)[0]
-        G = V @ N0
-        den *= D0
-        return np.array([Fraction(int(v), den) for v in G.ravel()], dtype=object).reshape(G.shape)
-    return _backward_hidden(model, patterns, k) @ model.weights[0]
+def pattern_gradients(model: PiecewiseAffineModel, patterns, output: int | None = None) -> np.ndarray:
+    """Gradients w_P of many patterns at once: :meth:`PiecewiseAffineModel.pattern_gradients`."""
+    return require_model(model).pattern_gradients(patterns, output)
 
 
-def _integer_layers(model: ReLUNetwork):
-    """Exact weights as (integer matrix N, denominator D) with W = N / D, per layer (cached).
-
-    Backward passes then run on Python integers (no gcd per operation) and divide once at the end.
-    """
-    cached = model.__dict__.get("_integer_layers")
-    if cached is None:
-        cached = []
-        for W in model.weights:
-            D = 1
-            for v in W.ravel():
-                D = math.lcm(D, Fraction(v).denominator)
-            N = np.array([int(Fraction(v) * D) for v in W.ravel()], dtype=object).reshape(W.shape)
-            cached.append((N, D))
-        model.__dict__["_integer_layers"] = cached
-    return cached
-
-
-def _backward_integer(model: ReLUNetwork, patterns: np.ndarray, k: int):
-    """Exact :func:`_backward_hidden` as (integer matrix, common denominator)."""
-    layers = _integer_layers(model)
-    masks = _split_masks(model, patterns)
-    N_out, den = layers[-1]
-    V = np.repeat(N_out[k][None, :], patterns.shape[0], axis=0)
-    V = np.where(masks[-1], V, 0)
-    for li in range(len(masks) - 1, 0, -1):
-        N, D = layers[li]
-        V = np.where(masks[li - 1], V @ N, 0)
-        den *= D
-    return V, den
-
-
-def _backward_hidden(model: ReLUNetwork, patterns: np.ndarray, k: int) -> np.ndarray:
-    """Per pattern, the gradient of output k with respect to the first hidden layer's pre-activations."""
-    zero = Fraction(0) if model.exact else 0.0
-    masks = _split_masks(model, patterns)
-    V = np.repeat(model.weights[-1][k][None, :], patterns.shape[0], axis=0)
-    V = np.where(masks[-1], V, zero)
-    for li in range(len(masks) - 1, 0, -1):
-        V = np.where(masks[li - 1], V @ model.weights[li], zero)
-    return V
-
-
-def path_average_gradient(model: ReLUNetwork, patterns, weights, output: int) -> np.ndarray:
-    """sum_k weights_k w_{P_k} for one output, without forming every gradient when d is small.
-
-    The last product with W_0 is linear, so it is applied once to the weighted sum.
-    """
-    patterns = np.atleast_2d(np.asarray(patterns, dtype=bool))
-    k = model.check_output(output)
-    weights = np.asarray(weights, dtype=object if model.exact else float)
-    if not model.hidden_sizes:
-        return np.sum(weights) * model.weights[0][k]
-    if not model.exact:
-        Wf, WTf, bf, sizes, _ = _kernel_weights(model)
-        return _path_average_kernel(Wf, WTf, bf, sizes, np.ascontiguousarray(model.weights[-1][k], dtype=np.float64),
-                                    np.ascontiguousarray(patterns), np.ascontiguousarray(weights))
-    V, den = _backward_integer(model, patterns, k)
-    # sum_k weights_k V_k over the pieces: one common denominator for the weights, then integers
-    wden = 1
-    for w in weights:
-        wden = math.lcm(wden, Fraction(w).denominator)
-    wint = np.array([int(Fraction(w) * wden) for w in weights], dtype=object)
-    N0, D0 = _integer_layers(model)[0]
-    total = (wint @ V) @ N0
-    den = den * D0 * wden
-    return np.array([Fraction(int(v), den) for v in total], dtype=object)
-
-
-def _split_masks(model: ReLUNetwork, patterns: np.ndarray) -> list[np.ndarray]:
-    masks, start = [], 0
-    for n in model.hidden_sizes:
-        masks.append(patterns[:, start : start + n])
-        start += n
-    return masks
+def path_average_gradient(model: PiecewiseAffineModel, patterns, weights, output: int) -> np.ndarray:
+    """sum_k weights_k w_{P_k} for one output: :meth:`PiecewiseAffineModel.path_average_gradient`."""
+    return require_model(model).path_average_gradient(patterns, weights, output)
 
 
 # ------------------------------------------------------------------- one-sided patterns at a point
-def forward_error_bounds(model: ReLUNetwork, z) -> list[np.ndarray]:
-    """Per hidden layer, a bound on |computed - true| pre-activations of a float evaluation at z.
-
-    Forward error analysis of dot products (gamma_{n+1} (|W| |h| + |b|)) carried through the layers
-    (ReLU is 1-Lipschitz); the computed |h| stands in for the exact one, and a factor 2 covers that
-    first-order step.
-    """
-    net = model.to_float()
-    h = np.asarray(z, dtype=float)
-    err = np.zeros_like(h)
-    out = []
-    for W, b in zip(net.weights[:-1], net.biases[:-1]):
-        absW = np.abs(W)
-        pre = W @ h + b
-        err = absW @ err + _gamma(W.shape[1] + 1) * (absW @ np.abs(h) + np.abs(b))
-        out.append(2.0 * err)
-        h = np.maximum(pre, 0.0)
-    return out
-
-
-def point_pattern(model: ReLUNetwork, x, direction=None, exact: bool = False):
-    """The activation pattern at ``x``, and which neurons are tied (pre-activation 0).
-
-    Without ``direction`` ties are read as inactive.  With a ``direction`` v the pattern is that of
-    the region entered moving from x along v (the pattern on (0, eps) of t -> x + t v): layer by
-    layer, a tied neuron is active iff its directional derivative along v (under the one-sided
-    pattern of the layers below) is positive; a neuron that stays tied along v is inactive.
-
-    In float mode a pre-activation counts as tied when it is within its rounding error bound of 0
-    (:func:`forward_error_bounds`), so that points built on a boundary are recognised as such.
-
-    Returns
-    -------
-    pattern : ndarray (n_neurons,) bool
-    tied : ndarray (n_neurons,) bool
-    """
+def point_pattern(model: PiecewiseAffineModel, x, direction=None, exact: bool = False):
+    """The activation pattern at ``x`` and which cutting units are tied: see
+    :meth:`PiecewiseAffineModel.one_sided_pattern` (computed on the exact or float form)."""
     net = model.to_exact() if exact else model.to_float()
-    zero = Fraction(0) if exact else 0.0
-    h = np.asarray(x, dtype=object if exact else float)
-    dh = None if direction is None else np.asarray(direction, dtype=object if exact else float)
-    bounds = None if exact else forward_error_bounds(net, h)
-    pats, ties = [], []
-    for li, (W, b) in enumerate(zip(net.weights[:-1], net.biases[:-1])):
-        pre = W @ h + b
-        if exact:
-            tied = np.array([v == 0 for v in pre], dtype=bool)
-            positive = np.array([v > 0 for v in pre], dtype=bool)
-        else:
-            tied = np.abs(pre) <= bounds[li]
-            positive = (pre > 0) & ~tied
-        active = positive.copy()
-        dpre = None
-        if dh is not None:
-            dpre = W @ dh
-            if exact:
-                dpos = np.array([v > 0 for v in dpre], dtype=bool)
-            else:
-                dscale = np.abs(W) @ np.abs(dh)
-                dpos = dpre > 4 * _gamma(W.shape[1] + 1) * dscale
-            active = positive | (tied & dpos)
-        pats.append(active)
-        ties.append(tied)
-        h = np.where(active, pre, zero)
-        if dh is not None:
-            dh = np.where(active, dpre, zero)
-    if not pats:
-        return np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
-    return np.concatenate(pats), np.concatenate(ties)
+    return net.one_sided_pattern(x, direction)
+
+
+def integrated_gradients_walk(net: PiecewiseAffineModel, start: np.ndarray, end: np.ndarray, output: int):
+    """Float Integrated Gradients of ``output`` from ``start`` to ``end`` in one kernel call.
+
+    Returns (breakpoints, patterns, per-cutting-unit uncertain lengths, values (d,), error bound,
+    inputs finite).  The bound per feature is
+    |end_j - start_j| (sum_i L_i J_ij + gamma' G_j) + u |IG_j| with L_i the length where unit i is
+    within its rounding bound of 0, J the model's :meth:`unit_flip_bounds`, G its
+    :meth:`gradient_magnitude_bound` and gamma' = gamma_grad + gamma_{K+2} + their product.
+    """
+    Wf, WTf, bf, sizes, slopes, gammas = net.kernel_arrays
+    T, P, uncertain, values, bound, finite = _ig_kernel(
+        Wf, WTf, bf, sizes, slopes, start, end, gammas, net.output_row(output), net.unit_flip_bounds(output),
+        net.gradient_magnitude_bound(output), _gradient_gamma(net))
+    if finite:
+        bound = float(np.nextafter(bound, np.inf))
+        P = P[:, net.cut_units]
+        uncertain = uncertain[net.cut_units]
+    return T, P, uncertain, values, bound, finite
+
+
+def _gradient_gamma(net: PiecewiseAffineModel) -> float:
+    from polyattr.numerics import gamma
+
+    return gamma(sum(W.shape[1] for W in net.weights) + len(net.weights))

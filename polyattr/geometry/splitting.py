@@ -7,8 +7,11 @@ Algorithm
 ---------
 A *cell* is a convex polytope stored in double-description form: its vertices, and for each vertex
 a bitmask of the constraints that are tight there.  Constraint ids are ``0..d-1`` for the lower
-box faces (``z_i = lower_i``), ``d..2d-1`` for the upper box faces and ``2d + n`` for hidden neuron
-``n`` (neurons numbered layer by layer, as in :meth:`ReLUNetwork.activation_pattern`).
+box faces (``z_i = lower_i``), ``d..2d-1`` for the upper box faces and ``2d + n`` for hidden unit
+``n`` (all units numbered layer by layer; identity units, slope 1, are passed through without a
+cut and never tight, and the returned patterns keep only the cutting units, as in
+:meth:`ReLUNetwork.activation_pattern`).  A leaky unit (slope alpha) cuts like a ReLU and passes
+alpha times its value when inactive.
 
 We start with the box as a single cell and process the hidden neurons in order.  Inside a cell the
 activation pattern of all earlier layers is fixed, so the pre-activation of the current neuron is
@@ -129,9 +132,10 @@ def _grow_vec(a, need):
 
 # ----------------------------------------------------------------------------- network values
 @njit(cache=True)
-def _layer_values(X, k, pat, W_all, b_all, w_off, in_dim, out_dim, nstart, layer, V, h, h2):
-    """Pre-activations of hidden layer ``layer`` at vertices X[:k], with the ReLUs of earlier
-    layers fixed by ``pat`` (the cell's pattern), written to V[:k, :width]."""
+def _layer_values(X, k, pat, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer, V, h, h2):
+    """Pre-activations of hidden layer ``layer`` at vertices X[:k], with the units of earlier
+    layers fixed by ``pat`` (the cell's pattern over all units: a unit passes its value, or
+    ``slope_all`` times it when inactive), written to V[:k, :width]."""
     for v in range(k):
         for i in range(in_dim[0]):
             h[i] = X[v, i]
@@ -151,7 +155,7 @@ def _layer_values(X, k, pat, W_all, b_all, w_off, in_dim, out_dim, nstart, layer
                     V[v, j] = h2[j]
             else:
                 for j in range(no):
-                    h[j] = h2[j] if pat[s + j] else 0.0
+                    h[j] = h2[j] if pat[s + j] else slope_all[s + j] * h2[j]
 
 
 # ----------------------------------------------------------------------------- volume
@@ -612,7 +616,7 @@ _MEMO_MIN_DIM = 6
 
 @njit(cache=True)
 def _split_kernel(
-    d, nw, n_neurons, W_all, b_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
+    d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
     sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
     oX, oM, o_off, o_pat, o_vol, o_cen, stop_at, with_volumes,
 ):
@@ -685,7 +689,12 @@ def _split_kernel(
             layer = layer_of[neuron]
             j = neuron - nstart[layer]
             if j == 0:
-                _layer_values(cX, k, cpat, W_all, b_all, w_off, in_dim, out_dim, nstart, layer, cV, h, h2)
+                _layer_values(cX, k, cpat, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer, cV, h, h2)
+            if slope_all[neuron] == 1.0:
+                # an identity unit: an affine pass-through, no hyperplane, never split or tight
+                cpat[neuron] = True
+                neuron += 1
+                continue
             if side.shape[0] < k:
                 side = np.empty(2 * k, np.int64)
                 pos = np.empty(2 * k, np.int64)
@@ -968,21 +977,40 @@ def _prepare(weights, biases, lower, upper):
     return Ws[:-1], bs[:-1], lo, up
 
 
-def _interval_scales(hidden_W, hidden_b, lo, up) -> np.ndarray:
+def _prepare_slopes(negative_slopes, hidden_W) -> list[np.ndarray]:
+    """Per hidden layer the float64 unit slopes (0 ReLU, 1 identity, else leaky); None: all ReLU."""
+    if negative_slopes is None:
+        return [np.zeros(W.shape[0]) for W in hidden_W]
+    slopes = list(negative_slopes)
+    if len(slopes) != len(hidden_W):
+        raise PolyattrError(f"negative_slopes: expected one array per hidden layer ({len(hidden_W)}), got {len(slopes)}")
+    out = []
+    for i, (a, W) in enumerate(zip(slopes, hidden_W)):
+        try:
+            arr = np.asarray(np.asarray(a, dtype=object).astype(float), dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise PolyattrError(f"negative_slopes[{i}]: expected numbers") from None
+        if arr.shape != (W.shape[0],) or not np.all(np.isfinite(arr)):
+            raise PolyattrError(f"negative_slopes[{i}]: expected {W.shape[0]} finite numbers, got shape {arr.shape}")
+        out.append(arr)
+    return out
+
+
+def _interval_scales(hidden_W, hidden_b, slopes, lo, up) -> np.ndarray:
     """Per hidden neuron, an interval-arithmetic bound of |pre-activation| over the box: the size
     of the numbers whose rounding errors the zero tolerance must absorb."""
     h = np.maximum(np.abs(lo), np.abs(up))
     out = []
-    for W, b in zip(hidden_W, hidden_b):
+    for W, b, a in zip(hidden_W, hidden_b, slopes):
         s = np.abs(W) @ h + np.abs(b)
         out.append(s)
-        h = s
+        h = s * np.maximum(1.0, np.abs(a))
     return np.concatenate(out) if out else np.zeros(0)
 
 
 def split_enumerate(
     weights, biases, lower, upper, max_regions: int | None = None, progress: bool = False,
-    compute_volumes: bool = True,
+    compute_volumes: bool = True, negative_slopes=None,
 ) -> SplitResult:
     """Enumerate the linear regions of a ReLU network on the box [lower, upper].
 
@@ -1008,6 +1036,7 @@ def split_enumerate(
     """
     t0 = time.perf_counter()
     hW, hb, lo, up = _prepare(weights, biases, lower, upper)
+    slopes = _prepare_slopes(negative_slopes, hW)
     d = lo.shape[0]
     if max_regions is not None:
         if isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
@@ -1021,6 +1050,8 @@ def split_enumerate(
     wmax = max(sizes) if sizes else 1
     W_all = np.concatenate([W.ravel() for W in hW]) if hW else np.zeros(1)
     b_all = np.concatenate(hb) if hb else np.zeros(1)
+    slope_all = np.concatenate(slopes) if slopes else np.zeros(1)
+    cut = slope_all[:n_neurons] != 1.0
     in_dim = np.array([W.shape[1] for W in hW] or [d], dtype=np.int64)
     out_dim = np.array(sizes or [1], dtype=np.int64)
     w_off = np.zeros(max(n_layers, 1), dtype=np.int64)
@@ -1029,7 +1060,7 @@ def split_enumerate(
         w_off[l] = w_off[l - 1] + hW[l - 1].size
         nstart[l] = nstart[l - 1] + sizes[l - 1]
     layer_of = np.repeat(np.arange(n_layers, dtype=np.int64), sizes) if sizes else np.zeros(0, np.int64)
-    abs_tol = ABS_TOL * _interval_scales(hW, hb, lo, up)
+    abs_tol = ABS_TOL * _interval_scales(hW, hb, slopes, lo, up)
     if abs_tol.size == 0:
         abs_tol = np.zeros(1)
 
@@ -1074,7 +1105,7 @@ def split_enumerate(
             stop_at = min(limit, int(state[_N_OUT]) + chunk)
             before = int(state[_N_OUT])
             (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen) = _split_kernel(
-                d, nw, n_neurons, W_all, b_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, REL_TOL,
+                d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, REL_TOL,
                 sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
                 oX, oM, o_off, o_pat, o_vol, o_cen, stop_at, bool(compute_volumes),
             )
@@ -1099,7 +1130,7 @@ def split_enumerate(
     counts = np.diff(offsets)
     interior = np.add.reduceat(vertices, offsets[:-1], axis=0) / counts[:, None]
     return SplitResult(
-        patterns=o_pat[:n, :n_neurons].copy(),
+        patterns=o_pat[:n, :n_neurons][:, cut].copy(),
         interior_points=interior,
         volumes=o_vol[:n].copy(),
         centroids=o_cen[:n].copy(),
@@ -1118,7 +1149,8 @@ def split_enumerate(
 _ESTIMATE_FACTOR = 0.7
 
 
-def estimate_region_count(weights, biases, lower, upper, n_samples: int = 4096, rng=None) -> float:
+def estimate_region_count(weights, biases, lower, upper, n_samples: int = 4096, rng=None,
+                          negative_slopes=None) -> float:
     """A cheap up-front estimate of the number of linear regions on the box [lower, upper].
 
     Counts the *effective* neurons N_eff: hidden neurons whose pre-activation changes sign over
@@ -1133,6 +1165,7 @@ def estimate_region_count(weights, biases, lower, upper, n_samples: int = 4096, 
     it as an order of magnitude (expect a factor of ~2-3 either way); it costs a few milliseconds.
     """
     hW, hb, lo, up = _prepare(weights, biases, lower, upper)
+    slopes = _prepare_slopes(negative_slopes, hW)
     d = lo.shape[0]
     if not hW:
         return 1.0
@@ -1142,10 +1175,10 @@ def estimate_region_count(weights, biases, lower, upper, n_samples: int = 4096, 
         corners = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
         X = np.concatenate([X, np.where(corners, up, lo)])
     h, parts = X, []
-    for W, b in zip(hW, hb):
+    for W, b, a in zip(hW, hb, slopes):
         pre = h @ W.T + b
-        parts.append(pre)
-        h = np.maximum(pre, 0.0)
+        parts.append(pre[:, a != 1.0])  # identity units cut nothing
+        h = np.where(pre > 0, pre, a * pre)
     pre = np.concatenate(parts, axis=1)
     changes = (pre > 0).any(axis=0) & (pre < 0).any(axis=0)
     n_eff = int(changes.sum())

@@ -1,0 +1,22 @@
+"""Measures mu over the input space, as pieces with closed-form moments (THEORY.md §3).
+
+The measure types are exported here, so user code imports them from the package
+(``from polyattr.measures import Dirac, Uniform``) and ``isinstance(mu, polyattr.measures.Measure)``
+works; :mod:`polyattr.measures.core` holds their implementation.
+"""
+
+from polyattr.measures.core import (
+    DensityPiece,
+    Dirac,
+    Discrete,
+    Empirical,
+    Lebesgue,
+    Measure,
+    PointPiece,
+    ProductDensity,
+    TruncatedGaussian,
+    Uniform,
+)
+
+__all__ = ["Measure", "PointPiece", "DensityPiece", "Dirac", "Discrete", "Empirical", "Uniform", "Lebesgue",
+           "ProductDensity", "TruncatedGaussian"]

@@ -17,15 +17,17 @@ from polyattr.errors import PolyattrError
 SAFE_MAGNITUDE = 1e290
 
 
-def check_float_range(weights, biases, lower, upper, name: str = "model") -> None:
+def check_float_range(weights, biases, lower, upper, name: str = "model", negative_slopes=None) -> None:
     """Refuse a network whose float64 evaluation on [lower, upper] could overflow.
 
     Parameters
     ----------
     weights, biases : sequences of float64 arrays
-        The layers (ReLU after every layer but the last).
+        The layers (a hidden unit after every layer but the last).
     lower, upper : arrays (d,)
         The box the model is evaluated on.
+    negative_slopes : sequence of arrays, optional
+        Per hidden layer the slopes alpha of units max(z, 0) + alpha min(z, 0) (None: ReLU).
     """
     lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -46,7 +48,11 @@ def check_float_range(weights, biases, lower, upper, name: str = "model") -> Non
                     f"{name}: layer {i} reaches magnitudes beyond {SAFE_MAGNITUDE:.0e} on this domain "
                     f"(float64 overflows near 1.8e308); rescale the weights or the domain, or use exact=True (--exact)"
                 )
-            if i < n_layers - 1:  # ReLU: the image of the interval [mid - rad, mid + rad]
-                top = np.maximum(mid + rad, 0.0)
-                bottom = np.maximum(mid - rad, 0.0)
+            if i < n_layers - 1:
+                # the unit g is linear on each side of 0, so g([lo, hi]) lies between the smallest and
+                # the largest of g(lo), g(hi) and 0 (for ReLU: [max(lo, 0), max(hi, 0)])
+                alpha = 0.0 if negative_slopes is None else np.asarray(negative_slopes[i], dtype=np.float64)
+                ends = [np.maximum(v, 0.0) + alpha * np.minimum(v, 0.0) for v in (mid - rad, mid + rad)]
+                top = np.maximum(np.maximum(ends[0], ends[1]), 0.0)
+                bottom = np.minimum(np.minimum(ends[0], ends[1]), 0.0)
                 centre, radius = (top + bottom) / 2, (top - bottom) / 2

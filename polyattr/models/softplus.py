@@ -86,6 +86,9 @@ class SoftplusNetwork:
         """The softplus network with the weights of ``net`` (floats; exact weights are rounded)."""
         if not isinstance(net, ReLUNetwork):
             raise PolyattrError(f"net: expected a ReLUNetwork, got {type(net).__name__}")
+        if not net.is_relu:
+            raise PolyattrError("net: the softplus smoothing is defined for plain ReLU units; this network has "
+                                "leaky-ReLU or identity units")
         net = net.to_float()
         return cls(net.weights, net.biases, beta=beta)
 

@@ -101,7 +101,7 @@ c = z / (z + eps sign z)): the top relevance a_j v_j f / (f + eps sign f) is not
 linearity fails for epsilon > 0 (an implementation that stabilised only the hidden layers would be
 linear: each block of the stacked network sees only its own units); at epsilon = 0 LRP is Gradient
 x Input, linear and implementation invariant (tests/test_axioms.py checks both).
-*expected_gradients_uniform* is a Monte Carlo estimate over baselines (seeded by DEFAULT_OPTIONS, so
+*expected_gradients_uniform* is a Monte Carlo estimate over baselines (seeded by its spec's axiom_options, so
 f, g and f + g share their baselines): completeness (reference E_U f) and symmetry (the sampled
 baselines are not swapped) hold only up to its 3-sigma error bound, which the tolerance includes;
 the prediction is left open (None).
@@ -111,69 +111,55 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from polyattr.attribution.registry import AXIOMS, get_method, method_specs
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box
 from polyattr.models.io import random_network
 from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
 
-AXIOMS = ("completeness", "sensitivity", "linearity", "symmetry", "implementation_invariance")
 
 SAFETY = 4.0
 FLOOR_ULPS = 256
 _U = 2.0**-53
 
-Y, N, NA = True, False, None
+
+
+class _SpecView(Mapping):
+    """A read-only {method: value} view of one field of the registered method specs (read live)."""
+
+    def __init__(self, read: Callable, include: Callable = lambda spec: True):
+        self._read, self._include = read, include
+
+    def _specs(self):
+        from polyattr.attribution.registry import method_specs
+
+        return {s.name: s for s in method_specs() if self._include(s)}
+
+    def __getitem__(self, name):
+        spec = self._specs()[name]
+        return self._read(spec)
+
+    def __iter__(self):
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
+
 
 #: What the theory predicts: method -> {axiom: True (holds on every network), False (fails on
-#: generic networks), None (not applicable / depends on an option)}.  Derivations in the module
-#: docstring.
-PREDICTIONS: dict[str, dict[str, bool | None]] = {
-    "gradient": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "gradient_x_input": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "ig": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "occlusion": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "pdp": dict(completeness=N, sensitivity=N, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "ice": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "shapley": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "shapley_uniform": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "smoothgrad_uniform": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "expected_gradients": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    # Monte Carlo over baselines (inexact): completeness and symmetry only within its 3-sigma bound
-    "expected_gradients_uniform": dict(completeness=NA, sensitivity=Y, linearity=Y, symmetry=NA,
-                                       implementation_invariance=Y),
-    "lime_uniform": dict(completeness=N, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "fafp_local": dict(completeness=N, sensitivity=N, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "fafp_global": dict(completeness=N, sensitivity=N, linearity=Y, symmetry=Y, implementation_invariance=Y),
-    "deeplift": dict(completeness=Y, sensitivity=Y, linearity=Y, symmetry=Y, implementation_invariance=N),
-    "epsilon_lrp": dict(completeness=N, sensitivity=Y, linearity=N, symmetry=Y, implementation_invariance=N),
-}
+#: generic networks), None (not applicable / depends on an option)}.  Read from each method's
+#: spec (``MethodSpec.axioms``, registered next to the method); derivations in the module docstring.
+PREDICTIONS: Mapping[str, dict] = _SpecView(lambda spec: dict(spec.axioms), lambda spec: bool(spec.axioms))
 
-#: The reference each method's scores are compared with in the completeness check:
-#: "baseline" f(x) - f(x'); "uniform_mean" f(x) - E_U f (U uniform on the domain); "background_mean"
-#: f(x) - mean of f over the ``background`` option; "output" f(x); "lower_corner" f(x) - f(lower).
-COMPLETENESS_REFERENCE: dict[str, str] = {
-    "gradient": "baseline",
-    "gradient_x_input": "output",
-    "ig": "baseline",
-    "occlusion": "baseline",
-    "pdp": "uniform_mean",
-    "ice": "uniform_mean",
-    "shapley": "baseline",
-    "shapley_uniform": "uniform_mean",
-    "smoothgrad_uniform": "baseline",
-    "expected_gradients": "background_mean",
-    "expected_gradients_uniform": "uniform_mean",
-    "lime_uniform": "baseline",
-    "fafp_local": "lower_corner",
-    "fafp_global": "lower_corner",
-    "deeplift": "baseline",
-    "epsilon_lrp": "output",
-    "measure": "baseline",
-}
+#: The reference each method's scores are compared with in the completeness check
+#: (``MethodSpec.completeness``): "baseline" f(x) - f(x'); "uniform_mean" f(x) - E_U f (U uniform on
+#: the domain); "background_mean" f(x) - mean of f over the method's points option; "output" f(x);
+#: "lower_corner" f(x) - f(lower).
+COMPLETENESS_REFERENCE: Mapping[str, str] = _SpecView(lambda spec: spec.completeness)
 
 _REFERENCE_TEXT = {
     "baseline": "f(x) - f(x')",
@@ -402,18 +388,25 @@ class _Runner:
 
     def __init__(self, method: str, domain: Box, options: dict, attribute_fn: Callable | None):
         self.takes_baseline = True
+        self.point_options: tuple = ()
         if attribute_fn is None:
-            from polyattr.attribution import api
+            from polyattr.attribution.api import attribute
 
-            attribute_fn = api.attribute
-            api._load_methods()
-            self.takes_baseline = bool(api._NEEDS_BASELINE.get(method, False))
+            attribute_fn = attribute
+            spec = get_method(method)
+            self.takes_baseline = spec.needs_baseline
+            self.point_options = tuple(o.name for o in spec.options if o.type == "points")
+        else:
+            self.point_options = tuple(options)  # a stand-in: permute every array option of shape (n, d)
         self.method, self.domain, self.options, self.attribute = method, domain, options, attribute_fn
 
     def __call__(self, model, x, baseline, domain=None, perm=None):
         options = dict(self.options)
-        if perm is not None and "background" in options:
-            options["background"] = np.atleast_2d(np.asarray(options["background"], float))[:, perm]
+        if perm is not None:
+            for name in self.point_options:
+                value = options.get(name)
+                if value is not None and np.ndim(value) == 2:
+                    options[name] = np.atleast_2d(np.asarray(value, float))[:, perm]
         res = self.attribute(model, np.asarray(x, float), self.method,
                              baseline=np.asarray(baseline, float) if self.takes_baseline else None,
                              domain=self.domain if domain is None else domain, **options)
@@ -432,7 +425,7 @@ def _uniform_mean(model, domain: Box):
     return Integrator(model, 0).integrate(Uniform(domain))
 
 
-def _reference(kind: str, model, x, baseline, domain: Box, options: dict):
+def _reference(kind: str, model, x, baseline, domain: Box, background):
     fx, ex = _f(model, x)
     if kind == "baseline":
         fb, eb = _f(model, baseline)
@@ -446,7 +439,7 @@ def _reference(kind: str, model, x, baseline, domain: Box, options: dict):
         m, em = _uniform_mean(model, domain)
         return fx - m, ex + em, abs(fx) + abs(m)
     if kind == "background_mean":
-        bg = np.atleast_2d(np.asarray(options.get("background"), float))
+        bg = np.atleast_2d(np.asarray(background, float))
         vals = np.atleast_1d(model(bg))
         err = float(np.mean(evaluation_error_bound(model, bg)))
         return fx - float(np.mean(vals)), ex + err + len(vals) * _U * float(np.mean(np.abs(vals))), abs(fx) + float(np.mean(np.abs(vals)))
@@ -502,7 +495,8 @@ def check_axioms(
 
     start = time.perf_counter()
     rng = np.random.default_rng(rng)
-    options = dict(DEFAULT_OPTIONS.get(method, {}) if options is None else options)
+    spec = get_method(method) if attribute_fn is None else _registered(method)
+    given_options = options
     unknown = set(axioms) - set(AXIOMS)
     if unknown:
         raise PolyattrError(f"axioms: unknown {sorted(unknown)}; expected a subset of {AXIOMS}")
@@ -521,23 +515,39 @@ def check_axioms(
         domain = Box.unit(d)
     elif not isinstance(domain, Box):
         domain = Box(*domain)
-    if method == "expected_gradients" and "background" not in options:
-        options["background"] = np.array([_random_point(rng, domain) for _ in range(4)])
+    options = dict(_axiom_options(spec, rng, domain) if given_options is None else given_options)
     run = _Runner(method, domain, options, attribute_fn)
     checks = {}
     for axiom in axioms:
         acc = _Accumulator(axiom, method)
         _CHECKS[axiom](acc, run, models, domain, rng, options)
         checks[axiom] = acc.result()
-    return AxiomReport(method, checks, dict(PREDICTIONS.get(method, {})), time.perf_counter() - start)
+    predictions = dict(spec.axioms) if spec is not None else dict(PREDICTIONS.get(method, {}))
+    return AxiomReport(method, checks, predictions, time.perf_counter() - start)
+
+
+def _registered(method: str):
+    try:
+        return get_method(method)
+    except PolyattrError:  # a stand-in for a method that is not registered
+        return None
+
+
+def _axiom_options(spec, rng, domain: Box) -> dict:
+    """The spec's options for the axiom checks (a dict, or drawn from ``rng`` on ``domain``)."""
+    if spec is None:
+        return {}
+    made = spec.axiom_options(rng, domain) if callable(spec.axiom_options) else spec.axiom_options
+    return dict(made)
 
 
 def _check_completeness(acc, run, models, domain, rng, options):
     kind = COMPLETENESS_REFERENCE.get(run.method, "baseline")
+    point_option = run.point_options[0] if run.point_options else None
     for model in models:
         x, xb = _random_point(rng, domain), _random_point(rng, domain)
         phi, eb, _ = run(model, x, xb)
-        ref, eref, mag = _reference(kind, model, x, xb, domain, options)
+        ref, eref, mag = _reference(kind, model, x, xb, domain, options.get(point_option))
         violation = abs(float(np.sum(phi)) - ref)
         acc.add(violation, _tolerance([len(phi) * eb, eref], [np.sum(np.abs(phi)), mag], len(phi) + 2),
                 f"reference {_REFERENCE_TEXT[kind]}")
@@ -627,22 +637,9 @@ _CHECKS = {
 
 
 # ------------------------------------------------------------------------------------- the table
-#: Options used when ``check_axioms`` gets none: a seeded, smaller Monte Carlo for
-#: expected_gradients_uniform (the same baselines for f, g and f + g, so that linearity and
-#: invariance are exact); epsilon = 0.01 for LRP, so that its departures from the axioms are visible
-#: above rounding (at the library default 1e-6 they are of order 1e-7 relative, still violations).
-#: expected_gradients gets a random background of 4 points of the domain.
-DEFAULT_OPTIONS: dict[str, dict] = {
-    "expected_gradients_uniform": {"samples": 64, "rng": 0},
-    "epsilon_lrp": {"epsilon": 0.01},
-}
-
-
 def table_methods() -> list[str]:
-    """Every registered method except the user-supplied ``measure``."""
-    from polyattr.attribution.api import available_methods
-
-    return [m for m in available_methods() if m != "measure"]
+    """Every registered method that runs from (model, x, baseline) alone (not the user-supplied ``measure``)."""
+    return [spec.name for spec in method_specs() if spec.tables]
 
 
 def axiom_table(methods: Sequence[str] | None = None, rng=0, n_models: int = 3, print_table: bool = True,

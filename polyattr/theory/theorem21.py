@@ -154,10 +154,11 @@ class GaussianSmoothedReLU:
     """
 
     def __init__(self, net, sigma: float, output: int | None = None):
-        from polyattr.models.relu import ReLUNetwork
+        from polyattr.models.protocol import require_model
 
-        if not isinstance(net, ReLUNetwork):
-            raise PolyattrError(f"net: expected a ReLUNetwork, got {type(net).__name__}")
+        require_model(net, "net")
+        if not net.is_relu:
+            raise PolyattrError("net: the closed-form Gaussian smoothing needs plain ReLU units (no leaky or identity units)")
         if len(net.weights) != 2:
             raise PolyattrError(
                 f"net: the closed-form Gaussian smoothing needs exactly one hidden layer, got {len(net.weights) - 1}"
@@ -328,9 +329,9 @@ class Theorem21Result:
 def _check_smooth_model(model):
     missing = [a for a in ("__call__", "gradient", "hessian_bound", "n_inputs") if not hasattr(model, a)]
     if missing:
-        from polyattr.models.relu import ReLUNetwork
+        from polyattr.models.protocol import PiecewiseAffineModel
 
-        if isinstance(model, ReLUNetwork):
+        if isinstance(model, PiecewiseAffineModel):
             raise PolyattrError(
                 "model: a ReLU network is not C^2, so Theorem 2.1 does not apply to it; use its smoothing "
                 "SoftplusNetwork.from_relu(net, beta) (CLI: --beta B)"

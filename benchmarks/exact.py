@@ -23,7 +23,7 @@ import numpy as np
 
 from polyattr import Box, attribute, enumerate_regions, random_network, save_model
 from polyattr.certify.certificate import write_certificate
-from polyattr.certify.exact_regions import clear_cache, exact_region_set
+from polyattr.geometry.exact_regions import clear_cache, exact_region_set
 from polyattr.certify.verify import verify_certificate
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from polyattr import AffineSlice, Box, PolyattrError, ReLUNetwork, Segment, attribute, random_network
-from polyattr.certify.exact_regions import ExactRegionSet, canonical_rows, clear_cache, exact_region_set
+from polyattr.geometry.exact_regions import ExactRegionSet, canonical_rows, clear_cache, exact_region_set
 from polyattr.geometry.regions import enumerate_regions
 
 EXACT_METHODS = ["gradient", "gradient_x_input", "ig", "occlusion", "pdp", "ice", "shapley", "shapley_uniform",
@@ -93,23 +93,28 @@ def test_hand_computed_regions():
     assert len(pt) == 1 and pt.dim == 0 and list(pt.volumes) == [1] and bool(pt.patterns[0, 0])
 
 
-def test_missing_or_wrong_region_is_rejected():
+def _as_table(exact):
+    return {p.tobytes(): v for p, v in zip(exact.patterns, exact.volumes)}
+
+
+def test_missing_duplicated_or_wrong_regions_are_repaired_exactly():
+    """Broken proposals (a region dropped, one duplicated, an infeasible pattern, nothing at all)
+    give the same exact regions as the full float enumeration, found by the exact traversal."""
     clear_cache()
     net = dyadic_network([2, 8, 8, 1], seed=4)
     floats = enumerate_regions(net, Box.unit(2))
     assert len(floats) > 2
-    with pytest.raises(PolyattrError, match="missed or duplicated"):
-        exact_region_set(net, Box.unit(2, exact=True), _Proposals(floats.patterns[1:]))
-    # a duplicated proposal is the same exact region: merged, still a valid tiling
-    dup = exact_region_set(net, Box.unit(2, exact=True), _Proposals(np.vstack([floats.patterns, floats.patterns[:1]])))
-    assert len(dup) == len(floats)
-    clear_cache()
-    # an infeasible pattern instead of a real one: empty, dropped, and the volume is short
+    reference = exact_region_set(net, Box.unit(2, exact=True), floats)
+    assert reference.repaired == 0 and reference.total_volume == 1
     bad = floats.patterns.copy()
     bad[0] = ~bad[0]
-    if not any((bad[0] == p).all() for p in floats.patterns[1:]):
-        with pytest.raises(PolyattrError, match="missed or duplicated"):
-            exact_region_set(net, Box.unit(2, exact=True), _Proposals(bad))
+    proposals = [floats.patterns[1:], np.vstack([floats.patterns, floats.patterns[:1]]), bad,
+                 floats.patterns[:0], floats.patterns[::3]]
+    for patterns in proposals:
+        clear_cache()
+        repaired = exact_region_set(net, Box.unit(2, exact=True), _Proposals(patterns))
+        assert _as_table(repaired) == _as_table(reference)
+        assert repaired.total_volume == 1
     clear_cache()
 
 
@@ -179,23 +184,15 @@ def test_exact_mode_is_deterministic():
     assert list(a.values) == list(b.values)
 
 
-def test_integrator_retries_with_the_lp_backend_when_the_tiling_check_fails(monkeypatch):
-    import polyattr.certify.exact_regions as er
-    from polyattr.attribution.integrals import Integrator
-
+def test_decimal_weights_and_one_input_networks_in_exact_mode():
+    """Weights given as decimal strings are the rationals they denote; the float twin moves the
+    hyperplanes (0.3 z - 0.09 = 0 at z = 3/10 exactly, not in floats) and hyperplanes pass through
+    box corners; exact values are checked against closed forms computed by hand."""
     clear_cache()
-    real = er.exact_region_set
-    backends = []
-
-    def flaky(model, domain, float_regions=None):
-        backends.append(float_regions.backend)
-        if float_regions.backend != "lp":
-            raise er.TilingError("simulated miss")
-        return real(model, domain, float_regions)
-
-    monkeypatch.setattr(er, "exact_region_set", flaky)
-    net = random_network([2, 8, 1], rng=1)
-    integ = Integrator(net, 0, exact=True)
-    regions = integ.regions_on(Box.unit(2, exact=True))
-    assert backends == ["split", "lp"] and regions.total_volume == 1
+    net = ReLUNetwork([[["0.1"], ["-0.3"], ["0.2"]], [["1", "2", "-1"]]], [["-0.03", "0.06", "-0.1"], ["0"]], exact=True)
+    # on [0.2, 0.4]: neuron 0 is active for z > 3/10 (slope 1/10), neurons 1, 2 inactive
+    assert list(attribute(net, ["0.3"], "smoothgrad_uniform", exact=True).values) == [Fraction(1, 20)]
+    assert list(attribute(net, ["0.3"], "ig", baseline=["0"], exact=True).values) == [Fraction(-3, 25)]
+    regions = exact_region_set(net, Box(["0.2"], ["0.4"], exact=True))
+    assert sorted(regions.volumes) == [Fraction(1, 10), Fraction(1, 10)]
     clear_cache()

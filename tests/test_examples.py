@@ -38,3 +38,25 @@ def test_custom_measure(tmp_path):
         assert any(label in line and line.endswith(values) for line in lines), (label, out)
     assert "N = 1000  fafp_local [0.998000, -0.168300]" in out
     assert "all notebook cases reproduced exactly" in out
+
+
+def test_aggregate_example(tmp_path):
+    out = run_example("aggregate.py", tmp_path)
+    for objective in ("robust", "faith", "opt"):
+        assert f"objective {objective}: certified True" in out, out
+    # every optimum is at least as good as the best single method
+    verdicts = [line for line in out.splitlines() if "<= best single method" in line]
+    assert len(verdicts) == 3 and all(line.rstrip().endswith("True") for line in verdicts)
+    assert "faith, exact mode" in out and "certified True" in out.split("faith, exact mode")[1]
+    assert "one weight vector shared over 4 points" in out
+
+
+def test_optimal_measures_example(tmp_path):
+    out = run_example("optimal_measures.py", tmp_path)
+    png = tmp_path / "optimal_measures.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "same attribution True" in out
+    assert "recall 1.0, phi" in out and "recomputed recall 1.0" in out
+    assert "uniform on the box centre" in out  # a second, different optimal family
+    gap = float(out.split("% of the gap to the LP optimum")[0].rsplit(",", 1)[1])
+    assert gap > 99.0

@@ -165,18 +165,3 @@ def test_torch_import_matches_torch_forward():
     with torch.no_grad():
         ref = module(torch.tensor(X, dtype=torch.float32)).double().numpy()
     np.testing.assert_allclose(net(X), ref, rtol=1e-6, atol=1e-6)
-
-
-def test_torch_unsupported_layers_are_named():
-    import torch  # the torch extra: scripts/setup.sh installs it
-    nn = torch.nn
-    with pytest.raises(PolyattrError, match="unsupported layer 1: Tanh"):
-        from_torch(nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1)))
-    with pytest.raises(PolyattrError, match="Conv2d"):
-        from_torch(nn.Sequential(nn.Conv2d(1, 1, 3)))
-    with pytest.raises(PolyattrError, match="without a ReLU"):
-        from_torch(nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)))
-    with pytest.raises(PolyattrError, match="end with a Linear"):
-        from_torch(nn.Sequential(nn.Linear(2, 3), nn.ReLU()))
-    with pytest.raises(PolyattrError, match="Sequential"):
-        from_torch(nn.Linear(2, 3))

@@ -378,7 +378,8 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0), "mass_defect": defect})
 
 
-_RADIUS = OptionSpec("radius", "radius", 0.1, "half-width of the noise box [x - r, x + r] (a number or one per feature)")
+# default the decimal 0.1: exactly 1/10 in exact mode, not the binary float 0.1
+_RADIUS = OptionSpec("radius", "radius", Fraction(1, 10), "half-width of the noise box [x - r, x + r] (a number or one per feature)")
 
 register(MethodSpec(
     name="smoothgrad_uniform", function=_smoothgrad_uniform, options=(_RADIUS,), certificate="box_moments",

@@ -3,7 +3,9 @@
     integral of f d(mu) = sum over regions P of ( w_P . m1(P) + b_P m0(P) )
 
 :class:`Integrator` enumerates the regions of the model inside each piece's support (cached per
-support, so the 2^d terms of interventional Shapley that share a slice share its regions), asks
+support, so the 2^d terms of interventional Shapley that share a slice share its regions; on a
+batch the partition of the box is enumerated once and every line inside it -- ICE lines, slices
+with one free coordinate -- is cut from it, :mod:`polyattr.geometry.cut`), asks
 the piece for its moments on every region, and contracts them with the local affine maps.
 In exact mode the same contraction runs on rationals over exactly confirmed regions.
 """
@@ -15,14 +17,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from polyattr.errors import PolyattrError
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import domain_key, float_domain
+from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
 from polyattr.models.protocol import PiecewiseAffineModel
 from polyattr.numerics import UNIT_ROUNDOFF as _U
 from polyattr.numerics import gamma as _gamma
 from polyattr.numerics import round_up
+
+#: a batch stores the partition of its box for reuse only below this many regions
+REUSE_MAX_REGIONS = 100_000
 
 
 @dataclass
@@ -47,6 +53,7 @@ class Integrator:
     #: fresh region enumerations run, and region sets cut from the stored partition of ``reuse_box``
     enumerations: int = 0
     cuts: int = 0
+    _box_partition: object = field(default=None, repr=False)
     _region_cache: dict = field(default_factory=dict, repr=False)
     _piece_cache: dict = field(default_factory=dict, repr=False)
     #: with ``record``: per piece (in order of first use) the data a certificate needs, and per
@@ -59,36 +66,53 @@ class Integrator:
 
     # ------------------------------------------------------------------------------- regions
     def regions_on(self, domain):
-        """The RegionSet of the model on ``domain`` (exactly confirmed in exact mode), cached."""
+        """The RegionSet of the model on ``domain`` (exact regions in exact mode), cached."""
         key = domain_key(domain)
         if key not in self._region_cache:
-            regions = None
-            if self.exact:
-                from polyattr.certify.exact_regions import cached_exact_region_set
-
-                regions = cached_exact_region_set(self.model, domain)
-            if regions is not None:
-                self._region_cache[key] = regions
-                self.regions_used += len(regions)
-                return regions
-            regions = enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
-                                        backend=self.backend)
-            self.enumerations += 1
-            if self.exact:
-                from polyattr.certify.exact_regions import TilingError, exact_region_set
-
-                try:
-                    regions = exact_region_set(self.model, domain, regions)
-                except TilingError:
-                    if regions.backend == "lp":
-                        raise
-                    # the fast float backend missed a sliver: the LP traversal is the reference
-                    regions = enumerate_regions(self.model.to_float(), float_domain(domain),
-                                                max_regions=self.max_regions, backend="lp")
-                    regions = exact_region_set(self.model, domain, regions)
+            regions = cached_exact_region_set(self.model, domain) if self.exact else None
+            if regions is None:
+                # float regions (cut from a batch's stored partition when possible); in exact mode
+                # they are a proposal that exact_region_set confirms, or repairs where floats were wrong
+                regions = self._float_regions(domain)
+                if self.exact:
+                    regions = exact_region_set(self.model, domain, regions, max_regions=self.max_regions,
+                                               backend=self.backend)
             self._region_cache[key] = regions
             self.regions_used += len(regions)
         return self._region_cache[key]
+
+    def _enumerate(self, domain, backend=None):
+        self.enumerations += 1
+        return enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
+                                 backend=backend or self.backend)
+
+    def _float_regions(self, domain):
+        """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible."""
+        if self.reuse_box is None:
+            return self._enumerate(domain)
+        from polyattr.geometry.cut import can_cut, cut_regions
+
+        box = float_domain(self.reuse_box)
+        target = float_domain(domain)
+        is_box = domain_key(target) == domain_key(box)
+        if not (is_box or can_cut(box, target)):
+            return self._enumerate(domain)
+        if self._box_partition is None:  # enumerated once, when a batch first needs it
+            try:
+                self.enumerations += 1
+                self._box_partition = enumerate_regions(self.model.to_float(), box, backend=self.backend,
+                                                        max_regions=min(self.max_regions or REUSE_MAX_REGIONS,
+                                                                        REUSE_MAX_REGIONS))
+            except RegionBudgetExceeded:
+                self.reuse_box = None  # too large to be worth storing: enumerate each line instead
+                return self._enumerate(domain)
+        if is_box:
+            return self._box_partition
+        regions = cut_regions(self._box_partition, target)
+        if regions is not None:
+            self.cuts += 1
+            return regions
+        return self._enumerate(domain)
 
     # ----------------------------------------------------------------------------- integrals
     def integrate(self, measure: Measure):

@@ -145,7 +145,7 @@ def measure_trace(model, output: int, family) -> tuple[dict, list]:
 # -------------------------------------------------------------------------- gradient traces
 def _strict_witness(model, pattern, domain):
     """A point (Fractions) where every non-identically-zero row of ``pattern`` holds strictly, or None."""
-    from polyattr.certify.exact_regions import canonical_rows
+    from polyattr.geometry.exact_regions import canonical_rows
     from polyattr.geometry.lp import chebyshev_center
 
     _, A, c = canonical_rows(model, pattern)
@@ -182,7 +182,7 @@ def path_trace(model, start, end) -> dict:
 
 
 def box_piece(model, output, box, order: int) -> dict:
-    from polyattr.certify.exact_regions import exact_region_set
+    from polyattr.geometry.exact_regions import exact_region_set
     from polyattr.measures.core import DensityPiece
 
     regions = exact_region_set(model, box)

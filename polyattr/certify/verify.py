@@ -285,6 +285,8 @@ def load_exact_model(path) -> _Net:
         if n == 0:
             raise VerifierInputError(f"model: {path.name} has no arrays W0, b0")
         extra = sorted(set(arrays) - {f"{c}{i}" for i in range(n) for c in "Wb"})
+        if "version" in arrays or any(f"a{i}" in arrays for i in range(n)):
+            bad("negative slopes (format version 2: leaky-ReLU or identity units) are not supported by this verifier")
         if extra:
             bad(f"unexpected arrays {extra}")
         Ws, bs = [], []
@@ -306,6 +308,8 @@ def load_exact_model(path) -> _Net:
         except (OSError, UnicodeDecodeError) as exc:
             raise VerifierInputError(f"model: cannot read {path.name} ({exc})") from None
         doc = _strict_json(text, bad, _MODEL_MAX_DIGITS)
+        if isinstance(doc, dict) and ("negative_slopes" in doc or doc.get("version") == 2):
+            bad("negative slopes (format version 2: leaky-ReLU or identity units) are not supported by this verifier")
         if not isinstance(doc, dict) or set(doc) - {"format", "version", "layers", "metadata"}:
             bad("expected an object with keys format, version, layers (metadata)")
         if doc.get("format", "polyattr-relu") != "polyattr-relu" or doc.get("version", 1) != 1 \

@@ -363,7 +363,7 @@ def domain_key(domain) -> tuple:
 
 
 def float_domain(domain) -> Domain:
-    """The float twin of an exact domain (region enumeration runs in floats, then is confirmed)."""
+    """The float64 twin of an exact domain (the same domain when it is already in floats)."""
     if not getattr(domain, "exact", False):
         return domain
     if isinstance(domain, Box):

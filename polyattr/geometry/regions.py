@@ -10,6 +10,12 @@ Two backends compute the same partition:
 * ``"split"`` -- :mod:`polyattr.geometry.splitting`: numba cell splitting, neuron by neuron, for
   box domains of dimension up to about 6; about three orders of magnitude faster.
 
+Signs are decided by filtered predicates (:mod:`polyattr.geometry.predicates`): float with a proven
+error bound, exact when the bound does not decide.  A float run that still meets an undecided sign
+(or whose volumes do not tile the domain, or whose box is beyond float resolution) is re-decided
+exactly by :func:`polyattr.geometry.exact_regions.exact_region_set` (backend ``"lp+exact"`` or
+``"split+exact"``), so both backends give the same partition on degenerate inputs.
+
 Enumeration always runs in the domain's own coordinates (see :class:`~polyattr.geometry.domains.Reduction`)
 with the model composed with the domain's affine embedding.  The result is plain data (arrays), so
 it can be shipped to other processes and merged.
@@ -24,7 +30,7 @@ from functools import cached_property
 import numpy as np
 
 from polyattr.errors import MemoryBudgetExceeded, PolyattrError, RegionBudgetExceeded
-from polyattr.geometry.domains import Box, Reduction, as_domain
+from polyattr.geometry.domains import Box, Polytope, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
 from polyattr.memory import memory_budget
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
@@ -37,6 +43,10 @@ DEFAULT_MAX_REGIONS = 1_000_000
 _REFUSE_FACTOR = 4.0
 # Chebyshev radii and facet LP slacks below this (rows are unit-normalised) count as zero
 _LP_TOLERANCE = 1e-9
+# beyond this many regions an undecided float run is refused instead of re-decided exactly (~5 ms/region)
+_EXACT_FALLBACK_LIMIT = 50_000
+# the LP backend's result on a box of at most this dimension is cross-checked by the split backend
+_CROSS_CHECK_MAX_DIM = 6
 
 
 @dataclass(frozen=True, eq=False)
@@ -298,6 +308,7 @@ def enumerate_regions(
     backend: str = "auto",
     progress: bool | None = None,
     check_estimate: bool = True,
+    exact_fallback: bool = True,
     max_memory=None,
 ) -> RegionSet:
     """Enumerate the linear regions of ``model`` inside ``domain``.
@@ -317,6 +328,15 @@ def enumerate_regions(
         falls back to "split".
     progress : bool or None
         Show a tqdm progress bar (None: only for long runs).
+    check_estimate : bool
+        Refuse up front when the estimated region count is far above ``max_regions``.
+    exact_fallback : bool
+        When the float run meets a sign that its error bound cannot decide (split: a vertex value
+        inside the zero band that is not 0; lp: a region or a step the float LP cannot resolve),
+        or its volumes do not tile the domain, re-decide the partition exactly
+        (:func:`~polyattr.geometry.exact_regions.exact_region_set`: confirmation of the float
+        regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.
+        Not available for general polytope domains.
     max_memory : int, str or None
         Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
         :class:`~polyattr.errors.MemoryBudgetExceeded`.  None: the budget in force (see
@@ -327,10 +347,10 @@ def enumerate_regions(
     RegionSet
     """
     with memory_budget(max_memory):
-        return _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate)
+        return _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback)
 
 
-def _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate) -> RegionSet:
+def _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback) -> RegionSet:
     require_model(model)
     domain = as_domain(domain, model.n_inputs)
     if max_regions is not None and (isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer))
@@ -373,26 +393,137 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
             red.inner.lower.astype(float), red.inner.upper.astype(float),
             max_regions=max_regions, progress=bool(progress), negative_slopes=composed.negative_slopes,
         )
-        return RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
-                         "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
-                         vertex_table=res.vertices, vertex_masks=res.vertex_masks)
-    try:
-        return _lp_traversal(model, domain, red, composed, max_regions, progress, start)
-    except MemoryBudgetExceeded:
-        # the LP backend triangulates every region (k! simplices for a cube-like one); the split
-        # backend's face-memoised volumes need far less, so an automatic choice tries it before refusing
-        if not (automatic and inner_is_box and red.inner.dim <= 20):
-            raise
-    return _enumerate_regions(model, domain, max_regions, "split", progress, check_estimate=False)
+        regions = RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
+                            "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
+                            vertex_table=res.vertices, vertex_masks=res.vertex_masks)
+        ambiguous = res.n_ambiguous
+    else:
+        try:
+            regions, ambiguous = _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+        except MemoryBudgetExceeded:
+            # the LP backend triangulates every region (k! simplices for a cube-like one); the split
+            # backend's face-memoised volumes need far less: an automatic choice tries it before refusing
+            if not (automatic and inner_is_box and red.inner.dim <= 20):
+                raise
+            return _enumerate_regions(model, domain, max_regions, "split", progress, False, exact_fallback)
+        if exact_fallback and not ambiguous and inner_is_box and red.inner.dim <= _CROSS_CHECK_MAX_DIM:
+            ambiguous += _split_disagrees(regions, composed, red)
+    if not _volumes_tile(regions):
+        ambiguous += 1
+    # the split kernel flags features down to its zero band (1e-11 of the values' range); only what
+    # rounding erases outright (about 1e-16 L) goes unflagged.  The LP traversal alone (no split
+    # cross-check above dimension 6) resolves facets down to its tolerance, 1e-9 of the box.
+    split_checked = backend == "split" or red.inner.dim <= _CROSS_CHECK_MAX_DIM
+    if inner_is_box and _beyond_float_resolution(composed, red.inner, 1e-12 if split_checked else 1e-8):
+        ambiguous += 1
+    if ambiguous and exact_fallback and not isinstance(domain, Polytope):
+        if len(regions) > _EXACT_FALLBACK_LIMIT:
+            raise PolyattrError(
+                f"domain: the float enumeration ({len(regions)} regions, backend {backend!r}) met signs that "
+                f"float64 cannot decide (degenerate weights, or a box beyond float resolution), and deciding "
+                f"more than {_EXACT_FALLBACK_LIMIT} regions exactly would take too long; use a smaller box "
+                f"or exact=True with a region budget"
+            )
+        return _exactly_repaired(regions, max_regions, start)
+    return regions
 
 
-def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> RegionSet:
+def _split_disagrees(regions: RegionSet, composed, red) -> int:
+    """1 when the split backend (patterns only, about 1000x cheaper than the LPs) finds another
+    pattern set or meets an undecided sign: the LP traversal's facet tests are tolerance-based and
+    can step over facets thinner than the tolerance (huge boxes, slivers), which this catches."""
+    from polyattr.geometry.splitting import split_enumerate
+
+    res = split_enumerate(list(composed.weights), list(composed.biases), red.inner.lower.astype(float),
+                          red.inner.upper.astype(float), compute_volumes=False,
+                          negative_slopes=composed.negative_slopes)
+    if res.n_ambiguous:
+        return 1
+    return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns})
+
+
+def _beyond_float_resolution(composed, box: Box, resolution: float) -> bool:
+    """Whether the box is too large (or too far from the origin for its width) for float runs to
+    resolve the partition: then they are re-decided exactly.
+
+    Rounding over a box is relative to its coordinates' magnitude L = max |corner|: a float run
+    places hyperplanes to about 1e-16 L.  The first layer's hyperplanes sit at distances
+    |b_i| / ||W_i|| from the origin, and the features of the partition near the origin are on that
+    scale; when it (or the box's smallest width) is below ``resolution`` x L, such features may be
+    lost in rounding without any undecided sign (e.g. +-1e20 boxes: every bias vanishes next to
+    W z).  Hyperplanes exactly through the origin (b_i = 0) lose nothing.
+    """
+    lo, hi = box.lower.astype(float), box.upper.astype(float)
+    L = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
+    if L == 0.0:
+        return False
+    W, b = np.asarray(composed.weights[0], float), np.asarray(composed.biases[0], float)
+    norms = np.linalg.norm(W, axis=1)
+    offsets = np.abs(b[norms > 0]) / norms[norms > 0]
+    offsets = offsets[offsets > 0]
+    finest = min(float(np.min(hi - lo)), float(np.min(offsets, initial=np.inf)))
+    return finest < resolution * L
+
+
+def _volumes_tile(regions: RegionSet) -> bool:
+    """Float volumes add up to the domain's (relative 1e-9: far above their rounding, far below a missed region of the usual sizes)."""
+    total, expected = regions.total_volume, regions.domain_volume
+    return bool(np.isfinite(total) and abs(total - expected) <= 1e-9 * abs(expected))
+
+
+def _exactly_repaired(regions: RegionSet, max_regions, start) -> RegionSet:
+    """The partition decided in exact arithmetic, from the float run's proposal, as a float RegionSet.
+
+    Used when the float run met a sign its error bound could not decide (see
+    :mod:`polyattr.geometry.predicates`); patterns, volumes and centroids are the exact ones
+    rounded to float64, facets the exact irredundant rows rounded.
+    """
+    from polyattr.geometry.exact_regions import exact_region_set
+
+    exact = exact_region_set(regions.model, regions.domain, regions, max_regions=max_regions)
+    m0, m1, _ = exact.moments(order=1)
+    n, k = len(exact), exact.dim
+    volumes = np.array([float(v) for v in m0], dtype=float)
+    centroids = np.array([[float(m1[i, j] / m0[i]) for j in range(k)] for i in range(n)], dtype=float).reshape(n, k)
+    facets = []
+    for i in range(n):
+        A, b = exact.halfspaces(i)
+        A = np.asarray(A, dtype=float).reshape(len(b), k)
+        b = np.asarray(b, dtype=float)
+        norms = np.linalg.norm(A, axis=1)
+        facets.append((A / norms[:, None], b / norms))
+    return RegionSet(regions.model, regions.domain, regions.reduction, exact.patterns, centroids.copy(), volumes,
+                     centroids, regions.backend + "+exact", time.perf_counter() - start, regions.lp_count,
+                     tuple(facets))
+
+
+def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> tuple[RegionSet, int]:
+    """The LP traversal; returns the RegionSet and how many decisions floats could not make."""
+    from polyattr.geometry.predicates import FilteredNetwork
     from polyattr.geometry.vertices import polytopes_moments
 
     tol = _LP_TOLERANCE
     k = red.inner.dim
-    seed_point = _interior_seed(composed, red)
-    first = composed.activation_pattern(seed_point)
+    signs = FilteredNetwork(model, red.embedding.astype(float), red.offset.astype(float))
+    # LPs run in coordinates t scaled to the domain (u = shift + scale * t: a box becomes
+    # [-1, 1]^k), so that HiGHS's absolute tolerances and ours mean the same on tiny and huge boxes
+    if isinstance(red.inner, Box):
+        lo, hi = red.inner.lower.astype(float), red.inner.upper.astype(float)
+        shift, scale = lo / 2 + hi / 2, hi / 2 - lo / 2
+    else:
+        shift, scale = np.zeros(k), np.ones(k)
+    A_dom, b_dom = red.inner.halfspaces()
+    A_dom, b_dom = np.asarray(A_dom, float), np.asarray(b_dom, float)
+    if isinstance(red.inner, Box):
+        inner_t = _ScaledInner(np.vstack([-np.eye(k), np.eye(k)]), np.ones(2 * k))
+    else:
+        inner_t = _ScaledInner(A_dom, b_dom)
+    ambiguous = 0
+    seed_point = _interior_seed(signs, red)
+    if seed_point is None:
+        ambiguous += 1
+        seed_point = np.asarray(red.inner.chebyshev_center(), float)
+    first, _ = signs.canonical(signs.pattern_at(seed_point)[0])
     queue = [first]
     seen = {pattern_key(first)}
     patterns, points, balls, facets = [], [], [], []
@@ -401,25 +532,32 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
     n_neuron_rows = composed.n_neurons
     try:
         while queue:
-            pat = queue.pop()
+            pat = queue.pop()  # canonical: identically-zero neurons inactive (decided exactly)
             A_p, c_p = composed.pattern_constraints(pat)
-            A_d, b_d = red.inner.halfspaces()
-            A = np.vstack([np.asarray(A_p, float), np.asarray(A_d, float)])
-            b = np.concatenate([np.asarray(c_p, float), np.asarray(b_d, float)])
-            is_neuron = np.r_[np.ones(A_p.shape[0], bool), np.zeros(A_d.shape[0], bool)]
+            A_p, c_p = np.asarray(A_p, float), np.asarray(c_p, float)
+            # rows that vanish (up to rounding) in the domain's coordinates are dropped there
+            p_norms = np.linalg.norm(A_p, axis=1)
+            keep = p_norms > 1e-14 * max(1.0, p_norms.max(initial=0.0))
+            A_p, c_p = A_p[keep], c_p[keep]
+            A = np.vstack([A_p * scale, inner_t.A])
+            b = np.concatenate([c_p - A_p @ shift, inner_t.b])
+            is_neuron = np.r_[np.ones(A_p.shape[0], bool), np.zeros(inner_t.A.shape[0], bool)]
             norms = np.linalg.norm(A, axis=1)
-            nz = norms > 1e-14 * max(1.0, norms.max(initial=0.0))
-            A, b, is_neuron = A[nz] / norms[nz, None], b[nz] / norms[nz], is_neuron[nz]
-            A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, red.inner)
+            A, b = A / norms[:, None], b / norms
+            if isinstance(red.inner, Box):
+                A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, Box(-np.ones(k), np.ones(k)))
             A, b, is_neuron = _merge_parallel_rows(A, b, is_neuron)
             lp = WarmPolytopeLP(A, b)
             center, radius = lp.chebyshev()
             if center is None or radius <= tol:
+                # every queued pattern was read exactly at an interior point of its region, so
+                # its region is full-dimensional: the float LP could not see it
+                ambiguous += 1
                 lp_count += lp.solves
-                continue  # a lower-dimensional piece reached through a degenerate crossing
+                continue
             facet_rows = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
-            patterns.append(composed.activation_pattern(center))
-            points.append(center)
+            patterns.append(pat)
+            points.append(center)  # t coordinates until the end
             balls.append(radius)
             facets.append((A[facet_rows], b[facet_rows]))
             if max_regions is not None and len(patterns) > max_regions:
@@ -435,11 +573,12 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
                 f_center, f_radius = lp.chebyshev(equality_row=r)
                 if f_center is None or f_radius <= tol:
                     continue
-                step = min(f_radius, radius) * 1e-3
-                beyond = f_center + step * A[r]
-                if not _inside_inner(red.inner, beyond):
+                neighbour = _step_across(signs, inner_t, shift, scale, f_center, A[r], min(f_radius, radius) * 1e-3)
+                if neighbour is None:
+                    ambiguous += 1
                     continue
-                neighbour = composed.activation_pattern(beyond)
+                if neighbour is False:
+                    continue  # outside the domain: the facet is on its boundary
                 key = pattern_key(neighbour)
                 if key not in seen:
                     seen.add(key)
@@ -448,14 +587,58 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
     finally:
         bar.close()
     # one batched kernel call for all regions; the Chebyshev balls spare cdd's normalising LPs
-    moments = polytopes_moments([(A_f, b_f, c, r) for (A_f, b_f), c, r in zip(facets, points, balls)], order=1)
-    volumes = np.asarray(moments.m0, float)
-    centroids = np.asarray(moments.m1, float) / volumes[:, None]
-    points = np.array(points, float).reshape(len(points), k)
+    if patterns:
+        moments = polytopes_moments([(A_f, b_f, c, r) for (A_f, b_f), c, r in zip(facets, points, balls)], order=1)
+        volumes = np.asarray(moments.m0, float) * np.prod(scale)
+        centroids = shift + scale * (np.asarray(moments.m1, float) / np.asarray(moments.m0, float)[:, None])
+    else:
+        volumes, centroids = np.zeros(0), np.zeros((0, k))
+    points = (shift + scale * np.array(points, float).reshape(len(points), k)).reshape(len(points), k)
+    # facets back in the domain's coordinates u: A t <= b with t = (u - shift) / scale
+    facets = [_unscaled_rows(A_f, b_f, shift, scale) for A_f, b_f in facets]
     pats = np.array(patterns, bool).reshape(len(patterns), n_neuron_rows)
     # the composed network has the same neurons as the model: patterns are the model's patterns
-    return RegionSet(model, domain, red, pats, points, volumes, centroids.reshape(len(points), k),
-                     "lp", time.perf_counter() - start, lp_count, tuple(facets))
+    regions = RegionSet(model, domain, red, pats, points, volumes, centroids.reshape(len(points), k),
+                        "lp", time.perf_counter() - start, lp_count, tuple(facets))
+    return regions, ambiguous
+
+
+class _ScaledInner:
+    """The domain's rows in the scaled coordinates t."""
+
+    def __init__(self, A, b):
+        self.A, self.b = A, b
+
+    def halfspaces(self):
+        return self.A, self.b
+
+
+def _unscaled_rows(A, b, shift, scale):
+    """Rows A t <= b in the coordinates u = shift + scale * t, unit-normalised."""
+    Au = A / scale
+    bu = b + Au @ shift
+    norms = np.linalg.norm(Au, axis=1)
+    return Au / norms[:, None], bu / norms
+
+
+def _step_across(signs, inner_t, shift, scale, f_center, normal, step):
+    """The canonical pattern just beyond a facet point (along the outward normal), read exactly.
+
+    Points are in the scaled coordinates t; the pattern is decided at the float point
+    u = shift + scale * t.  Returns False when the point is outside the domain, None when every
+    tried point lay on some hyperplane (the float step cannot find an interior point: an ambiguous
+    case).
+    """
+    for _ in range(8):
+        beyond = f_center + step * normal
+        if not _inside_inner(inner_t, beyond):
+            return False
+        pattern, on_plane = signs.pattern_at(shift + scale * beyond)
+        canon, zero = signs.canonical(pattern)
+        if not np.any(on_plane & ~zero):
+            return canon
+        step /= 3.0
+    return None
 
 
 def _drop_rows_missing_box(A, b, is_neuron, inner):
@@ -491,8 +674,8 @@ def _inside_inner(inner, u) -> bool:
     return bool(np.all(np.asarray(A, float) @ u <= np.asarray(b, float) + 1e-12))
 
 
-def _interior_seed(net: PiecewiseAffineModel, red: Reduction) -> np.ndarray:
-    """A point of the domain interior, not on any neuron hyperplane (perturbed deterministically)."""
+def _interior_seed(signs, red: Reduction) -> np.ndarray | None:
+    """A point of the domain interior on no neuron hyperplane (decided exactly), or None."""
     center = np.asarray(red.inner.chebyshev_center(), float)
     A, b = red.inner.halfspaces()
     A, b = np.asarray(A, float), np.asarray(b, float)
@@ -500,11 +683,12 @@ def _interior_seed(net: PiecewiseAffineModel, red: Reduction) -> np.ndarray:
     slack = np.min((b - A @ center) / np.linalg.norm(A, axis=1))
     point = center
     for _ in range(50):
-        pre = net.hidden_preactivations(point)
-        if pre.size == 0 or np.min(np.abs(pre)) > 1e-9:
+        pattern, on_plane = signs.pattern_at(point)
+        _, zero = signs.canonical(pattern)
+        if not np.any(on_plane & ~zero):
             return point
         point = center + rng.uniform(-0.25, 0.25, size=center.shape) * slack
-    return point
+    return None
 
 
 class _NoBar:

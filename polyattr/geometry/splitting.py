@@ -52,7 +52,11 @@ Tolerance: a vertex value ``v`` of neuron ``n`` counts as zero when
 ``|pre-activation of n|`` over the box (so the threshold scales with the rounding error of
 evaluating the neuron) and the second term scales with the values inside the cell.  Pieces
 thinner than that are never created: a split happens only when both sides hold a vertex beyond
-the tolerance, so no zero-volume region is emitted and the volumes still tile the box.
+the tolerance, so no zero-volume region is emitted and the volumes still tile the box.  The band
+is a margin, not a proof: every value that falls inside it without being exactly 0 is counted
+(``SplitResult.n_ambiguous``), and :func:`~polyattr.geometry.regions.enumerate_regions` then
+re-decides the partition in exact arithmetic (:mod:`polyattr.geometry.exact_regions`), as it does
+when the box is beyond float resolution (see ``regions._beyond_float_resolution``).
 
 Cost and limits
 ---------------
@@ -608,7 +612,7 @@ def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
 
 # ----------------------------------------------------------------------------- the splitting kernel
 # state[] slots shared between the Python driver and the kernel (so a run can be resumed)
-_N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT = 0, 1, 2, 3, 4
+_N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT, _N_AMBIGUOUS = 0, 1, 2, 3, 4, 5
 #: from this dimension on, volumes use the memoised cone recursion instead of pulling
 #: (measured per cell: d = 5 pulling 31 us vs 40 us; d = 7 6.5 ms vs 2.5 ms; d = 8 27 vs 14 ms)
 _MEMO_MIN_DIM = 6
@@ -719,6 +723,10 @@ def _split_kernel(
                     nneg += 1
                 else:
                     side[v] = 0
+                    if val != 0.0:
+                        # inside the zero band but not 0: rounding or a sliver thinner than the
+                        # band; the float run cannot tell, the caller re-decides exactly
+                        state[_N_AMBIGUOUS] += 1
             cbit = 2 * d + neuron
             if npos == 0 or nneg == 0:
                 # the cell lies on one side: keep it whole (also when one side would only hold
@@ -913,6 +921,10 @@ class SplitResult:
         The box.
     n_cells_split : int
         How many times a cell was cut in two.
+    n_ambiguous : int
+        How many vertex values fell inside the zero band without being exactly 0 (see the module
+        docstring): when positive, a sign was decided by the tolerance, not proven, and
+        :func:`~polyattr.geometry.regions.enumerate_regions` re-decides the partition exactly.
     seconds : float
         Wall-clock time of the enumeration (including JIT compilation on a first call).
     """
@@ -928,6 +940,7 @@ class SplitResult:
     upper: np.ndarray
     n_cells_split: int
     seconds: float
+    n_ambiguous: int = 0
 
     @property
     def n_regions(self) -> int:
@@ -1081,7 +1094,7 @@ def split_enumerate(
     s_nrow[0] = 2**d
     s_neuron = np.zeros(n_neurons + 2, np.int64)
     s_pat = np.zeros((n_neurons + 2, max(n_neurons, 1)), np.bool_)
-    state = np.zeros(5, np.int64)
+    state = np.zeros(6, np.int64)
     state[_N_STACK] = 1
     state[_STACK_ROWS] = 2**d
     cap = 1024
@@ -1141,6 +1154,7 @@ def split_enumerate(
         upper=up,
         n_cells_split=int(state[_N_SPLIT]),
         seconds=time.perf_counter() - t0,
+        n_ambiguous=int(state[_N_AMBIGUOUS]),
     )
 
 

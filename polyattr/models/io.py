@@ -1,11 +1,14 @@
-"""Reading and writing models: the ``.npz`` contract, JSON with exact rationals, PyTorch ``nn.Sequential``.
+"""Reading and writing models: the ``.npz`` contract and JSON with exact rationals (PyTorch: torch_import).
 
-``.npz``: arrays ``W0, b0, W1, b1, ...``; ``W_i`` has shape (out, in).  JSON:
+``.npz``: arrays ``W0, b0, W1, b1, ...``; ``W_i`` has shape (out, in).  Format version 2 adds
+``a0, a1, ...`` (one per hidden layer, shape (out_i,)): each hidden unit's negative slope alpha
+(0 ReLU, 1 identity, else leaky ReLU), and a 0-d integer array ``version`` = 2.  JSON:
 ``{"format": "polyattr-relu", "version": 1, "layers": [{"W": [[...]], "b": [...]}, ...]}`` where
 numbers may be JSON numbers or strings "p/q" (exact rationals; the model loads exact when any
-entry is a string).
+entry is a string); version 2 adds ``"negative_slopes": [[...], ...]`` (one list per hidden layer,
+numbers or "p/q" strings).  Files without slopes load as all-ReLU networks; models whose units are
+all ReLUs are still written in version 1, so older readers keep reading them.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -18,9 +21,11 @@ import numpy as np
 
 from polyattr.errors import PolyattrError
 from polyattr.models.relu import ReLUNetwork
-from polyattr.models.schema import model_from_json_text, model_from_npz
+from polyattr.models.schema import MODEL_VERSIONS, SLOPES_VERSION, model_from_json_text, model_from_npz
 
 DEFAULT_MODEL_NAME = "default_2x16.npz"
+__all__ = ["MODEL_VERSIONS", "SLOPES_VERSION", "default_model_path", "file_sha256", "load_model", "save_model",
+           "random_network"]
 
 
 def default_model_path() -> Path:
@@ -40,6 +45,8 @@ def load_model(path, exact: bool = False) -> ReLUNetwork:
     path : str or Path
     exact : bool
         Convert weights to exact rationals (JSON models with "p/q" strings are always exact).
+
+    Both formats are validated by :mod:`polyattr.models.schema` before any network is built.
     """
     if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
         raise PolyattrError(f"path: expected a file name (str or path-like), got {type(path).__name__}")
@@ -56,7 +63,7 @@ def load_model(path, exact: bool = False) -> ReLUNetwork:
 
 def _load_npz(path: Path, exact: bool) -> ReLUNetwork:
     arrays = model_from_npz(path)
-    return ReLUNetwork(arrays.weights, arrays.biases, exact=exact)
+    return ReLUNetwork(arrays.weights, arrays.biases, arrays.negative_slopes, exact=exact)
 
 
 def _load_json(path: Path, exact: bool) -> ReLUNetwork:
@@ -65,11 +72,15 @@ def _load_json(path: Path, exact: bool) -> ReLUNetwork:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolyattrError(f"model: cannot read {path.name} as UTF-8 text ({exc})") from None
     arrays = model_from_json_text(text, f"model: {path.name}", exact=exact)
-    return ReLUNetwork(arrays.weights, arrays.biases, exact=arrays.exact)
+    return ReLUNetwork(arrays.weights, arrays.biases, arrays.negative_slopes, exact=arrays.exact)
 
 
 def save_model(model: ReLUNetwork, path) -> Path:
-    """Save to ``.npz`` (float64) or ``.json`` (exact models as "p/q" strings, floats as numbers)."""
+    """Save to ``.npz`` (float64) or ``.json`` (exact models as "p/q" strings, floats as numbers).
+
+    Models with leaky-ReLU or identity units are written in format version 2 (with their slopes);
+    all-ReLU models in version 1.
+    """
     if not isinstance(model, ReLUNetwork):
         raise PolyattrError(f"model: expected a ReLUNetwork, got {type(model).__name__}")
     if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
@@ -77,11 +88,15 @@ def save_model(model: ReLUNetwork, path) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise PolyattrError(f"path: the directory {str(path.parent)!r} does not exist")
+    has_slopes = not model.is_relu
     if path.suffix.lower() == ".npz":
         net = model.to_float()
         arrays = {}
         for i, (W, b) in enumerate(zip(net.weights, net.biases)):
             arrays[f"W{i}"], arrays[f"b{i}"] = W, b
+        if has_slopes:
+            arrays.update({f"a{i}": np.asarray(a, dtype=np.float64) for i, a in enumerate(net.negative_slopes)})
+            arrays["version"] = np.array(SLOPES_VERSION)
         np.savez(path, **arrays)
         return path
     if path.suffix.lower() == ".json":
@@ -92,45 +107,12 @@ def save_model(model: ReLUNetwork, path) -> Path:
             {"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
             for W, b in zip(model.weights, model.biases)
         ]
-        path.write_text(json.dumps({"format": "polyattr-relu", "version": 1, "layers": layers}))
+        doc = {"format": "polyattr-relu", "version": SLOPES_VERSION if has_slopes else 1, "layers": layers}
+        if has_slopes:
+            doc["negative_slopes"] = [[enc(v) for v in a] for a in model.negative_slopes]
+        path.write_text(json.dumps(doc))
         return path
     raise PolyattrError(f"path: expected a .npz or .json file name, got {path.name!r}")
-
-
-def from_torch(module) -> ReLUNetwork:
-    """Import a PyTorch ``nn.Sequential`` of Linear and ReLU layers (Identity and Flatten allowed).
-
-    The sequence must alternate Linear and ReLU, end with a Linear, and never put two ReLUs or two
-    Linears in a row (a Linear-Linear pair is not a ReLU network layer of this format).
-    """
-    try:
-        import torch.nn as nn
-    except ImportError:  # pragma: no cover - depends on the optional extra
-        raise PolyattrError("torch: PyTorch is not installed; pip install 'polyattr[torch]'") from None
-    if not isinstance(module, nn.Sequential):
-        raise PolyattrError(f"module: expected a torch.nn.Sequential, got {type(module).__name__}")
-    layers = [m for m in module if not isinstance(m, (nn.Identity, nn.Flatten))]
-    Ws, bs, expect_linear = [], [], True
-    for idx, layer in enumerate(layers):
-        if isinstance(layer, nn.Linear):
-            if not expect_linear:
-                raise PolyattrError(f"module: layer {idx} (Linear) follows a Linear without a ReLU between them")
-            W = layer.weight.detach().cpu().double().numpy()
-            b = (layer.bias.detach().cpu().double().numpy() if layer.bias is not None else np.zeros(W.shape[0]))
-            Ws.append(W)
-            bs.append(b)
-            expect_linear = False
-        elif isinstance(layer, nn.ReLU):
-            if expect_linear:
-                raise PolyattrError(f"module: layer {idx} (ReLU) must follow a Linear layer")
-            expect_linear = True
-        else:
-            raise PolyattrError(
-                f"module: unsupported layer {idx}: {type(layer).__name__}; expected Linear, ReLU, Identity or Flatten"
-            )
-    if not Ws or expect_linear:
-        raise PolyattrError("module: expected the sequence to end with a Linear layer")
-    return ReLUNetwork(Ws, bs)
 
 
 def random_network(sizes, rng=None, scale: float = 1.0) -> ReLUNetwork:

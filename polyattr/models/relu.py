@@ -557,6 +557,17 @@ class ReLUNetwork:
         sign = np.where(pat, -1, 1)
         return G * sign[:, None], -h * sign
 
+    def pattern_constraints_many(self, patterns) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`pattern_constraints` of K patterns at once: A (K, n_neurons, d), c (K, n_neurons)."""
+        pats = self._check_patterns(patterns)
+        if not self.hidden_sizes:
+            return self.field.zeros((pats.shape[0], 0, self.n_inputs)), self.field.zeros((pats.shape[0], 0))
+        maps, _, _ = self._propagate(pats)
+        G = np.concatenate([g for g, _ in maps], axis=1)[:, self.cut_units, :]
+        h = np.concatenate([hh for _, hh in maps], axis=1)[:, self.cut_units]
+        sign = np.where(pats, -1, 1)
+        return G * sign[:, :, None], -h * sign
+
     # -------------------------------------------------- gradients of many patterns
     def pattern_gradients(self, patterns, output: int | None = None) -> np.ndarray:
         """Gradients w_P of many patterns at once: (K, d) for one ``output``, (K, n_outputs, d) for None.

@@ -3,13 +3,16 @@
 Two formats (DESIGN.md, "Contracts"):
 
 * ``.npz``: arrays ``W0, b0, W1, b1, ...`` of real numbers (signed or unsigned integers, float16,
-  float32 or float64).  Complex, boolean, date/time, string, object and extended-precision arrays
+  float32 or float64); format version 2 adds the hidden units' negative slopes ``a0, a1, ...`` and a
+  0-d integer array ``version`` = 2.  Complex, boolean, date/time, string, object and extended-precision arrays
   are refused: numpy would silently drop an imaginary part or turn a timedelta into a count.  The
   array headers are read (shape and dtype) before any data, so a huge or mistyped array is refused
   without loading it.
 * JSON: ``{"format": "polyattr-relu", "version": 1, "layers": [{"W": [[...]], "b": [...]}, ...]}``
-  (``format`` and ``version`` may be omitted; when present they must be these).  Each layer may say
-  ``"activation"``: ``"relu"`` for a hidden layer, ``"linear"`` (or ``"identity"``) for the last.
+  (``format`` and ``version`` may be omitted; when present they must be these); version 2 adds
+  ``"negative_slopes": [[...], ...]``, one list per hidden layer (unit max(z,0) + alpha min(z,0)).
+  Each layer may say ``"activation"``: ``"relu"`` for a hidden layer (its slopes, if given, all 0),
+  ``"identity"`` (slopes all 1) or ``"leaky_relu"`` (slopes given), ``"linear"`` for the last.
   Numbers are JSON numbers or strings (decimals or "p/q"); JSON numbers and decimal strings are
   read as the rationals their text denotes, so ``0.1`` is 1/10 in exact mode and the float nearest
   1/10 otherwise.  The parse is strict: duplicate keys, unknown keys, NaN/Infinity, numbers with
@@ -32,10 +35,12 @@ from polyattr.errors import PolyattrError
 from polyattr.numbers import MAX_LITERAL_DIGITS, parse_rational
 
 MODEL_FORMAT = "polyattr-relu"
-MODEL_VERSIONS = (1,)
-HIDDEN_ACTIVATIONS = ("relu",)
+#: Version 2 adds per-unit negative slopes (arrays a0, a1, ... / "negative_slopes").
+MODEL_VERSIONS = (1, 2)
+SLOPES_VERSION = 2
+HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "identity")
 OUTPUT_ACTIVATIONS = ("linear", "identity")
-_TOP_KEYS = ("format", "version", "layers", "metadata")
+_TOP_KEYS = ("format", "version", "layers", "negative_slopes", "metadata")
 _LAYER_KEYS = ("W", "b", "activation")
 #: numpy dtype kinds that are real numbers: signed and unsigned integers, floats.
 _REAL_KINDS = "iuf"
@@ -47,12 +52,14 @@ MAX_ARRAY_ENTRIES = 50_000_000
 class ModelArrays:
     """A validated model file: per layer a weight matrix and a bias vector, and whether it is exact.
 
-    ``weights[i]`` is float64 (out, in) or an object array of Fractions when ``exact``.
+    ``weights[i]`` is float64 (out, in) or an object array of Fractions when ``exact``;
+    ``negative_slopes`` is None (all ReLU) or one array per hidden layer.
     """
 
     weights: tuple
     biases: tuple
     exact: bool
+    negative_slopes: tuple | None = None
 
 
 # ------------------------------------------------------------------------------------- JSON
@@ -105,6 +112,18 @@ def model_from_json_text(text: str, name: str, exact: bool = False) -> ModelArra
     layers = doc.get("layers")
     if not isinstance(layers, list) or not layers:
         raise PolyattrError(f"{name}: expected an object with a non-empty 'layers' list")
+    slopes, slope_strings = None, False
+    if "negative_slopes" in doc:
+        if doc.get("version") != SLOPES_VERSION:
+            raise PolyattrError(f"{name}: 'negative_slopes' needs \"version\": {SLOPES_VERSION}")
+        lists = doc["negative_slopes"]
+        if not isinstance(lists, list) or len(lists) != len(layers) - 1:
+            raise PolyattrError(f"{name}: 'negative_slopes' must be {len(layers) - 1} lists, one per hidden layer")
+        slopes = []
+        for i, a in enumerate(lists):
+            q, st = _vector(a, f"{name}: negative_slopes[{i}]")
+            slopes.append(q)
+            slope_strings |= st
     rows_W, rows_b, any_string = [], [], False
     for i, layer in enumerate(layers):
         where = f"{name}: layers[{i}]"
@@ -120,21 +139,36 @@ def model_from_json_text(text: str, name: str, exact: bool = False) -> ModelArra
                 f"{where}: activation {_short(layer['activation'])} is not supported "
                 f"{'on the output layer' if last else 'on a hidden layer'}; expected one of {list(allowed)}"
             )
+        if "activation" in layer and not last:
+            _check_activation(layer["activation"], None if slopes is None else slopes[i], where)
         W, s1 = _matrix(layer["W"], f"{where}.W")
         b, s2 = _vector(layer["b"], f"{where}.b")
         any_string |= s1 or s2
         rows_W.append(W)
         rows_b.append(b)
-    is_exact = bool(exact) or any_string
+    is_exact = bool(exact) or any_string or slope_strings
     if is_exact:
         Ws = tuple(np.array(W, dtype=object).reshape(len(W), len(W[0])) for W in rows_W)
         bs = tuple(np.array(b, dtype=object).reshape(len(b)) for b in rows_b)
+        alphas = None if slopes is None else tuple(np.array(a, dtype=object).reshape(len(a)) for a in slopes)
     else:
+        alphas = None if slopes is None else tuple(
+            np.array([_to_float(v, f"{name}: negative_slopes[{i}]") for v in a], dtype=np.float64)
+            for i, a in enumerate(slopes))
         Ws = tuple(np.array([[_to_float(v, f"{name}: layers[{i}].W") for v in row] for row in W], dtype=np.float64)
                    for i, W in enumerate(rows_W))
         bs = tuple(np.array([_to_float(v, f"{name}: layers[{i}].b") for v in b], dtype=np.float64)
                    for i, b in enumerate(rows_b))
-    return ModelArrays(Ws, bs, is_exact)
+    return ModelArrays(Ws, bs, is_exact, alphas)
+
+
+def _check_activation(activation: str, slopes, where: str) -> None:
+    """A hidden layer's "activation" must agree with its slopes (it may not silently contradict them)."""
+    want = {"relu": 0, "identity": 1}.get(activation)
+    if want is not None and slopes is not None and any(v != want for v in slopes):
+        raise PolyattrError(f"{where}: activation {activation!r} contradicts its negative_slopes (expected all {want})")
+    if activation == "leaky_relu" and slopes is None:
+        raise PolyattrError(f"{where}: activation 'leaky_relu' needs \"negative_slopes\" (and \"version\": {SLOPES_VERSION})")
 
 
 def _number(v, where: str) -> tuple[Fraction, bool]:
@@ -240,9 +274,10 @@ def model_from_npz(path) -> ModelArrays:
     missing = [f"b{i}" for i in range(n) if f"b{i}" not in headers]
     if missing:
         raise PolyattrError(f"model: {path.name} lacks bias arrays {missing}")
-    extra = sorted(set(headers) - {f"W{i}" for i in range(n)} - {f"b{i}" for i in range(n)})
+    slope_keys = {f"a{i}" for i in range(n - 1)}
+    extra = sorted(set(headers) - {f"W{i}" for i in range(n)} - {f"b{i}" for i in range(n)} - slope_keys - {"version"})
     if extra:
-        raise PolyattrError(f"model: {path.name} has unexpected arrays {extra} (expected W0, b0, W1, b1, ...)")
+        raise PolyattrError(f"model: {path.name} has unexpected arrays {extra} (expected W0, b0, W1, b1, ..., a0, ...)")
     for key, (shape, dtype) in headers.items():
         check_real_dtype(dtype, f"model: {path.name}: array {key}")
         if int(np.prod(shape, dtype=object)) > MAX_ARRAY_ENTRIES:
@@ -253,9 +288,12 @@ def model_from_npz(path) -> ModelArrays:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise PolyattrError(f"model: {path.name} is not a readable .npz file ({exc})") from None
-    Ws, bs = [], []
+    Ws, bs, alphas = [], [], []
+    slope_names = [f"a{i}" for i in range(n - 1) if f"a{i}" in arrays]
     for i in range(n):
-        for key, out in ((f"W{i}", Ws), (f"b{i}", bs)):
+        for key, out in ((f"W{i}", Ws), (f"b{i}", bs), (f"a{i}", alphas)):
+            if key not in arrays:
+                continue
             arr = arrays[key]
             check_real_dtype(arr.dtype, f"model: {path.name}: array {key}")
             if arr.dtype.kind == "f":
@@ -263,4 +301,14 @@ def model_from_npz(path) -> ModelArrays:
             if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
                 raise PolyattrError(f"model: {path.name}: array {key} contains NaN or infinite values; expected finite numbers")
             out.append(arr)
-    return ModelArrays(tuple(Ws), tuple(bs), False)
+    version = arrays.get("version")
+    if version is not None and (version.shape != () or version.dtype.kind not in "iu" or int(version) not in MODEL_VERSIONS):
+        raise PolyattrError(f"model: {path.name}: array 'version' must be one integer in {list(MODEL_VERSIONS)}, got {version!r}")
+    if not slope_names:
+        return ModelArrays(tuple(Ws), tuple(bs), False)
+    if version is None or int(version) < SLOPES_VERSION:
+        raise PolyattrError(f"model: {path.name}: slope arrays {slope_names} need a 0-d array version = {SLOPES_VERSION}")
+    if len(slope_names) != n - 1:
+        missing = [f"a{i}" for i in range(n - 1) if f"a{i}" not in arrays]
+        raise PolyattrError(f"model: {path.name} lacks slope arrays {missing} (one per hidden layer)")
+    return ModelArrays(tuple(Ws), tuple(bs), False, tuple(alphas))

@@ -1,0 +1,296 @@
+"""Sensitivity of attributions to input perturbations (Yeh et al. 2019; Bhatt et al. 2020).
+
+For delta uniform on the box [-r, r]^d (no clipping) and an attribution method phi:
+
+* ``sensitivity_avg``  E_delta ||phi(x) - phi(x + delta)||_2^2;
+* ``sensitivity_max``  max over the box of ||phi(x) - phi(x + delta)||_2 (optionally divided by
+  ||phi(x)||_2, Captum's normalisation);
+* the Gram matrix Gamma_ij = E[(phi_i(x) - phi_i(x + delta)) . (phi_j(x) - phi_j(x + delta))]
+  of several methods: with convex weights w, w^T Gamma w is the sensitivity of the mix.
+
+**Exact** for methods that are, on every linear region P of the model, an affine function of the
+input feature by feature: phi_k(x + u) = a_Pk u_k + c_Pk (:data:`LOCAL_RULES`: the gradient, a_P = 0
+and c_P = w_P; gradient x input, a_P = w_P and c_P = w_P * x).  Then the difference is
+h_P - a_P * u with h_P = phi(x) - c_P, and
+
+    Gamma_ij = sum_P [ P(P) h_Pi . h_Pj - sum_k (h_Pik a_Pjk + h_Pjk a_Pik) E[u_k 1_P]
+                       + sum_k a_Pik a_Pjk E[u_k^2 1_P] ],
+
+polytope integrals over the regions of the box around x; the max of the convex function
+||h_P - a_P * u||^2 over the polytope P is attained at a vertex, so sensitivity_max is a max over
+regions and their vertices.  In exact mode the squared max is a rational; its square root is
+returned as a float rounded to within 4 units of the last place.
+
+**Sampled** for every other method: n seeded draws of delta, the attribution recomputed at each
+x + delta; averages carry a confidence half-width, and a sampled max is reported as a *lower
+bound* (``kind="lower_bound"``), never as the max.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from polyattr.attribution.gradient_methods import gradient_rounding_bound
+from polyattr.errors import PolyattrError
+from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
+from polyattr.metrics.box_regions import BoxRegions, box_regions
+from polyattr.metrics.methods import as_method_calls, attribute_call, covering_domain
+from polyattr.metrics.perturbations import UniformBox, as_perturbation, normalise_rng
+from polyattr.metrics.quadratic import exact_vector, float_vector
+from polyattr.metrics.result import CONFIDENCE_SIGMAS, MetricValue
+from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.numerics import UNIT_ROUNDOFF as _U, gamma
+
+DEFAULT_SENSITIVITY_SAMPLES = 64
+
+
+def _gradient_rule(W, x):
+    return 0 * W, W
+
+
+def _gradient_x_input_rule(W, x):
+    return W, W * x[None, :]
+
+
+#: Methods with an exact local rule: name -> rule(W (n, d), x (d,)) -> (a (n, d), c (n, d)) such that
+#: phi_k(x + u) = a_Pk u_k + c_Pk on region P (u the offset from x).
+LOCAL_RULES = {"gradient": _gradient_rule, "gradient_x_input": _gradient_x_input_rule}
+
+
+@dataclass(frozen=True, eq=False)
+class SensitivityResult:
+    """Sensitivity Gram matrix and per-method max for K methods at one input.
+
+    ``gram`` (K, K) with entrywise ``gram_bound``; ``max_values`` (K,) with ``max_bounds``;
+    ``kind`` "deterministic" (local rules over regions) or "sampled" (then each max is a lower bound).
+    """
+
+    labels: list
+    gram: np.ndarray
+    gram_bound: np.ndarray
+    max_values: list
+    max_bounds: list
+    exact: bool
+    kind: str
+    n_samples: int | None = None
+    seed: int | None = None
+    relative: bool = False
+    info: dict = field(default_factory=dict)
+
+    def average(self, i: int) -> MetricValue:
+        value = self.gram[i, i]
+        exact = self.exact and isinstance(value, Fraction)
+        return MetricValue("sensitivity_avg", value, exact, 0.0 if exact else float(self.gram_bound[i, i]),
+                           kind=self.kind, n_samples=self.n_samples, seed=self.seed, info=dict(self.info))
+
+    def maximum(self, i: int) -> MetricValue:
+        kind = "deterministic" if self.kind == "deterministic" else "lower_bound"
+        info = dict(self.info, relative=self.relative)
+        if "max_squared" in self.info:
+            info["max_squared"] = self.info["max_squared"][i]
+        return MetricValue("sensitivity_max", float(self.max_values[i]), False, float(self.max_bounds[i]), kind=kind,
+                           n_samples=self.n_samples, seed=self.seed, info=info)
+
+
+def sensitivity(model: PiecewiseAffineModel, x, methods, radius=None, *, baseline=None, domain=None, output: int | None = None,
+                exact: bool = False, n_samples: int = DEFAULT_SENSITIVITY_SAMPLES, rng=None, relative: bool = False,
+                sampled: bool | None = None, max_regions: int | None = DEFAULT_MAX_REGIONS,
+                regions: BoxRegions | None = None) -> SensitivityResult:
+    """Sensitivity Gram matrix and max of ``methods`` at ``x`` under delta uniform on [-r, r]^d.
+
+    Parameters
+    ----------
+    model : PiecewiseAffineModel
+    x : array-like (d,)
+    methods : names, (name, options) pairs or MethodCalls
+    radius : number or (d,) numbers (default 0.1)
+    baseline, domain, output : passed to :func:`polyattr.attribute`.  When the box around x leaves
+        ``domain``, attributions are computed on the domain enlarged to contain it (reported in
+        ``info["domain_enlarged"]``).
+    exact : bool
+        Rationals for the exact path.
+    n_samples, rng : draws of the sampled path (rng: seed or Generator).
+    relative : bool
+        Divide the max by ||phi(x)||_2 (Captum's ``sensitivity_max``); undefined norms stay absolute.
+    sampled : bool or None
+        Force the sampled path (True) or the exact one (False, an error if a method has no local
+        rule); None: exact when every method has a local rule.
+    regions : BoxRegions, optional
+        Already enumerated regions of the box around x.
+    """
+    require_model(model)
+    calls = as_method_calls(methods)
+    k = model.check_output(output)
+    d = model.n_inputs
+    x = exact_vector(x, d, "x") if exact else float_vector(x, d, "x")
+    law = as_perturbation(None, radius)
+    r = law.half_widths(d, exact)
+    dom, enlarged = covering_domain(domain, x, r, d)
+    if exact:
+        from polyattr.geometry.domains import Box
+
+        dom = Box(dom.lower, dom.upper, exact=True)
+    has_rules = all(c.name in LOCAL_RULES for c in calls)
+    if sampled is False and not has_rules:
+        missing = [c.name for c in calls if c.name not in LOCAL_RULES]
+        raise PolyattrError(f"methods: no exact local rule for {missing}; exact sensitivity covers {sorted(LOCAL_RULES)}")
+    common = dict(baseline=baseline, domain=dom, output=k, max_regions=max_regions)
+    if has_rules and not sampled:
+        return _exact_sensitivity(model, x, calls, r, k, exact, relative, enlarged, common, max_regions, regions)
+    return _sampled_sensitivity(model, x, calls, law, d, n_samples, rng, relative, enlarged, common)
+
+
+def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, common, max_regions, regions):
+    R = regions if regions is not None else box_regions(model, x, r, output, exact, max_regions)
+    d, n, K = R.d, len(R), len(calls)
+    phis, phi_errors, H, A = [], [], [], []
+    for call in calls:
+        res = attribute_call(model, x, call, exact=exact, **common)
+        phi = np.asarray(res.values, dtype=object if exact else float)
+        a, c = LOCAL_RULES[call.name](R.W, R.x)
+        phis.append(phi)
+        phi_errors.append(0.0 if res.exact else float(res.error_bound))
+        H.append(phi[None, :] - c)
+        A.append(a)
+    diag = (slice(None), np.arange(d), np.arange(d))
+    q1, q2 = R.p1, R.P2[diag]  # (n, d) E[u_k 1_P] and E[u_k^2 1_P]
+    G = np.empty((K, K), dtype=object if exact else float)
+    for i in range(K):
+        for j in range(i, K):
+            G[i, j] = G[j, i] = (((H[i] * H[j]).sum(axis=1) @ R.p0) - ((H[i] * A[j] + H[j] * A[i]) * q1).sum()
+                                 + (A[i] * A[j] * q2).sum())
+    # the max: over regions and (for non-constant rules) their vertices
+    max_sq, argmax = [], []
+    for i in range(K):
+        best, where = None, None
+        constant = not any(v != 0 for v in np.ravel(A[i]))
+        for P in range(n):
+            if constant:
+                cand = [((H[i][P] * H[i][P]).sum(), None)]
+            else:
+                V = R.vertices(P)
+                D = H[i][P][None, :] - A[i][P][None, :] * V
+                sq = (D * D).sum(axis=1)
+                v = int(np.argmax(np.asarray(sq, float)))
+                if exact:  # the float argmax may miss the exact max by a rounding: compare exactly
+                    v = max(range(len(sq)), key=lambda t: sq[t])
+                cand = [(sq[v], V[v])]
+            for val, vert in cand:
+                if best is None or val > best:
+                    best, where = val, (P, vert)
+        max_sq.append(best)
+        argmax.append(where)
+    norms = [math.sqrt(float((p * p).sum())) for p in phis]
+    max_values, max_bounds, gram_bound = [], [], np.zeros((K, K))
+    if exact and not any(phi_errors):
+        for i in range(K):
+            value = math.sqrt(float(max_sq[i]))
+            bound = 4 * _U * value
+            if relative and norms[i] > 0:
+                value, bound = value / norms[i], 8 * _U * value / norms[i]
+            max_values.append(value)
+            max_bounds.append(bound)
+    else:
+        e_w = _gradient_error(model, output)
+        rf = np.asarray(r, float)
+        xf = np.abs(np.asarray(x, float))
+        Hf = [np.abs(np.asarray(h, float)) for h in H]
+        Af = [np.abs(np.asarray(a, float)) for a in A]
+        # per region and feature: a bound on |difference| over the box and on its error
+        reach = [Hf[i] + Af[i] * rf[None, :] for i in range(K)]
+        err = []
+        for i, call in enumerate(calls):
+            e_c = e_w * (1 + xf) if call.name == "gradient_x_input" else e_w
+            e_a = e_w if call.name == "gradient_x_input" else 0 * e_w
+            err.append(phi_errors[i] + e_c + e_a * rf + 4 * gamma(d + 4) * reach[i].max(axis=0))
+        D0, D1, D2 = R.defects
+        p0, aq1, aq2 = np.abs(np.asarray(R.p0, float)), np.abs(np.asarray(q1, float)), np.abs(np.asarray(q2, float))
+        for i in range(K):
+            for j in range(K):
+                terms = ((Hf[i] * Hf[j]).sum(axis=1) @ p0 + ((Hf[i] * Af[j] + Hf[j] * Af[i]) * aq1).sum()
+                         + (Af[i] * Af[j] * aq2).sum())
+                defect = (D0 * float(((Hf[i] * Hf[j]).sum(axis=1)).max(initial=0.0))
+                          + D1 * float(((Hf[i] * Af[j] + Hf[j] * Af[i]).sum(axis=1)).max(initial=0.0))
+                          + D2 * float(((Af[i] * Af[j]).sum(axis=1)).max(initial=0.0)))
+                propagation = float((reach[i].max(axis=0) * err[j] + reach[j].max(axis=0) * err[i] + err[i] * err[j]).sum())
+                gram_bound[i, j] = 2 * (gamma(n + 3 * d + 6) * terms + defect + propagation)
+            value = math.sqrt(float(max_sq[i]))
+            bound = 2 * (float(np.linalg.norm(err[i])) + 4 * _U * value)
+            if relative and norms[i] > 0:
+                value, bound = value / norms[i], bound / norms[i] * (1 + 1e-12) + value / norms[i] * (
+                    float(np.linalg.norm(np.full(d, phi_errors[i]))) / max(norms[i], 1e-300))
+            max_values.append(value)
+            max_bounds.append(bound)
+    info = {"regions": n, "max_squared": max_sq, "argmax_region": [w[0] for w in argmax],
+            "argmax_offset": [None if w[1] is None else list(w[1]) for w in argmax], "domain_enlarged": enlarged}
+    exact_out = exact and not any(phi_errors)
+    if not exact_out:
+        G = np.array([[float(v) for v in row] for row in G])
+    return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "deterministic",
+                             relative=relative, info=info)
+
+
+def _gradient_error(model, output):
+    return np.asarray(gradient_rounding_bound(model.to_float(), output), float)
+
+
+def _sampled_sensitivity(model, x, calls, law: UniformBox, d, n_samples, rng, relative, enlarged, common):
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise PolyattrError(f"n_samples: expected an integer >= 2, got {n_samples!r}")
+    gen, seed = normalise_rng(rng)
+    xf = np.asarray([float(v) for v in x])
+    deltas = law.sample(gen, int(n_samples), d)
+    dom = common["domain"]
+    if getattr(dom, "exact", False):
+        from polyattr.geometry.domains import Box
+
+        dom = Box(dom.lower.astype(float), dom.upper.astype(float))
+    common = dict(common, domain=dom)
+    K, n = len(calls), len(deltas)
+    diffs = np.empty((K, n, d))
+    err = np.zeros(K)
+    norms = []
+    for i, call in enumerate(calls):
+        base = attribute_call(model, xf, call, **common)
+        phi_x = np.asarray(base.values, float)
+        norms.append(float(np.linalg.norm(phi_x)))
+        moved = attribute_call(model, xf[None, :] + deltas, call, **common)  # one batch: shared partitions
+        diffs[i] = phi_x[None, :] - np.asarray(moved.values, float)
+        # each difference is within the two attributions' bounds, per feature (a batch states its max)
+        err[i] = float(base.error_bound) + float(moved.error_bound)
+    G = np.einsum("itk,jtk->ij", diffs, diffs) / n
+    prods = np.einsum("itk,jtk->ijt", diffs, diffs)
+    half = CONFIDENCE_SIGMAS * prods.std(axis=2, ddof=1) / np.sqrt(n)
+    reach = np.abs(diffs).max(axis=1)  # (K, d)
+    prop = np.array([[float((reach[i] * err[j] + reach[j] * err[i] + err[i] * err[j]).sum()) for j in range(K)]
+                     for i in range(K)])
+    bound = half + prop + gamma(n + d + 2) * np.einsum("itk,jtk->ij", np.abs(diffs), np.abs(diffs)) / n
+    sq = (diffs**2).sum(axis=2)
+    best = sq.argmax(axis=1)
+    max_values, max_bounds = [], []
+    for i in range(K):
+        value = math.sqrt(float(sq[i, best[i]]))
+        bound_i = float(np.sqrt(d) * err[i]) + 4 * _U * value
+        if relative and norms[i] > 0:
+            value, bound_i = value / norms[i], bound_i / norms[i]
+        max_values.append(value)
+        max_bounds.append(bound_i)
+    info = {"domain_enlarged": enlarged, "sigmas": CONFIDENCE_SIGMAS,
+            "argmax_offset": [list(deltas[b]) for b in best]}
+    return SensitivityResult([c.label for c in calls], G, bound, max_values, max_bounds, False, "sampled",
+                             n_samples=n, seed=seed, relative=relative, info=info)
+
+
+def sensitivity_avg(model: PiecewiseAffineModel, x, method, radius=None, **kwargs) -> MetricValue:
+    """E_delta ||phi(x) - phi(x + delta)||_2^2 of one method (see :func:`sensitivity`)."""
+    return sensitivity(model, x, [method], radius, **kwargs).average(0)
+
+
+def sensitivity_max(model: PiecewiseAffineModel, x, method, radius=None, **kwargs) -> MetricValue:
+    """max over the box of ||phi(x) - phi(x + delta)||_2 of one method: exact for methods with a
+    local rule, otherwise a sampled *lower bound* (see :func:`sensitivity`)."""
+    return sensitivity(model, x, [method], radius, **kwargs).maximum(0)

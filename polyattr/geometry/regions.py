@@ -32,12 +32,14 @@ import numpy as np
 from polyattr.errors import MemoryBudgetExceeded, PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import Box, Polytope, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
-from polyattr.memory import memory_budget
+from polyattr.memory import current_budget, memory_budget
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
 from polyattr.models.ranges import check_float_range
 from polyattr.models.relu import pattern_key
 
 DEFAULT_MAX_REGIONS = 1_000_000
+#: Memory share of the LP backend when "auto" chose it for a box (it falls back to "split" beyond).
+_AUTO_LP_BYTES = 256 * 2**20
 # Up-front refusal: when the estimated count exceeds the budget by this factor the run would be
 # stopped anyway, after wasting minutes to hours; estimates are within a factor ~2 in our tests.
 _REFUSE_FACTOR = 4.0
@@ -324,8 +326,8 @@ def enumerate_regions(
         several times over.  None disables the budget.
     backend : {"auto", "lp", "split"}
         "auto" takes "split" for box domains of reduced dimension <= 6 and "lp" otherwise; when the
-        LP backend's triangulations would exceed the memory budget on a box of dimension <= 20 it
-        falls back to "split".
+        LP backend's triangulations would exceed its memory share (256 MiB) on a box of dimension
+        <= 20 it falls back to "split".
     progress : bool or None
         Show a tqdm progress bar (None: only for long runs).
     check_estimate : bool
@@ -398,12 +400,18 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
                             vertex_table=res.vertices, vertex_masks=res.vertex_masks)
         ambiguous = res.n_ambiguous
     else:
+        # in automatic mode on a box the LP backend gets a smaller share: a region needing more than
+        # ~1e6 simplices takes minutes to triangulate in Python, where the split backend's
+        # face-memoised volumes take seconds
+        can_split = automatic and inner_is_box and red.inner.dim <= 20
+        lp_share = min(current_budget(), _AUTO_LP_BYTES) if can_split else current_budget()
         try:
-            regions, ambiguous = _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+            with memory_budget(lp_share):
+                regions, ambiguous = _lp_traversal(model, domain, red, composed, max_regions, progress, start)
         except MemoryBudgetExceeded:
             # the LP backend triangulates every region (k! simplices for a cube-like one); the split
             # backend's face-memoised volumes need far less: an automatic choice tries it before refusing
-            if not (automatic and inner_is_box and red.inner.dim <= 20):
+            if not can_split:
                 raise
             return _enumerate_regions(model, domain, max_regions, "split", progress, False, exact_fallback)
         if exact_fallback and not ambiguous and inner_is_box and red.inner.dim <= _CROSS_CHECK_MAX_DIM:

@@ -65,14 +65,14 @@ def main() -> None:
         rows.append((d, "regions", n_regions, t_float, t_exact, None, CPU_TIMES[-2], CPU_TIMES[-1]))
         for method in ("pdp", "ig", "shapley_uniform"):
             attribute(net, x, method)
-            res = attribute(net, x, method, exact=True)
+            res = attribute(net, x, method, certify=True)
             t_float = median_time(lambda: attribute(net, x, method), args.repeats)
             t_exact = median_time(lambda: attribute(net, x, method, exact=True), args.repeats, before=clear_cache)
             c_float, c_exact = CPU_TIMES[-2], CPU_TIMES[-1]
             cert = tmp / f"{method}{d}.json"
 
             def certify_and_verify():
-                write_certificate(cert, model_path=model_path, model=net, domain=None, result=res)
+                write_certificate(cert, result=res, model_path=model_path)
                 verify_certificate(model_path, cert)
 
             t_cert = median_time(certify_and_verify, 1)

@@ -7,15 +7,18 @@ a few inputs, and the attributions IG (baseline 0), Gradient x Input and SmoothG
 of half-width 0.1, polyattr's ``smoothgrad_uniform``), all computed by polyattr (so that the
 *metric* estimate is the only difference between the columns):
 
-* infidelity with I uniform on [-r, r]^d, r = 0.1: polyattr's exact value (rational, printed as a
-  float), Captum's ``infidelity`` with a ``perturb_func`` drawing exactly that law (returning I and
+* infidelity with I uniform on [-r, r]^d, r = 0.1: polyattr's value -- exact (rational, printed
+  as a float) for d <= 4, in floats with its stated bound beyond (exact rationals on float-weight
+  networks get slow: the region vertices have huge denominators) -- and the time of its quadratic
+  form (computed once per input and shared by the three methods), Captum's ``infidelity`` with a ``perturb_func`` drawing exactly that law (returning I and
   x - I; ``normalize=False``: Captum's normalize=True is Yeh's scale-optimal variant, polyattr's
   ``infidelity_optimal_scale``) at its default n_perturb_samples = 10 and at 1000, repeated R times:
   the first run's value, the standard deviation over the runs, the mean |error| against the exact
   value, and the fraction of runs within 3 standard deviations of the exact value;
 * sensitivity_max over the L-infinity ball of radius r, relative to ||phi(x)|| (Captum's and
   Quantus's normalisation): polyattr's exact max for Gradient x Input (a max over the regions of
-  the box and their vertices) and a sampled *lower bound* (512 draws) for IG and SmoothGrad, which
+  the box and their vertices; rationals for d <= 4, floats with a stated bound beyond) and a sampled
+  *lower bound* (256 draws) for IG and SmoothGrad, which
   have no exact local rule; Captum's ``sensitivity_max`` (default 10 draws) and Quantus's
   ``MaxSensitivity`` (default 200 draws, uniform noise of half-width r).  A sampled max can only
   be below the true max: its "error" is exact - estimate.
@@ -39,6 +42,7 @@ import torch
 
 from polyattr import attribute, random_network
 from polyattr.metrics import infidelity as exact_infidelity
+from polyattr.metrics import infidelity_quadratic_form
 from polyattr.metrics import sensitivity
 from polyattr.models.io import default_model_path, load_model
 
@@ -159,17 +163,21 @@ def main(argv=None):
         xf = np.array([float(v) for v in x])
         module = torch_module(net)
         lo, hi = np.minimum(0, xf - 2 * float(RADIUS)), np.maximum(1, xf + 2 * float(RADIUS))
+        use_exact = net.n_inputs <= 4
+        t = time.perf_counter()
+        form = infidelity_quadratic_form(net, x if use_exact else xf, RADIUS, exact=use_exact)
+        t_form = time.perf_counter() - t
         for method, label in METHODS:
             phi = np.asarray(attribute(net, xf, method).values, float)
-            t = time.perf_counter()
-            ex = exact_infidelity(net, x, phi, RADIUS, exact=True)
-            t_exact = time.perf_counter() - t
+            ex = exact_infidelity(net, x, phi, form=form)
+            t_exact = t_form
             for n in (10, 1000):
                 vals, t_call = captum_infidelity_runs(module, xf, phi, n, args.repeats, seed=n)
                 exact_value = float(ex.value)
                 sd = float(vals.std(ddof=1))
                 within = float(np.mean(np.abs(vals - exact_value) <= 3 * sd)) if sd > 0 else float("nan")
-                print(f"{name:<18} {','.join(str(v) for v in x):<22} {label:<10} | {exact_value:11.4e} {t_exact:6.3f} | "
+                tag = "" if ex.exact else f"±{ex.error_bound:.0e}"
+                print(f"{name:<18} {','.join(str(v) for v in x):<22} {label:<10} | {exact_value:11.4e}{tag} {t_exact:6.3f} | "
                       f"{n:8d} {vals[0]:11.4e} {sd:9.2e} {np.mean(np.abs(vals - exact_value)):9.2e} {within:6.2f} {t_call:7.4f}")
             sens_rows.append((name, net, x, xf, module, method, label, phi, lo, hi))
         first_net = first_net or net
@@ -178,15 +186,15 @@ def main(argv=None):
           f"{'gap':>9} {'s':>6} | {'Quantus(200)':>12} {'gap':>9} {'s':>6}")
     for name, net, x, xf, module, method, label, phi, lo, hi in sens_rows:
         t = time.perf_counter()
-        exact_mode = method == "gradient_x_input"
+        exact_mode = method == "gradient_x_input" and net.n_inputs <= 4
         res = sensitivity(net, x if exact_mode else xf, [method], RADIUS if exact_mode else float(RADIUS),
-                          exact=exact_mode, relative=True, n_samples=512, rng=0)
+                          exact=exact_mode, relative=True, n_samples=256, rng=0)
         t_poly = time.perf_counter() - t
         m = res.maximum(0)
         explain = explanation(net, method, (lo, hi))
         cap, t_cap = captum_sensitivity(explain, xf, 10, seed=0)
         qua, t_qua, n_qua = quantus_max_sensitivity(module, explain, xf, phi, seed=0)
-        kind = "exact" if m.kind == "deterministic" else ">= (512)"
+        kind = ("exact" if exact_mode else f"±{m.error_bound:.0e}") if m.kind == "deterministic" else ">= (256)"
         print(f"{name:<18} {','.join(str(v) for v in x):<22} {label:<10} | {m.value:10.4f} {kind:<11} {t_poly:6.3f} | "
               f"{cap:10.4f} {m.value - cap:9.2e} {t_cap:6.3f} | {qua:12.4f} {m.value - qua:9.2e} {t_qua:6.3f}")
     net = first_net

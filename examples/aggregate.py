@@ -33,7 +33,8 @@ def show(res):
         print(f"  {m:<20} {w:8.4f} {float(row['sensitivity_avg']):12.5g} {float(row['infidelity']):12.5g} "
               f"{float(row['objective']):12.5g}")
     for name, row in (("optimal mix", res.after), ("AGG_mean", res.baselines["AGG_mean"])):
-        print(f"  {name:<20} {'':>8} {row['sensitivity_avg']:12.5g} {row['infidelity']:12.5g} {row['objective']:12.5g}")
+        print(f"  {name:<20} {'':>8} {float(row['sensitivity_avg']):12.5g} {float(row['infidelity']):12.5g} "
+              f"{float(row['objective']):12.5g}")
     print(f"  {'AGG_var':<20} {'':>8} {'-':>12} {res.baselines['AGG_var']['infidelity']:12.5g} {'-':>12}")
     best_single = min(float(r["objective"]) for r in res.before.values())
     print(f"  optimum {res.value:.6g} <= best single method {best_single:.6g}: {res.value <= best_single + 1e-12}")
@@ -48,10 +49,11 @@ exact = aggregate(model, x, ["gradient", "gradient_x_input", "occlusion", "shapl
 print("faith, exact mode (rational Gram matrix, exact KKT optimum):")
 for m, w in zip(exact.methods, exact.exact_weights):
     print(f"  {m:<20} weight {float(w):.12f}  (a fraction with a {len(str(w.denominator))}-digit denominator)")
-print(f"  optimum value {float(exact.certification.lower):.12g} (cvxpy {exact.value:.12g}); certified {exact.certified}\n")
+print(f"  optimum value {float(exact.certification.lower):.12g} (cvxpy's {exact.certification.solver_value:.12g}); "
+      f"certified {exact.certified}\n")
 
 batch = np.array([[0.3, 0.7], [0.5, 0.5], [0.8, 0.2], [0.1, 0.9]])
-shared = aggregate(model, batch, ["gradient", "gradient_x_input", "occlusion"], "opt", radius=0.1)
+shared = aggregate(model, batch, ["gradient", "gradient_x_input", "occlusion"], "opt", radius=0.1, rng=0)
 print(f"one weight vector shared over {len(batch)} points (opt): {np.round(shared.weights, 4)}, certified {shared.certified}")
 for point, pp in zip(batch, shared.per_point):
     print(f"  x = {point}: per-point optimum {np.round(pp.weights, 4)}  value {pp.value:.5g}")

@@ -1,5 +1,5 @@
-"""Exact numbers: one conversion to :class:`fractions.Fraction` used by every layer, and the one
-reader of number literals (command-line vectors, JSON strings, "p/q").
+"""Exact numbers: one conversion to :class:`fractions.Fraction`, one vector validator used by every
+layer, and the one reader of number literals (command-line vectors, JSON strings, "p/q").
 
 Number literals are untrusted text.  ``Fraction("1e999999999")`` builds a billion-digit integer
 (minutes of CPU, gigabytes of memory) and ``int`` refuses more than 4300 digits with a traceback,
@@ -106,6 +106,41 @@ def to_fraction(v) -> Fraction:
     if not np.isfinite(f):
         raise ValueError(f"{v!r} is not finite")
     return Fraction(f)
+
+
+def _short_repr(value) -> str:
+    text = repr(value) if not isinstance(value, Exception) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_vector(value, name: str, length: int | None = None, exact: bool = False) -> np.ndarray:
+    """Validate a 1-D vector of finite numbers (float64, or Fractions when ``exact``)."""
+    if isinstance(value, str):
+        value = [parse_rational(v, name) for v in value.split(",") if v.strip()]
+    elif np.asarray(value).dtype.kind in "cmMV":
+        raise PolyattrError(f"{name}: expected real numbers, got an array of dtype {np.asarray(value).dtype}")
+    if exact:
+        arr = np.asarray(value, dtype=object)
+        if arr.ndim != 1:
+            raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
+        try:
+            arr = np.array([to_fraction(v) for v in arr], dtype=object)
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
+            raise PolyattrError(f"{name}: expected finite numbers ({_short_repr(exc)})") from None
+    else:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except OverflowError:
+            raise PolyattrError(f"{name}: a value is outside the float64 range (|v| < 1.8e308); use exact=True") from None
+        except (TypeError, ValueError):
+            raise PolyattrError(f"{name}: expected a vector of numbers, got {_short_repr(value)}") from None
+        if arr.ndim != 1:
+            raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise PolyattrError(f"{name}: contains NaN or infinite values")
+    if length is not None and arr.shape[0] != length:
+        raise PolyattrError(f"{name}: expected {length} values, got {arr.shape[0]}")
+    return arr
 
 
 @contextmanager

@@ -28,6 +28,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null
   # torch==2.13.0 is the CPU build on this platform's disk (the optional 'torch' extra)
   .venv/bin/python -m pip install -q -e ".[dev,torch]"
-  .venv/bin/python -c "import polyattr, cdd, cdd.gmp, numba, cvxpy, torch" 
+  .venv/bin/python -c "import polyattr, cdd, cdd.gmp, numba, cvxpy, torch, flint" 
   touch "$stamp"
 fi

@@ -46,10 +46,9 @@ def _certify(model_path, tmp_path, method, x=(0.25, 0.625), name="c.json", **opt
     from polyattr import load_model
 
     model = load_model(model_path, exact=True)
-    res = attribute(model, list(x), method, exact=True, **options)
+    res = attribute(model, list(x), method, certify=True, **options)
     path = tmp_path / name
-    write_certificate(path, model_path=model_path, model=model, domain=None, result=res, baseline=None,
-                      options=options)
+    write_certificate(path, result=res, model_path=model_path)
     return path, res
 
 
@@ -180,7 +179,9 @@ def test_tampered_measure_certificate_is_rejected(model_file, tmp_path, method, 
     ("lime_uniform", lambda c: c["trace"]["piece"]["regions"][0]["moment2"][0].__setitem__(
         0, _bump(c["trace"]["piece"]["regions"][0]["moment2"][0][0])), "moment2"),
     ("deeplift", lambda c: c["trace"]["factors"][0].__setitem__(0, _bump(c["trace"]["factors"][0][0])), "factors"),
-    ("epsilon_lrp", lambda c: c["trace"].update(epsilon="1/3"), "values"),
+    # the certificate records the options the run used (defaults included), so a changed stabiliser
+    # contradicts options.epsilon before it changes the values
+    ("epsilon_lrp", lambda c: c["trace"].update(epsilon="1/3"), "epsilon|values"),
     ("occlusion", lambda c: c["trace"]["pieces"][0]["values"].__setitem__(0, _bump(c["trace"]["pieces"][0]["values"][0])),
      "values"),
     ("fafp_global", lambda c: [p.update(mass=_bump(p["mass"])) for p in c["trace"]["pieces"]], "mass"),
@@ -298,3 +299,103 @@ def test_user_measure_family_certificate(model_file, tmp_path):
     _tamper(path, _change_value)
     with pytest.raises(CertificateInvalid, match="values"):
         verify_certificate(model_file, path)
+
+
+# ------------------------------------------------------------------ certificates from the run
+@pytest.mark.parametrize("method", ["shapley_uniform", "ig", "smoothgrad_uniform", "expected_gradients", "pdp"])
+def test_certificate_is_written_from_the_run_without_recomputing(model_file, tmp_path, monkeypatch, method):
+    """With certify=True the writer only reads what the run recorded: enumeration, exact region
+    confirmation and the segment walk are not called again."""
+    from polyattr import load_model
+    import polyattr.attribution.integrals as integrals
+    import polyattr.geometry.exact_regions as exact_regions
+    import polyattr.geometry.segment_walk as segment_walk
+
+    model = load_model(model_file, exact=True)
+    res = attribute(model, [0.25, 0.625], method, certify=True, **_options(method))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the certificate writer recomputed part of the attribution")
+
+    monkeypatch.setattr(integrals, "enumerate_regions", forbidden)
+    monkeypatch.setattr(exact_regions, "exact_region_set", forbidden)
+    monkeypatch.setattr(segment_walk, "segment_breakpoints", forbidden)
+    monkeypatch.setattr(integrals.Integrator, "_integrate_density", forbidden)
+    path = write_certificate(tmp_path / "c.json", result=res, model_path=model_file)
+    monkeypatch.undo()
+    assert verify_certificate(model_file, path)
+
+
+def test_in_memory_model_is_named_by_its_canonical_weights(tmp_path):
+    from polyattr import PolyattrError
+
+    net = dyadic_network([2, 6, 1], seed=3)  # never written before certifying
+    res = attribute(net, [0.5, 0.25], "shapley_uniform", certify=True)
+    cert_path = write_certificate(tmp_path / "c.json", result=res)
+    cert = json.loads(cert_path.read_text())
+    assert "sha256" not in cert["model"] and cert["model"]["canonical_sha256"] == net.canonical_hash()
+    # the same weights in either file format verify; the certificate names no file
+    for name in ("m.npz", "m.json"):
+        save_model(net.to_exact() if name.endswith("json") else net, tmp_path / name)
+        assert verify_certificate(tmp_path / name, cert_path)
+    # other weights do not
+    other = ReLUNetwork(net.weights, [net.biases[0], net.biases[1] + 1 / 32])
+    save_model(other, tmp_path / "other.npz")
+    with pytest.raises(CertificateInvalid, match="canonical_sha256"):
+        verify_certificate(tmp_path / "other.npz", cert_path)
+    # a float result cannot be certified, and a result without a record needs the model
+    with pytest.raises(PolyattrError, match="no record"):
+        write_certificate(tmp_path / "d.json", result=attribute(net, [0.5, 0.25], "pdp", exact=True))
+
+
+def test_tampered_canonical_hash_is_rejected(model_file, tmp_path):
+    path, _ = _certify(model_file, tmp_path, "pdp")
+    _tamper(path, lambda c: c["model"].update(canonical_sha256="0" * 64))
+    with pytest.raises(CertificateInvalid, match="canonical_sha256"):
+        verify_certificate(model_file, path)
+
+
+def test_result_without_record_is_certified_through_the_same_code_path(model_file, tmp_path):
+    from polyattr import load_model
+
+    model = load_model(model_file, exact=True)
+    res = attribute(model, [0.25, 0.625], "ice", exact=True)
+    path = write_certificate(tmp_path / "c.json", result=res, model=model, model_path=model_file)
+    assert verify_certificate(model_file, path)
+
+
+def _write_leaky_json(net, path):
+    """The model file in the version-2 JSON format (slopes as "p/q"), written here by hand."""
+    ex = net.to_exact()
+
+    def enc(v):
+        return f"{v.numerator}/{v.denominator}"
+
+    doc = {"format": "polyattr-relu", "version": 2,
+           "layers": [{"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
+                      for W, b in zip(ex.weights, ex.biases)],
+           "negative_slopes": [[enc(v) for v in a] for a in ex.negative_slopes]}
+    path.write_text(json.dumps(doc))
+    return doc
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_leaky_and_identity_networks_certify_and_verify(tmp_path, method):
+    base = dyadic_network([2, 6, 5, 1], seed=11)
+    net = ReLUNetwork(base.weights, base.biases, [["0", "1/4", "1", "0", "1/8", "1"], ["1", "0", "1/2", "0", "1"]],
+                      exact=True)
+    res = attribute(net, [Fraction(1, 4), Fraction(5, 8)], method, certify=True, **_options(method))
+    cert_path = write_certificate(tmp_path / "c.json", result=res)
+    model_path = tmp_path / "leaky.json"
+    doc = _write_leaky_json(net, model_path)
+    assert verify_certificate(model_path, cert_path)
+    tampered = tmp_path / "t.json"
+    tampered.write_text(cert_path.read_text())
+    _tamper(tampered, lambda c: c["values"].__setitem__(0, _bump(c["values"][0])))
+    with pytest.raises(CertificateInvalid):
+        verify_certificate(model_path, tampered)
+    # the same weights read as plain ReLU units are another model
+    doc["negative_slopes"][0][1] = "0/1"
+    model_path.write_text(json.dumps(doc))
+    with pytest.raises(CertificateInvalid, match="canonical_sha256"):
+        verify_certificate(model_path, cert_path)

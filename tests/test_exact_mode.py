@@ -2,7 +2,8 @@
 
 The exact region set is checked against things computed without it: float region counts and
 moments, hand-computed regions of small integer networks, and deliberately broken float
-enumerations (a region dropped, a wrong pattern) which must be rejected.  Every method of the
+enumerations (a region dropped, duplicated, a wrong pattern, none at all) which the exact traversal
+must repair to the same regions.  Every method of the
 contract is run in exact and float mode on random networks: exact values are Fractions and lie
 within the float result's stated error bound.
 """

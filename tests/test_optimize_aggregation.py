@@ -33,6 +33,7 @@ def test_faith_value_is_the_infidelity_of_the_aggregate(model):
     res = aggregate(model, X, ["gradient", "gradient_x_input", "occlusion", "smoothgrad_uniform"], "faith", radius=0.1)
     assert np.all(res.weights >= 0) and abs(res.weights.sum() - 1) < 1e-12
     assert res.certified and res.scaled
+    assert 0 < res.error_bound < 1e-9  # float Gram: rounding only
     mean, se = monte_carlo_infidelity(model, X, res.attribution, 0.1, np.random.default_rng(0))
     assert abs(mean - res.value) <= 5 * se, (mean, se, res.value)
     # and it is no worse than any single (scale-normalised) method or the uniform mix
@@ -42,7 +43,7 @@ def test_faith_value_is_the_infidelity_of_the_aggregate(model):
 
 def test_robust_value_is_the_sensitivity_of_the_aggregate(model):
     res = aggregate(model, X, ["gradient", "gradient_x_input"], "robust", radius=0.1, exact=True)
-    assert res.exact and res.certified and not res.scaled
+    assert res.exact and res.certified and not res.scaled and res.error_bound == 0
     assert res.exact_weights is not None and sum(res.exact_weights) == 1
     checks = check_kkt([[Fraction(v) for v in row] for row in res.gram], list(res.exact_weights),
                        2 * res.certification.certificate.value)
@@ -108,7 +109,13 @@ def test_cli_json_contract(tmp_path, capsys, model):
     w = np.array(out["weights"])
     G = np.array([[float(Fraction(v)) for v in row] for row in out["gram"]])
     assert out["certified"] and abs(w.sum() - 1) < 1e-12 and np.all(w >= 0)
-    assert w @ G @ w == pytest.approx(out["after"]["objective"], rel=1e-9)
+    assert w @ G @ w == pytest.approx(float(Fraction(out["after"]["objective"])), rel=1e-9)
+    # exact mode: the aggregate's criterion is the exact rational w*^T gram w*
+    exact_w = [Fraction(v) for v in out["exact_weights"]]
+    exact_G = [[Fraction(v) for v in row] for row in out["gram"]]
+    assert isinstance(out["after"]["objective"], str)
+    assert Fraction(out["after"]["objective"]) == sum(exact_w[i] * exact_G[i][j] * exact_w[j]
+                                                      for i in range(3) for j in range(3))
     assert set(out["before"]) == {"gradient", "gradient_x_input", "occlusion"}
     np.save(tmp_path / "pts.npy", np.array([[0.35, 0.6, 0.45], [0.2, 0.3, 0.8]]))
     code = main(["aggregate", str(path), "--x-file", str(tmp_path / "pts.npy"), "--methods", "gradient,occlusion",

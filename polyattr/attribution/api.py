@@ -1,9 +1,11 @@
 """``attribute(model, x, method, ...)``: input validation at the boundary, then dispatch to a method.
 
 A method is a function ``method(ctx) -> MethodResult`` described by a
-:class:`~polyattr.attribution.registry.MethodSpec` registered next to it.  Measure methods build a family of measures mu_{j,x} (one per feature)
-and integrate the model against each; gradient and propagation methods use exact rules over the
-regions they cross.
+:class:`~polyattr.attribution.registry.MethodSpec` registered next to it.  Its options are checked
+against the spec before anything is computed.  Measure methods build a family of measures mu_{j,x}
+(one per feature) and integrate the model against each; gradient and propagation methods use exact
+rules over the regions they cross.  A batch X (n, d) runs the method row by row with one
+:class:`~polyattr.attribution.integrals.Integrator`, so the rows share every partition they need.
 """
 
 from __future__ import annotations
@@ -54,8 +56,13 @@ class AttributionContext:
     def f(self, z):
         return self.model(z, output=self.output)
 
+    @property
+    def field(self):
+        """The number field of the computation (the model's: FLOAT64 or RATIONAL)."""
+        return self.model.field
+
     def zero(self):
-        return Fraction(0) if self.exact else 0.0
+        return self.field.zero()
 
 
 @dataclass
@@ -99,6 +106,7 @@ def attribute(
     max_regions: int | None = DEFAULT_MAX_REGIONS,
     feature_names=None,
     progress: bool | None = None,
+    certify: bool = False,
     max_memory=None,
     **options,
 ) -> Attribution:
@@ -129,6 +137,10 @@ def attribute(
     progress : bool or None
         A progress bar over the rows of a batch (None: only for batches of more than 100 rows
         that are still running after a few seconds; False never).
+    certify : bool
+        Implies ``exact``; one point only.  Record during the computation what a certificate
+        needs (regions, moments, piece integrals, segment pieces) in ``info["certification"]``,
+        for :func:`polyattr.certify.certificate.write_certificate`.
     max_memory : int, str or None
         Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
         :class:`~polyattr.errors.MemoryBudgetExceeded`.  Default: half the available memory.
@@ -146,16 +158,17 @@ def attribute(
     """
     with memory_budget(max_memory):
         return _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions,
-                          feature_names, progress, options)
+                          feature_names, progress, certify, options)
 
 
 def _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions, feature_names,
-               progress, options) -> Attribution:
+               progress, certify, options) -> Attribution:
     start = time.perf_counter()
     spec = get_method(method)
     require_model(model)
     if not isinstance(exact, (bool, np.bool_)):
         raise PolyattrError(f"exact: expected True or False, got {exact!r:.60}")
+    exact = bool(exact or certify)
     k = model.check_output(output)
     d = model.n_inputs
     domain = as_domain(domain, d, exact=exact)
@@ -163,6 +176,8 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
         raise PolyattrError(f"domain: attributions are defined on a box domain, got {type(domain).__name__}")
     batch = _is_batch(x)
     rows = _check_batch(domain, x) if batch else [domain.check_point(x, "x")]
+    if certify and batch:
+        raise PolyattrError("certify: certificates are written for one input x, not a batch")
     if baseline is not None:
         baseline = domain.check_point(baseline, "baseline")
     elif spec.needs_baseline:
@@ -181,7 +196,7 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
     if not exact:  # overflow would give inf/NaN values and an infinite error bound: refuse up front
         check_float_range(net.weights, net.biases, np.asarray(domain.lower, float), np.asarray(domain.upper, float),
                           negative_slopes=getattr(net, "negative_slopes", None))
-    integrator = Integrator(net, k, exact=exact, max_regions=max_regions)
+    integrator = Integrator(net, k, exact=exact, max_regions=max_regions, record=bool(certify))
     if batch and len(rows) > 1:
         integrator.reuse_box = domain  # slices and lines of the box are cut from its stored partition
     results = []
@@ -193,6 +208,9 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
     seconds = time.perf_counter() - start
     if not batch:
         r = results[0]
+        if certify:  # what the certificate writer reads: nothing of the computation is redone
+            r.info["certification"] = {"model": net, "domain": domain, "baseline": baseline,
+                                       "options": dict(options), "integrator": integrator}
         return Attribution(values=r.values, base_values=r.base_value, data=rows[0], method=method, exact=r.exact,
                            error_bound=0.0 if r.exact else float(r.error_bound), regions=regions, seconds=seconds,
                            output=k, feature_names=names, info=r.info)

@@ -29,6 +29,7 @@ from polyattr.attribution import approximate
 from polyattr.attribution.api import AttributionContext, MethodResult
 from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
+from polyattr.exact_linalg import solve
 from polyattr.geometry.domains import Box, as_vector
 from polyattr.geometry.segment_walk import SegmentPieces, integrated_gradients_walk, segment_breakpoints
 from polyattr.models.protocol import PiecewiseAffineModel
@@ -99,8 +100,16 @@ def local_gradient(model: PiecewiseAffineModel, x, output: int, direction=None, 
     }
     if direction is not None:
         info["direction"] = list(direction)
-    bound = 0.0 if exact else float(np.max(gradient_rounding_bound(net, output), initial=0.0))
-    return grad, info, bound
+    if exact:
+        return grad, info, 0.0
+    # rounding of the backward pass, plus for every unit tied within its rounding bound (whose true
+    # state may be the other one) the largest change of the gradient when it switches
+    per_feature = gradient_rounding_bound(net, output)
+    if on_boundary:
+        tied_units = np.flatnonzero(net.cut_units)[tied]
+        per_feature = round_up(per_feature + np.sum(net.unit_flip_bounds(output)[tied_units], axis=0),
+                               len(tied_units) + 1)
+    return grad, info, float(np.max(per_feature, initial=0.0))
 
 
 def _gradient(ctx: AttributionContext) -> MethodResult:
@@ -115,12 +124,22 @@ def _gradient(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(grad), bound, info=info)
 
 
+def _gradient_local_rule(W, x):
+    """phi(x + u) = w_P on region P: no dependence on the offset u."""
+    return 0 * W, W
+
+
+def _gradient_x_input_local_rule(W, x):
+    """phi_k(x + u) = w_Pk (x_k + u_k) on region P."""
+    return W, W * x[None, :]
+
+
 _DIRECTION = OptionSpec("direction", "vector", help="side to take on a region boundary: the region entered moving from x along this vector")
 
 register(MethodSpec(
     name="gradient", function=_gradient, options=(_DIRECTION,), certificate="gradient", completeness="baseline",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
-    sampled=approximate.sampled_gradient,
+    sampled=approximate.sampled_gradient, local_rule=_gradient_local_rule,
     doc="the gradient w_P of the linear region containing x"))
 
 
@@ -137,7 +156,7 @@ register(MethodSpec(
     name="gradient_x_input", function=_gradient_x_input, options=(_DIRECTION,), certificate="gradient",
     completeness="output",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
-    sampled=approximate.sampled_gradient_x_input,
+    sampled=approximate.sampled_gradient_x_input, local_rule=_gradient_x_input_local_rule,
     doc="gradient times input, w_P * x"))
 
 
@@ -198,7 +217,10 @@ def _ig(ctx: AttributionContext) -> MethodResult:
     """
     baseline = ctx.require_baseline("ig")
     values, pieces, bound = integrated_gradients(ctx.model, ctx.x, baseline, ctx.output, ctx.exact)
-    return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=_breakpoint_info(pieces))
+    info = _breakpoint_info(pieces)
+    if ctx.exact:
+        info["segments"] = [pieces]  # the exact pieces walked (a certificate's trace)
+    return MethodResult(list(values), bound, base_value=ctx.f(baseline), info=info)
 
 
 register(MethodSpec(
@@ -214,7 +236,7 @@ def _background(ctx: AttributionContext) -> np.ndarray:
     if bg is None:
         raise PolyattrError("background: method 'expected_gradients' needs background=<array (n, d)> of baselines")
     try:
-        arr = np.asarray(bg, dtype=object if ctx.exact else float)
+        arr = np.asarray(bg, dtype=ctx.field.dtype)
     except (TypeError, ValueError):
         raise PolyattrError("background: expected an array of numbers of shape (n, d)") from None
     if arr.ndim == 1 and arr.shape[0] == ctx.d:
@@ -222,7 +244,7 @@ def _background(ctx: AttributionContext) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != ctx.d or arr.shape[0] == 0:
         raise PolyattrError(f"background: expected an array of shape (n, {ctx.d}) with n >= 1, got shape {arr.shape}")
     return np.array([ctx.domain.check_point(row, f"background[{i}]") for i, row in enumerate(arr)],
-                    dtype=object if ctx.exact else float)
+                    dtype=ctx.field.dtype)
 
 
 def _expected_gradients(ctx: AttributionContext) -> MethodResult:
@@ -234,12 +256,13 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
         raise PolyattrError("baseline: expected_gradients averages over background=...; do not pass baseline")
     background = _background(ctx)
     n = background.shape[0]
-    total, bound, breakpoints = None, 0.0, []
+    total, bound, breakpoints, segments = None, 0.0, [], []
     for row in background:
         values, pieces, b = integrated_gradients(ctx.model, ctx.x, row, ctx.output, ctx.exact)
         total = values if total is None else total + values
         bound = max(bound, b)
         breakpoints.append(len(pieces))
+        segments.append(pieces)
     if ctx.exact:
         mean = total / Fraction(n)
         base = sum((ctx.f(row) for row in background), start=Fraction(0)) / n
@@ -247,7 +270,10 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
         mean = total / n
         base = float(np.mean(np.atleast_1d(ctx.f(background))))
         bound = bound + (n + 1) * _U * float(np.max(np.abs(mean), initial=0.0))
-    return MethodResult(list(mean), bound, base_value=base, info={"background_size": n, "pieces": breakpoints})
+    info = {"background_size": n, "pieces": breakpoints}
+    if ctx.exact:
+        info["segments"] = segments  # the exact pieces walked (a certificate's trace)
+    return MethodResult(list(mean), bound, base_value=base, info=info)
 
 
 def _random_background(rng, domain, n: int = 4):
@@ -390,20 +416,11 @@ register(MethodSpec(
 
 
 def solve_linear_exact(M, rhs):
-    """Solve M y = rhs in Fractions by Gaussian elimination with pivoting on non-zero entries."""
-    n = len(rhs)
-    A = [[Fraction(M[i][j]) for j in range(n)] + [Fraction(rhs[i])] for i in range(n)]
-    for col in range(n):
-        piv = next((r for r in range(col, n) if A[r][col] != 0), None)
-        if piv is None:
-            raise PolyattrError("normal equations: singular matrix (a zero-width box?)")
-        A[col], A[piv] = A[piv], A[col]
-        p = A[col][col]
-        for r in range(n):
-            if r != col and A[r][col] != 0:
-                f = A[r][col] / p
-                A[r] = [a - f * c for a, c in zip(A[r], A[col])]
-    return [A[i][n] / A[i][i] for i in range(n)]
+    """Solve M y = rhs exactly (:func:`polyattr.exact_linalg.solve`)."""
+    try:
+        return solve(M, rhs)
+    except PolyattrError:
+        raise PolyattrError("normal equations: singular matrix (a zero-width box?)") from None
 
 
 def _box_design_matrix(lower, upper, one):
@@ -424,7 +441,7 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     coordinates u = z - x centred at x (same c, better conditioned):
     E[(1, u)(1, u)^T] (a', c) = E[(1, u) f(z)], where the matrix has a closed form on the box and
     E[(1, z) f] = sum_P (m1(P n B) . w_P + m0 b_P, M2(P n B) w_P + m1 b_P) / vol(B) needs the second
-    moments of every region.  Exact mode solves them by Fraction Gaussian elimination.
+    moments of every region.  Exact mode solves them with :mod:`polyattr.exact_linalg`.
     ``info["intercept"]`` is a (in the original coordinates).  Option ``radius`` (default 0.1).
     Float error bound: rounding of the moment contraction and of the centring (relative gamma
     times the sum of absolute terms), the tiling defect times the largest |f| and |u|, divided by

@@ -60,6 +60,8 @@ class Integrator:
     #: call of :meth:`integrate` the linear combination [(coefficient, piece id), ...] it summed
     trace_pieces: dict = field(default_factory=dict, repr=False)
     trace_calls: list = field(default_factory=list, repr=False)
+    #: with ``record``: per density piece key, the (regions, m0, m1, W, b) its integral was summed from
+    _density_data: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.model = self.model.to_exact() if self.exact else self.model.to_float()
@@ -129,7 +131,7 @@ class Integrator:
             raise PolyattrError(
                 f"measure: lives in R^{measure.ambient_dim} but the model has {self.model.n_inputs} inputs"
             )
-        zero = Fraction(0) if self.exact else 0.0
+        zero = self.model.field.zero()
         value, bound = zero, 0.0
         combination = []
         for coef, piece in measure.terms:
@@ -140,7 +142,7 @@ class Integrator:
                 value += Fraction(coef) * v
             else:
                 value += float(coef) * v
-                bound += abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U
+                bound = float(round_up(bound + abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U, 4))
         if self.record:
             self.trace_calls.append(combination)
         return value, bound
@@ -155,9 +157,11 @@ class Integrator:
         if entry is None:
             entry = {"id": len(self.trace_pieces), "piece": piece, "value": value}
             if isinstance(piece, DensityPiece):
-                regions = self.regions_on(piece.domain)
-                m0, m1, _ = piece.region_moments(regions, order=1)
-                W, b = regions.affine_maps(self.output)
+                data = self._density_data.get(key[1:])
+                if data is None:  # integrated before recording started: the one extra computation
+                    self._integrate_density(piece)
+                    data = self._density_data[key[1:]]
+                regions, m0, m1, W, b = data
                 entry.update(regions=regions, m0=m0, m1=m1, W=W, b=b)
             else:
                 entry["values"] = [self.model(p, output=self.output) for p in piece.points]
@@ -199,6 +203,8 @@ class Integrator:
         regions = self.regions_on(piece.domain)
         m0, m1, _ = piece.region_moments(regions, order=1)
         W, b = regions.affine_maps(self.output)
+        if self.record:  # what a certificate needs, kept from this computation
+            self._density_data[piece.key] = (regions, m0, m1, W, b)
         if self.exact:
             total = Fraction(0)
             for i in range(len(regions)):
@@ -210,7 +216,8 @@ class Integrator:
         contributions = np.einsum("nd,nd->n", W, m1) + b * m0
         value = float(np.sum(contributions))
         d = W.shape[1]
-        rounding = (d + 4 + len(contributions)) * _U * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0)))
+        rounding = float(round_up(_gamma(d + 4 + len(contributions))
+                                  * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0))), len(contributions) + d + 4))
         # tiling defect: regions must cover the support; their masses must add up to the piece's
         expected_mass = float(piece.total_mass) if piece.polynomials is None else float(np.sum(m0))
         defect = abs(float(np.sum(m0)) - expected_mass)

@@ -121,11 +121,13 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
     else:
         points = np.where(masks, ctx.x[None, :], baseline[None, :])
         values = np.atleast_1d(ctx.f(points))
-        from polyattr.models.relu import evaluation_error_bound
+        from polyattr.numerics import gamma, round_up
 
-        eval_err = float(np.max(evaluation_error_bound(ctx.model, points, ctx.output)))
-        # each phi_j is a convex-weighted sum of 2^(d-1) differences: |error| <= 2 eval_err + rounding
-        bound = 2 * eval_err + (2**d + 2) * 2.0**-53 * 2 * float(np.max(np.abs(values)))
+        eval_err = float(np.max(ctx.model.evaluation_error_bound(points, ctx.output)))
+        # each phi_j is a convex-weighted sum of 2^(d-1) differences of values, each value within
+        # eval_err: 2 eval_err; the weighted sum of 2^(d-1) terms (weights rounded in a few
+        # operations) adds gamma_{2^d + 8} times the sum of |w| |difference| <= 2 max |v|
+        bound = float(round_up(2 * eval_err + gamma(2**d + 8) * 2 * float(np.max(np.abs(values))), 4))
     phi = shapley_from_values(values, d, ctx.exact)
     return MethodResult(phi, bound, base_value=values[0], info={"evaluations": 2**d})
 

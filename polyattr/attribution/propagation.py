@@ -40,7 +40,7 @@ from polyattr.attribution.registry import MethodSpec, OptionSpec, register
 from polyattr.errors import PolyattrError
 from polyattr.models.protocol import PiecewiseAffineModel
 from polyattr.numerics import UNIT_ROUNDOFF as _U
-from polyattr.numerics import gamma, round_up
+from polyattr.numerics import field_of, gamma, round_up
 
 
 def _preactivations(net: PiecewiseAffineModel, z) -> tuple[list[np.ndarray], object]:
@@ -83,7 +83,7 @@ def rescale_multipliers(a, a_ref, exact: bool, slopes=None):
     On a sign change the multiplier is alpha + (1 - alpha) t with t = a / (a - a_ref) the ReLU
     multiplier (no cancellation: the denominator is |a| + |a_ref|).
     """
-    one, zero = (Fraction(1), Fraction(0)) if exact else (1.0, 0.0)
+    one, zero = field_of(exact).one(), field_of(exact).zero()
     if slopes is None:
         slopes = [zero] * len(a)
     out = []
@@ -98,13 +98,13 @@ def rescale_multipliers(a, a_ref, exact: bool, slopes=None):
         else:
             t = v / (v - u)
             out.append(t if al == 0 else al + (one - al) * t)
-    return np.array(out, dtype=object if exact else float)
+    return np.array(out, dtype=field_of(exact).dtype)
 
 
 def deeplift_rescale(model: PiecewiseAffineModel, x, baseline, output: int, exact: bool = False):
     """DeepLIFT (Rescale) attributions of one output; returns (values, multipliers per layer, bound)."""
     net = model.to_exact() if exact else model.to_float()
-    dtype = object if exact else float
+    dtype = field_of(exact).dtype
     x = np.asarray(x, dtype=dtype)
     baseline = np.asarray(baseline, dtype=dtype)
     pres, _ = _preactivations(net, x)
@@ -154,7 +154,7 @@ def _epsilon(ctx: AttributionContext):
     try:
         if isinstance(eps, str):
             eps = Fraction(eps)  # "1/1000" and decimals, exactly
-        eps = Fraction(eps) if ctx.exact else float(eps)
+        eps = ctx.field.convert(eps)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
         raise PolyattrError(f"epsilon: expected a non-negative number, got {eps!r}") from None
     if not np.isfinite(float(eps)) or eps < 0:
@@ -166,7 +166,7 @@ def _stabilised_ratio(z, eps, exact: bool, hidden: bool, slopes=None):
     """sigma(z)/(z + eps sign z) for hidden units, z/(z + eps sign z) at the output; 0/0 := 0.
 
     sigma(z) = z for z > 0, alpha z otherwise (``slopes``; None: ReLU)."""
-    zero, one = (Fraction(0), Fraction(1)) if exact else (0.0, 1.0)
+    zero, one = field_of(exact).zero(), field_of(exact).one()
     z = np.atleast_1d(z)
     if slopes is None:
         slopes = [zero] * len(z)
@@ -175,13 +175,13 @@ def _stabilised_ratio(z, eps, exact: bool, hidden: bool, slopes=None):
         num = (v if v > 0 else al * v) if hidden else v
         den = v + eps * (one if v >= 0 else -one)
         out.append(zero if den == 0 else num / den)
-    return np.array(out, dtype=object if exact else float)
+    return np.array(out, dtype=field_of(exact).dtype)
 
 
 def epsilon_lrp(model: PiecewiseAffineModel, x, output: int, epsilon, exact: bool = False):
     """epsilon-LRP relevances of one output (relevance of the output = f(x)); returns (values, bound)."""
     net = model.to_exact() if exact else model.to_float()
-    x = np.asarray(x, dtype=object if exact else float)
+    x = np.asarray(x, dtype=field_of(exact).dtype)
     pres, out = _preactivations(net, x)
     z_out = out[output]
     rhos = [_stabilised_ratio(a, epsilon, exact, True, al) for a, al in zip(pres, net.negative_slopes)]

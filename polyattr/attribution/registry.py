@@ -137,6 +137,10 @@ class MethodSpec:
         ``sampled(SamplingProblem) -> SampledEstimate``: a sampled or quadrature estimate written
         from the definition, without regions (the demo's reference column;
         :func:`polyattr.attribution.approximate.sampled_attribution`).
+    local_rule : callable, optional
+        ``local_rule(W (n, d), x (d,)) -> (a, c)``, linear in W, for a method that is exact on each
+        region from its gradient alone: on region P, phi_k(x + u) = a_Pk u_k + c_Pk (the metrics
+        use it for exact sensitivities).
     distribution : callable, optional
         ``distribution(DistributionProblem) -> list``: the distribution functions a -> mu_{j,x}([l, a])
         of the family, for the Riemann-Stieltjes grid of
@@ -163,6 +167,7 @@ class MethodSpec:
     axioms: Mapping = field(default_factory=dict)
     sampled: Callable | None = None
     distribution: Callable | None = None
+    local_rule: Callable | None = None
     demo_options: Mapping = field(default_factory=dict)
     axiom_options: Mapping | Callable = field(default_factory=dict)
     tables: bool = True
@@ -262,6 +267,29 @@ def get_method(name) -> MethodSpec:
     if spec is None:
         raise PolyattrError(f"method: unknown method {name!r}; expected one of {', '.join(sorted(_SPECS))}")
     return spec
+
+
+class SpecView(Mapping):
+    """A read-only {method name: value} view of one field of the registered specs, read live.
+
+    For modules that used to keep their own per-method tables: ``SpecView(lambda s: s.completeness)``
+    always agrees with the registry, including methods registered later.
+    """
+
+    def __init__(self, read: Callable[[MethodSpec], Any], include: Callable[[MethodSpec], bool] = lambda s: True):
+        self._read, self._include = read, include
+
+    def _specs(self) -> dict:
+        return {s.name: s for s in method_specs() if self._include(s)}
+
+    def __getitem__(self, name):
+        return self._read(self._specs()[name])
+
+    def __iter__(self):
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
 
 
 def validate_options(spec: MethodSpec, options: Mapping, ctx: OptionContext) -> dict:

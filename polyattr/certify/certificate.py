@@ -7,8 +7,13 @@ byte-identical file.  :mod:`polyattr.certify.verify` rechecks it without the enu
 Format (version 1), top level::
 
     format "polyattr-certificate", version 1,
-    model {file, sha256, inputs, neurons, outputs}, output k, method, options,
+    model {canonical_sha256, inputs, neurons, outputs[, file, sha256]}, output k, method, options,
     domain {lower, upper}, x, baseline (or null), values ["p/q", ...], kind, trace
+
+``model.canonical_sha256`` is the SHA-256 of the model's canonical exact weights
+(:meth:`~polyattr.models.relu.ReLUNetwork.canonical_hash`): in-memory and imported models are named
+by their weights, and a certificate of a model file also records the file's name and SHA-256.
+The trace is what :func:`polyattr.attribute` recorded with ``certify=True`` during the computation.
 
 ``kind`` and ``trace`` by method:
 
@@ -55,7 +60,8 @@ VERSION = 1
 def q(v) -> str:
     """A rational as "p/q" (always with the slash)."""
     f = Fraction(v)
-    return f"{f.numerator}/{f.denominator}"
+    with long_integer_strings():
+        return f"{f.numerator}/{f.denominator}"
 
 
 def qs(values) -> list:
@@ -111,33 +117,44 @@ def measure_family(method: str, model, x, baseline, domain, options):
     return spec.family(x, baseline, domain, options)
 
 
-def measure_trace(model, output: int, family) -> tuple[dict, list]:
-    """Integrate a family exactly with a recording integrator: (trace, values)."""
-    from polyattr.attribution.integrals import Integrator
+def measure_trace(integ, family) -> tuple[dict, list]:
+    """The trace of a family from the run's recording integrator: (trace, values).
 
-    integ = Integrator(model, output, exact=True, record=True)
+    The family's pieces were integrated during the run (a method may have combined them
+    differently, e.g. Shapley from coalition values), so integrating the family again only reads
+    the integrator's cache and its records: no region enumeration and no moment is recomputed.
+    """
+    integ.trace_calls.clear()
     values = [integ.integrate(mu)[0] for mu in family]
+    used, order = {}, []
+    for combination in integ.trace_calls:  # number the pieces in order of first use
+        for _, pid in combination:
+            if pid not in used:
+                used[pid] = len(used)
+                order.append(pid)
+    by_id = {e["id"]: e for e in integ.trace_pieces.values()}
     pieces = []
-    for entry in sorted(integ.trace_pieces.values(), key=lambda e: e["id"]):
+    for pid in order:
+        entry = by_id[pid]
         piece = entry["piece"]
         if "regions" in entry:
-            if piece.polynomials is not None:
+            if piece.polynomials is not None or getattr(piece, "polynomial", None) is not None:
                 raise PolyattrError("certificate: pieces with polynomial densities are not supported yet (uniform only)")
             regions, m0, m1, W, b = entry["regions"], entry["m0"], entry["m1"], entry["W"], entry["b"]
             contributions = [sum((Fraction(W[i, j]) * m1[i, j] for j in range(W.shape[1])), start=Fraction(0))
                              + Fraction(b[i]) * m0[i] for i in range(len(regions))]
-            pieces.append({"id": entry["id"], "type": "density", "support": support_json(piece.domain),
+            pieces.append({"id": used[pid], "type": "density", "support": support_json(piece.domain),
                            "mass": q(piece.mass), "regions": regions_json(regions, m0, m1, contributions),
                            "integral": q(entry["value"])})
         else:
-            pieces.append({"id": entry["id"], "type": "points",
+            pieces.append({"id": used[pid], "type": "points",
                            "points": [qs(p) for p in piece.points], "weights": qs(piece.weights),
                            "values": qs(entry["values"]), "integral": q(entry["value"])})
     features = []
     for combination in integ.trace_calls:
         merged: dict[int, Fraction] = {}
         for coef, pid in combination:
-            merged[pid] = merged.get(pid, Fraction(0)) + Fraction(coef)
+            merged[used[pid]] = merged.get(used[pid], Fraction(0)) + Fraction(coef)
         features.append([[q(c), pid] for pid, c in sorted(merged.items()) if c != 0])
     return {"pieces": pieces, "features": features}, values
 
@@ -171,21 +188,19 @@ def gradient_trace(model, x, info, domain) -> dict:
     return {"pattern": _pattern_string(pattern), "witness": qs(witness)}
 
 
-def path_trace(model, start, end) -> dict:
-    from polyattr.geometry.segment_walk import segment_breakpoints
-
-    pieces = segment_breakpoints(model, start, end, exact=True)
+def path_trace(pieces) -> dict:
+    """The trace of one exact segment walk of the run (a SegmentPieces)."""
+    start, end = pieces.start, pieces.end
     T = pieces.breakpoints
     return {"start": qs(start), "end": qs(end),
             "pieces": [{"t0": q(T[k]), "t1": q(T[k + 1]), "pattern": _pattern_string(pieces.patterns[k])}
                        for k in range(len(pieces))]}
 
 
-def box_piece(model, output, box, order: int) -> dict:
-    from polyattr.geometry.exact_regions import exact_region_set
+def box_piece(integ, output, box, order: int) -> dict:
     from polyattr.measures.core import DensityPiece
 
-    regions = exact_region_set(model, box)
+    regions = integ.regions_on(box)  # the run's exactly confirmed regions (cached there)
     piece = DensityPiece(box, mass=Fraction(1))
     m0, m1, M2 = piece.region_moments(regions, order=order) if order < 2 else _lifted_m2(piece, regions)
     W, b = regions.affine_maps(output)
@@ -236,38 +251,71 @@ def _options_json(options: dict) -> dict:
     return out
 
 
-def build_certificate(*, model_path, model, domain, result, baseline, options) -> dict:
-    """The certificate as a JSON-ready dict (see the module docstring)."""
+def _run_record(result, model, domain, baseline, options) -> dict:
+    """The certification record of the run behind ``result``.
+
+    A result computed with ``attribute(..., certify=True)`` carries it; for an exact result
+    without one, the attribution is computed once more through the same code path with
+    ``certify=True`` (and must give the same values).
+    """
+    record = result.info.get("certification")
+    if record is not None:
+        return record
+    if model is None:
+        raise PolyattrError("certificate: the result carries no record; compute it with attribute(..., certify=True)")
+    from polyattr.attribution.api import attribute
+
+    options = dict(options or {})
+    measures = options.pop("measures", None)
+    again = attribute(model, result.data, result.method, baseline=baseline, domain=domain, output=result.output,
+                      certify=True, measures=measures, **options)
+    if [Fraction(v) for v in again.values] != [Fraction(v) for v in result.values]:
+        raise PolyattrError(
+            f"certificate: the certified computation of {result.method!r} gives {[str(v) for v in again.values]}, "
+            f"but the result says {[str(v) for v in result.values]}"
+        )
+    return again.info["certification"]
+
+
+def build_certificate(*, result, model_path=None, model=None, domain=None, baseline=None, options=None) -> dict:
+    """The certificate as a JSON-ready dict (see the module docstring).
+
+    The model is named by the SHA-256 of its canonical exact weights
+    (:meth:`~polyattr.models.relu.ReLUNetwork.canonical_hash`), so in-memory and imported models
+    can be certified; with ``model_path`` the file's name and SHA-256 are recorded too.
+    """
     from polyattr.attribution.registry import get_method
-    from polyattr.geometry.domains import as_domain, as_vector
+    from polyattr.geometry.domains import as_vector
     from polyattr.models.io import file_sha256
 
     if not result.exact:
         raise PolyattrError("certificate: the result is not exact; run with exact=True / --exact")
-    options = dict(options or {})
-    model = model.to_exact()
+    record = _run_record(result, model, domain, baseline, options)
+    model, domain, options = record["model"].to_exact(), record["domain"], dict(record["options"])
+    base = record["baseline"]
     k = int(result.output)
     d = model.n_inputs
-    domain = as_domain(domain, d, exact=True)
     x = as_vector(result.data, "x", length=d, exact=True)
-    base = None if baseline is None else as_vector(baseline, "baseline", length=d, exact=True)
     method = result.method
     values = [Fraction(v) for v in result.values]
     spec = get_method(method)
     if spec.needs_baseline and base is None:
         base = as_vector(np.zeros(d, dtype=int), "baseline", exact=True)
-    kind, trace, computed = _trace_for(spec, model, k, x, base, domain, options, result)
+    kind, trace, computed = _trace_for(spec, model, k, x, base, domain, options, result, record["integrator"])
     if computed is not None and [Fraction(v) for v in computed] != values:
         raise PolyattrError(
-            f"certificate: the certified computation of {method!r} gives {[str(v) for v in computed]}, "
+            f"certificate: the recorded trace of {method!r} gives {[str(v) for v in computed]}, "
             f"but the result says {[str(v) for v in values]}"
         )
-    path = Path(model_path)
+    model_entry = {"canonical_sha256": model.canonical_hash(), "inputs": d, "neurons": model.n_neurons,
+                   "outputs": model.n_outputs}
+    if model_path is not None:
+        path = Path(model_path)
+        model_entry.update(file=path.name, sha256=file_sha256(path))
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {"file": path.name, "sha256": file_sha256(path), "inputs": d, "neurons": model.n_neurons,
-                  "outputs": model.n_outputs},
+        "model": model_entry,
         "output": k,
         "method": method,
         "options": _options_json(options),
@@ -280,8 +328,8 @@ def build_certificate(*, model_path, model, domain, result, baseline, options) -
     }
 
 
-def _trace_for(spec, model, k, x, base, domain, options, result):
-    """(kind, trace, recomputed values or None) by the spec's certificate kind."""
+def _trace_for(spec, model, k, x, base, domain, options, result, integ):
+    """(kind, trace, recomputed values or None) by the spec's certificate kind, from the run's record."""
     from polyattr.geometry.domains import Box
 
     kind = spec.certificate
@@ -289,7 +337,7 @@ def _trace_for(spec, model, k, x, base, domain, options, result):
         raise PolyattrError(f"certificate: method {spec.name!r} has no exact certificate (it is not exact)")
     if kind == "measure":
         family = measure_family(spec.name, model, x, base, domain, options)
-        trace, values = measure_trace(model, k, family)
+        trace, values = measure_trace(integ, family)
         return kind, trace, values
     if kind == "gradient":
         trace = gradient_trace(model, x, result.info, domain)
@@ -299,16 +347,10 @@ def _trace_for(spec, model, k, x, base, domain, options, result):
         candidates = (list(w), [w[j] * x[j] for j in range(len(x))])
         return kind, trace, next((c for c in candidates if [Fraction(v) for v in c] == values), candidates[0])
     if kind == "path":
-        if spec.needs_baseline:
-            starts = [base]
-        else:  # the method averages over the rows of its points option (the background)
-            names = [o.name for o in spec.options if o.type == "points"]
-            bg = options.get(names[0]) if names else None
-            if bg is None:
-                raise PolyattrError(f"certificate: {spec.name} needs options[{names[0] if names else 'background'!r}]")
-            starts = [np.array([Fraction(v) for v in row], dtype=object)
-                      for row in np.atleast_2d(np.asarray(bg, dtype=object))]
-        paths = [path_trace(model, s, x) for s in starts]
+        segments = result.info.get("segments")
+        if segments is None:
+            raise PolyattrError(f"certificate: {spec.name} recorded no exact segment walks (info['segments'])")
+        paths = [path_trace(p) for p in segments]
         total = [Fraction(0)] * len(x)
         for p in paths:
             for piece in p["pieces"]:
@@ -323,7 +365,7 @@ def _trace_for(spec, model, k, x, base, domain, options, result):
         r = [Fraction(1, 10)] * len(x) if r is None else [r] * len(x) if np.ndim(r) == 0 else list(r)
         r = [Fraction(v) for v in r]
         box = Box(x - np.array(r, dtype=object), x + np.array(r, dtype=object), exact=True)
-        piece = box_piece(model, k, box, spec.moment_order)
+        piece = box_piece(integ, k, box, spec.moment_order)
         return kind, {"radius": qs(r), "piece": piece}, None
     # propagation rules: the Rescale multipliers, or the stabiliser of epsilon-LRP
     info = result.info
@@ -334,27 +376,27 @@ def _trace_for(spec, model, k, x, base, domain, options, result):
 
 def dumps(cert: dict) -> str:
     """Deterministic serialisation: sorted keys, compact separators, one trailing newline."""
-    return json.dumps(cert, sort_keys=True, separators=(",", ":")) + "\n"
+    with long_integer_strings():
+        return json.dumps(cert, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def write_certificate(path, *, model_path, model, domain, result, baseline=None, options=None) -> Path:
+def write_certificate(path, *, result, model_path=None, model=None, domain=None, baseline=None, options=None) -> Path:
     """Write the certificate of an exact attribution ``result`` to ``path`` (JSON).
 
     Parameters
     ----------
     path : str or Path
-    model_path : str or Path
-        The model file (its SHA-256 goes into the certificate).
-    model : ReLUNetwork
-    domain : Box
     result : Attribution
-        An exact result of :func:`polyattr.attribute`.
-    baseline : array-like or None
-    options : dict
-        The method options passed to ``attribute``.
+        An exact result of :func:`polyattr.attribute`, best computed with ``certify=True`` (it then
+        carries everything the certificate needs from the one computation).
+    model_path : str or Path, optional
+        The model file: its name and SHA-256 go into the certificate besides the canonical hash.
+    model, domain, baseline, options : optional
+        Only for a result computed without ``certify=True``: the arguments it was computed with
+        (the attribution is then computed once more, recording).
     """
     with long_integer_strings():
-        cert = build_certificate(model_path=model_path, model=model, domain=domain, result=result,
+        cert = build_certificate(result=result, model_path=model_path, model=model, domain=domain,
                                  baseline=baseline, options=options)
         text = dumps(cert)
     path = Path(path)

@@ -7,7 +7,8 @@ JSON with "p/q" strings), and rechecks a certificate with its own small exact ro
 
 What is checked (the first failure is reported, naming the item):
 
-* the model file's SHA-256, the format, the output index, x and the baseline in the domain;
+* the SHA-256 of the model's canonical exact weights (recomputed here from the file) and, when the
+  certificate names a file, the file's SHA-256; the format, the output index, x and the baseline in the domain;
 * for measure methods, that the per-feature combinations of pieces are the method's measures
   (occlusion, shapley, pdp, ice, shapley_uniform, fafp_local, fafp_global) built from x, the
   baseline and the domain;
@@ -169,23 +170,36 @@ def _s(v: Fraction) -> str:
 
 # ------------------------------------------------------------------------------------ model
 class _Net:
-    """A ReLU network with exact Fraction weights, as plain lists."""
+    """A network with exact Fraction weights, as plain lists.
 
-    def __init__(self, weights, biases):
+    Hidden unit i of layer l computes max(z, 0) + alpha min(z, 0) with its negative slope alpha
+    (0 ReLU, 1 identity, else leaky).  Patterns and region rows cover the cutting units (alpha != 1)
+    only: an identity unit is affine and has no hyperplane.
+    """
+
+    def __init__(self, weights, biases, slopes=None):
         self.W = weights  # list of (out x in) lists of Fractions
         self.b = biases
+        self.slopes = slopes if slopes is not None else [[Fraction(0)] * len(W) for W in weights[:-1]]
+        if len(self.slopes) != len(weights) - 1 or any(len(a) != len(W) for a, W in zip(self.slopes, weights)):
+            raise VerifierInputError("model: expected one negative slope per hidden unit")
         self.d = len(weights[0][0])
         self.n_outputs = len(weights[-1])
         self.hidden = [len(W) for W in weights[:-1]]
-        self.n_neurons = sum(self.hidden)
+        self.cut = [a != 1 for layer in self.slopes for a in layer]  # per hidden unit
+        self.n_neurons = sum(self.cut)
+
+    def cut_values(self, pres):
+        """The pre-activations of the cutting units (the ones a pattern describes)."""
+        return [v for v, c in zip(pres, self.cut) if c]
 
     def forward(self, z):
-        """Hidden pre-activations (flat list) and outputs at a point z (Fractions)."""
+        """Hidden pre-activations of all units (flat list) and outputs at a point z (Fractions)."""
         h, pres = list(z), []
-        for W, b in zip(self.W[:-1], self.b[:-1]):
+        for W, b, al in zip(self.W[:-1], self.b[:-1], self.slopes):
             a = [sum((w * x for w, x in zip(row, h) if w and x), start=Fraction(0)) + bb for row, bb in zip(W, b)]
             pres.extend(a)
-            h = [v if v > 0 else Fraction(0) for v in a]
+            h = [v if v > 0 else s * v for v, s in zip(a, al)]
         out = [sum((w * x for w, x in zip(row, h) if w and x), start=Fraction(0)) + bb
                for row, bb in zip(self.W[-1], self.b[-1])]
         return pres, out
@@ -211,23 +225,25 @@ class _Net:
         G = [[int(v * e) for v in row] for row in E]
         h = [int(v * e) for v in z0]
         S = e
+        # slopes over one denominator Q: a unit passes Q times its value, or alpha Q times it
+        Q = math.lcm(*(a.denominator for layer in self.slopes for a in layer)) if self.slopes else 1
         rows, n = [], 0
         layers = self.integer_layers()
-        for Wi, bi, D in layers[:-1]:
+        for (Wi, bi, D), al in zip(layers[:-1], self.slopes):
             newG, newh = [], []
-            for wr, bb in zip(Wi, bi):
+            for wr, bb, a in zip(Wi, bi, al):
                 g = [sum(w * G[i][j] for i, w in enumerate(wr) if w and G[i][j]) for j in range(k)]
                 c = sum(w * h[i] for i, w in enumerate(wr) if w and h[i]) + bb * S
-                rows.append((g, c, S * D))
-                if pattern[n]:
-                    newG.append(g)
-                    newh.append(c)
+                if a == 1:  # identity: no row, always passes
+                    factor = Q
                 else:
-                    newG.append([0] * k)
-                    newh.append(0)
-                n += 1
+                    rows.append((g, c, S * D))
+                    factor = Q if pattern[n] else int(a * Q)
+                    n += 1
+                newG.append([factor * v for v in g])
+                newh.append(factor * c)
             G, h = newG, newh
-            S *= D
+            S *= D * Q
         Wi, bi, D = layers[-1]
         wr, bb = Wi[output], bi[output]
         w = [Fraction(sum(x * G[i][j] for i, x in enumerate(wr) if x and G[i][j]), S * D) for j in range(k)]
@@ -284,14 +300,18 @@ def load_exact_model(path) -> _Net:
             n += 1
         if n == 0:
             raise VerifierInputError(f"model: {path.name} has no arrays W0, b0")
-        extra = sorted(set(arrays) - {f"{c}{i}" for i in range(n) for c in "Wb"})
-        if "version" in arrays or any(f"a{i}" in arrays for i in range(n)):
-            bad("negative slopes (format version 2: leaky-ReLU or identity units) are not supported by this verifier")
+        slope_keys = {f"a{i}" for i in range(n - 1)}
+        extra = sorted(set(arrays) - {f"{c}{i}" for i in range(n) for c in "Wb"} - slope_keys - {"version"})
         if extra:
             bad(f"unexpected arrays {extra}")
-        Ws, bs = [], []
+        Ws, bs, alphas = [], [], []
+        present = [k for k in sorted(slope_keys) if k in arrays]
+        if present and len(present) != n - 1:
+            bad(f"slope arrays {present}: expected one per hidden layer")
         for i in range(n):
-            for key, shape_ok, out in ((f"W{i}", 2, Ws), (f"b{i}", 1, bs)):
+            for key, shape_ok, out in ((f"W{i}", 2, Ws), (f"b{i}", 1, bs), (f"a{i}", 1, alphas)):
+                if key not in arrays:
+                    continue
                 arr = arrays[key]
                 if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
                     bad(f"array {key} has dtype {arr.dtype}; expected real numbers")
@@ -301,20 +321,20 @@ def load_exact_model(path) -> _Net:
                     bad(f"array {key} contains NaN or infinite values")
                 conv = (lambda v: Fraction(int(v))) if arr.dtype.kind in "iu" else (lambda v: Fraction(float(v)))
                 out.append([conv(v) for v in arr] if arr.ndim == 1 else [[conv(v) for v in row] for row in arr])
-        return _checked_net(Ws, bs, bad)
+        return _checked_net(Ws, bs, bad, alphas if present else None)
     if path.suffix.lower() == ".json":
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise VerifierInputError(f"model: cannot read {path.name} ({exc})") from None
         doc = _strict_json(text, bad, _MODEL_MAX_DIGITS)
-        if isinstance(doc, dict) and ("negative_slopes" in doc or doc.get("version") == 2):
-            bad("negative slopes (format version 2: leaky-ReLU or identity units) are not supported by this verifier")
-        if not isinstance(doc, dict) or set(doc) - {"format", "version", "layers", "metadata"}:
-            bad("expected an object with keys format, version, layers (metadata)")
-        if doc.get("format", "polyattr-relu") != "polyattr-relu" or doc.get("version", 1) != 1 \
+        if not isinstance(doc, dict) or set(doc) - {"format", "version", "layers", "negative_slopes", "metadata"}:
+            bad("expected an object with keys format, version, layers (negative_slopes, metadata)")
+        if doc.get("format", "polyattr-relu") != "polyattr-relu" or doc.get("version", 1) not in (1, 2) \
                 or isinstance(doc.get("version", 1), bool):
-            bad("unknown format or version (expected 'polyattr-relu', 1)")
+            bad("unknown format or version (expected 'polyattr-relu', 1 or 2)")
+        if "negative_slopes" in doc and doc.get("version") != 2:
+            bad("'negative_slopes' needs version 2")
         layers = doc.get("layers")
         if not isinstance(layers, list) or not layers:
             bad("expected a non-empty 'layers' list")
@@ -329,7 +349,7 @@ def load_exact_model(path) -> _Net:
             if not isinstance(layer, dict) or not {"W", "b"} <= set(layer) or set(layer) - {"W", "b", "activation"}:
                 bad(f"layers[{i}]: expected an object with W, b (and activation)")
             act = layer.get("activation", "linear" if i == len(layers) - 1 else "relu")
-            if act not in (("linear", "identity") if i == len(layers) - 1 else ("relu",)):
+            if act not in (("linear", "identity") if i == len(layers) - 1 else ("relu", "leaky_relu", "identity")):
                 bad(f"layers[{i}]: unsupported activation {act!r}")
             W, b = layer["W"], layer["b"]
             if not isinstance(W, list) or not W or not all(isinstance(r, list) and r for r in W):
@@ -340,18 +360,49 @@ def load_exact_model(path) -> _Net:
                 bad(f"layers[{i}].b: expected a non-empty list")
             Ws.append([[num(v) for v in row] for row in W])
             bs.append([num(v) for v in b])
-        return _checked_net(Ws, bs, bad)
+        slopes = doc.get("negative_slopes")
+        if slopes is not None:
+            if not isinstance(slopes, list) or len(slopes) != len(Ws) - 1 or not all(isinstance(a, list) for a in slopes):
+                bad("'negative_slopes' must be one list per hidden layer")
+            slopes = [[num(v) for v in a] for a in slopes]
+            for i, layer in enumerate(layers[:-1]):
+                want = {"relu": 0, "identity": 1}.get(layer.get("activation"))
+                if want is not None and any(v != want for v in slopes[i]):
+                    bad(f"layers[{i}]: activation {layer['activation']!r} contradicts its negative_slopes")
+        return _checked_net(Ws, bs, bad, slopes)
     raise VerifierInputError(f"model: expected a .npz or .json file, got {path.name}")
 
 
-def _checked_net(Ws, bs, bad) -> _Net:
+def _checked_net(Ws, bs, bad, slopes=None) -> _Net:
     """A network after checking that the layer shapes chain (out_i == in_{i+1}, len b_i == out_i)."""
     for i, (W, b) in enumerate(zip(Ws, bs)):
         if len(b) != len(W):
             bad(f"layer {i}: {len(b)} biases for {len(W)} rows")
         if i > 0 and len(W[0]) != len(Ws[i - 1]):
             bad(f"layer {i}: {len(W[0])} inputs, but layer {i - 1} has {len(Ws[i - 1])} outputs")
-    return _Net(Ws, bs)
+    if slopes is not None and any(len(a) != len(W) for a, W in zip(slopes, Ws)):
+        bad("a slope list's length differs from its layer's width")
+    return _Net(Ws, bs, slopes)
+
+
+def canonical_sha256(net: _Net) -> str:
+    """SHA-256 of the canonical exact weights (the name of the model in a certificate).
+
+    The canonical document: {"format": "polyattr-canonical", "version": 1, "layers": [{"W", "b"
+    [, "negative_slope" for hidden layers]}]} with every number a reduced "p/q" string ("p" for
+    integers), serialised with sorted keys and no spaces.
+    """
+    def enc(v):
+        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+    layers = []
+    for i, (W, b) in enumerate(zip(net.W, net.b)):
+        layer = {"W": [[enc(v) for v in row] for row in W], "b": [enc(v) for v in b]}
+        if i < len(net.W) - 1:
+            layer["negative_slope"] = [enc(v) for v in net.slopes[i]]
+        layers.append(layer)
+    doc = {"format": "polyattr-canonical", "version": 1, "layers": layers}
+    return hashlib.sha256(json.dumps(doc, separators=(",", ":"), sort_keys=True).encode("ascii")).hexdigest()
 
 
 # ------------------------------------------------------------------------ exact linear algebra
@@ -821,12 +872,12 @@ def _check_paths(net, cert, d, output, x, base, values):
                     if (bits[n] and v < 0) or (not bits[n] and v > 0):
                         _fail(it, f"the pattern's sign condition of neuron {n} fails at t = {t}")
             mid = [a + (t0 + t1) / 2 * (b - a) for a, b in zip(st, en)]
-            actual = "".join("1" if v > 0 else "0" for v in net.forward(mid)[0])
+            actual = "".join("1" if v > 0 else "0" for v in net.cut_values(net.forward(mid)[0]))
             if actual != pat:
                 _fail(f"{it}.pattern", "differs from the network's pattern at the piece's midpoint")
             if ki > 0:
                 z = [a + t0 * (b - a) for a, b in zip(st, en)]
-                if not any(v == 0 for v in net.forward(z)[0]):
+                if not any(v == 0 for v in net.cut_values(net.forward(z)[0])):
                     _fail(f"{it}.t0", "no neuron's pre-activation is 0 at this breakpoint")
             for j in range(d):
                 total[j] += (t1 - t0) * w[j] * (en[j] - st[j])
@@ -890,9 +941,9 @@ def _check_propagation(net, cert, d, output, x, base, values):
     if method == "deeplift":
         pres_b, _ = net.forward(base)
         mults = []
-        for a, b in zip(pres_x, pres_b):
-            ra, rb = max(a, Fraction(0)), max(b, Fraction(0))
-            mults.append((ra - rb) / (a - b) if a != b else Fraction(int(a > 0)))
+        for a, b, al in zip(pres_x, pres_b, [s for layer in net.slopes for s in layer]):
+            ra, rb = (a if a > 0 else al * a), (b if b > 0 else al * b)
+            mults.append((ra - rb) / (a - b) if a != b else (Fraction(1) if a > 0 else al))
         factors = _layers(mults, net.hidden)
         got = [_qv(f, f"trace.factors[{i}]", n) for i, (f, n) in enumerate(zip(_get(trace, "factors", "trace"), net.hidden))]
         if got != factors:
@@ -907,12 +958,13 @@ def _check_propagation(net, cert, d, output, x, base, values):
         if opt is not None and _q(opt, "options.epsilon") != eps:
             _fail("trace.epsilon", "differs from options.epsilon")
 
-        def ratio(z, hidden):
-            num = (z if z > 0 else Fraction(0)) if hidden else z
+        def ratio(z, hidden, al=Fraction(0)):
+            num = (z if z > 0 else al * z) if hidden else z
             den = z + eps * (1 if z >= 0 else -1)
             return Fraction(0) if den == 0 else num / den
 
-        factors = _layers([ratio(a, True) for a in pres_x], net.hidden)
+        slopes = [s for layer in net.slopes for s in layer]
+        factors = _layers([ratio(a, True, al) for a, al in zip(pres_x, slopes)], net.hidden)
         chain = _chain(net, output, factors, ratio(out_x[output], False))
         expect = [x[j] * chain[j] for j in range(d)]
     for j in range(d):
@@ -972,10 +1024,16 @@ def _verify(model_path: Path, cert_path: Path) -> str:
         raise VerifierInputError(f"model: file not found: {model_path}")
     if not isinstance(cert, dict) or cert.get("format") != "polyattr-certificate" or cert.get("version") != 1:
         _fail("format", "not a polyattr certificate of version 1")
-    digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
-    if _get(_get(cert, "model", "model"), "sha256", "model") != digest:
-        _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
+    model_entry = _get(cert, "model", "model")
+    if not isinstance(model_entry, dict):
+        _fail("model", "expected an object")
+    if "sha256" in model_entry:  # certificates of a model file also name the file
+        digest = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        if model_entry["sha256"] != digest:
+            _fail("model.sha256", "the model file's SHA-256 differs from the certificate's")
     net = load_exact_model(model_path)
+    if _get(model_entry, "canonical_sha256", "model") != canonical_sha256(net):
+        _fail("model.canonical_sha256", "the model's canonical weights hash differs from the certificate's")
     d = net.d
     output = _get(cert, "output", "output")
     if not isinstance(output, int) or isinstance(output, bool) or not 0 <= output < net.n_outputs:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
-from pathlib import Path
-
-import numpy as np
 
 from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
 from polyattr.errors import PolyattrError
@@ -43,28 +40,6 @@ def _number(text, name):
         raise PolyattrError(f"--{name}: expected a number (decimal or p/q), got {text!r}") from None
 
 
-def load_points(path: str, d: int):
-    """Rows of a .npy or .csv file as an (n, d) float array."""
-    p = Path(path)
-    try:
-        if p.suffix == ".npy":
-            X = np.load(p, allow_pickle=False)
-        elif p.suffix == ".csv":
-            X = np.loadtxt(p, delimiter=",", ndmin=2)
-        else:
-            raise PolyattrError(f"--x-file: expected a .npy or .csv file, got {path!r}")
-    except (OSError, ValueError) as exc:
-        raise PolyattrError(f"--x-file: cannot read {path} ({exc})") from None
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[None, :]
-    if X.ndim != 2 or X.shape[1] != d or X.shape[0] == 0:
-        raise PolyattrError(f"--x-file: expected rows of {d} numbers (the model's inputs), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise PolyattrError("--x-file: contains NaN or infinite values")
-    return X
-
-
 def cmd_aggregate(args) -> int:
     from polyattr.optimize.aggregation import aggregate
 
@@ -72,13 +47,11 @@ def cmd_aggregate(args) -> int:
     model = load_model_arg(args)
     d = model.n_inputs
     domain = domain_from_args(args, d, exact=exact)
-    if args.x is not None:
-        X = parse_vector(args.x, "x")
-        if len(X) != d:
-            raise PolyattrError(f"--x: expected {d} numbers (the model's inputs), got {len(X)}")
-        X = X if exact else [float(v) for v in X]
-    else:
-        X = load_points(args.x_file, d)
+    # one reader of --x / --x-file for evaluate and aggregate (rationals kept in exact mode)
+    from polyattr.cli.evaluate import read_points
+
+    X = read_points(args, d, exact)
+    X = X[0] if args.x is not None else X
     baseline = parse_vector(args.baseline, "baseline")
     if baseline is not None and not exact:
         baseline = [float(v) for v in baseline]
@@ -100,7 +73,8 @@ def cmd_aggregate(args) -> int:
     print(f"objective {result.objective}"
           + (f" (lam {result.lam:g})" if result.objective == "opt" else "")
           + f"   {'scale-normalised' if result.scaled else 'raw'} attributions   "
-          + f"{'exact' if result.exact else 'float/sampled'} Gram   {result.seconds:.2f} s")
+          + (f"exact Gram" if result.exact else f"float/sampled Gram (optimum within {result.error_bound:.2g})")
+          + f"   {result.seconds:.2f} s")
     print(f"certified: {'yes' if result.certified else 'NO'}   ({result.certification.reason if result.certification else 'not checked'})")
     width = max(len(m) for m in result.methods + ["AGG_mean", "aggregate"])
     print(f"{'method':<{width}}  {'weight':>10}  {'sensitivity_avg':>16}  {'infidelity':>12}  {'objective':>12}")

@@ -160,12 +160,11 @@ def cmd_attribute(args) -> int:
         baseline = as_floats(baseline, "baseline")
     result = attribute(model, x, args.method, baseline=baseline, domain=domain, output=args.output,
                        exact=exact, max_regions=args.max_regions, progress=True if args.progress else None,
-                       **options)
+                       certify=bool(args.certificate), **options)
     if args.certificate:
         from polyattr.certify.certificate import write_certificate
 
-        write_certificate(args.certificate, model_path=args.model, model=model, domain=domain, result=result,
-                          baseline=baseline, options=options)
+        write_certificate(args.certificate, result=result, model_path=args.model)
     if args.csv:
         result.to_csv(args.csv)
     if args.json:

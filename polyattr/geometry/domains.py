@@ -15,42 +15,8 @@ from typing import Mapping
 import numpy as np
 
 from polyattr.errors import PolyattrError
-from polyattr.numbers import parse_rational, to_fraction
-
-
-def _short_repr(value) -> str:
-    text = repr(value) if not isinstance(value, Exception) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def as_vector(value, name: str, length: int | None = None, exact: bool = False) -> np.ndarray:
-    """Validate a 1-D vector of finite numbers (float64, or Fractions when ``exact``)."""
-    if isinstance(value, str):
-        value = [parse_rational(v, name) for v in value.split(",") if v.strip()]
-    elif np.asarray(value).dtype.kind in "cmMV":
-        raise PolyattrError(f"{name}: expected real numbers, got an array of dtype {np.asarray(value).dtype}")
-    if exact:
-        arr = np.asarray(value, dtype=object)
-        if arr.ndim != 1:
-            raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
-        try:
-            arr = np.array([to_fraction(v) for v in arr], dtype=object)
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
-            raise PolyattrError(f"{name}: expected finite numbers ({_short_repr(exc)})") from None
-    else:
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except OverflowError:
-            raise PolyattrError(f"{name}: a value is outside the float64 range (|v| < 1.8e308); use exact=True") from None
-        except (TypeError, ValueError):
-            raise PolyattrError(f"{name}: expected a vector of numbers, got {_short_repr(value)}") from None
-        if arr.ndim != 1:
-            raise PolyattrError(f"{name}: expected a 1-D vector, got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise PolyattrError(f"{name}: contains NaN or infinite values")
-    if length is not None and arr.shape[0] != length:
-        raise PolyattrError(f"{name}: expected {length} values, got {arr.shape[0]}")
-    return arr
+from polyattr.numbers import as_vector, to_fraction  # as_vector: re-exported for the layers above
+from polyattr.numerics import NumberField, field_of
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +40,11 @@ class Reduction:
 
 class Box:
     """The hyperrectangle [lower, upper] (default the unit cube)."""
+
+    @property
+    def field(self) -> NumberField:
+        """The number field of the domain's coordinates (FLOAT64 or RATIONAL)."""
+        return field_of(self.exact)
 
     def __init__(self, lower, upper=None, exact: bool = False):
         if upper is None and isinstance(lower, (int, np.integer)):
@@ -106,7 +77,7 @@ class Box:
 
     @property
     def volume(self):
-        v = Fraction(1) if self.exact else 1.0
+        v = self.field.one()
         for lo, hi in zip(self.lower, self.upper):
             v *= hi - lo
         return v
@@ -156,6 +127,11 @@ class Polytope:
 
     With equalities the polytope is lower-dimensional; :meth:`reduce` parametrises its affine hull.
     """
+
+    @property
+    def field(self) -> NumberField:
+        """The number field of the domain's coordinates (FLOAT64 or RATIONAL)."""
+        return field_of(self.exact)
 
     def __init__(self, A, b, A_eq=None, b_eq=None):
         A = np.asarray(A, dtype=float)
@@ -261,6 +237,11 @@ class AffineSlice:
     Used by partial dependence and interventional Shapley, whose measures live on such slices.
     """
 
+    @property
+    def field(self) -> NumberField:
+        """The number field of the domain's coordinates (FLOAT64 or RATIONAL)."""
+        return field_of(self.exact)
+
     def __init__(self, box: Box, fixed: Mapping[int, object]):
         if not isinstance(box, Box):
             raise PolyattrError(f"box: expected a Box, got {type(box).__name__}")
@@ -270,7 +251,7 @@ class AffineSlice:
         for i, v in fixed.items():
             if not (isinstance(i, (int, np.integer)) and 0 <= i < box.dim):
                 raise PolyattrError(f"fixed: expected coordinate indices in [0, {box.dim}), got {i!r}")
-            v = to_fraction(v) if self.exact else float(v)
+            v = self.field.convert(v)
             if not np.isfinite(float(v)) or not box.lower[i] <= v <= box.upper[i]:
                 raise PolyattrError(f"fixed: value {v} for coordinate {i} is outside [{box.lower[i]}, {box.upper[i]}]")
             fixed[int(i)] = v
@@ -288,7 +269,7 @@ class AffineSlice:
     @property
     def volume(self):
         """The k-dimensional volume of the slice (1 for a point)."""
-        v = Fraction(1) if self.exact else 1.0
+        v = self.field.one()
         for i in self.free:
             v *= self.box.upper[i] - self.box.lower[i]
         return v
@@ -296,8 +277,8 @@ class AffineSlice:
     def reduce(self) -> Reduction:
         d, k = self.box.dim, self.dim
         zero, one = (Fraction(0), Fraction(1)) if self.exact else (0.0, 1.0)
-        E = np.full((d, k), zero, dtype=object if self.exact else float)
-        z0 = np.full(d, zero, dtype=object if self.exact else float)
+        E = np.full((d, k), zero, dtype=self.field.dtype)
+        z0 = np.full(d, zero, dtype=self.field.dtype)
         for col, i in enumerate(self.free):
             E[i, col] = one
         for i, v in self.fixed.items():
@@ -313,6 +294,11 @@ class AffineSlice:
 
 class Segment:
     """The segment from ``start`` to ``end``; reduced coordinate t in [0, 1], z = start + t (end - start)."""
+
+    @property
+    def field(self) -> NumberField:
+        """The number field of the domain's coordinates (FLOAT64 or RATIONAL)."""
+        return field_of(self.exact)
 
     def __init__(self, start, end, exact: bool = False):
         self.start = as_vector(start, "start", exact=exact)
@@ -332,7 +318,7 @@ class Segment:
     @property
     def volume(self):
         """Length in the parameter t (always 1): measures on segments are defined in t."""
-        return Fraction(1) if self.exact else 1.0
+        return self.field.one()
 
     def reduce(self) -> Reduction:
         E = (self.end - self.start).reshape(-1, 1)

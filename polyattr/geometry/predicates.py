@@ -32,14 +32,11 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numerics import ETA as _ETA
+from polyattr.numerics import UNIT_ROUNDOFF as _U
+from polyattr.numerics import gamma as _gamma
 
-_U = 2.0**-53
-_ETA = 2.0**-1074
 _SAFETY = 1.0 + 1e-8
-
-
-def _gamma(n: int) -> float:
-    return n * _U / (1.0 - n * _U)
 
 
 class FilteredNetwork:

@@ -120,6 +120,17 @@ class RegionSet:
         return net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
 
     @cached_property
+    def bounding_boxes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(lower (n, d), upper (n, d)) of every region in input coordinates, from the stored
+        vertices of the split backend; None without them.  Cached on the set."""
+        if self.vertex_table is None:
+            return None
+        offsets, V = self.vertex_offsets, np.asarray(self.vertex_table, float)
+        V = self.reduction.lift(V) if not self.reduction.is_identity else V
+        starts = offsets[:-1]
+        return np.minimum.reduceat(V, starts, axis=0), np.maximum.reduceat(V, starts, axis=0)
+
+    @cached_property
     def _index(self) -> dict[bytes, int]:
         return {pattern_key(p): i for i, p in enumerate(self.patterns)}
 
@@ -202,9 +213,10 @@ class RegionSet:
         ``output``.
         """
         net = self.model.to_float()
-        Ws, bs = zip(*(net.local_affine_map(p) for p in self.patterns)) if len(self) else ((), ())
-        W = np.array(Ws).reshape(len(self), self.model.n_outputs, self.model.n_inputs)
-        b = np.array(bs).reshape(len(self), self.model.n_outputs)
+        if len(self):  # all patterns in one vectorised pass
+            W, b = net.local_affine_maps(self.patterns)
+        else:
+            W, b = np.zeros((0, self.model.n_outputs, self.model.n_inputs)), np.zeros((0, self.model.n_outputs))
         if output is None:
             return W, b
         k = self.model.check_output(output)
@@ -553,7 +565,7 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
             norms = np.linalg.norm(A, axis=1)
             A, b = A / norms[:, None], b / norms
             if isinstance(red.inner, Box):
-                A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, Box(-np.ones(k), np.ones(k)))
+                A, b, is_neuron = _drop_rows_missing_box(A, b, is_neuron, -np.ones(k), np.ones(k))
             A, b, is_neuron = _merge_parallel_rows(A, b, is_neuron)
             lp = WarmPolytopeLP(A, b)
             center, radius = lp.chebyshev()
@@ -580,6 +592,7 @@ def _lp_traversal(model, domain, red, composed, max_regions, progress, start) ->
                     continue
                 f_center, f_radius = lp.chebyshev(equality_row=r)
                 if f_center is None or f_radius <= tol:
+                    ambiguous += 1  # a facet (by its LP) too thin to step across in floats
                     continue
                 neighbour = _step_across(signs, inner_t, shift, scale, f_center, A[r], min(f_radius, radius) * 1e-3)
                 if neighbour is None:
@@ -642,6 +655,9 @@ def _step_across(signs, inner_t, shift, scale, f_center, normal, step):
         if not _inside_inner(inner_t, beyond):
             return False
         pattern, on_plane = signs.pattern_at(shift + scale * beyond)
+        if not np.any(on_plane):
+            # no pre-activation is 0 there, so none vanishes identically: already canonical
+            return pattern
         canon, zero = signs.canonical(pattern)
         if not np.any(on_plane & ~zero):
             return canon
@@ -649,11 +665,8 @@ def _step_across(signs, inner_t, shift, scale, f_center, normal, step):
     return None
 
 
-def _drop_rows_missing_box(A, b, is_neuron, inner):
-    """Drop rows that cannot cut the domain box (max of a.u over the box <= b): no LP needed."""
-    if not isinstance(inner, Box):
-        return A, b, is_neuron
-    lo, hi = inner.lower.astype(float), inner.upper.astype(float)
+def _drop_rows_missing_box(A, b, is_neuron, lo, hi):
+    """Drop neuron rows that cannot cut the box [lo, hi] (max of a.u over the box <= b): no LP needed."""
     box_max = np.maximum(A * lo, A * hi).sum(axis=1)
     keep = ~is_neuron | (box_max > b - 1e-12)
     return A[keep], b[keep], is_neuron[keep]

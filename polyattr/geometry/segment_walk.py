@@ -159,7 +159,7 @@ def _layer(Wf, WTf, bf, sizes, li):
 def _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out):
     """The float walk over all hidden units; identity units (slope 1) add no breakpoint and have
     a constant True pattern column (the caller keeps the cutting units' columns)."""
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF
     d = start.shape[0]
     T = np.empty(2)
     T[0], T[1] = 0.0, 1.0
@@ -255,7 +255,9 @@ def _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out):
             amax = 0.0
             for k in range(m):
                 amax = max(amax, abs(A[k, i]))
-            e_pre[i] += 4.0 * u * amax
+            # an interpolated value fl(A0 + fl(lam fl(A1 - A0))) with lam from three flops is within
+            # 2 amax (gamma_3 + 2u) + u amax <= 12 u amax of the affine value; 16 u for the bound's own rounding
+            e_pre[i] += 16.0 * u * amax
         # length of the set where some pre-activation is within its error bound of 0
         for k in range(m - 1):
             dt = T[k + 1] - T[k]
@@ -334,7 +336,7 @@ def _ig_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out, flips, gra
     T, P, uncertain, average = _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out)
     K = P.shape[0]
     n = K + 2
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF
     gamma_sum = n * u / (1.0 - n * u) * (1.0 + 4.0 * u)  # rounded up (n u exact)
     g = (gamma_grad + gamma_sum + gamma_grad * gamma_sum) * (1.0 + 4.0 * u)
     values = np.empty(d)

@@ -7,8 +7,8 @@ The same formulas as :mod:`polyattr.integrate.simplex_kernels`, evaluated in
     m1  = vol * (v_0 + ... + v_k) / (k + 1)
     M2  = vol / ((k+1)(k+2)) * (sum_i v_i v_i^T + (sum_i v_i)(sum_i v_i)^T)
 
-Determinants use fraction-free Bareiss elimination on the integer matrix obtained by clearing
-denominators, so intermediate numbers stay as small as the final minors.  A 0-simplex (a point,
+Determinants come from :mod:`polyattr.exact_linalg` (FLINT's integer determinant of the matrix
+with its denominators cleared).  A 0-simplex (a point,
 k = 0) has mass 1 by convention (the counting measure on a point; also det of the empty matrix / 0!).
 Float inputs are converted with ``Fraction(float)``, i.e. exactly as the binary values they are.
 """
@@ -21,6 +21,7 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.exact_linalg import determinant
 
 __all__ = ["bareiss_determinant", "to_fractions", "exact_simplex_moments"]
 
@@ -44,7 +45,10 @@ def to_fractions(a) -> np.ndarray:
 
 
 def bareiss_determinant(M) -> Fraction:
-    """Exact determinant of a square matrix of rationals by fraction-free Bareiss elimination.
+    """Exact determinant of a square matrix of rationals (:func:`polyattr.exact_linalg.determinant`).
+
+    The name is kept for callers; the work is FLINT's fraction-free integer determinant on the
+    matrix with its rows' denominators cleared.
 
     Parameters
     ----------
@@ -59,35 +63,7 @@ def bareiss_determinant(M) -> Fraction:
     F = to_fractions(M)
     if F.ndim != 2 or F.shape[0] != F.shape[1]:
         raise PolyattrError(f"M: expected a square matrix, got shape {F.shape}")
-    k = F.shape[0]
-    if k == 0:
-        return Fraction(1)
-    # Clear denominators row by row so Bareiss runs on integers (its divisions are then exact).
-    scale = Fraction(1)
-    rows = []
-    for i in range(k):
-        den = math.lcm(*(x.denominator for x in F[i]))
-        rows.append([int(x * den) for x in F[i]])
-        scale /= den
-    a = rows
-    sign = 1
-    prev = 1
-    for p in range(k - 1):
-        if a[p][p] == 0:
-            swap = next((r for r in range(p + 1, k) if a[r][p] != 0), None)
-            if swap is None:
-                return Fraction(0)
-            a[p], a[swap] = a[swap], a[p]
-            sign = -sign
-        app = a[p][p]
-        for i in range(p + 1, k):
-            aip = a[i][p]
-            row_i, row_p = a[i], a[p]
-            for j in range(p + 1, k):
-                row_i[j] = (row_i[j] * app - aip * row_p[j]) // prev
-            row_i[p] = 0
-        prev = app
-    return sign * a[k - 1][k - 1] * scale
+    return determinant(F)
 
 
 def exact_simplex_moments(vertices, simplices, group=None, n_groups=None, order: int = 2):

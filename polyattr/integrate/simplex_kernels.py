@@ -41,10 +41,9 @@ import numpy as np
 from numba import njit
 
 from polyattr.errors import PolyattrError
+from polyattr.numerics import UNIT_ROUNDOFF
 
 __all__ = ["SimplexMoments", "simplex_moments", "simplex_moments_kernel"]
-
-UNIT_ROUNDOFF = 2.0**-53
 
 
 class SimplexMoments(NamedTuple):
@@ -60,7 +59,8 @@ class SimplexMoments(NamedTuple):
 
 @njit(cache=True)
 def _gamma(n):
-    nu = n * 2.0**-53
+    """gamma_n inside numba kernels (the compiled twin of :func:`polyattr.numerics.gamma`)."""
+    nu = n * UNIT_ROUNDOFF
     return nu / (1.0 - nu)
 
 
@@ -71,7 +71,7 @@ def _det_with_bound(D, LU, absL):
     ``LU`` and ``absL`` are (k, k) scratch arrays.  Returns (det, bound).
     """
     k = D.shape[0]
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF
     for i in range(k):
         for j in range(k):
             LU[i, j] = D[i, j]
@@ -139,7 +139,7 @@ def simplex_moments_kernel(vertices, simplices, group, n_groups, order):
     """
     n, k = vertices.shape
     m = simplices.shape[0]
-    u = 2.0**-53
+    u = UNIT_ROUNDOFF
     m0 = np.zeros(n_groups)
     m1 = np.zeros((n_groups, k))
     M2 = np.zeros((n_groups, k, k))

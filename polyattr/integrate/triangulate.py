@@ -19,12 +19,12 @@ qhull is deliberately not used (DESIGN.md: it is not robust on degenerate ReLU r
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from polyattr.errors import PolyattrError
+from polyattr.exact_linalg import rank
 from polyattr.memory import check_allocation, current_budget
 
 __all__ = ["pulling_triangulation", "pulling_simplex_count", "affine_rank"]
@@ -169,7 +169,7 @@ def _facets_of_facet(F: frozenset, siblings: Sequence[frozenset]) -> list[frozen
 def affine_rank(points, rtol: float = 1e-10) -> int:
     """Dimension of the affine hull of the rows of ``points``.
 
-    Exact (fraction-free Gaussian elimination on Fractions) when ``points`` is an object array,
+    Exact (:func:`polyattr.exact_linalg.rank`) when ``points`` is an object array,
     otherwise numerically by SVD: singular values above ``rtol`` times the largest one count.
     Returns -1 for an empty set.
     """
@@ -188,23 +188,5 @@ def affine_rank(points, rtol: float = 1e-10) -> int:
 
 
 def exact_rank(M) -> int:
-    """Rank of a matrix of rationals (Gaussian elimination in exact Fraction arithmetic)."""
-    rows = [[Fraction(x) for x in row] for row in np.asarray(M, dtype=object)]
-    if not rows:
-        return 0
-    ncols = len(rows[0])
-    rank = 0
-    for col in range(ncols):
-        pivot = next((r for r in range(rank, len(rows)) if rows[r][col] != 0), None)
-        if pivot is None:
-            continue
-        rows[rank], rows[pivot] = rows[pivot], rows[rank]
-        p = rows[rank]
-        for r in range(rank + 1, len(rows)):
-            if rows[r][col] != 0:
-                f = rows[r][col] / p[col]
-                rows[r] = [a - f * c for a, c in zip(rows[r], p)]
-        rank += 1
-        if rank == len(rows):
-            break
-    return rank
+    """Rank of a matrix of rationals (:func:`polyattr.exact_linalg.rank`)."""
+    return rank(np.asarray(M, dtype=object).tolist())

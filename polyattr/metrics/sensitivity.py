@@ -35,6 +35,7 @@ from fractions import Fraction
 import numpy as np
 
 from polyattr.attribution.gradient_methods import gradient_rounding_bound
+from polyattr.attribution.registry import SpecView
 from polyattr.errors import PolyattrError
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
 from polyattr.metrics.box_regions import BoxRegions, box_regions
@@ -48,17 +49,10 @@ from polyattr.numerics import UNIT_ROUNDOFF as _U, gamma
 DEFAULT_SENSITIVITY_SAMPLES = 64
 
 
-def _gradient_rule(W, x):
-    return 0 * W, W
-
-
-def _gradient_x_input_rule(W, x):
-    return W, W * x[None, :]
-
-
 #: Methods with an exact local rule: name -> rule(W (n, d), x (d,)) -> (a (n, d), c (n, d)) such that
-#: phi_k(x + u) = a_Pk u_k + c_Pk on region P (u the offset from x).
-LOCAL_RULES = {"gradient": _gradient_rule, "gradient_x_input": _gradient_x_input_rule}
+#: phi_k(x + u) = a_Pk u_k + c_Pk on region P (u the offset from x); read from the method specs
+#: (``MethodSpec.local_rule``, registered next to each method).
+LOCAL_RULES = SpecView(lambda spec: spec.local_rule, lambda spec: spec.local_rule is not None)
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,7 +185,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
             value = math.sqrt(float(max_sq[i]))
             bound = 4 * _U * value
             if relative and norms[i] > 0:
-                value, bound = value / norms[i], 8 * _U * value / norms[i]
+                value, bound = _relative(value, bound, norms[i], 0.0, d)
             max_values.append(value)
             max_bounds.append(bound)
     else:
@@ -204,8 +198,11 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
         reach = [Hf[i] + Af[i] * rf[None, :] for i in range(K)]
         err = []
         for i, call in enumerate(calls):
-            e_c = e_w * (1 + xf) if call.name == "gradient_x_input" else e_w
-            e_a = e_w if call.name == "gradient_x_input" else 0 * e_w
+            # the rules are linear in W: applied to the gradient error (and |x|) they bound the
+            # errors of a and of c (c also inherits a's error times the unit offset)
+            a_err, c_err = (np.abs(np.asarray(v, float))[0] for v in LOCAL_RULES[call.name](e_w[None, :], xf))
+            e_c = c_err + a_err
+            e_a = a_err
             err.append(phi_errors[i] + e_c + e_a * rf + 4 * gamma(d + 4) * reach[i].max(axis=0))
         D0, D1, D2 = R.defects
         p0, aq1, aq2 = np.abs(np.asarray(R.p0, float)), np.abs(np.asarray(q1, float)), np.abs(np.asarray(q2, float))
@@ -221,8 +218,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
             value = math.sqrt(float(max_sq[i]))
             bound = 2 * (float(np.linalg.norm(err[i])) + 4 * _U * value)
             if relative and norms[i] > 0:
-                value, bound = value / norms[i], bound / norms[i] * (1 + 1e-12) + value / norms[i] * (
-                    float(np.linalg.norm(np.full(d, phi_errors[i]))) / max(norms[i], 1e-300))
+                value, bound = _relative(value, bound, norms[i], np.sqrt(d) * phi_errors[i], d)
             max_values.append(value)
             max_bounds.append(bound)
     info = {"regions": n, "max_squared": max_sq, "argmax_region": [w[0] for w in argmax],
@@ -232,6 +228,17 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
         G = np.array([[float(v) for v in row] for row in G])
     return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "deterministic",
                              relative=relative, info=info)
+
+
+def _relative(value: float, bound: float, norm: float, norm_error: float, d: int):
+    """(value / norm, bound) for Captum's normalisation: the numerator's bound, the norm's own error
+    (``norm_error`` from the attribution plus the rounding of the float norm) to first order, and the
+    rounding of the division.  When the norm could be 0 the ratio is unbounded (inf)."""
+    norm_error = float(norm_error) + gamma(d + 2) * norm
+    if norm <= norm_error:
+        return value / norm, math.inf
+    ratio = value / norm
+    return ratio, bound / (norm - norm_error) + ratio * norm_error / (norm - norm_error) + 2 * _U * ratio
 
 
 def _gradient_error(model, output):
@@ -276,7 +283,7 @@ def _sampled_sensitivity(model, x, calls, law: UniformBox, d, n_samples, rng, re
         value = math.sqrt(float(sq[i, best[i]]))
         bound_i = float(np.sqrt(d) * err[i]) + 4 * _U * value
         if relative and norms[i] > 0:
-            value, bound_i = value / norms[i], bound_i / norms[i]
+            value, bound_i = _relative(value, bound_i, norms[i], np.sqrt(d) * err[i] / 2, d)
         max_values.append(value)
         max_bounds.append(bound_i)
     info = {"domain_enlarged": enlarged, "sigmas": CONFIDENCE_SIGMAS,

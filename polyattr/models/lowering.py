@@ -144,11 +144,12 @@ def inverse_sqrt(q: Fraction) -> Fraction:
 class LayerBuilder:
     """The layers built so far, the open layer, and the operations that move values between them."""
 
-    def __init__(self, n_inputs: int):
+    def __init__(self):
         self.hidden: list[tuple[list, list, list]] = []  # closed layers: (rows, consts, slopes)
         self.level = 0  # the base layer: 0 is the input, k the k-th closed hidden layer
-        self.base_size = n_inputs
         self._reset_open()
+        # the caller's live values by graph node, the position of each node's last reader and the
+        # current position: closing a layer carries across exactly the values still to be read
         self.env: dict = {}
         self.last_use: dict = {}
         self.position = 0
@@ -219,7 +220,6 @@ class LayerBuilder:
         keep = [self.lift(v) if isinstance(v, Value) and v.level == self.level else v for v in keep]
         self.hidden.append((self.open_rows, self.open_consts, self.open_slopes))
         self.level += 1
-        self.base_size = len(self.open_rows)
         self._reset_open()
         return keep
 
@@ -404,12 +404,12 @@ def _pool_windows(spatial, kernel, stride, padding, dilation, ceil_mode):
     for s, k, st, p, d in zip(spatial, kernel, stride, padding, dilation):
         if st < 1 or k < 1 or d < 1:
             raise Unsupported("kernel, stride and dilation must be positive")
-        span = s + 2 * p - d * (k - 1) - 1
-        if span < 0:
-            raise Unsupported(f"the kernel {tuple(kernel)} is larger than the padded input {tuple(spatial)}")
+        span = s + 2 * p - d * (k - 1) - 1  # torch's output size (floor division, as its div_rtn)
         o = (span + (st - 1 if ceil_mode else 0)) // st + 1
         if ceil_mode and (o - 1) * st >= s + p:
             o -= 1
+        if o < 1:
+            raise Unsupported(f"the kernel {tuple(kernel)} is larger than the padded input {tuple(spatial)}")
         out_sizes.append(o)
         dims = []
         for i in range(o):
@@ -542,6 +542,22 @@ def flatten(v: Value, start_dim=1, end_dim=-1, what="flatten") -> Value:
 
 def index_of(v: Value) -> np.ndarray:
     return np.arange(v.size).reshape(v.shape)
+
+
+def reduce_sum(v: Value, dims, keepdim: bool, mean: bool) -> Value:
+    """Sum (or mean) over per-sample axes given as full-tensor dimensions (never the batch)."""
+    v = require_value(v)
+    if dims is None:
+        raise Unsupported("reducing over every dimension would mix the batch; pass dim=")
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    axes = sorted({sample_axis(d, len(v.shape), "sum/mean") for d in dims})
+    index = np.moveaxis(index_of(v), axes, list(range(len(v.shape) - len(axes), len(v.shape))))
+    kept_shape = index.shape[: len(v.shape) - len(axes)]
+    groups = index.reshape(*kept_shape, -1).reshape(-1, prod(index.shape[len(kept_shape):]))
+    weight = Fraction(1, groups.shape[1]) if mean else ONE
+    taps = [[(int(i), weight) for i in group] for group in groups]
+    shape = tuple(1 if i in axes else s for i, s in enumerate(v.shape)) if keepdim else kept_shape
+    return _linear_map(v, taps, [ZERO] * len(taps), shape)
 
 
 def getitem(v: Value, index) -> Value:

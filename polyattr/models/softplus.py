@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import expit
 
 from polyattr.errors import PolyattrError
-from polyattr.geometry.domains import Box, as_vector
+from polyattr.numbers import as_vector
 from polyattr.models.relu import ReLUNetwork
 
 # Relative safety margin applied to the certified Hessian bound: it absorbs the floating-point
@@ -203,7 +203,7 @@ class SoftplusNetwork:
         return H[0] if single else H
 
     # ------------------------------------------------------ certified bounds
-    def preactivation_bounds(self, domain: Box) -> list[tuple[np.ndarray, np.ndarray]]:
+    def preactivation_bounds(self, domain) -> list[tuple[np.ndarray, np.ndarray]]:
         """Interval bounds [lo_l, hi_l] on the pre-activations of every hidden layer over the box.
 
         Interval arithmetic: an affine map sends the box with centre m and radius r to the box
@@ -214,7 +214,7 @@ class SoftplusNetwork:
         return self._interval_preactivations(lower, upper)
 
     def _check_domain(self, domain) -> tuple[np.ndarray, np.ndarray]:
-        if isinstance(domain, Box):
+        if hasattr(domain, "lower") and hasattr(domain, "upper") and hasattr(domain, "dim"):  # a Box
             if domain.dim != self.n_inputs:
                 raise PolyattrError(f"domain: expected a box in R^{self.n_inputs}, got dimension {domain.dim}")
             return np.asarray(domain.lower, dtype=float), np.asarray(domain.upper, dtype=float)

@@ -200,7 +200,7 @@ class _Lowerer:
     def __init__(self, torch, module, nodes, input_shape, modules):
         self.torch, self.module, self.nodes, self.modules = torch, module, nodes, modules
         self.input_shape = input_shape
-        self.net = lw.LayerBuilder(lw.prod(input_shape))
+        self.net = lw.LayerBuilder()
         for i, node in enumerate(nodes):
             for arg in node.all_input_nodes:
                 self.net.last_use[arg] = i
@@ -217,7 +217,8 @@ class _Lowerer:
             torch.concat: self._f_cat, torch.add: self._f_add, operator.add: self._f_add, torch.sub: self._f_sub,
             operator.sub: self._f_sub, torch.mul: self._f_mul, operator.mul: self._f_mul,
             operator.truediv: self._f_div, torch.div: self._f_div, operator.neg: self._f_neg, torch.neg: self._f_neg,
-            operator.getitem: self._f_getitem, getattr: self._f_getattr,
+            operator.getitem: self._f_getitem, getattr: self._f_getattr, torch.sum: self._f_sum,
+            torch.mean: self._f_mean,
         }
         self.view_functions = {torch.flatten, torch.reshape, operator.getitem}
         self.methods = {
@@ -227,6 +228,7 @@ class _Lowerer:
             "contiguous": self._m_same, "clone": self._m_same, "unsqueeze": self._m_unsqueeze,
             "squeeze": self._m_squeeze, "permute": self._m_permute, "transpose": self._m_transpose,
             "maximum": self._f_maximum, "minimum": self._f_minimum, "dim": self._m_dim,
+            "sum": self._f_sum, "mean": self._f_mean,
         }
 
     # -- the walk --------------------------------------------------------------------------------
@@ -637,6 +639,16 @@ class _Lowerer:
             raise lw.Unsupported("division by an input-dependent tensor is not piecewise affine")
         return lw.mul(a, lw.reciprocal(b))
 
+    def _f_sum(self, x, dim=None, keepdim=False, dtype=None):
+        if dtype is not None:
+            raise lw.Unsupported("a dtype argument is not supported")
+        return lw.reduce_sum(x, dim, keepdim, mean=False)
+
+    def _f_mean(self, x, dim=None, keepdim=False, dtype=None):
+        if dtype is not None:
+            raise lw.Unsupported("a dtype argument is not supported")
+        return lw.reduce_sum(x, dim, keepdim, mean=True)
+
     def _f_neg(self, x):
         return lw.mul(x, -1)
 
@@ -693,7 +705,8 @@ def from_torch(module, input_shape=None, exact: bool = False):
     ReLU identities), ``Flatten``, ``Unflatten``, ``Dropout`` and ``Identity`` in eval mode, residual
     additions, and the functional forms (``F.relu``, ``torch.relu``, ``F.linear``, ``F.conv2d``,
     ``torch.add``/``+``/``-``, multiplication and division by constants, ``torch.cat``,
-    ``view``/``reshape``/``flatten``, basic slicing, ``torch.maximum``/``minimum``).
+    ``view``/``reshape``/``flatten``, basic slicing, ``sum``/``mean`` over non-batch dimensions,
+    ``torch.maximum``/``minimum``).
     The lowering is exact; see the module documentation of :mod:`polyattr.models.torch_import`.
 
     Parameters

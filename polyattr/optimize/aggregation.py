@@ -8,7 +8,8 @@ Objectives:
 * ``"robust"``  -- Gamma = the sensitivity Gram matrix (E||phi(x + delta) - phi(x)||^2 of the mix);
 * ``"faith"``   -- Gamma = the infidelity Gram matrix of the *scale-normalised* attributions
   psi^i = beta_i phi^i, beta_i = Yeh's optimal scale of method i at x (infidelity is not scale
-  invariant: a method that is right up to a factor would otherwise lose);
+  invariant: a method that is right up to a factor would otherwise lose).  beta_i is a constant
+  factor fixed at x, so the sensitivity Gram matrix of the psi^i is B Gamma_sens B, B = diag(beta);
 * ``"opt"``     -- lam Gamma_sens / ||Gamma_sens||_F + (1 - lam) Gamma_infd / ||Gamma_infd||_F on the
   scale-normalised attributions (the Frobenius norms are rounded to doubles and then used as exact
   constants, so the combined matrix stays rational in exact mode).
@@ -83,12 +84,17 @@ class AggregationResult:
         ``sensitivity_avg``, ``infidelity`` (of the aggregated attributions, i.e. scale-normalised
         when ``scaled``) and ``objective`` (gram_ii), each the mean over the batch.
     after : dict {metric: value}
-        The same metrics of the aggregate: w^T Gamma_c w for each criterion c.
+        The same metrics of the aggregate: w^T Gamma_c w for each criterion c (a Fraction when
+        Gamma_c and the certified weights are exact).
     baselines : dict {"AGG_mean": {...}, "AGG_var": {...}}
     certified : bool
         cvxpy's optimum agrees with the exact KKT optimum (see ``certification.reason``).
     exact : bool
         Every Gram matrix was exact (rationals).
+    error_bound : float
+        Bound on |optimum of the true criterion - optimum of ``gram``|: the largest entry of the
+        Gram matrix's own bound (rounding, or a confidence half-width where a metric sampled),
+        since |w^T E w| <= max |E_ij| on the simplex; 0 when exact.
     """
 
     objective: str
@@ -112,6 +118,7 @@ class AggregationResult:
     radius: object
     per_point: list = field(default_factory=list)
     grams: dict = field(default_factory=dict, repr=False)  # criterion -> mean Gram over the batch
+    error_bound: float = 0.0
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -132,6 +139,7 @@ class AggregationResult:
             "certified": bool(self.certified),
             "certificate": None if self.certification is None else self.certification.reason,
             "exact": bool(self.exact),
+            "error_bound": self.error_bound,
             "scaled": bool(self.scaled),
             "lam": self.lam,
             "seconds": self.seconds,
@@ -139,6 +147,8 @@ class AggregationResult:
 
 
 def _encode(v):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
     if isinstance(v, Fraction):
         return f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
     return float(v)
@@ -179,7 +189,7 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
     if objective not in OBJECTIVES:
         raise PolyattrError(f"objective: expected one of {', '.join(OBJECTIVES)}, got {objective!r}")
     try:
-        lam_q = Fraction(lam) if not isinstance(lam, str) else Fraction(lam)
+        lam_q = Fraction(lam)
     except (TypeError, ValueError, ZeroDivisionError):
         raise PolyattrError(f"lam: expected a number in [0, 1], got {lam!r}") from None
     if not 0 <= lam_q <= 1:
@@ -195,6 +205,7 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
     need_sens = objective in ("robust", "opt")
 
     per_point_grams = {"sensitivity": [], "infidelity": []}
+    bounds = {"sensitivity": [], "infidelity": []}  # entrywise |computed - true Gamma| (or half-widths)
     attributions, scales, forms, all_exact = [], [], [], True
     for x in points:
         infd = metric_gram(model, x, calls, "infidelity", radius, baseline=baseline, domain=domain, output=output,
@@ -205,15 +216,19 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
         if scaled:
             betas = [form.optimal_scale(p)[0] for p in phis]
             phis = [b * p for b, p in zip(betas, phis)]
-            G_infd = form.gram(phis)[0]
+            G_infd, bound_infd = form.gram(phis)
         else:
-            G_infd = infd.matrix
+            G_infd, bound_infd = infd.matrix, infd.bound
         all_exact &= bool(infd.exact)
         # sensitivity is reported before/after for every objective; it is optimised by robust and opt
         s = metric_gram(model, x, calls, "sensitivity", radius, baseline=baseline, domain=domain, output=output,
                         exact=exact, n_samples=n_samples, rng=rng)
         B = np.diag(np.asarray(betas, dtype=object))
         sens = (B @ s.matrix @ B) if scaled else s.matrix
+        absb = np.abs(np.array([float(b) for b in betas]))
+        bound_sens = np.outer(absb, absb) * np.asarray(s.bound, float) if scaled else np.asarray(s.bound, float)
+        bounds["sensitivity"].append(bound_sens)
+        bounds["infidelity"].append(np.asarray(bound_infd, float))
         sens_exact = bool(s.exact) and bool(infd.exact or not scaled)
         if need_sens:
             all_exact &= sens_exact
@@ -227,6 +242,9 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
     objective_grams = [_objective_gram(objective, lam_q, s, i)
                        for s, i in zip(per_point_grams["sensitivity"], per_point_grams["infidelity"])]
     G = _objective_gram(objective, lam_q, grams["sensitivity"], grams["infidelity"])
+    # |min_w w^T (G + E) w - min_w w^T G w| <= max_w |w^T E w| <= max_ij |E_ij| on the simplex
+    mean_bound = {c: np.mean(bounds[c], axis=0) for c in bounds}
+    error_bound = float(np.max(_objective_bound(objective, lam_q, grams, mean_bound)))
     solution = solve_on_simplex(G, solver=solver)
     certification = None
     if certify and K <= MAX_CERTIFIED_METHODS:
@@ -255,9 +273,10 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
     for i, label in enumerate(labels):
         before[label] = {"sensitivity_avg": grams["sensitivity"][i][i], "infidelity": grams["infidelity"][i][i],
                          "objective": G[i][i]}
-    after = _metrics_of(w, grams, G)
-    uniform = np.full(K, 1.0 / K)
-    baselines = {"AGG_mean": dict(_metrics_of(uniform, grams, G), weights=[float(v) for v in uniform])}
+    # with the exact optimal weights, criteria whose Gram matrix is exact are reported exactly
+    after = _metrics_of(certification.certificate.weights if certified and certification.shift == 0 else w, grams, G)
+    uniform = [Fraction(1, K)] * K
+    baselines = {"AGG_mean": dict(_metrics_of(uniform, grams, G), weights=[1.0 / K] * K)}
     if K >= 2:
         var = [_agg_var(np.array(phis_float[n])) for n in range(len(points))]
         infd_var = [float(forms[n].value(var[n])[0]) for n in range(len(points))]
@@ -273,7 +292,7 @@ def aggregate(model, X, methods, objective: str = "robust", lam=0.5, radius=None
         value=float(_quad(w, G)), attribution=aggregated[0] if np.ndim(X) == 1 else aggregated,
         attributions=phis_float, scales=np.array([[float(b) for b in row] for row in scales]), scaled=scaled,
         before=before, after=after, baselines=baselines, certified=certified, certification=certification,
-        exact=all_exact, lam=float(lam_q), radius=radius, per_point=per_point, grams=grams,
+        exact=all_exact, lam=float(lam_q), radius=radius, per_point=per_point, grams=grams, error_bound=error_bound,
         seconds=time.perf_counter() - start)
 
 
@@ -332,8 +351,21 @@ def _objective_gram(objective, lam, sens, infd):
     return [[lam * sens[i][j] / a + (1 - lam) * infd[i][j] / b for j in range(K)] for i in range(K)]
 
 
+def _objective_bound(objective, lam, grams, bounds):
+    """Entrywise bound of the objective's Gram matrix from the criteria's bounds."""
+    if objective == "robust":
+        return bounds["sensitivity"]
+    if objective == "faith":
+        return bounds["infidelity"]
+    a, b = float(_frobenius(grams["sensitivity"])), float(_frobenius(grams["infidelity"]))
+    return float(lam) * bounds["sensitivity"] / a + (1 - float(lam)) * bounds["infidelity"] / b
+
+
 def _quad(w, G):
+    """w^T G w: exact (a Fraction) when both w and G are rational, else a float."""
     K = len(G)
+    if all(isinstance(v, Fraction) for v in w) and all(isinstance(v, Fraction) for row in G for v in row):
+        return sum((w[i] * G[i][j] * w[j] for i in range(K) for j in range(K)), start=Fraction(0))
     return sum(float(w[i]) * float(G[i][j]) * float(w[j]) for i in range(K) for j in range(K))
 
 

@@ -115,51 +115,29 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from polyattr.attribution.registry import AXIOMS, get_method, method_specs
+from polyattr.attribution.registry import AXIOMS, SpecView, get_method, method_specs
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box
 from polyattr.models.io import random_network
 from polyattr.models.relu import ReLUNetwork, evaluation_error_bound
+from polyattr.numerics import UNIT_ROUNDOFF as _U
 
 
 SAFETY = 4.0
 FLOOR_ULPS = 256
-_U = 2.0**-53
 
-
-
-class _SpecView(Mapping):
-    """A read-only {method: value} view of one field of the registered method specs (read live)."""
-
-    def __init__(self, read: Callable, include: Callable = lambda spec: True):
-        self._read, self._include = read, include
-
-    def _specs(self):
-        from polyattr.attribution.registry import method_specs
-
-        return {s.name: s for s in method_specs() if self._include(s)}
-
-    def __getitem__(self, name):
-        spec = self._specs()[name]
-        return self._read(spec)
-
-    def __iter__(self):
-        return iter(self._specs())
-
-    def __len__(self) -> int:
-        return len(self._specs())
 
 
 #: What the theory predicts: method -> {axiom: True (holds on every network), False (fails on
 #: generic networks), None (not applicable / depends on an option)}.  Read from each method's
 #: spec (``MethodSpec.axioms``, registered next to the method); derivations in the module docstring.
-PREDICTIONS: Mapping[str, dict] = _SpecView(lambda spec: dict(spec.axioms), lambda spec: bool(spec.axioms))
+PREDICTIONS: Mapping[str, dict] = SpecView(lambda spec: dict(spec.axioms), lambda spec: bool(spec.axioms))
 
 #: The reference each method's scores are compared with in the completeness check
 #: (``MethodSpec.completeness``): "baseline" f(x) - f(x'); "uniform_mean" f(x) - E_U f (U uniform on
 #: the domain); "background_mean" f(x) - mean of f over the method's points option; "output" f(x);
 #: "lower_corner" f(x) - f(lower).
-COMPLETENESS_REFERENCE: Mapping[str, str] = _SpecView(lambda spec: spec.completeness)
+COMPLETENESS_REFERENCE: Mapping[str, str] = SpecView(lambda spec: spec.completeness)
 
 _REFERENCE_TEXT = {
     "baseline": "f(x) - f(x')",

@@ -388,6 +388,7 @@ def test_training_mode_is_accepted_when_it_changes_nothing():
 def test_input_shape_is_inferred_for_a_leading_linear():
     module = _randomise(nn.Sequential(nn.Flatten(), nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), np.random.default_rng(0))
     assert from_torch(module).n_inputs == 3
+    assert from_torch(nn.Linear(5, 2)).n_inputs == 5
     with pytest.raises(PolyattrError, match="input_shape"):
         from_torch(nn.Sequential(nn.Conv2d(1, 1, 3)))
 

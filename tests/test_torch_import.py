@@ -581,3 +581,14 @@ def test_random_stacks_of_supported_layers_match_torch():
     for _ in range(15):
         module, shape = _random_stack(rng)
         _check_module(module, shape, rng, n=32)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_weights_of_every_float_dtype_convert_exactly(dtype):
+    module = _randomise(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), np.random.default_rng(13))
+    module = module.to(getattr(torch, dtype))
+    net = from_torch(module, exact=True)
+    for layer, W, b in ((module[0], net.weights[0], net.biases[0]), (module[2], net.weights[1], net.biases[1])):
+        want_W = [Fraction(v) for v in layer.weight.detach().double().numpy().ravel().tolist()]
+        want_b = [Fraction(v) for v in layer.bias.detach().double().numpy().tolist()]
+        assert list(W.ravel()) == want_W and list(b) == want_b

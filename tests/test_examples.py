@@ -40,6 +40,20 @@ def test_custom_measure(tmp_path):
     assert "all notebook cases reproduced exactly" in out
 
 
+def test_symbolic_pdp(tmp_path):
+    out = run_example("symbolic_pdp.py", tmp_path, "--samples", "500")
+    assert (tmp_path / "symbolic_pdp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "polynomial pieces" in out and "\\begin{cases}" in out
+    assert "inside the 5-sigma band" in out
+
+
+def test_radius_sweep(tmp_path):
+    out = run_example("radius_sweep.py", tmp_path, "--over", "0.05,0.2")
+    assert (tmp_path / "radius_sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    checks = [line for line in out.splitlines() if "direct exact evaluation equal" in line]
+    assert len(checks) == 3 and all(line.endswith("True") for line in checks)
+
+
 def test_aggregate_example(tmp_path):
     out = run_example("aggregate.py", tmp_path)
     for objective in ("robust", "faith", "opt"):

@@ -219,3 +219,23 @@ def test_no_method_name_keys_outside_the_specs():
             if re.search(pattern, text):
                 offenders.append((rel, name))
     assert not offenders, offenders
+
+
+def test_methods_json_lists_every_builtin_method_with_its_options(capsys):
+    from polyattr.attribution.api import available_methods
+
+    assert main(["methods", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_name = {m["name"]: m for m in doc["methods"]}
+    assert sorted(by_name) == available_methods()
+    assert {"gradient", "ig", "shapley_uniform", "lime_uniform", "epsilon_lrp", "measure"} <= set(by_name)
+    for m in doc["methods"]:
+        assert set(m) == {"name", "exact", "needs_baseline", "options", "doc"} and m["doc"]
+        for o in m["options"]:
+            assert set(o) == {"name", "type", "default", "help"} and o["help"]
+    options = {m["name"]: {o["name"]: o["default"] for o in m["options"]} for m in doc["methods"]}
+    # the radius default is the decimal 1/10 (exactly 1/10 in exact mode), written "p/q" like exact values
+    assert options["smoothgrad_uniform"] == {"radius": "1/10"} and options["epsilon_lrp"] == {"epsilon": 1e-6}
+    assert options["expected_gradients_uniform"] == {"samples": 256, "rng": None}
+    assert by_name["ig"]["needs_baseline"] and not by_name["pdp"]["needs_baseline"]
+    assert not by_name["expected_gradients_uniform"]["exact"] and by_name["shapley"]["exact"]

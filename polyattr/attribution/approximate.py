@@ -422,6 +422,8 @@ def measure_distribution(measure, domain=None) -> DistributionFunction:
         if not isinstance(piece, DensityPiece):  # pragma: no cover - Measure validates its pieces
             raise PolyattrError(f"measure: unsupported piece {type(piece).__name__}")
         dom, scale = piece.domain, float(piece.density_scale())
+        if getattr(piece, "polynomial", None) is not None:
+            raise PolyattrError("measure: the sampled reference covers per-coordinate (product) polynomial densities only")
         polys = piece.polynomials or {}
         factors = []  # per input coordinate: callable a -> factor
         if isinstance(dom, (Box, AffineSlice)):

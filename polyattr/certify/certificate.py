@@ -138,7 +138,7 @@ def measure_trace(integ, family) -> tuple[dict, list]:
         entry = by_id[pid]
         piece = entry["piece"]
         if "regions" in entry:
-            if piece.polynomials is not None:
+            if piece.polynomials is not None or getattr(piece, "polynomial", None) is not None:
                 raise PolyattrError("certificate: pieces with polynomial densities are not supported yet (uniform only)")
             regions, m0, m1, W, b = entry["regions"], entry["m0"], entry["m1"], entry["W"], entry["b"]
             contributions = [sum((Fraction(W[i, j]) * m1[i, j] for j in range(W.shape[1])), start=Fraction(0))

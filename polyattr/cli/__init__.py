@@ -100,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules():
     """The modules of this package that add subcommands, each through ``register(subparsers)``."""
-    from polyattr.cli import aggregate, attribute, evaluate, methods, theory, verify
+    from polyattr.cli import aggregate, attribute, evaluate, methods, symbolic, theory, verify
 
-    return (attribute, methods, verify, theory, evaluate, aggregate)
+    return (attribute, methods, verify, theory, evaluate, aggregate, symbolic)
 
 
 def _join_negative_vectors(argv: list[str]) -> list[str]:

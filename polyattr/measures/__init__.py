@@ -5,7 +5,7 @@ The measure types are exported here, so user code imports them from the package
 works; :mod:`polyattr.measures.core` holds their implementation.
 """
 
-from polyattr.measures.core import (
+from polyattr.measures.core import (  # noqa: I001 - the symbolic density below imports core
     DensityPiece,
     Dirac,
     Discrete,
@@ -16,7 +16,9 @@ from polyattr.measures.core import (
     ProductDensity,
     TruncatedGaussian,
     Uniform,
+    PolynomialDensity,
 )
+from polyattr.measures.symbolic_density import SymbolicDensity
 
 __all__ = ["Measure", "PointPiece", "DensityPiece", "Dirac", "Discrete", "Empirical", "Uniform", "Lebesgue",
-           "ProductDensity", "TruncatedGaussian"]
+           "ProductDensity", "TruncatedGaussian", "PolynomialDensity", "SymbolicDensity"]

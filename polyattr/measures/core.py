@@ -127,9 +127,13 @@ class DensityPiece:
         Per-coordinate polynomial densities c_0 + c_1 u + c_2 u^2 + ... (exact rationals); the
         density is their product over the listed coordinates (unlisted ones: constant 1), *not*
         renormalised: ``mass`` multiplies it.  Only on boxes and slices of boxes.
+    polynomial : mapping {exponent tuple (length k): coefficient}, optional
+        A general polynomial density in the k reduced coordinates (instead of ``polynomials``),
+        also *not* renormalised.  Only on boxes and slices of boxes.
     """
 
-    def __init__(self, domain, mass=1.0, polynomials: Mapping[int, Sequence] | None = None):
+    def __init__(self, domain, mass=1.0, polynomials: Mapping[int, Sequence] | None = None,
+                 polynomial: Mapping[tuple, object] | None = None):
         if not isinstance(domain, (Box, Polytope, AffineSlice, Segment)):
             raise PolyattrError(f"domain: expected a Box, Polytope, AffineSlice or Segment, got {type(domain).__name__}")
         self.domain = domain
@@ -153,7 +157,16 @@ class DensityPiece:
                 except (TypeError, ValueError, ZeroDivisionError):
                     raise PolyattrError(f"polynomials: coefficients of coordinate {i} must be numbers") from None
             self.polynomials = polys
-        self.key = (domain_key(domain), self.mass, None if self.polynomials is None else tuple(sorted(self.polynomials.items())))
+        self.polynomial = None
+        if polynomial is not None:
+            if polynomials:
+                raise PolyattrError("polynomial: give either polynomials (per coordinate) or polynomial, not both")
+            if self.reduction.inner is None or not isinstance(self.reduction.inner, Box):
+                raise PolyattrError("polynomial: polynomial densities need a box (or a slice of a box) as support")
+            self.polynomial = _check_polynomial(polynomial, self.reduction.inner.dim)
+        self.key = (domain_key(domain), self.mass,
+                    None if self.polynomials is None else tuple(sorted(self.polynomials.items())),
+                    None if self.polynomial is None else tuple(sorted(self.polynomial.items())))
 
     @property
     def ambient_dim(self) -> int:
@@ -165,6 +178,17 @@ class DensityPiece:
 
     @property
     def total_mass(self):
+        if self.polynomial is not None:
+            inner = self.reduction.inner
+            total = Fraction(0)
+            for alpha, c in self.polynomial.items():
+                term = c
+                for i, a in enumerate(alpha):
+                    lo, hi = to_fraction(inner.lower[i]), to_fraction(inner.upper[i])
+                    term *= (hi ** (a + 1) - lo ** (a + 1)) / (a + 1)
+                total += term
+            total *= to_fraction(self.mass) / to_fraction(self.domain.volume)
+            return total if self.exact else float(total)
         if self.polynomials is None:
             return self.mass
         inner = self.reduction.inner
@@ -189,19 +213,37 @@ class DensityPiece:
         ``regions`` is the RegionSet of the model on this piece's support (same reduction).
         Returns m0 (n,), m1 (n, d) and M2 (n, d, d) or None.
         """
-        if self.polynomials is None:
+        if self.polynomials is None and self.polynomial is None:
             m0u, m1u, M2u = regions.moments(order=order)
         else:
-            m0u, m1u, M2u = _polynomial_region_moments(regions, self.polynomials, order, self.exact)
+            m0u, m1u, M2u = _polynomial_region_moments(regions, self.polynomials, order, self.exact, self.polynomial)
         scale = self.density_scale()
         return lift_moments(self.reduction, scale * m0u, scale * m1u, None if M2u is None else scale * M2u)
 
     def __repr__(self) -> str:
-        kind = "Uniform" if self.polynomials is None else "PolynomialDensity"
+        kind = "Uniform" if self.polynomials is None and self.polynomial is None else "PolynomialDensity"
         return f"{kind}({self.domain!r}, mass={self.mass})"
 
 
 Piece = PointPiece | DensityPiece
+
+
+def _check_polynomial(polynomial, k: int) -> dict:
+    """A polynomial dict {exponent tuple (length k): rational coefficient}, validated."""
+    if not isinstance(polynomial, Mapping):
+        raise PolyattrError(f"polynomial: expected a dict {{exponent tuple: coefficient}}, got {type(polynomial).__name__}")
+    out = {}
+    for alpha, c in polynomial.items():
+        alpha = tuple(alpha) if isinstance(alpha, (tuple, list)) else None
+        if alpha is None or len(alpha) != k or not all(isinstance(a, (int, np.integer)) and a >= 0 for a in alpha):
+            raise PolyattrError(f"polynomial: expected exponent tuples of {k} non-negative ints, got {alpha!r}")
+        try:
+            c = to_fraction(c)
+        except (TypeError, ValueError, ZeroDivisionError):
+            raise PolyattrError(f"polynomial: coefficient of {alpha} must be a finite number, got {c!r}") from None
+        key = tuple(int(a) for a in alpha)
+        out[key] = out.get(key, Fraction(0)) + c
+    return {a: c for a, c in out.items() if c != 0} or {tuple([0] * k): Fraction(0)}
 
 
 def lift_moments(reduction, m0, m1u, M2u):
@@ -216,12 +258,46 @@ def lift_moments(reduction, m0, m1u, M2u):
     return m0, m1, M2
 
 
-def _polynomial_region_moments(regions, polynomials, order, exact):
-    """Moments of a product polynomial density on each region (reduced coordinates), by triangulation."""
-    from polyattr.geometry.vertices import polytope_triangulation
-    from polyattr.integrate.polynomial import integrate_polynomial_polytope
+def _polynomial_region_moments(regions, polynomials, order, exact, polynomial=None):
+    """Moments of a polynomial density on each region (reduced coordinates).
+
+    The density is the product of the per-coordinate ``polynomials`` (or a general multivariate
+    ``polynomial`` dict).  Every region is triangulated and all moments of all regions come from one
+    vectorised pass of :func:`polyattr.integrate.polynomial.integrate_polynomials`.
+    """
+    from polyattr.integrate.polynomial import integrate_polynomials, multiply_polynomials
 
     k = regions.dim
+    density = dict(polynomial) if polynomial is not None else product_density(polynomials, k)
+    polys = [density]
+    if order >= 1:
+        for i in range(k):
+            e = [0] * k
+            e[i] = 1
+            polys.append(multiply_polynomials(density, {tuple(e): 1}))
+    pairs = [(i, j) for i in range(k) for j in range(i, k)] if order >= 2 else []
+    for i, j in pairs:
+        e = [0] * k
+        e[i] += 1
+        e[j] += 1
+        polys.append(multiply_polynomials(density, {tuple(e): 1}))
+    V, S, groups = region_triangulations(regions, exact)
+    values = integrate_polynomials(V, S, polys, exact, groups=groups, n_groups=len(regions))
+    n = len(regions)
+    m0 = values[:, 0]
+    m1 = values[:, 1:1 + k] if order >= 1 else np.zeros((n, k), dtype=values.dtype)
+    M2 = None
+    if order >= 2:
+        M2 = np.zeros((n, k, k), dtype=values.dtype)
+        for c, (i, j) in enumerate(pairs):
+            M2[:, i, j] = M2[:, j, i] = values[:, 1 + k + c]
+    return m0, m1, M2
+
+
+def product_density(polynomials, k: int) -> dict:
+    """The product of per-coordinate polynomials {i: [c0, c1, ...]} as a dict {exponent tuple: coefficient}."""
+    from polyattr.integrate.polynomial import multiply_polynomials
+
     density = {tuple([0] * k): Fraction(1)}
     for i, coeffs in polynomials.items():
         factor = {}
@@ -230,39 +306,39 @@ def _polynomial_region_moments(regions, polynomials, order, exact):
                 e = [0] * k
                 e[i] = p
                 factor[tuple(e)] = c
-        density = _poly_multiply(density, factor)
-    n = len(regions)
-    dtype = field_of(exact).dtype
-    m0 = np.zeros(n, dtype=dtype)
-    m1 = np.zeros((n, k), dtype=dtype)
-    M2 = np.zeros((n, k, k), dtype=dtype) if order >= 2 else None
-    for r in range(n):
-        A, b = regions.constraint_rows(r)
-        V, S = polytope_triangulation(A, b, exact=exact)
-        m0[r] = integrate_polynomial_polytope(V, S, density, exact=exact)
-        if order >= 1:
-            for i in range(k):
-                e = [0] * k
-                e[i] = 1
-                m1[r, i] = integrate_polynomial_polytope(V, S, _poly_multiply(density, {tuple(e): Fraction(1)}), exact=exact)
-        if order >= 2:
-            for i in range(k):
-                for j in range(i, k):
-                    e = [0] * k
-                    e[i] += 1
-                    e[j] += 1
-                    val = integrate_polynomial_polytope(V, S, _poly_multiply(density, {tuple(e): Fraction(1)}), exact=exact)
-                    M2[r, i, j] = M2[r, j, i] = val
-    return m0, m1, M2
+        density = multiply_polynomials(density, factor)
+    return density
 
 
-def _poly_multiply(p, q):
-    out = {}
-    for ea, ca in p.items():
-        for eb, cb in q.items():
-            e = tuple(x + y for x, y in zip(ea, eb))
-            out[e] = out.get(e, 0) + ca * cb
-    return out
+def region_triangulations(regions, exact: bool):
+    """All regions' triangulations stacked: vertices (n, k), simplices (m, k+1), region of each simplex.
+
+    Exact region sets carry their rational triangulations; float ones are triangulated from their
+    vertex-facet incidences (pulling triangulation), as for second moments.
+    """
+    k = regions.dim
+    all_vertices, all_simplices, groups, offset = [], [], [], 0
+    for r in range(len(regions)):
+        if hasattr(regions, "regions"):  # exactly confirmed regions
+            V, S = regions.vertices(r), np.asarray(regions.simplices(r), dtype=np.int64)
+            if not exact:
+                V = np.asarray(V, dtype=float)
+        else:
+            from polyattr.geometry.vertices import facets_from_incidence
+            from polyattr.integrate.triangulate import pulling_triangulation
+
+            V, incidence = regions.vertices(r)
+            V = np.asarray(V, float)
+            facets = [f for _, f in facets_from_incidence(V, incidence, k)]
+            S = np.asarray(pulling_triangulation(V, facets), dtype=np.int64)
+        all_vertices.append(np.asarray(V, dtype=object if exact else float).reshape(-1, k))
+        all_simplices.append(S.reshape(-1, k + 1) + offset)
+        groups.append(np.full(len(S), r, dtype=np.int64))
+        offset += len(V)
+    if not all_vertices:
+        return (np.zeros((0, k), dtype=object if exact else float), np.zeros((0, k + 1), dtype=np.int64),
+                np.zeros(0, dtype=np.int64))
+    return np.vstack(all_vertices), np.vstack(all_simplices), np.concatenate(groups)
 
 
 # -------------------------------------------------------------------------------- constructors
@@ -297,6 +373,13 @@ def Uniform(domain, mass=1.0) -> Measure:
 def Lebesgue(domain) -> Measure:
     """Lebesgue measure on ``domain`` (its k-dimensional volume as total mass; on a segment: length in t)."""
     return Uniform(domain, mass=domain.volume)
+
+
+def PolynomialDensity(domain, polynomial: Mapping[tuple, object]) -> Measure:
+    """The measure with density ``polynomial`` (dict {exponent tuple: coefficient}, in the domain's
+    reduced coordinates; on a box: the coordinates themselves) with respect to Lebesgue measure."""
+    piece = DensityPiece(domain, mass=domain.volume, polynomial=polynomial)
+    return Measure([(Fraction(1) if piece.exact else 1.0, piece)])
 
 
 def ProductDensity(box: Box, factors: Mapping[int, object]) -> Measure:

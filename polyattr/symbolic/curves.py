@@ -31,6 +31,7 @@ import sympy
 
 from polyattr.attribution.api import attribute
 from polyattr.attribution.integrals import Integrator
+from polyattr.attribution.registry import get_method
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain
 from polyattr.numbers import to_fraction
@@ -287,7 +288,6 @@ def curve(model, x, method: str, vary, over, output: int | None = None, baseline
 
 
 def _make_plan(model, x, method, kind, which, over, output, baseline, box, options) -> _Plan:
-    from polyattr.attribution import measure_methods as mm
     from polyattr.measures.core import Dirac, Uniform
 
     d = model.n_inputs
@@ -315,7 +315,7 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
         else:
             raise PolyattrError(f"vary: {method} has no numeric option {which!r} to vary; "
                                 f"it can vary {', '.join(allowed)}")
-    needs_baseline = method in ("ig", "occlusion", "shapley")
+    needs_baseline = get_method(method).needs_baseline
     if baseline is None and needs_baseline:
         baseline = np.zeros(d)
     base = _exact_vector(baseline, "baseline", d) if baseline is not None else None
@@ -392,15 +392,8 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
         extra = symbol ** 2 if (method == "lime_uniform" and kind == "option") else sympy.Integer(1)
         degree = d if method == "smoothgrad_uniform" else d + 2
         return _Plan(symbol, evaluate, d, family_at=family_at, degree=degree, extra_multiplier=extra)
-    builders = {
-        "occlusion": lambda t: mm.occlusion_measures(x_at(t), base_at(t), exact=True),
-        "shapley": lambda t: mm.shapley_measures(x_at(t), base_at(t), exact=True),
-        "shapley_uniform": lambda t: mm.shapley_uniform_measures(x_at(t), box),
-        "pdp": lambda t: mm.pdp_measures(x_at(t), box),
-        "ice": lambda t: mm.ice_measures(x_at(t), box),
-        "fafp_local": lambda t: mm.fafp_local_measures(x_at(t), box),
-    }
-    return _Plan(symbol, evaluate, d, family_at=builders[method])
+    family = get_method(method).family  # the method's measures mu_{j,x}, from its spec
+    return _Plan(symbol, evaluate, d, family_at=lambda t: family(x_at(t), base_at(t), box, {}))
 
 
 # ------------------------------------------------------------------------------- recovery

@@ -51,6 +51,8 @@ def test_exact_batch_equals_single_calls_exactly(method):
     X = [[Fraction(1, 5), Fraction(7, 10)], [Fraction(3, 4), Fraction(1, 3)], [Fraction(1, 2), Fraction(9, 10)]]
     clear_cache()
     batch = attribute(net, X, method, exact=True)
+    if method in ("ice", "shapley_uniform", "pdp", "fafp_global"):  # every support is a line or the box
+        assert batch.info["enumerations"] == 1, batch.info
     clear_cache()  # the single calls enumerate and confirm their own supports
     for i, x in enumerate(X):
         single = attribute(net, x, method, exact=True)

@@ -243,3 +243,30 @@ def test_issue_examples():
     clear_cache()
     exact = exact_region_set(net, Box([-1e20, -1e20], [1e20, 1e20], exact=True))
     assert len(exact) == 37 and exact.total_volume == Fraction(4 * 10**40)
+
+
+def test_small_biases_on_a_unit_box_stay_in_floats():
+    """The float-resolution check is relative to the box: hyperplanes 1e-9 from the origin, on a
+    box away from it (where their pairwise intersections are not), are resolved by floats (no
+    exact fallback), and the float partition matches the exact one."""
+    from polyattr import random_network
+
+    net = random_network([2, 6, 1], rng=np.random.default_rng(5))
+    net = ReLUNetwork([net.weights[0], net.weights[1]], [np.full(6, 1e-9), net.biases[1]])
+    lower, upper = np.array([-1.5, 0.5]), np.array([1.5, 1.5])
+    for backend in ("split", "lp"):
+        regions = enumerate_regions(net, (lower, upper), backend=backend)
+        assert regions.backend == backend and len(regions) > 3
+    check_case(net, lower, upper)
+
+
+def test_undecided_runs_beyond_the_exact_budget_are_refused(monkeypatch):
+    """Never a wrong count: a run that floats cannot decide and that is too large to re-decide
+    exactly is refused with one clear error."""
+    import polyattr.geometry.regions as regions_module
+    from polyattr import PolyattrError, random_network
+
+    monkeypatch.setattr(regions_module, "_EXACT_FALLBACK_LIMIT", 5)
+    net = random_network([2, 8, 1], rng=np.random.default_rng(1))
+    with pytest.raises(PolyattrError, match="float64 cannot decide"):
+        enumerate_regions(net, ([-1e20, -1e20], [1e20, 1e20]), backend="split")

@@ -84,6 +84,10 @@ def test_sensitivity_of_gradient_on_affine_model_is_zero_and_gxi_closed_form():
     expect = float(r) * np.linalg.norm(w)
     m = res.maximum(1)
     assert abs(m.value - expect) <= m.error_bound + 1e-15 and m.kind == "deterministic"
+    # Captum's normalisation divides by ||phi(x)|| = ||w * x||
+    rel = sensitivity(net, x, ["gradient_x_input"], r, exact=True, relative=True).maximum(0)
+    expect_rel = expect / np.linalg.norm(np.array(w) * np.array([float(v) for v in x]))
+    assert abs(rel.value - expect_rel) <= rel.error_bound + 1e-15 and rel.info["relative"]
 
 
 # ------------------------------------------------------------------------------- Monte Carlo

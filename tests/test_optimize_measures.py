@@ -161,3 +161,21 @@ def test_bad_objectives_raise():
         optimal_centres(linear_model([1.0, 2.0], 0.0), RecallAtK((0,), 3))
     with pytest.raises(PolyattrError, match="x"):
         optimal_centres(linear_model([1.0, 2.0], 0.0), RecallAtK((0,), 1), supports="line")
+
+
+def test_atomic_qp_reaches_the_clipped_target():
+    from polyattr.optimize.objectives import QuadraticMetric
+
+    model = polyattr.random_network([3, 8, 8, 1], rng=9)
+    x = X[:3]
+    target = np.array([0.2, -5.0, 5.0])  # inside, below and above the attainable intervals (likely)
+    weights = np.array([1.0, 2.0, 0.5])
+    Q = np.diag(weights)
+    objective = QuadraticMetric(tuple(map(tuple, Q)), tuple(-2 * weights * target), float(weights @ target**2))
+    res = optimal_atomic_measures(model, objective, x=x, supports="line")
+    # separable: each phi_j is the target clipped to the attainable interval [min f, max f] on its line
+    expected = np.clip(target, res.intervals[:, 0], res.intervals[:, 1])
+    np.testing.assert_allclose(res.attribution, expected, atol=1e-6)
+    assert res.value == pytest.approx(-float(weights @ (expected - target) ** 2), rel=1e-7)
+    values = polyattr.attribute(model, x, "measure", measures=res.family).values
+    np.testing.assert_allclose(values, res.attribution, atol=1e-9)

@@ -204,9 +204,11 @@ def test_no_method_name_keys_outside_the_specs():
     root = pathlib.Path(polyattr.__file__).parent
     names = [s.name for s in method_specs()]
     # the method modules hold the specs; the verifier keeps its own table on purpose (independence);
-    # theorem21's ``method`` is its own choice of rule (ig | shapley) on smooth models, not a registry name
+    # theorem21's ``method`` is its own choice of rule (ig | shapley) on smooth models, not a registry name;
+    # the polynomial model's closed forms are sympy rules per method (they cannot live in the
+    # attribution layer's specs); symbolic curves read everything from the specs
     allowed = {"attribution/gradient_methods.py", "attribution/measure_methods.py", "attribution/propagation.py",
-               "certify/verify.py", "theory/theorem21.py"}
+               "certify/verify.py", "theory/theorem21.py", "symbolic/polynomial_model.py"}
     offenders = []
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()
@@ -219,3 +221,23 @@ def test_no_method_name_keys_outside_the_specs():
             if re.search(pattern, text):
                 offenders.append((rel, name))
     assert not offenders, offenders
+
+
+def test_methods_json_lists_every_builtin_method_with_its_options(capsys):
+    from polyattr.attribution.api import available_methods
+
+    assert main(["methods", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_name = {m["name"]: m for m in doc["methods"]}
+    assert sorted(by_name) == available_methods()
+    assert {"gradient", "ig", "shapley_uniform", "lime_uniform", "epsilon_lrp", "measure"} <= set(by_name)
+    for m in doc["methods"]:
+        assert set(m) == {"name", "exact", "needs_baseline", "options", "doc"} and m["doc"]
+        for o in m["options"]:
+            assert set(o) == {"name", "type", "default", "help"} and o["help"]
+    options = {m["name"]: {o["name"]: o["default"] for o in m["options"]} for m in doc["methods"]}
+    # the radius default is the decimal 1/10 (exactly 1/10 in exact mode), written "p/q" like exact values
+    assert options["smoothgrad_uniform"] == {"radius": "1/10"} and options["epsilon_lrp"] == {"epsilon": 1e-6}
+    assert options["expected_gradients_uniform"] == {"samples": 256, "rng": None}
+    assert by_name["ig"]["needs_baseline"] and not by_name["pdp"]["needs_baseline"]
+    assert not by_name["expected_gradients_uniform"]["exact"] and by_name["shapley"]["exact"]

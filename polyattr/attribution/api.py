@@ -1,9 +1,11 @@
 """``attribute(model, x, method, ...)``: input validation at the boundary, then dispatch to a method.
 
 A method is a function ``method(ctx) -> MethodResult`` described by a
-:class:`~polyattr.attribution.registry.MethodSpec` registered next to it.  Measure methods build a family of measures mu_{j,x} (one per feature)
-and integrate the model against each; gradient and propagation methods use exact rules over the
-regions they cross.
+:class:`~polyattr.attribution.registry.MethodSpec` registered next to it.  Its options are checked
+against the spec before anything is computed.  Measure methods build a family of measures mu_{j,x}
+(one per feature) and integrate the model against each; gradient and propagation methods use exact
+rules over the regions they cross.  A batch X (n, d) runs the method row by row with one
+:class:`~polyattr.attribution.integrals.Integrator`, so the rows share every partition they need.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ ICE; for d = 2 the partial-dependence slices; for any d the interventional-Shapl
 free coordinate); :func:`cut_regions` builds each from the stored partition:
 
 1. candidates: the regions whose bounding box (from the split backend's vertices) meets the line;
-2. one vectorised pass: the model restricted to the line gives each candidate pattern's sign
-   conditions a t <= c (``pattern_constraints_many``), hence its interval directly (no LP);
+2. one vectorised pass: each candidate pattern's sign conditions G z <= h (the model's
+   ``pattern_constraints_many``, computed once for the whole partition) restricted to the line
+   z0 + t e read a t <= c, hence its interval directly (no LP);
 3. check: the intervals' lengths must add up to the line's (relative gap below ``tolerance``).
    When the line lies inside a neuron's hyperplane both neighbouring regions yield the same piece
    and the sum doubles: :func:`cut_regions` then returns None and the caller enumerates the line.
@@ -56,6 +57,17 @@ def _bounding_boxes(box_regions: RegionSet):
     return box_regions.bounding_boxes  # cached on the region set
 
 
+def _sign_conditions(box_regions: RegionSet):
+    """Every region's pattern constraints G z <= h in input coordinates, (n, n_neurons, d) and (n, n_neurons)."""
+    cached = box_regions.__dict__.get("_cut_sign_conditions")
+    if cached is None:
+        net = box_regions.model.to_float()
+        G, h = net.pattern_constraints_many(box_regions.patterns)
+        cached = (np.asarray(G, float), np.asarray(h, float))
+        object.__setattr__(box_regions, "_cut_sign_conditions", cached)
+    return cached
+
+
 def _candidates(box_regions: RegionSet, domain) -> np.ndarray:
     n = len(box_regions)
     boxes = _bounding_boxes(box_regions)
@@ -90,10 +102,12 @@ def cut_regions(box_regions: RegionSet, domain, tolerance: float = DEFAULT_TOLER
     t_lo, t_hi = float(red.inner.lower[0]), float(red.inner.upper[0])
     candidates = _candidates(box_regions, domain)
     patterns = box_regions.patterns[candidates]
-    # the model restricted to the line t -> z0 + t e: each candidate's sign conditions, a t <= c
-    line = box_regions.model.to_float().compose_affine(E[:, None], z0)
-    A, c = line.pattern_constraints_many(patterns)
-    a = A[:, :, 0]
+    # each candidate's sign conditions G z <= h (computed once for the whole partition) on the line
+    # z = z0 + t e: a t <= c with a = G e, c = h - G z0
+    G, h = _sign_conditions(box_regions)
+    G, h = G[candidates], h[candidates]
+    a = G @ E
+    c = h - G @ z0
     scale = np.abs(c) + np.abs(a) * max(abs(t_lo), abs(t_hi), 1.0)
     flat = np.abs(a) <= 1e-14 * np.maximum(scale, 1e-300)  # the unit is constant along the line
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -483,10 +483,16 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
         _store(key, out)
         return out
     if float_regions is None:
+        from polyattr.errors import RegionBudgetExceeded
         from polyattr.geometry.regions import enumerate_regions
 
-        float_regions = enumerate_regions(model.to_float(), float_domain(domain), check_estimate=False,
-                                          max_regions=max_regions, backend=backend, exact_fallback=False)
+        try:
+            float_regions = enumerate_regions(model.to_float(), float_domain(domain), check_estimate=False,
+                                              max_regions=max_regions, backend=backend, exact_fallback=False)
+        except RegionBudgetExceeded:
+            raise
+        except PolyattrError:
+            float_regions = ()  # floats broke down (e.g. a huge box): the exact traversal starts from scratch
     composed = model.compose_affine(red.embedding, red.offset)
     ctx = _ExactContext(composed, red)
     found: dict[bytes, ExactRegion] = {}

@@ -616,6 +616,9 @@ def _step_across(signs, inner_t, shift, scale, f_center, normal, step):
         if not _inside_inner(inner_t, beyond):
             return False
         pattern, on_plane = signs.pattern_at(shift + scale * beyond)
+        if not np.any(on_plane):
+            # no pre-activation is 0 there, so none vanishes identically: already canonical
+            return pattern
         canon, zero = signs.canonical(pattern)
         if not np.any(on_plane & ~zero):
             return canon

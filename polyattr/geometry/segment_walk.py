@@ -255,7 +255,9 @@ def _walk_kernel(Wf, WTf, bf, sizes, slopes, start, end, gammas, w_out):
             amax = 0.0
             for k in range(m):
                 amax = max(amax, abs(A[k, i]))
-            e_pre[i] += 4.0 * u * amax
+            # an interpolated value fl(A0 + fl(lam fl(A1 - A0))) with lam from three flops is within
+            # 2 amax (gamma_3 + 2u) + u amax <= 12 u amax of the affine value; 16 u for the bound's own rounding
+            e_pre[i] += 16.0 * u * amax
         # length of the set where some pre-activation is within its error bound of 0
         for k in range(m - 1):
             dt = T[k + 1] - T[k]

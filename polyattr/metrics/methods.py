@@ -76,5 +76,6 @@ def attribute_call(model, x, call: MethodCall, *, baseline=None, domain=None, ou
                    max_regions=None):
     """``polyattr.attribute`` for one MethodCall."""
     kwargs = {} if max_regions is None else {"max_regions": max_regions}
+    # metrics run many small batches (perturbed inputs): no progress bar per batch
     return attribute(model, x, call.name, baseline=baseline, domain=domain, output=output, exact=exact,
-                     **kwargs, **call.options)
+                     progress=False, **kwargs, **call.options)

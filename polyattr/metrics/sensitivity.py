@@ -185,7 +185,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
             value = math.sqrt(float(max_sq[i]))
             bound = 4 * _U * value
             if relative and norms[i] > 0:
-                value, bound = value / norms[i], 8 * _U * value / norms[i]
+                value, bound = _relative(value, bound, norms[i], 0.0, d)
             max_values.append(value)
             max_bounds.append(bound)
     else:
@@ -218,8 +218,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
             value = math.sqrt(float(max_sq[i]))
             bound = 2 * (float(np.linalg.norm(err[i])) + 4 * _U * value)
             if relative and norms[i] > 0:
-                value, bound = value / norms[i], bound / norms[i] * (1 + 1e-12) + value / norms[i] * (
-                    float(np.linalg.norm(np.full(d, phi_errors[i]))) / max(norms[i], 1e-300))
+                value, bound = _relative(value, bound, norms[i], np.sqrt(d) * phi_errors[i], d)
             max_values.append(value)
             max_bounds.append(bound)
     info = {"regions": n, "max_squared": max_sq, "argmax_region": [w[0] for w in argmax],
@@ -229,6 +228,17 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
         G = np.array([[float(v) for v in row] for row in G])
     return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "deterministic",
                              relative=relative, info=info)
+
+
+def _relative(value: float, bound: float, norm: float, norm_error: float, d: int):
+    """(value / norm, bound) for Captum's normalisation: the numerator's bound, the norm's own error
+    (``norm_error`` from the attribution plus the rounding of the float norm) to first order, and the
+    rounding of the division.  When the norm could be 0 the ratio is unbounded (inf)."""
+    norm_error = float(norm_error) + gamma(d + 2) * norm
+    if norm <= norm_error:
+        return value / norm, math.inf
+    ratio = value / norm
+    return ratio, bound / (norm - norm_error) + ratio * norm_error / (norm - norm_error) + 2 * _U * ratio
 
 
 def _gradient_error(model, output):
@@ -273,7 +283,7 @@ def _sampled_sensitivity(model, x, calls, law: UniformBox, d, n_samples, rng, re
         value = math.sqrt(float(sq[i, best[i]]))
         bound_i = float(np.sqrt(d) * err[i]) + 4 * _U * value
         if relative and norms[i] > 0:
-            value, bound_i = value / norms[i], bound_i / norms[i]
+            value, bound_i = _relative(value, bound_i, norms[i], np.sqrt(d) * err[i] / 2, d)
         max_values.append(value)
         max_bounds.append(bound_i)
     info = {"domain_enlarged": enlarged, "sigmas": CONFIDENCE_SIGMAS,

@@ -144,11 +144,12 @@ def inverse_sqrt(q: Fraction) -> Fraction:
 class LayerBuilder:
     """The layers built so far, the open layer, and the operations that move values between them."""
 
-    def __init__(self, n_inputs: int):
+    def __init__(self):
         self.hidden: list[tuple[list, list, list]] = []  # closed layers: (rows, consts, slopes)
         self.level = 0  # the base layer: 0 is the input, k the k-th closed hidden layer
-        self.base_size = n_inputs
         self._reset_open()
+        # the caller's live values by graph node, the position of each node's last reader and the
+        # current position: closing a layer carries across exactly the values still to be read
         self.env: dict = {}
         self.last_use: dict = {}
         self.position = 0
@@ -219,7 +220,6 @@ class LayerBuilder:
         keep = [self.lift(v) if isinstance(v, Value) and v.level == self.level else v for v in keep]
         self.hidden.append((self.open_rows, self.open_consts, self.open_slopes))
         self.level += 1
-        self.base_size = len(self.open_rows)
         self._reset_open()
         return keep
 

@@ -457,9 +457,15 @@ class ReLUNetwork:
         elif self.exact:
             Wp, bp = self._integer_local_maps(pats, None if output is None else self.check_output(output))
         else:
-            _, G, h = self._propagate(pats)
-            Wp = np.matmul(W_last, G)
-            bp = h @ W_last.T + b_last
+            # chunks keep the (K, width, d) intermediate maps to about 2^22 numbers
+            step = max(1, (1 << 22) // (max(self.hidden_sizes) * self.n_inputs))
+            Ws, bs = [], []
+            for lo in range(0, pats.shape[0], step):
+                _, G, h = self._propagate(pats[lo : lo + step])
+                Ws.append(np.matmul(W_last, G))
+                bs.append(h @ W_last.T + b_last)
+            Wp = np.concatenate(Ws) if Ws else np.zeros((0, W_last.shape[0], self.n_inputs))
+            bp = np.concatenate(bs) if bs else np.zeros((0, W_last.shape[0]))
         if output is not None:
             return Wp[:, 0, :], bp[:, 0]
         return Wp, bp

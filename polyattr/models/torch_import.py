@@ -200,7 +200,7 @@ class _Lowerer:
     def __init__(self, torch, module, nodes, input_shape, modules):
         self.torch, self.module, self.nodes, self.modules = torch, module, nodes, modules
         self.input_shape = input_shape
-        self.net = lw.LayerBuilder(lw.prod(input_shape))
+        self.net = lw.LayerBuilder()
         for i, node in enumerate(nodes):
             for arg in node.all_input_nodes:
                 self.net.last_use[arg] = i

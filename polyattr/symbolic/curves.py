@@ -31,6 +31,7 @@ import sympy
 
 from polyattr.attribution.api import attribute
 from polyattr.attribution.integrals import Integrator
+from polyattr.attribution.registry import get_method
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain
 from polyattr.numbers import to_fraction
@@ -314,7 +315,6 @@ def curve(model, x, method: str, vary, over, output: int | None = None, baseline
 
 
 def _make_plan(model, x, method, kind, which, over, output, baseline, box, options) -> _Plan:
-    from polyattr.attribution.registry import get_method
     from polyattr.measures.core import Dirac, Uniform
 
     d = model.n_inputs

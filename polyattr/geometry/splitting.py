@@ -85,6 +85,7 @@ import numpy as np
 from numba import njit
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.memory import check_allocation
 
 #: a value is "on the hyperplane" below ABS_TOL x (interval bound of the neuron over the box) ...
 ABS_TOL = 1e-11
@@ -1076,6 +1077,9 @@ def split_enumerate(
     if abs_tol.size == 0:
         abs_tol = np.zeros(1)
 
+    # the first cell holds the 2^d box corners (coordinates, incidence words, layer values), and the
+    # kernel's scratch cells can grow as large: refuse up front what the memory budget cannot hold
+    check_allocation(4.0 * 2**d * 8 * (d + nw + wmax + 1), f"splitting the {d}-dimensional box (2^{d} corners)")
     # the box as the first cell: corner bits choose lower/upper per coordinate
     corners = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
     sX = np.where(corners, up, lo).astype(np.float64)
@@ -1102,7 +1106,8 @@ def split_enumerate(
     o_cen = np.zeros((cap, d))
 
     limit = np.iinfo(np.int64).max if max_regions is None else int(max_regions) + 1
-    chunk = 20_000 if progress else 1_000_000  # return to Python now and then (progress, Ctrl-C)
+    # return to Python now and then: progress, Ctrl-C, and the memory budget of the growing arrays
+    chunk = 20_000 if progress else 100_000
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -1119,6 +1124,9 @@ def split_enumerate(
             )
             if bar is not None:
                 bar.update(int(state[_N_OUT]) - before)
+            held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen))
+            check_allocation(2 * held, f"the region enumeration ({int(state[_N_OUT])} regions so far, "
+                                       f"{int(state[_N_VOUT])} vertices)")
     finally:
         if bar is not None:
             bar.close()

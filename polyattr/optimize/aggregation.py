@@ -121,6 +121,10 @@ class AggregationResult:
     error_bound: float = 0.0
     seconds: float = 0.0
 
+    def to_dict(self) -> dict:
+        """Same as :meth:`to_json` (every result object of polyattr serialises with ``to_dict``)."""
+        return self.to_json()
+
     def to_json(self) -> dict:
         """The DESIGN.md contract of ``polyattr aggregate --json``."""
         single = self.attribution.ndim == 1

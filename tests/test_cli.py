@@ -164,3 +164,12 @@ def test_negative_vectors_need_no_equals_sign(tmp_path, capsys):
     assert out["domain_volume"] == pytest.approx(2 * 2.5)
     assert main(["attribute", str(model), "--x", "-0.5,0", "--lower", "-1,-1", "--method", "occlusion",
                  "--baseline", "-1,-1", "--json"]) == 0
+
+
+def test_version_flag(capsys):
+    import polyattr
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"polyattr {polyattr.__version__}"

@@ -41,6 +41,8 @@ def test_faith_value_is_the_infidelity_of_the_aggregate(model):
     assert res.value <= res.baselines["AGG_mean"]["objective"] + 1e-12
     # serialises under the same name as every other result object
     assert res.to_dict() == res.to_json()
+    # and prints as one line, not the Gram matrices and attributions
+    assert "\n" not in repr(res) and "gram" not in repr(res) and "faith" in repr(res)
 
 
 def test_robust_value_is_the_sensitivity_of_the_aggregate(model):

@@ -21,3 +21,11 @@ class MemoryBudgetExceeded(PolyattrError):
         super().__init__(message)
         self.needed = needed
         self.budget = budget
+
+
+class VolumeCostExceeded(PolyattrError):
+    """Region volumes in this dimension would take too long to compute (the face lattice is too large)."""
+
+    def __init__(self, message: str, dimension: int | None = None):
+        super().__init__(message)
+        self.dimension = dimension

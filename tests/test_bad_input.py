@@ -535,5 +535,8 @@ def test_high_dimensional_jobs_answer_or_refuse_under_4gb(files, argv):
             assert result["volume"] == pytest.approx(1.0, rel=1e-9)
         else:
             assert len(result["values"]) == 10 and all(np.isfinite(result["values"]))
+    elif "twelve" in argv[1]:
+        # 12-dimensional region volumes are refused up front by their cost (3^12 faces per region)
+        assert_one_line_error(code, out, err, "dimension 12")
     else:
         assert_one_line_error(code, out, err, "max_memory")

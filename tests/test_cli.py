@@ -164,3 +164,19 @@ def test_negative_vectors_need_no_equals_sign(tmp_path, capsys):
     assert out["domain_volume"] == pytest.approx(2 * 2.5)
     assert main(["attribute", str(model), "--x", "-0.5,0", "--lower", "-1,-1", "--method", "occlusion",
                  "--baseline", "-1,-1", "--json"]) == 0
+
+
+def test_version_flag(capsys):
+    import polyattr
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"polyattr {polyattr.__version__}"
+
+
+def test_attribute_text_reports_path_pieces_for_ig(capsys, model_2d):
+    # IG enumerates no region; the header names the pieces of its path instead of "regions 0"
+    assert main(["attribute", str(model_2d[1]), "--x", "0.3,0.7", "--method", "ig"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "path pieces" in header and "regions 0" not in header

@@ -42,6 +42,8 @@ def test_table_cells_agree_with_the_metric_functions_and_average_exactly(model):
     assert isinstance(row["value"], str) and "/" in row["value"] and row["exact"] is True
     per_point = table.to_json(per_point=True)["rows"]
     assert len(per_point) == 12 and {r["point"] for r in per_point} == {0, 1}
+    # the same name as every other result object (Attribution, SymbolicCurve, MetricValue)
+    assert table.to_dict() == out and table.to_dict(per_point=True)["rows"] == per_point
 
 
 def test_sampled_cells_report_the_seed_and_repeat(model, tmp_path):

@@ -39,6 +39,10 @@ def test_faith_value_is_the_infidelity_of_the_aggregate(model):
     # and it is no worse than any single (scale-normalised) method or the uniform mix
     assert res.value <= min(float(row["objective"]) for row in res.before.values()) + 1e-12
     assert res.value <= res.baselines["AGG_mean"]["objective"] + 1e-12
+    # serialises under the same name as every other result object
+    assert res.to_dict() == res.to_json()
+    # and prints as one line, not the Gram matrices and attributions
+    assert "\n" not in repr(res) and "gram" not in repr(res) and "faith" in repr(res)
 
 
 def test_robust_value_is_the_sensitivity_of_the_aggregate(model):

@@ -120,6 +120,14 @@ def test_curve_result_api():
         c(F(3, 2))
 
 
+def test_curve_repr_is_one_line_summary():
+    # printing a curve must not dump every piece's exact coefficients
+    c = curve(HALF_RELU, [F(3, 10), F(1, 2)], "pdp", vary=0, over=(0, 1))
+    text = repr(c)
+    assert "\n" not in text and "CurvePiece" not in text
+    assert f"{len(c.pieces)} pieces" in text and "pdp" in text
+
+
 def test_bad_inputs_raise():
     x = [F(1, 2), F(1, 2)]
     with pytest.raises(PolyattrError, match="vary"):

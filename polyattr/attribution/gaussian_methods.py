@@ -116,6 +116,10 @@ register(MethodSpec(
     options=(OptionSpec("sigma", "number", 0.1, "standard deviation of the Gaussian noise", _positive),
              OptionSpec("samples", "int", 4096, "Monte Carlo samples when d > 2 (>= 2)", _samples_ok),
              OptionSpec("rng", "seed", None, "seed of the Monte Carlo samples (d > 2)")),
-    completeness="baseline", axioms={}, tables=False,
+    completeness="baseline", tables=False,
+    # as SmoothGrad with uniform noise; symmetry is not predicted (above two inputs the noise is
+    # sampled, and a sample is not symmetric)
+    axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=None, implementation_invariance=True),
+    axiom_options={"rng": 0, "samples": 64},
     doc="SmoothGrad with Gaussian noise N(0, sigma^2 I): closed form to a stated bound for d <= 2, "
         "Monte Carlo (inexact) above"))

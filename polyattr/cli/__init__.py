@@ -96,7 +96,10 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from polyattr import __version__
+
     parser = OneLineArgumentParser(prog="polyattr", description="Exact feature attributions of ReLU networks.")
+    parser.add_argument("--version", action="version", version=f"polyattr {__version__}")
     parser.add_argument("--max-memory", metavar="SIZE", default=None,
                         help="memory budget of one computation, e.g. 512M or 4G (default: half the available "
                              "memory); may also be given after the subcommand")

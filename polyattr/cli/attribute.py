@@ -183,7 +183,10 @@ def cmd_attribute(args) -> int:
 
 def _print_table(result, d: int) -> None:
     names = [f"x{j}" for j in range(d)]
-    print(f"method {result.method}   output {result.output}   regions {result.regions}   {result.seconds:.4f} s")
+    # IG-type methods walk a path instead of enumerating regions: say how many pieces, not "regions 0"
+    pieces = result.info.get("pieces")
+    counted = f"path pieces {pieces}" if isinstance(pieces, int) and not result.regions else f"regions {result.regions}"
+    print(f"method {result.method}   output {result.output}   {counted}   {result.seconds:.4f} s")
     print("exact (rational)" if result.exact else f"float, error bound {result.error_bound:.2e}")
     if result.batch:
         print("  row  " + "  ".join(f"{n:>14}" for n in names))

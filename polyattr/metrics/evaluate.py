@@ -97,6 +97,10 @@ class EvaluationTable:
         (exact values as "p/q" strings; ``per_point`` adds one row per input with "point")."""
         return {"rows": self.rows(per_point), "seconds": float(self.seconds)}
 
+    def to_dict(self, per_point: bool = False) -> dict:
+        """Same as :meth:`to_json` (every result object of polyattr serialises with ``to_dict``)."""
+        return self.to_json(per_point)
+
     def to_text(self) -> str:
         width = max(len(m) for m in self.metrics) + 2
         lines = [f"{'metric':<{width}}" + "".join(f"{m:>24}" for m in self.methods)]

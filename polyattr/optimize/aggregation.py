@@ -121,6 +121,17 @@ class AggregationResult:
     error_bound: float = 0.0
     seconds: float = 0.0
 
+    def __repr__(self) -> str:
+        # the dataclass repr printed the Gram matrices, every attribution and the exact weights'
+        # (often huge) rationals; keep it to one line
+        mix = ", ".join(f"{m} {w:.4g}" for m, w in zip(self.methods, np.asarray(self.weights, dtype=float)))
+        return (f"AggregationResult({self.objective}: {mix}; value {float(self.value):.6g}, "
+                f"certified {bool(self.certified)}, {self.seconds:.3g} s)")
+
+    def to_dict(self) -> dict:
+        """Same as :meth:`to_json` (every result object of polyattr serialises with ``to_dict``)."""
+        return self.to_json()
+
     def to_json(self) -> dict:
         """The DESIGN.md contract of ``polyattr aggregate --json``."""
         single = self.attribution.ndim == 1

@@ -128,6 +128,11 @@ class SymbolicCurve:
     evaluations: int = 0
     _evaluate: object = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        # the dataclass repr printed every piece's exact coefficients (tens of kilobytes); keep it to a line
+        return (f"SymbolicCurve({self.method}: vary {self.vary!r} = {self.symbol} over [{self.over[0]}, {self.over[1]}], "
+                f"{len(self.pieces)} pieces, {len(self.breakpoints)} breakpoints, {self.n_features} features)")
+
     @property
     def expr(self) -> list:
         """Per feature a sympy ``Piecewise`` on ``over`` (at a breakpoint it takes the right-hand piece)."""

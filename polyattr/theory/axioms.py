@@ -65,6 +65,7 @@ ice                         N     Y     Y     Y     Y
 shapley                     Y     Y     Y     Y     Y
 shapley_uniform             Y     Y     Y     Y     Y
 smoothgrad_uniform          N     Y     Y     Y     Y
+smoothgrad_gaussian         N     Y     Y     -     Y
 expected_gradients(_unif.)  Y     Y     Y     Y     Y
 lime_uniform                N     Y     Y     Y     Y
 fafp_local                  N     N     Y     Y     Y

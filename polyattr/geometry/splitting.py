@@ -71,8 +71,13 @@ Cost and limits
 * :func:`estimate_region_count` assumes every pair of effective hyperplanes meets in the box; on
   small boxes (where the hyperplanes are nearly an arrangement of parallel families) it can
   overestimate by 100x or more in high d.
-* One core, depth first; the whole output is kept in memory.  The run is a pure function of
-  (weights, box), so large jobs can be cut into sub-boxes and the results concatenated.
+* Both cores: the cells of the first layer's arrangement are found first (depth first), then
+  blocks of consecutive cells run through the deeper layers in threads (the kernels release the
+  GIL), and the volumes are a second threaded pass over the stored cells.  The output is
+  concatenated in cell order, so it is the same, bit for bit and in the same order, for any
+  number of threads (and as one depth-first run).  One hidden layer: the first phase is all.
+  The whole output is kept in memory.  The run is a pure function of (weights, box), so large
+  jobs can be cut into sub-boxes and the results concatenated.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ The three entry points of the contract::
 """
 
 from polyattr.attribution.api import attribute
-from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.errors import MemoryBudgetExceeded, PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import AffineSlice, Box, Polytope, Segment
 from polyattr.geometry.regions import RegionSet, enumerate_regions
 from polyattr.models import ReLUNetwork, from_torch, load_model, random_network, save_model
@@ -17,6 +17,6 @@ __version__ = "0.1.0"
 
 
 __all__ = [
-    "PolyattrError", "RegionBudgetExceeded", "ReLUNetwork", "load_model", "save_model", "from_torch",
+    "PolyattrError", "RegionBudgetExceeded", "MemoryBudgetExceeded", "ReLUNetwork", "load_model", "save_model", "from_torch",
     "random_network", "enumerate_regions", "RegionSet", "attribute", "Box", "Polytope", "AffineSlice", "Segment",
 ]

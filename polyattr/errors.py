@@ -12,3 +12,12 @@ class RegionBudgetExceeded(PolyattrError):
         super().__init__(message)
         self.found = found
         self.estimate = estimate
+
+
+class MemoryBudgetExceeded(PolyattrError):
+    """A computation would allocate more memory than the budget (``max_memory``) allows."""
+
+    def __init__(self, message: str, needed: float | None = None, budget: int | None = None):
+        super().__init__(message)
+        self.needed = needed
+        self.budget = budget

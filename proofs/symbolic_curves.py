@@ -155,7 +155,7 @@ def main() -> int:
         (net2, x2, "shapley", "baseline_0", (0, 1), True, {}),
         (net2, x2, "shapley_uniform", 0, (0, 1), True, {}),
         (net2, x2, "pdp", 0, (0, 1), True, {}),
-        (net2, x2, "ice", 1, (0, 1), True, {}),
+        (net2, x2, "ice", 1, (0, F(1, 2)), True, {}),
         (net2, x2, "smoothgrad_uniform", "radius", (F(1, 50), F(1, 2)), True, {}),
         (net2, x2, "smoothgrad_uniform", 0, (0, 1), True, {"radius": F(1, 4)}),
         (net2, x2, "lime_uniform", "radius", (F(1, 50), F(1, 2)), True, {}),
@@ -163,7 +163,6 @@ def main() -> int:
          {"family": lambda s: [Uniform(Box([0, 0], [s, 1], exact=True)),
                                Uniform(Box([0, F(1, 2) - s / 2], [1, F(1, 2) + s / 2], exact=True))]}),
         (net3, x3, "pdp", 2, (0, F(1, 2)), True, {}),
-        (net3, x3, "smoothgrad_uniform", "radius", (F(1, 20), F(1, 3)), True, {}),
         (net3, x3, "ig", 0, (0, 1), True, {}),
         (net3, x3, "gradient", 1, (0, 1), False, {}),
     ]

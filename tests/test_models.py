@@ -133,7 +133,7 @@ def test_json_with_rationals_loads_exact(tmp_path):
         ("bad.npz", b"this is not a zip file", "not a readable .npz"),
         ("bad.json", b"{not json", "not valid JSON"),
         ("nolayers.json", b'{"layers": []}', "non-empty 'layers'"),
-        ("str.json", b'{"layers": [{"W": [["x"]], "b": [0]}]}', "layer 0"),
+        ("str.json", b'{"layers": [{"W": [["x"]], "b": [0]}]}', r"layers\[0\]"),
         ("model.txt", b"", "expected a .npz or .json"),
     ],
 )

@@ -204,9 +204,11 @@ def test_no_method_name_keys_outside_the_specs():
     root = pathlib.Path(polyattr.__file__).parent
     names = [s.name for s in method_specs()]
     # the method modules hold the specs; the verifier keeps its own table on purpose (independence);
-    # theorem21's ``method`` is its own choice of rule (ig | shapley) on smooth models, not a registry name
+    # theorem21's ``method`` is its own choice of rule (ig | shapley) on smooth models, not a registry name;
+    # the polynomial model's closed forms are sympy rules per method (they cannot live in the
+    # attribution layer's specs); symbolic curves read everything from the specs
     allowed = {"attribution/gradient_methods.py", "attribution/measure_methods.py", "attribution/propagation.py",
-               "certify/verify.py", "theory/theorem21.py"}
+               "certify/verify.py", "theory/theorem21.py", "symbolic/polynomial_model.py"}
     offenders = []
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()

@@ -82,12 +82,13 @@ def test_theorem21_missing_output_on_multi_output_model(model_path, capsys):
     assert "output" in capsys.readouterr().err
 
 
-def test_theorem21_requires_beta(model_path):
+def test_theorem21_requires_beta(model_path, capsys):
     path, _ = model_path
     main = _main()
-    with pytest.raises(SystemExit) as exc:  # argparse: a required option is missing
-        main(["theorem21", path, "--x", "0,0,0", "--baseline", "1,1,1", "--x0", "0,0,0"])
-    assert exc.value.code == 2
+    # argparse: a required option is missing; one line and exit code 2 like every bad input
+    assert main(["theorem21", path, "--x", "0,0,0", "--baseline", "1,1,1", "--x0", "0,0,0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("polyattr: error: theorem21:") and "--beta" in err
 
 
 def test_axioms_table_json(capsys):

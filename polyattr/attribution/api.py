@@ -22,7 +22,9 @@ from polyattr.attribution.result import Attribution
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain, as_vector
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS
+from polyattr.memory import memory_budget
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.models.ranges import check_float_range
 
 
 @dataclass
@@ -105,6 +107,7 @@ def attribute(
     feature_names=None,
     progress: bool | None = None,
     certify: bool = False,
+    max_memory=None,
     **options,
 ) -> Attribution:
     """Attribution scores of ``model`` at ``x`` by ``method``, computed exactly over linear regions.
@@ -138,6 +141,9 @@ def attribute(
         Implies ``exact``; one point only.  Record during the computation what a certificate
         needs (regions, moments, piece integrals, segment pieces) in ``info["certification"]``,
         for :func:`polyattr.certify.certificate.write_certificate`.
+    max_memory : int, str or None
+        Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
+        :class:`~polyattr.errors.MemoryBudgetExceeded`.  Default: half the available memory.
     **options
         Method options (``radius`` for smoothgrad_uniform and lime_uniform, ``background`` for
         expected_gradients, ``epsilon`` for epsilon_lrp, ...; see the method's spec).  Unknown
@@ -150,9 +156,18 @@ def attribute(
         (n, d), base_values (n,) (or None), data (n, d); ``error_bound`` bounds every entry.
         Every partition a batch needs is enumerated once and reused across its rows.
     """
+    with memory_budget(max_memory):
+        return _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions,
+                          feature_names, progress, certify, options)
+
+
+def _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions, feature_names,
+               progress, certify, options) -> Attribution:
     start = time.perf_counter()
     spec = get_method(method)
     require_model(model)
+    if not isinstance(exact, (bool, np.bool_)):
+        raise PolyattrError(f"exact: expected True or False, got {exact!r:.60}")
     exact = bool(exact or certify)
     k = model.check_output(output)
     d = model.n_inputs
@@ -172,10 +187,15 @@ def attribute(
         baseline = as_vector(zero, "baseline", exact=exact)
     if measures is not None:
         options["measures"] = measures
+    if feature_names is not None and (isinstance(feature_names, str) or not hasattr(feature_names, "__len__")):
+        raise PolyattrError(f"feature_names: expected a sequence of {d} names, got {type(feature_names).__name__}")
     if feature_names is not None and len(feature_names) != d:
         raise PolyattrError(f"feature_names: expected {d} names, got {len(feature_names)}")
     options = validate_options(spec, options, OptionContext(d, exact, domain))
     net = model.to_exact() if exact else model.to_float()
+    if not exact:  # overflow would give inf/NaN values and an infinite error bound: refuse up front
+        check_float_range(net.weights, net.biases, np.asarray(domain.lower, float), np.asarray(domain.upper, float),
+                          negative_slopes=getattr(net, "negative_slopes", None))
     integrator = Integrator(net, k, exact=exact, max_regions=max_regions, record=bool(certify))
     if batch and len(rows) > 1:
         integrator.reuse_box = domain  # slices and lines of the box are cut from its stored partition

@@ -209,7 +209,7 @@ class MethodSpec:
 
 _SPECS: dict[str, MethodSpec] = {}
 _BUILTIN_MODULES = ("polyattr.attribution.gradient_methods", "polyattr.attribution.measure_methods",
-                    "polyattr.attribution.propagation")
+                    "polyattr.attribution.propagation", "polyattr.attribution.gaussian_methods")
 _loaded = False
 
 

@@ -44,6 +44,14 @@ from itertools import combinations
 from pathlib import Path
 
 _Q = re.compile(r"^-?[0-9]+/[0-9]+$")
+#: Digits a certificate rational may have (numerator and denominator together): exact volumes grow
+#: long, but a longer number is not something polyattr writes and would cost quadratic parse time.
+_CERT_MAX_DIGITS = 200_000
+#: Digits and decimal exponent a model-file number may have (the same limits polyattr reads with).
+_MODEL_MAX_DIGITS = 4000
+_MODEL_MAX_EXPONENT = 4000
+_DECIMAL = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_RATIONAL = re.compile(r"([+-]?)([0-9]+)/([0-9]+)")
 
 
 class CertificateInvalid(Exception):
@@ -59,9 +67,73 @@ def _fail(item: str, why: str):
 
 
 # --------------------------------------------------------------------------------- parsing
+def _strict_json(text: str, error, max_int_digits: int):
+    """Parse JSON refusing duplicate keys, NaN/Infinity, over-long integers and deep nesting.
+
+    ``error(why)`` raises the caller's exception; floats are returned as the exact rationals
+    their decimal text denotes (``parse_float``), limited like integers.
+    """
+
+    def pairs(items):
+        out = {}
+        for key, value in items:
+            if key in out:
+                error(f"duplicate key {key!r} in a JSON object")
+            out[key] = value
+        return out
+
+    def constant(word):
+        error(f"{word} is not a number")
+
+    def integer(text_):
+        if len(text_) > max_int_digits + 1:
+            error(f"an integer with {len(text_)} digits (at most {max_int_digits})")
+        return int(text_)
+
+    def decimal(text_):
+        return _decimal_fraction(text_, error)
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_int=integer,
+                          parse_float=decimal)
+    except RecursionError:
+        error("JSON nested too deeply")
+    except json.JSONDecodeError as exc:
+        error(f"not valid JSON ({exc})")
+
+
+def _decimal_fraction(text: str, error) -> Fraction:
+    """The rational a decimal or "p/q" literal denotes, with digit and exponent limits checked first."""
+    s = text.strip()
+    m = _RATIONAL.fullmatch(s)
+    if m:
+        sign, p, q = m.groups()
+        if len(p) > _MODEL_MAX_DIGITS or len(q) > _MODEL_MAX_DIGITS or int(q) == 0:
+            error(f"bad rational {s[:40]!r}")
+        return Fraction(-int(p) if sign == "-" else int(p), int(q))
+    m = _DECIMAL.fullmatch(s)
+    if not m or not ((m.group(2) or "") + (m.group(3) or "")):
+        error(f"expected a number, got {s[:40]!r}")
+    sign, whole, frac, exp = m.groups()
+    digits = ((whole or "") + (frac or "")).lstrip("0")
+    if len(digits) > _MODEL_MAX_DIGITS:
+        error(f"a number with more than {_MODEL_MAX_DIGITS} digits")
+    e = 0
+    if exp is not None:
+        if len(exp.lstrip("+-").lstrip("0")) > 6 or abs(int(exp)) > _MODEL_MAX_EXPONENT:
+            error(f"the exponent of {s[:40]!r} is beyond +-{_MODEL_MAX_EXPONENT}")
+        e = int(exp)
+    if not digits:
+        return Fraction(0)
+    e -= len(frac or "")
+    value = Fraction(int(digits) * 10**e) if e >= 0 else Fraction(int(digits), 10**-e)
+    return -value if sign == "-" else value
+
+
 def _q(s, item: str) -> Fraction:
-    if not isinstance(s, str) or not _Q.match(s):
-        _fail(item, f"expected a rational 'p/q' string, got {s!r}")
+    if not isinstance(s, str) or len(s) > _CERT_MAX_DIGITS + 2 or not _Q.match(s):
+        shown = repr(s) if len(repr(s)) <= 60 else repr(s)[:57] + "..."
+        _fail(item, f"expected a rational 'p/q' string, got {shown}")
     num, den = s.split("/")
     if int(den) == 0:
         _fail(item, "zero denominator")
@@ -76,10 +148,20 @@ def _qv(values, item: str, length: int | None = None) -> list:
     return [_q(v, f"{item}[{i}]") for i, v in enumerate(values)]
 
 
-def _get(obj, key, item):
+def _get(obj, key, item, kind=None):
+    """``obj[key]``, failing on a missing key or (when ``kind`` is given) a value of another JSON type."""
     if not isinstance(obj, dict) or key not in obj:
         _fail(item, f"missing field {key!r}")
-    return obj[key]
+    value = obj[key]
+    if kind is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+        names = {list: "a list", dict: "an object", str: "a string", int: "an integer"}
+        _fail(f"{item}.{key}" if item != key else item, f"expected {names.get(kind, kind.__name__)}, got {_json_kind(value)}")
+    return value
+
+
+def _json_kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null", bool: "a boolean",
+            int: "an integer", Fraction: "a number"}.get(type(value), type(value).__name__)
 
 
 def _s(v: Fraction) -> str:
@@ -191,10 +273,20 @@ def _row_fractions(row, active):
 
 
 def load_exact_model(path) -> _Net:
-    """Read a .npz (W0, b0, ...) or .json ("layers": [{"W", "b"}]) model with exact weights."""
+    """Read a .npz (W0, b0, ...) or .json ("layers": [{"W", "b"}]) model with exact weights.
+
+    As strict as polyattr's own reader, written independently: real-number npz arrays only
+    (integers converted exactly, floats by their binary value), JSON without duplicate keys, with
+    rectangular numeric arrays, known format/version/activation, decimals read as the rationals
+    they denote.
+    """
     path = Path(path)
     if not path.is_file():
         raise VerifierInputError(f"model: file not found: {path}")
+
+    def bad(why):
+        raise VerifierInputError(f"model: {path.name}: {why}")
+
     if path.suffix.lower() == ".npz":
         import numpy as np
 
@@ -208,30 +300,89 @@ def load_exact_model(path) -> _Net:
             n += 1
         if n == 0:
             raise VerifierInputError(f"model: {path.name} has no arrays W0, b0")
-        Ws = [[[Fraction(float(v)) for v in row] for row in arrays[f"W{i}"].astype(float)] for i in range(n)]
-        bs = [[Fraction(float(v)) for v in arrays[f"b{i}"].astype(float)] for i in range(n)]
-        slopes = None
-        if all(f"a{i}" in arrays for i in range(n - 1)) and n > 1:
-            slopes = [[Fraction(float(v)) for v in arrays[f"a{i}"].astype(float).reshape(-1)] for i in range(n - 1)]
-        return _Net(Ws, bs, slopes)
+        slope_keys = {f"a{i}" for i in range(n - 1)}
+        extra = sorted(set(arrays) - {f"{c}{i}" for i in range(n) for c in "Wb"} - slope_keys - {"version"})
+        if extra:
+            bad(f"unexpected arrays {extra}")
+        Ws, bs, alphas = [], [], []
+        present = [k for k in sorted(slope_keys) if k in arrays]
+        if present and len(present) != n - 1:
+            bad(f"slope arrays {present}: expected one per hidden layer")
+        for i in range(n):
+            for key, shape_ok, out in ((f"W{i}", 2, Ws), (f"b{i}", 1, bs), (f"a{i}", 1, alphas)):
+                if key not in arrays:
+                    continue
+                arr = arrays[key]
+                if arr.dtype.kind not in "iuf" or (arr.dtype.kind == "f" and arr.dtype.itemsize > 8):
+                    bad(f"array {key} has dtype {arr.dtype}; expected real numbers")
+                if arr.ndim != shape_ok or arr.size == 0:
+                    bad(f"array {key} has shape {arr.shape}")
+                if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                    bad(f"array {key} contains NaN or infinite values")
+                conv = (lambda v: Fraction(int(v))) if arr.dtype.kind in "iu" else (lambda v: Fraction(float(v)))
+                out.append([conv(v) for v in arr] if arr.ndim == 1 else [[conv(v) for v in row] for row in arr])
+        return _checked_net(Ws, bs, bad, alphas if present else None)
     if path.suffix.lower() == ".json":
         try:
-            doc = json.loads(path.read_text())
-            layers = doc["layers"]
-
-            def num(v):
-                if isinstance(v, bool):
-                    raise TypeError("bool")
-                return Fraction(v) if isinstance(v, (str, int)) else Fraction(float(v))
-
-            Ws = [[[num(v) for v in row] for row in layer["W"]] for layer in layers]
-            bs = [[num(v) for v in layer["b"]] for layer in layers]
-            slopes = doc.get("negative_slopes")
-            slopes = None if slopes is None else [[num(v) for v in a] for a in slopes]
-        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
             raise VerifierInputError(f"model: cannot read {path.name} ({exc})") from None
-        return _Net(Ws, bs, slopes)
+        doc = _strict_json(text, bad, _MODEL_MAX_DIGITS)
+        if not isinstance(doc, dict) or set(doc) - {"format", "version", "layers", "negative_slopes", "metadata"}:
+            bad("expected an object with keys format, version, layers (negative_slopes, metadata)")
+        if doc.get("format", "polyattr-relu") != "polyattr-relu" or doc.get("version", 1) not in (1, 2) \
+                or isinstance(doc.get("version", 1), bool):
+            bad("unknown format or version (expected 'polyattr-relu', 1 or 2)")
+        if "negative_slopes" in doc and doc.get("version") != 2:
+            bad("'negative_slopes' needs version 2")
+        layers = doc.get("layers")
+        if not isinstance(layers, list) or not layers:
+            bad("expected a non-empty 'layers' list")
+
+        def num(v):
+            if isinstance(v, bool) or not isinstance(v, (int, Fraction, str)):
+                bad(f"expected a number, got {_json_kind(v)}")
+            return Fraction(v) if isinstance(v, (int, Fraction)) else _decimal_fraction(v, bad)
+
+        Ws, bs = [], []
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, dict) or not {"W", "b"} <= set(layer) or set(layer) - {"W", "b", "activation"}:
+                bad(f"layers[{i}]: expected an object with W, b (and activation)")
+            act = layer.get("activation", "linear" if i == len(layers) - 1 else "relu")
+            if act not in (("linear", "identity") if i == len(layers) - 1 else ("relu", "leaky_relu", "identity")):
+                bad(f"layers[{i}]: unsupported activation {act!r}")
+            W, b = layer["W"], layer["b"]
+            if not isinstance(W, list) or not W or not all(isinstance(r, list) and r for r in W):
+                bad(f"layers[{i}].W: expected a non-empty matrix")
+            if len({len(r) for r in W}) != 1:
+                bad(f"layers[{i}].W: ragged matrix")
+            if not isinstance(b, list) or not b:
+                bad(f"layers[{i}].b: expected a non-empty list")
+            Ws.append([[num(v) for v in row] for row in W])
+            bs.append([num(v) for v in b])
+        slopes = doc.get("negative_slopes")
+        if slopes is not None:
+            if not isinstance(slopes, list) or len(slopes) != len(Ws) - 1 or not all(isinstance(a, list) for a in slopes):
+                bad("'negative_slopes' must be one list per hidden layer")
+            slopes = [[num(v) for v in a] for a in slopes]
+            for i, layer in enumerate(layers[:-1]):
+                want = {"relu": 0, "identity": 1}.get(layer.get("activation"))
+                if want is not None and any(v != want for v in slopes[i]):
+                    bad(f"layers[{i}]: activation {layer['activation']!r} contradicts its negative_slopes")
+        return _checked_net(Ws, bs, bad, slopes)
     raise VerifierInputError(f"model: expected a .npz or .json file, got {path.name}")
+
+
+def _checked_net(Ws, bs, bad, slopes=None) -> _Net:
+    """A network after checking that the layer shapes chain (out_i == in_{i+1}, len b_i == out_i)."""
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        if len(b) != len(W):
+            bad(f"layer {i}: {len(b)} biases for {len(W)} rows")
+        if i > 0 and len(W[0]) != len(Ws[i - 1]):
+            bad(f"layer {i}: {len(W[0])} inputs, but layer {i - 1} has {len(Ws[i - 1])} outputs")
+    if slopes is not None and any(len(a) != len(W) for a, W in zip(slopes, Ws)):
+        bad("a slope list's length differs from its layer's width")
+    return _Net(Ws, bs, slopes)
 
 
 def canonical_sha256(net: _Net) -> str:
@@ -381,7 +532,7 @@ def _support(sup, d, item):
     elif kind == "slice":
         lo, hi = _qv(_get(sup, "lower", item), f"{item}.lower", d), _qv(_get(sup, "upper", item), f"{item}.upper", d)
         fixed = {}
-        for pair in _get(sup, "fixed", item):
+        for pair in _get(sup, "fixed", item, list):
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int) and 0 <= pair[0] < d):
                 _fail(f"{item}.fixed", f"bad entry {pair!r}")
             fixed[pair[0]] = _q(pair[1], f"{item}.fixed")
@@ -427,7 +578,7 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
     svol = _support_volume(inner)
     scale = mass / svol
     N = net.n_neurons
-    regions = _get(piece, "regions", item)
+    regions = _get(piece, "regions", item, list)
     if not isinstance(regions, list) or not regions:
         _fail(f"{item}.regions", "expected a non-empty list")
     seen, total_vol, contributions, gradient_E = set(), Fraction(0), [], None
@@ -446,7 +597,7 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
         for n, (g, h, _) in enumerate(rows):
             if bits[n] and h == 0 and not any(g):
                 _fail(f"{it}.pattern", f"neuron {n} is identically 0 on the support but marked active (not canonical)")
-        V = [_qv(v, f"{it}.vertices[{vi}]", k) for vi, v in enumerate(_get(reg, "vertices", it))]
+        V = [_qv(v, f"{it}.vertices[{vi}]", k) for vi, v in enumerate(_get(reg, "vertices", it, list))]
         if not V:
             _fail(f"{it}.vertices", "no vertices")
         for vi, v in enumerate(V):
@@ -461,7 +612,7 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
         if _affine_rank(V) != k:
             _fail(f"{it}.vertices", f"not full-dimensional (affine rank {_affine_rank(V)} < {k})")
         facet_sets = []
-        for fi, facet in enumerate(_get(reg, "facets", it)):
+        for fi, facet in enumerate(_get(reg, "facets", it, list)):
             fit = f"{it}.facets[{fi}]"
             if not (isinstance(facet, list) and len(facet) == 3 and isinstance(facet[0], int)):
                 _fail(fit, "expected [source, [a...], b]")
@@ -503,7 +654,7 @@ def _check_density_piece(net, piece, d, output, item, integrand="f"):
             Em = [_dot(row, m1s) for row in E]
             M2 = [[sum((E[i][a] * Mu[a][b] * E[j][b] for a in range(k) for b in range(k)), start=Fraction(0))
                    + Em[i] * z0[j] + z0[i] * Em[j] + m0 * z0[i] * z0[j] for j in range(d)] for i in range(d)]
-            got = [_qv(r, f"{it}.moment2", d) for r in _get(reg, "moment2", it)]
+            got = [_qv(r, f"{it}.moment2", d) for r in _get(reg, "moment2", it, list)]
             if got != M2:
                 _fail(f"{it}.moment2", "recomputed second moment differs")
         if integrand == "f":
@@ -612,9 +763,9 @@ def _piece_key(piece):
 
 # ------------------------------------------------------------------------------- the kinds
 def _check_measure(net, cert, d, output, x, base, lo, hi, values):
-    trace = _get(cert, "trace", "trace")
-    pieces = _get(trace, "pieces", "trace")
-    features = _get(trace, "features", "trace")
+    trace = _get(cert, "trace", "trace", dict)
+    pieces = _get(trace, "pieces", "trace", list)
+    features = _get(trace, "features", "trace", list)
     integrals = {}
     for pi, piece in enumerate(pieces):
         item = f"trace.pieces[{pi}]"
@@ -623,7 +774,7 @@ def _check_measure(net, cert, d, output, x, base, lo, hi, values):
             _fail(f"{item}.id", "duplicate or invalid id")
         kind = _get(piece, "type", item)
         if kind == "points":
-            pts = [_qv(p, f"{item}.points[{i}]", d) for i, p in enumerate(_get(piece, "points", item))]
+            pts = [_qv(p, f"{item}.points[{i}]", d) for i, p in enumerate(_get(piece, "points", item, list))]
             ws = _qv(_get(piece, "weights", item), f"{item}.weights", len(pts))
             vals = _qv(_get(piece, "values", item), f"{item}.values", len(pts))
             for i, p in enumerate(pts):
@@ -658,7 +809,7 @@ def _check_measure(net, cert, d, output, x, base, lo, hi, values):
 
 
 def _check_gradient(net, cert, d, output, x, values):
-    trace = _get(cert, "trace", "trace")
+    trace = _get(cert, "trace", "trace", dict)
     pat = _get(trace, "pattern", "trace")
     if not isinstance(pat, str) or len(pat) != net.n_neurons or set(pat) - {"0", "1"}:
         _fail("trace.pattern", f"expected {net.n_neurons} characters 0/1")
@@ -684,8 +835,8 @@ def _check_gradient(net, cert, d, output, x, values):
 
 
 def _check_paths(net, cert, d, output, x, base, values):
-    trace = _get(cert, "trace", "trace")
-    paths = _get(trace, "paths", "trace")
+    trace = _get(cert, "trace", "trace", dict)
+    paths = _get(trace, "paths", "trace", list)
     method = cert["method"]
     if method == "ig":
         starts = [base]
@@ -701,7 +852,7 @@ def _check_paths(net, cert, d, output, x, base, values):
         st, en = _qv(_get(p, "start", item), f"{item}.start", d), _qv(_get(p, "end", item), f"{item}.end", d)
         if st != s0 or en != x:
             _fail(item, "the path does not run from the baseline to x")
-        pieces = _get(p, "pieces", item)
+        pieces = _get(p, "pieces", item, list)
         prev = Fraction(0)
         for ki, piece in enumerate(pieces):
             it = f"{item}.pieces[{ki}]"
@@ -739,7 +890,7 @@ def _check_paths(net, cert, d, output, x, base, values):
 
 
 def _check_box_moments(net, cert, d, output, x, values):
-    trace = _get(cert, "trace", "trace")
+    trace = _get(cert, "trace", "trace", dict)
     r = _qv(_get(trace, "radius", "trace"), "trace.radius", d)
     piece = _get(trace, "piece", "trace")
     sup = _get(piece, "support", "trace.piece")
@@ -784,7 +935,7 @@ def _layers(flat, sizes):
 
 
 def _check_propagation(net, cert, d, output, x, base, values):
-    trace = _get(cert, "trace", "trace")
+    trace = _get(cert, "trace", "trace", dict)
     method = cert["method"]
     pres_x, out_x = net.forward(x)
     if method == "deeplift":
@@ -836,28 +987,39 @@ NEEDS_BASELINE = ("occlusion", "shapley", "ig", "deeplift")
 
 
 def verify_certificate(model_path, cert_path) -> str:
-    """Check ``cert_path`` against ``model_path``; return a short description, raise CertificateInvalid."""
+    """Check ``cert_path`` against ``model_path``; return a short description, raise CertificateInvalid.
+
+    A certificate that is not well-formed (not JSON, duplicate keys, deep nesting, fields of the
+    wrong type) is invalid like one whose numbers do not check: one message naming the item.
+    """
     # exact rationals routinely exceed CPython's 4300-digit int <-> str default: lift it while
-    # checking, and restore it afterwards (the process keeps its guard)
+    # checking (lengths are checked before any number is built), and restore it afterwards
     get_limit = getattr(sys, "get_int_max_str_digits", None)
     previous = get_limit() if get_limit is not None else None
     if previous is not None:
         sys.set_int_max_str_digits(0)
     try:
-        return _verify(model_path, cert_path)
+        return _verify(Path(model_path), Path(cert_path))
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, ZeroDivisionError) as exc:
+        # a field of an unexpected shape that no explicit check named: still one clear message
+        raise CertificateInvalid(f"certificate: malformed content ({type(exc).__name__}: {str(exc)[:200]})") from None
+    except RecursionError:
+        raise CertificateInvalid("certificate: nested too deeply") from None
     finally:
         if previous is not None:
             sys.set_int_max_str_digits(previous)
 
 
-def _verify(model_path, cert_path) -> str:
-    model_path, cert_path = Path(model_path), Path(cert_path)
+def _verify(model_path: Path, cert_path: Path) -> str:
     try:
-        cert = json.loads(cert_path.read_text())
+        text = cert_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise VerifierInputError(f"certificate: cannot read {cert_path} ({exc})") from None
-    except json.JSONDecodeError as exc:
-        _fail("certificate", f"not valid JSON ({exc})")
+
+    def bad(why):
+        _fail("certificate", why)
+
+    cert = _strict_json(text, bad, _CERT_MAX_DIGITS)
     if not model_path.is_file():
         raise VerifierInputError(f"model: file not found: {model_path}")
     if not isinstance(cert, dict) or cert.get("format") != "polyattr-certificate" or cert.get("version") != 1:
@@ -874,7 +1036,7 @@ def _verify(model_path, cert_path) -> str:
         _fail("model.canonical_sha256", "the model's canonical weights hash differs from the certificate's")
     d = net.d
     output = _get(cert, "output", "output")
-    if not isinstance(output, int) or not 0 <= output < net.n_outputs:
+    if not isinstance(output, int) or isinstance(output, bool) or not 0 <= output < net.n_outputs:
         _fail("output", f"expected an index in [0, {net.n_outputs})")
     dom = _get(cert, "domain", "domain")
     lo, hi = _qv(_get(dom, "lower", "domain"), "domain.lower", d), _qv(_get(dom, "upper", "domain"), "domain.upper", d)
@@ -889,7 +1051,7 @@ def _verify(model_path, cert_path) -> str:
         if any(not a <= v <= b for a, v, b in zip(lo, base, hi)):
             _fail("baseline", "outside the domain")
     values = _qv(_get(cert, "values", "values"), "values", d)
-    method, kind = _get(cert, "method", "method"), _get(cert, "kind", "kind")
+    method, kind = _get(cert, "method", "method", str), _get(cert, "kind", "kind", str)
     if not isinstance(cert.get("options"), dict):
         _fail("options", "expected an object")
     if kind not in CERTIFICATE_KINDS or method not in CERTIFICATE_KINDS[kind]:

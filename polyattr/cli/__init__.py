@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 
-from polyattr.cli.arguments import domain_from_args, load_model_arg
+from polyattr.cli.arguments import check_output_file, domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
 from polyattr.numbers import long_integer_strings
 
@@ -22,8 +22,11 @@ from polyattr.numbers import long_integer_strings
 def cmd_regions(args) -> int:
     from polyattr.geometry.regions import enumerate_regions
 
+    check_output_file(args.plot, "--plot")
     model = load_model_arg(args)
     domain = domain_from_args(args, model.n_inputs)
+    if args.plot and model.n_inputs != 2:
+        raise PolyattrError(f"--plot: draws 2-input models; this model has {model.n_inputs} inputs")
     start = time.perf_counter()
     regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
                                 progress=None if not args.progress else True)
@@ -56,6 +59,7 @@ def cmd_demo(args) -> int:
     from polyattr.geometry.regions import enumerate_regions
     from polyattr.models.io import default_model_path, load_model
 
+    check_output_file(args.out, "--out")
     path = default_model_path()
     model = load_model(path)
     print(f"polyattr demo: default model {model!r} on the unit square [0,1]^2 ({path.name})")
@@ -72,9 +76,30 @@ def cmd_demo(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------- main
+class UsageError(PolyattrError):
+    """A command line argparse cannot parse (unknown subcommand or option, bad value)."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, except that a usage error raises :class:`UsageError` instead of printing the usage.
+
+    The CLI contract is one line ``polyattr: error: ...`` and exit code 2 for every bad input;
+    argparse's own errors would print a multi-line usage first.  Subparsers inherit the class.
+    """
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        where = f"{command}: " if command else ""
+        hint = f"see 'polyattr {command + ' ' if command else ''}--help'"
+        raise UsageError(f"{where}{message} ({hint})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="polyattr", description="Exact feature attributions of ReLU networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineArgumentParser(prog="polyattr", description="Exact feature attributions of ReLU networks.")
+    parser.add_argument("--max-memory", metavar="SIZE", default=None,
+                        help="memory budget of one computation, e.g. 512M or 4G (default: half the available "
+                             "memory); may also be given after the subcommand")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("regions", help="enumerate the linear regions of a model in a box")
     p.add_argument("model", help="model file (.npz or .json)")
@@ -123,18 +148,63 @@ def _join_negative_vectors(argv: list[str]) -> list[str]:
     return out
 
 
+def _take_max_memory(argv: list[str]) -> tuple[list[str], str | None]:
+    """Remove ``--max-memory SIZE`` (wherever it stands) from argv: it applies to every subcommand."""
+    out, value, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == "--max-memory":
+            if i + 1 >= len(argv):
+                raise UsageError("argument --max-memory: expected one argument (a size such as 4G)")
+            value, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--max-memory="):
+            value, i = arg.split("=", 1)[1], i + 1
+            continue
+        out.append(arg)
+        i += 1
+    return out, value
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    """Run the ``polyattr`` command; every failure is one line on stderr and exit code 2."""
+    from polyattr.memory import memory_budget, parse_memory_size
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(_join_negative_vectors(argv))
     try:
-        with long_integer_strings():  # exact rationals are printed and read in full, in this command only
+        argv, max_memory = _take_max_memory(argv)
+        budget = None if max_memory is None else parse_memory_size(max_memory)
+        args = build_parser().parse_args(_join_negative_vectors(argv))
+        # exact rationals are printed and read in full, in this command only (literals are
+        # length-checked by polyattr.numbers before any integer is built)
+        with memory_budget(budget), long_integer_strings():
             return int(args.func(args) or 0)
     except PolyattrError as exc:
-        print(f"polyattr: error: {exc}".replace("\n", " "), file=sys.stderr)
-        return 2
+        message = str(exc)
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except RecursionError:
+        message = "the input is nested too deeply to process (recursion limit reached)"
+    except MemoryError:
+        message = ("out of memory; lower the work (a smaller domain or model) or set a budget with "
+                   "--max-memory to be refused up front")
+    except OverflowError as exc:
+        message = f"a number is too large for float64 arithmetic ({exc}); use --exact or rescale the model"
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        message = f"{where}{exc.strerror or exc}"
+    except KeyboardInterrupt:
+        print("polyattr: error: interrupted", file=sys.stderr)
+        return 130
+    print(f"polyattr: error: {_one_line(message)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,21 +7,51 @@ same way everywhere (decimals and ``p/q`` rationals, read as the exact numbers t
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 from polyattr.errors import PolyattrError
+from polyattr.numbers import parse_rational, rational_to_float
+
+#: Most entries a command-line vector may have (a model with more inputs is not explained exactly).
+MAX_VECTOR_LENGTH = 100_000
 
 
 def parse_vector(text: str | None, name: str):
+    """The exact rationals of a comma-separated vector ("0.1,-1/3,2e-3"); None when not given.
+
+    Each entry is read by :func:`polyattr.numbers.parse_rational` (digit and exponent limits checked
+    before any number is built, decimals read as the rationals they denote).
+    """
     if text is None:
         return None
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise PolyattrError(f"--{name}: expected comma-separated numbers, got {text!r}")
-    try:
-        values = [Fraction(p) for p in parts]
-    except (ValueError, ZeroDivisionError):
-        raise PolyattrError(f"--{name}: expected comma-separated numbers (decimals or p/q), got {text!r}") from None
-    return values
+    parts = text.split(",")
+    if len(parts) > MAX_VECTOR_LENGTH:
+        raise PolyattrError(f"--{name}: more than {MAX_VECTOR_LENGTH} entries; expected one per model input")
+    parts = [p.strip() for p in parts]
+    if not any(parts):
+        raise PolyattrError(f"--{name}: expected comma-separated numbers, got {text[:40]!r}")
+    if not all(parts):
+        raise PolyattrError(f"--{name}: an empty entry in {text[:40]!r}; expected comma-separated numbers")
+    return [parse_rational(p, f"--{name}[{i}]") for i, p in enumerate(parts)]
+
+
+def as_floats(values, name: str):
+    """float64 values of exact ones, refusing values beyond the float64 range (None passes through)."""
+    if values is None:
+        return None
+    return [rational_to_float(v, f"--{name}[{i}]") for i, v in enumerate(values)]
+
+
+def check_output_file(path: str | None, option: str) -> None:
+    """Refuse up front (before any computation) an output file whose directory does not exist."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise PolyattrError(f"{option}: {path} is a directory; expected a file name")
+    parent = target.parent
+    if not parent.is_dir():
+        raise PolyattrError(f"{option}: the directory {str(parent)!r} does not exist; create it or choose another path")
 
 
 def domain_from_args(args, d: int, exact: bool = False):
@@ -36,7 +66,7 @@ def domain_from_args(args, d: int, exact: bool = False):
     if len(lower) != d or len(upper) != d:
         raise PolyattrError(f"--lower/--upper: expected {d} values each (the model's inputs), got {len(lower)} and {len(upper)}")
     if not exact:
-        lower, upper = [float(v) for v in lower], [float(v) for v in upper]
+        lower, upper = as_floats(lower, "lower"), as_floats(upper, "upper")
     return Box(lower, upper, exact=exact)
 
 

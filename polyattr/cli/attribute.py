@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import csv
 import json
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
+from polyattr.cli.arguments import as_floats, check_output_file, domain_from_args, load_model_arg, parse_vector
 from polyattr.errors import PolyattrError
+from polyattr.models.schema import check_real_dtype
+from polyattr.numbers import parse_rational, rational_to_float
 
 
 def register(sub) -> None:
@@ -70,13 +71,13 @@ def _parse_option(option, text: str, exact: bool):
         values = parse_vector(text, option.name)
         if option.type == "radius" and len(values) == 1:
             values = values[0]
-            return values if exact else float(values)
-        return values if exact else [float(v) for v in values]
+            return values if exact else rational_to_float(values, flag)
+        return values if exact else as_floats(values, option.name)
     if option.type == "number":
         value = parse_vector(text, option.name)
         if len(value) != 1:
             raise PolyattrError(f"{flag}: expected one number, got {text!r}")
-        return value[0] if exact else float(value[0])
+        return value[0] if exact else rational_to_float(value[0], flag)
     if option.type in ("int", "seed"):
         try:
             return int(text)
@@ -113,16 +114,18 @@ def read_matrix(path_text: str, flag: str) -> np.ndarray:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise PolyattrError(f"{flag}: cannot read {path} as a .npy array ({exc})") from None
-        if arr.dtype.kind not in "iuf":
-            raise PolyattrError(f"{flag}: expected a numeric array in {path}, got dtype {arr.dtype}")
+        check_real_dtype(arr.dtype, f"{flag}: {path.name}")
         arr = np.atleast_2d(arr)
     elif path.suffix.lower() == ".csv":
         try:
             rows = [r for r in csv.reader(path.read_text().splitlines()) if any(c.strip() for c in r)]
-            arr = np.array([[Fraction(c.strip()) for c in r] for r in rows], dtype=object)
+            arr = np.array([[parse_rational(c, f"{flag}: {path.name} row {i}") for c in r]
+                            for i, r in enumerate(rows)], dtype=object)
         except (OSError, UnicodeDecodeError) as exc:
             raise PolyattrError(f"{flag}: cannot read {path} ({exc})") from None
-        except (ValueError, ZeroDivisionError):
+        except PolyattrError:
+            raise
+        except ValueError:
             raise PolyattrError(f"{flag}: expected comma-separated numbers (decimals or p/q) in {path}") from None
         if arr.ndim != 2:
             raise PolyattrError(f"{flag}: expected rows of equal length in {path}")
@@ -137,6 +140,8 @@ def cmd_attribute(args) -> int:
     from polyattr.attribution.api import attribute
 
     exact = bool(args.exact or args.certificate)
+    check_output_file(args.certificate, "--certificate")
+    check_output_file(args.csv, "--csv")
     model = load_model_arg(args, exact=exact)
     domain = domain_from_args(args, model.n_inputs, exact=exact)
     options = method_options(args, exact)  # before any computation: a wrong flag fails at once
@@ -145,14 +150,14 @@ def cmd_attribute(args) -> int:
             raise PolyattrError("--certificate: certificates are written for one input (--x), not --x-file")
         x = read_matrix(args.x_file, "--x-file")
         if not exact:
-            x = np.asarray(x, dtype=float)
+            x = np.array([as_floats(row, f"x-file[{i}]") for i, row in enumerate(x)], dtype=float)
     else:
         x = parse_vector(args.x, "x")
         if not exact:
-            x = [float(v) for v in x]
+            x = as_floats(x, "x")
     baseline = parse_vector(args.baseline, "baseline")
-    if not exact and baseline is not None:
-        baseline = [float(v) for v in baseline]
+    if not exact:
+        baseline = as_floats(baseline, "baseline")
     result = attribute(model, x, args.method, baseline=baseline, domain=domain, output=args.output,
                        exact=exact, max_regions=args.max_regions, progress=True if args.progress else None,
                        certify=bool(args.certificate), **options)

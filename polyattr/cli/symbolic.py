@@ -9,12 +9,13 @@ from polyattr.errors import PolyattrError
 
 
 def register(sub) -> None:
-    from polyattr.symbolic.curves import SUPPORTED_METHODS
+    from polyattr.symbolic.curves import supported_methods
 
     p = sub.add_parser("symbolic", help="attribution as an exact piecewise closed form of one parameter")
     p.add_argument("model", help="model file (.npz or .json)")
     p.add_argument("--x", required=True, help="comma-separated input (decimals or p/q)")
-    p.add_argument("--method", required=True, choices=[m for m in SUPPORTED_METHODS if m != "measure"])
+    p.add_argument("--method", required=True, choices=[m for m, params in supported_methods().items()
+                                                        if not any("callable" in p for p in params)])
     p.add_argument("--vary", required=True, help="feature index j (x_j varies), baseline_j, or radius")
     p.add_argument("--over", required=True, help="interval a,b of the varied parameter (decimals or p/q)")
     p.add_argument("--baseline", help="comma-separated baseline (default 0 where the method needs one)")

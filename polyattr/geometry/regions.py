@@ -29,13 +29,17 @@ from functools import cached_property
 
 import numpy as np
 
-from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.errors import MemoryBudgetExceeded, PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import Box, Polytope, Reduction, as_domain
 from polyattr.geometry.lp import WarmPolytopeLP
+from polyattr.memory import current_budget, memory_budget
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
+from polyattr.models.ranges import check_float_range
 from polyattr.models.relu import pattern_key
 
 DEFAULT_MAX_REGIONS = 1_000_000
+#: Memory share of the LP backend when "auto" chose it for a box (it falls back to "split" beyond).
+_AUTO_LP_BYTES = 256 * 2**20
 # Up-front refusal: when the estimated count exceeds the budget by this factor the run would be
 # stopped anyway, after wasting minutes to hours; estimates are within a factor ~2 in our tests.
 _REFUSE_FACTOR = 4.0
@@ -220,7 +224,8 @@ class RegionSet:
         from polyattr.integrate.simplex_kernels import simplex_moments
         from polyattr.integrate.triangulate import pulling_triangulation
 
-        all_vertices, all_simplices, groups, offset = [], [], [], 0
+        M2 = np.zeros((len(idx), k, k))
+        all_vertices, all_simplices, groups, offset, first = [], [], [], 0, 0
         for out, i in enumerate(idx):
             V, incidence = self.vertices(int(i))
             V = np.asarray(V, float)
@@ -228,11 +233,15 @@ class RegionSet:
             S = pulling_triangulation(V, facets)
             all_vertices.append(V)
             all_simplices.append(S + offset)
-            groups.append(np.full(len(S), out))
+            groups.append(np.full(len(S), out - first))
             offset += len(V)
-        res = simplex_moments(np.vstack(all_vertices), np.vstack(all_simplices), np.concatenate(groups),
-                              n_groups=len(idx), order=2)
-        return m0, m1, res.M2
+            if offset and (sum(len(s) for s in all_simplices) >= 1 << 20 or out == len(idx) - 1):
+                # one kernel call per chunk of whole regions: memory does not grow with all regions' simplices
+                res = simplex_moments(np.vstack(all_vertices), np.vstack(all_simplices), np.concatenate(groups),
+                                      n_groups=out + 1 - first, order=2)
+                M2[first:out + 1] = res.M2
+                all_vertices, all_simplices, groups, offset, first = [], [], [], 0, out + 1
+        return m0, m1, M2
 
     def affine_maps(self, output: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Local affine maps of every region in input coordinates.
@@ -353,6 +362,7 @@ def enumerate_regions(
     exact_fallback: bool = True,
     volumes: bool = True,
     workers: int | None = None,
+    max_memory=None,
 ) -> RegionSet:
     """Enumerate the linear regions of ``model`` inside ``domain``.
 
@@ -366,7 +376,9 @@ def enumerate_regions(
         found) past this many regions; also refuse up front when the estimated count exceeds it
         several times over.  None disables the budget.
     backend : {"auto", "lp", "split"}
-        "auto" takes "split" for box domains of reduced dimension <= 6 and "lp" otherwise.
+        "auto" takes "split" for box domains of reduced dimension <= 6 and "lp" otherwise; when the
+        LP backend's triangulations would exceed its memory share (256 MiB) on a box of dimension
+        <= 20 it falls back to "split".
     progress : bool or None
         Show a tqdm progress bar (None: only for long runs).
     check_estimate : bool
@@ -386,16 +398,28 @@ def enumerate_regions(
         float run could not decide are re-decided exactly either way.
     workers : int or None
         Threads of the split backend (None: the machine's cores); the result does not depend on it.
+    max_memory : int, str or None
+        Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
+        :class:`~polyattr.errors.MemoryBudgetExceeded`.  None: the budget in force (see
+        :mod:`polyattr.memory`; by default half the available memory).
 
     Returns
     -------
     RegionSet
     """
+    with memory_budget(max_memory):
+        return _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback,
+                                  volumes, workers)
+
+
+def _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback,
+                       volumes=True, workers=None) -> RegionSet:
     require_model(model)
     domain = as_domain(domain, model.n_inputs)
-    if max_regions is not None and (not isinstance(max_regions, (int, np.integer)) or max_regions < 1):
+    if max_regions is not None and (isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer))
+                                    or max_regions < 1):
         raise PolyattrError(f"max_regions: expected a positive integer or None, got {max_regions!r}")
-    if backend not in ("auto", "lp", "split"):
+    if not isinstance(backend, str) or backend not in ("auto", "lp", "split"):
         raise PolyattrError(f"backend: expected 'auto', 'lp' or 'split', got {backend!r}")
     start = time.perf_counter()
     red = domain.reduce()
@@ -406,6 +430,10 @@ def enumerate_regions(
         return RegionSet(model, domain, red, pat, k0, np.ones(1), k0, "point", time.perf_counter() - start)
     composed = net if red.is_identity else net.compose_affine(red.embedding.astype(float), red.offset.astype(float))
     inner_is_box = isinstance(red.inner, Box)
+    if inner_is_box:
+        check_float_range(composed.weights, composed.biases, red.inner.lower.astype(float), red.inner.upper.astype(float),
+                          negative_slopes=getattr(composed, "negative_slopes", None))
+    automatic = backend == "auto"
     if backend == "auto":
         backend = "split" if inner_is_box and red.inner.dim <= 6 else "lp"
     if backend == "split" and not inner_is_box:
@@ -435,7 +463,21 @@ def enumerate_regions(
                             vertex_table=res.vertices, vertex_masks=res.vertex_masks)
         ambiguous = res.n_ambiguous
     else:
-        regions, ambiguous = _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+        # in automatic mode on a box the LP backend gets a smaller share: a region needing more than
+        # ~1e6 simplices takes minutes to triangulate in Python, where the split backend's
+        # face-memoised volumes take seconds
+        can_split = automatic and inner_is_box and red.inner.dim <= 20
+        lp_share = min(current_budget(), _AUTO_LP_BYTES) if can_split else current_budget()
+        try:
+            with memory_budget(lp_share):
+                regions, ambiguous = _lp_traversal(model, domain, red, composed, max_regions, progress, start)
+        except MemoryBudgetExceeded:
+            # the LP backend triangulates every region (k! simplices for a cube-like one); the split
+            # backend's face-memoised volumes need far less: an automatic choice tries it before refusing
+            if not can_split:
+                raise
+            return _enumerate_regions(model, domain, max_regions, "split", progress, False, exact_fallback,
+                                      volumes, workers)
         if exact_fallback and not ambiguous and inner_is_box and red.inner.dim <= _CROSS_CHECK_MAX_DIM:
             ambiguous += _split_disagrees(regions, composed, red, workers)
     if regions.has_volumes and not _volumes_tile(regions):

@@ -90,6 +90,7 @@ import numpy as np
 from numba import njit
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.memory import check_allocation
 
 #: a value is "on the hyperplane" below ABS_TOL x (interval bound of the neuron over the box) ...
 ABS_TOL = 1e-11
@@ -1096,6 +1097,9 @@ def split_enumerate(
 
     net = _KernelNetwork(d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of,
                          abs_tol, wmax)
+    # the first cell holds the 2^d box corners (coordinates, incidence words, layer values), and the
+    # kernel's scratch cells can grow as large: refuse up front what the memory budget cannot hold
+    check_allocation(4.0 * 2**d * 8 * (d + nw + wmax + 1), f"splitting the {d}-dimensional box (2^{d} corners)")
     # the box as the first cell: corner bits choose lower/upper per coordinate
     corners = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
     box_X = np.where(corners, up, lo).astype(np.float64)
@@ -1134,10 +1138,12 @@ def split_enumerate(
                                   first.patterns[a:b], frontier, limit, None)
 
             parts = []
-            found = 0
+            found = held = 0
             for part in _map_ordered(run_block, tasks, workers):
                 parts.append(part)
                 found += len(part.offsets) - 1
+                held += part.nbytes
+                check_allocation(2 * held, f"the region enumeration ({found} regions so far)")
                 if bar is not None:
                     bar.update(len(part.offsets) - 1)
                 if limit is not None and found >= limit:
@@ -1215,6 +1221,10 @@ class _StackRun:
     n_split: int
     n_ambiguous: int
 
+    @property
+    def nbytes(self) -> int:
+        return self.X.nbytes + self.M.nbytes + self.offsets.nbytes + self.patterns.nbytes
+
 
 def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, cells_patterns, start_neuron,
                limit, bar) -> _StackRun:
@@ -1248,7 +1258,8 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
     o_off = np.zeros(cap + 1, np.int64)
     o_pat = np.zeros((cap, n_all), np.bool_)
     stop = np.iinfo(np.int64).max if limit is None else limit
-    chunk = 20_000 if bar is not None else np.iinfo(np.int64).max  # back to Python now and then
+    # back to Python now and then: progress, Ctrl-C, and the memory budget of the growing arrays
+    chunk = 20_000 if bar is not None else 100_000
     while state[_N_STACK] > 0 and state[_N_OUT] < stop:
         before = int(state[_N_OUT])
         (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat) = _split_kernel(
@@ -1258,6 +1269,9 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
         )
         if bar is not None:
             bar.update(int(state[_N_OUT]) - before)
+        held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, o_off, o_pat))
+        check_allocation(2 * held, f"the region enumeration ({int(state[_N_OUT])} regions so far, "
+                                   f"{int(state[_N_VOUT])} vertices)")
     n, nv = int(state[_N_OUT]), int(state[_N_VOUT])
     return _StackRun(oX[:nv].copy(), oM[:nv].copy(), o_off[:n + 1].copy(), o_pat[:n].copy(),
                      int(state[_N_SPLIT]), int(state[_N_AMBIGUOUS]))
@@ -1279,10 +1293,12 @@ def _map_ordered(fn, tasks, workers):
         for t in tasks:
             yield fn(t)
         return
+    import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(fn, t) for t in tasks]
+        # each task runs in a copy of the caller's context: the memory budget (a ContextVar) holds there too
+        futures = [pool.submit(contextvars.copy_context().run, fn, t) for t in tasks]
         try:
             for f in futures:
                 yield f.result()

@@ -14,7 +14,7 @@ import numpy as np
 
 from polyattr.errors import PolyattrError
 from polyattr.integrate.exact import exact_simplex_moments, to_fractions
-from polyattr.integrate.simplex_kernels import simplex_moments
+from polyattr.integrate.simplex_kernels import SimplexMoments, simplex_moments
 from polyattr.integrate.triangulate import affine_rank, pulling_triangulation
 
 __all__ = [
@@ -186,16 +186,26 @@ def _merge_near_duplicates(V, incidence):
     to the size of the polytope (its inradius), not absolute.
     """
     tol = VERTEX_MERGE_RTOL * max(1.0, float(np.max(np.abs(V))) if V.size else 1.0)
-    close = np.abs(V[:, None, :] - V[None, :, :]).max(axis=2) <= tol
-    if np.count_nonzero(close) == V.shape[0]:
+    if V.shape[0] < 2:
+        return V, list(incidence)
+    from scipy.spatial import cKDTree
+
+    # close pairs in the max-norm from a k-d tree: memory grows with the pairs found, not with the
+    # n^2 x k table of all differences (gigabytes for regions with tens of thousands of vertices)
+    pairs = cKDTree(V).query_pairs(tol, p=np.inf, output_type="ndarray")
+    if len(pairs) == 0:
         return V, list(incidence)  # the usual case: nothing to merge
+    neighbours: list[list[int]] = [[] for _ in range(V.shape[0])]
+    for a, c in pairs.tolist():
+        neighbours[a].append(c)
+        neighbours[c].append(a)
     keep: list[int] = []
     merged: list[set] = []
     taken = np.zeros(V.shape[0], dtype=bool)
     for i in range(V.shape[0]):
         if taken[i]:
             continue
-        members = np.flatnonzero(close[i] & ~taken)  # vertices within tol of representative i
+        members = [i] + sorted(j for j in neighbours[i] if not taken[j])  # vertices within tol of representative i
         taken[members] = True
         keep.append(i)
         merged.append(set().union(*(incidence[j] for j in members)))
@@ -352,9 +362,23 @@ def polytopes_moments(polytopes, order: int = 2, exact: bool = False):
         One row per polytope, in input order: ``m0`` (G,), ``m1`` (G, k), ``M2`` (G, k, k), and in
         float mode the absolute rounding-error bounds of the kernel.
     """
-    vertex_blocks, simplex_blocks, group_blocks = [], [], []
-    offset = 0
-    k = None
+    chunks, k = [], None
+    vertex_blocks, simplex_blocks, group_blocks, offset, n_simplices = [], [], [], 0, 0
+
+    def flush():
+        # one kernel call per chunk of whole polytopes, so no allocation grows with the total
+        # number of simplices of all regions (each polytope's own size is checked against the budget)
+        nonlocal vertex_blocks, simplex_blocks, group_blocks, offset, n_simplices
+        if not vertex_blocks:
+            return
+        V, S = np.concatenate(vertex_blocks), np.concatenate(simplex_blocks)
+        group, n_groups = np.concatenate(group_blocks), len(vertex_blocks)
+        if exact:
+            chunks.append(exact_simplex_moments(V, S, group=group, n_groups=n_groups, order=order))
+        else:
+            chunks.append(simplex_moments(V, S, group=group, n_groups=n_groups, order=order))
+        vertex_blocks, simplex_blocks, group_blocks, offset, n_simplices = [], [], [], 0, 0
+
     for g, item in enumerate(polytopes):
         if len(item) == 2:
             (A, b), center, radius = item, None, None
@@ -369,17 +393,25 @@ def polytopes_moments(polytopes, order: int = 2, exact: bool = False):
             raise PolyattrError(f"polytopes[{g}]: expected a polytope in R^{k}, got R^{V.shape[1]}")
         vertex_blocks.append(V)
         simplex_blocks.append(S + offset)
-        group_blocks.append(np.full(len(S), g, dtype=np.int64))
+        group_blocks.append(np.full(len(S), len(vertex_blocks) - 1, dtype=np.int64))
         offset += V.shape[0]
+        n_simplices += len(S)
+        if n_simplices >= _SIMPLICES_PER_KERNEL_CALL:
+            flush()
     if k is None:
         raise PolyattrError("polytopes: expected at least one polytope")
-    V = np.concatenate(vertex_blocks)
-    S = np.concatenate(simplex_blocks)
-    group = np.concatenate(group_blocks)
-    n_groups = len(vertex_blocks)
+    flush()
+    if len(chunks) == 1:
+        return chunks[0]
     if exact:
-        return exact_simplex_moments(V, S, group=group, n_groups=n_groups, order=order)
-    return simplex_moments(V, S, group=group, n_groups=n_groups, order=order)
+        return tuple(None if parts[0] is None else np.concatenate(parts) for parts in zip(*chunks))
+    fields = ("m0", "m1", "M2", "m0_error", "m1_error", "M2_error")
+    return SimplexMoments(**{f: (None if getattr(chunks[0], f) is None
+                                 else np.concatenate([getattr(c, f) for c in chunks])) for f in fields})
+
+
+#: Simplices gathered before one moment-kernel call (about 100 MB of index and group arrays at k = 10).
+_SIMPLICES_PER_KERNEL_CALL = 1 << 20
 
 
 def _check_halfspaces(A, b, exact):

@@ -25,8 +25,9 @@ import numpy as np
 
 from polyattr.errors import PolyattrError
 from polyattr.exact_linalg import rank
+from polyattr.memory import check_allocation, current_budget
 
-__all__ = ["pulling_triangulation", "affine_rank"]
+__all__ = ["pulling_triangulation", "pulling_simplex_count", "affine_rank"]
 
 
 def pulling_triangulation(V, facets: Iterable[Iterable[int]]) -> np.ndarray:
@@ -70,11 +71,66 @@ def pulling_triangulation(V, facets: Iterable[Iterable[int]]) -> np.ndarray:
             f"facets: a full-dimensional {k}-polytope has at least {k + 1} facets, got {len(facet_list)}"
         )
     whole = frozenset().union(*facet_list)
+    # a pulling triangulation of a cube-like k-polytope has up to k! simplices (3.6 million at
+    # k = 10): count them on the face lattice first and refuse what the memory budget cannot hold
+    per_simplex = _BYTES_PER_SIMPLEX + 24 * (k + 1)
+    count = pulling_simplex_count(facet_list, k, limit=current_budget() // per_simplex + 1)
+    check_allocation(count * per_simplex,
+                     f"the pulling triangulation of a {k}-dimensional region "
+                     f"({count}{' or more' if count > current_budget() // per_simplex else ''} simplices)")
     memo: dict[frozenset, list[tuple[int, ...]]] = {}
     simplices = _pull(whole, facet_list, k, memo)
     if not simplices:
         raise PolyattrError("facets: the triangulation is empty; the facet list does not describe a full-dimensional polytope")
     return np.asarray(simplices, dtype=np.int64).reshape(-1, k + 1)
+
+
+#: Python bytes per simplex held while triangulating (a tuple object and a list slot), before the
+#: 8 (k + 1) bytes of each of the three int64 copies (the array, its offset copy, the concatenation).
+_BYTES_PER_SIMPLEX = 120
+
+
+def pulling_simplex_count(facets, k: int, limit: int | None = None) -> int:
+    """Number of simplices :func:`pulling_triangulation` makes from these facets, without making them.
+
+    The same recursion as the triangulation with a count per face instead of a list, so the cost is
+    the number of faces visited (3^k for a k-cube) rather than the number of simplices (k!).  With
+    ``limit``, counting stops as soon as a face is known to need more than ``limit`` simplices, and
+    that face's partial count (> limit) is returned.
+    """
+    facet_list = list(dict.fromkeys(frozenset(int(i) for i in f) for f in facets if len(f)))
+    if k == 0:
+        return 1
+    if not facet_list:
+        return 0
+    whole = frozenset().union(*facet_list)
+    memo: dict[frozenset, int] = {}
+
+    def count(face, face_facets, dim):
+        if dim == 0:
+            return 1
+        cached = memo.get(face)
+        if cached is not None:
+            return cached
+        v0 = min(face)
+        total = 0
+        for F in face_facets:
+            if v0 not in F:
+                total += count(F, _facets_of_facet(F, face_facets), dim - 1)
+                if limit is not None and total > limit:
+                    raise _LimitReached(total)
+        memo[face] = total
+        return total
+
+    try:
+        return count(whole, facet_list, k)
+    except _LimitReached as stop:
+        return stop.count
+
+
+class _LimitReached(Exception):
+    def __init__(self, count: int):
+        self.count = count
 
 
 def _pull(face: frozenset, face_facets: Sequence[frozenset], dim: int, memo) -> list[tuple[int, ...]]:

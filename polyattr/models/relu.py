@@ -34,6 +34,8 @@ from polyattr.numerics import FLOAT64, RATIONAL, UNIT_ROUNDOFF, NumberField, add
 
 def _as_layer_array(value, name: str, field: NumberField) -> np.ndarray:
     """Validate one weight, bias or slope array and convert it to the field's numbers."""
+    if np.asarray(value).dtype.kind in "cmMV":  # numpy would drop an imaginary part or read a time as a count
+        raise PolyattrError(f"{name}: expected real numbers, got an array of dtype {np.asarray(value).dtype}")
     if field.exact:
         try:
             return field.array(value)

@@ -165,6 +165,14 @@ def _normalise_shape(input_shape) -> tuple:
     return tuple(int(s) for s in shape)
 
 
+def _attribute(module, target: str):
+    """The object at a dotted attribute path of the module (a get_attr node's target)."""
+    obj = module
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def _infer_input_shape(torch, module, nodes) -> tuple:
     """(in_features,) when the input reaches a Linear layer through shape-keeping layers only.
 
@@ -176,6 +184,11 @@ def _infer_input_shape(torch, module, nodes) -> tuple:
     node = placeholders[0] if len(placeholders) == 1 else None
     while node is not None and len(node.users) == 1:
         user = next(iter(node.users))
+        if user.op == "call_function" and user.target is torch.nn.functional.linear and len(user.args) > 1:
+            weight = user.args[1]  # a bare Linear traces to F.linear(input, self.weight, self.bias)
+            tensor = _attribute(module, weight.target) if getattr(weight, "op", None) == "get_attr" else None
+            if isinstance(tensor, torch.Tensor) and tensor.ndim == 2:
+                return (int(tensor.shape[1]),)
         if user.op != "call_module":
             break
         sub = module.get_submodule(user.target)
@@ -270,9 +283,7 @@ class _Lowerer:
             n = lw.prod(self.input_shape)
             return lw.Value(tuple({i: lw.ONE} for i in range(n)), (lw.ZERO,) * n, self.input_shape, 0)
         if node.op == "get_attr":
-            obj = self.module
-            for part in node.target.split("."):
-                obj = getattr(obj, part)
+            obj = _attribute(self.module, node.target)
             if not isinstance(obj, self.torch.Tensor):
                 raise lw.Unsupported(f"expected a tensor attribute, got {type(obj).__name__}")
             return lw.Const(_tensor_fractions(self.torch, f"tensor '{node.target}'", obj))

@@ -5,9 +5,9 @@
 """
 
 from polyattr.measures.symbolic_density import SymbolicDensity
-from polyattr.symbolic.curves import SUPPORTED_METHODS, CurvePiece, SymbolicCurve, curve
+from polyattr.symbolic.curves import CurvePiece, SymbolicCurve, curve, supported_methods
 from polyattr.symbolic.densities import density_attribution, integrate_density
 from polyattr.symbolic.polynomial_model import POLYNOMIAL_METHODS, PolynomialModel
 
-__all__ = ["curve", "SymbolicCurve", "CurvePiece", "SUPPORTED_METHODS", "SymbolicDensity", "integrate_density",
+__all__ = ["curve", "SymbolicCurve", "CurvePiece", "supported_methods", "SymbolicDensity", "integrate_density",
            "density_attribution", "PolynomialModel", "POLYNOMIAL_METHODS"]

@@ -31,6 +31,7 @@ import sympy
 
 from polyattr.attribution.api import attribute
 from polyattr.attribution.integrals import Integrator
+from polyattr.attribution.registry import get_method
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, as_domain
 from polyattr.numbers import to_fraction
@@ -47,23 +48,48 @@ from polyattr.symbolic.exact import (
     to_sympy,
 )
 
-__all__ = ["curve", "SymbolicCurve", "CurvePiece", "SUPPORTED_METHODS"]
+__all__ = ["curve", "SymbolicCurve", "CurvePiece", "supported_methods"]
 
-#: methods :func:`curve` covers, and the parameters each can vary
-SUPPORTED_METHODS = {
-    "gradient": ("x_j",),
-    "gradient_x_input": ("x_j",),
-    "ig": ("x_j", "baseline_j"),
-    "occlusion": ("x_j", "baseline_j"),
-    "shapley": ("x_j", "baseline_j"),
-    "shapley_uniform": ("x_j",),
-    "pdp": ("x_j",),
-    "ice": ("x_j",),
-    "fafp_local": ("x_j",),
-    "smoothgrad_uniform": ("x_j", "radius"),
-    "lime_uniform": ("x_j", "radius"),
-    "measure": ("x_j", "any name (measures=callable(t) -> family)"),
-}
+def _curve_kind(spec) -> str | None:
+    """How a method's attribution moves with a parameter, read from its MethodSpec (no name keys).
+
+    "user": a user family (option ``measures``); "family": a measure family (``spec.family``);
+    "point": an exact gradient rule at x (Dirac supports); "path": a baseline path (IG);
+    "box": uniform noise on x +/- radius (first or second moments); None: not covered.
+    """
+    options = {o.name for o in spec.options}
+    if spec.family is not None and "measures" in options:
+        return "user"
+    if spec.family is not None:
+        return "family"
+    if spec.certificate == "gradient":
+        return "point"
+    if spec.certificate == "path" and spec.needs_baseline:
+        return "path"
+    if spec.certificate == "box_moments" and "radius" in options:
+        return "box"
+    return None
+
+
+def supported_methods() -> dict:
+    """{method name: the parameters it can vary} for every registered method :func:`curve` covers."""
+    from polyattr.attribution.registry import method_specs
+
+    out = {}
+    for spec in method_specs():
+        kind = _curve_kind(spec)
+        if kind is None:
+            continue
+        params = ["x_j"]
+        if spec.needs_baseline:
+            params.append("baseline_j")
+        if kind == "box":
+            params.append("radius")
+        if kind == "user":
+            params.append("any name (measures=callable(t) -> family)")
+        out[spec.name] = tuple(params)
+    return out
+
 
 MAX_PIECES = 20_000
 
@@ -244,11 +270,12 @@ def curve(model, x, method: str, vary, over, output: int | None = None, baseline
     x : array-like (d,)
         The input; its coordinate j is replaced by t when ``vary=j``.
     method : str
-        One of :data:`SUPPORTED_METHODS`.
+        One of :func:`supported_methods` (measure families, gradient rules, IG, the uniform box
+        methods and user families, as their MethodSpecs say).
     vary : int or str
         A feature index j (x_j = t), ``"baseline_j"`` (x'_j = t, baseline methods), ``"radius"``
         (smoothgrad_uniform, lime_uniform: the half-width of the noise box), or for
-        ``method="measure"`` any name, with ``measures`` a callable t -> family of d Measures whose
+        a user-family method (``method="measure"``) any name, with ``measures`` a callable t -> family of d Measures whose
         supports (points, axis-aligned segments, box slices, boxes) move affinely with t.
     over : (a, b)
         The interval of t (rationals; decimals and "p/q" strings are read exactly).
@@ -261,8 +288,9 @@ def curve(model, x, method: str, vary, over, output: int | None = None, baseline
     SymbolicCurve
     """
     start = time.perf_counter()
-    if method not in SUPPORTED_METHODS:
-        raise PolyattrError(f"method: {method!r} has no symbolic curve; expected one of {', '.join(SUPPORTED_METHODS)}")
+    covered = supported_methods()
+    if method not in covered:
+        raise PolyattrError(f"method: {method!r} has no symbolic curve; expected one of {', '.join(covered)}")
     d = model.n_inputs
     k = model.check_output(output)
     box = as_domain(domain, d, exact=True)
@@ -287,12 +315,13 @@ def curve(model, x, method: str, vary, over, output: int | None = None, baseline
 
 
 def _make_plan(model, x, method, kind, which, over, output, baseline, box, options) -> _Plan:
-    from polyattr.attribution import measure_methods as mm
     from polyattr.measures.core import Dirac, Uniform
 
     d = model.n_inputs
     a, b = over
-    allowed = SUPPORTED_METHODS[method]
+    spec = get_method(method)
+    kind_of_method = _curve_kind(spec)
+    allowed = supported_methods()[method]
     if kind == "x":
         if "x_j" not in allowed:
             raise PolyattrError(f"vary: {method} cannot vary x_j")
@@ -306,7 +335,7 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
             raise PolyattrError(f"over: the baseline must stay in the domain [{box.lower[which]}, {box.upper[which]}]")
         symbol = sympy.Symbol(f"b_{which}", real=True)
     else:
-        if method == "measure":
+        if kind_of_method == "user":
             symbol = sympy.Symbol(which, real=True)
         elif which == "radius" and "radius" in allowed:
             if a <= 0:
@@ -315,7 +344,7 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
         else:
             raise PolyattrError(f"vary: {method} has no numeric option {which!r} to vary; "
                                 f"it can vary {', '.join(allowed)}")
-    needs_baseline = method in ("ig", "occlusion", "shapley")
+    needs_baseline = spec.needs_baseline
     if baseline is None and needs_baseline:
         baseline = np.zeros(d)
     base = _exact_vector(baseline, "baseline", d) if baseline is not None else None
@@ -340,12 +369,12 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
 
     def options_at(t):
         opts = dict(options)
-        if kind == "option" and method != "measure":
+        if kind == "option" and kind_of_method != "user":
             opts[which] = t
         return opts
 
-    user_family = options.pop("measures", None) if method == "measure" else None
-    if method == "measure":
+    user_family = options.pop("measures", None) if kind_of_method == "user" else None
+    if kind_of_method == "user":
         if user_family is None or not callable(user_family):
             raise PolyattrError("measures: method 'measure' needs measures=<callable> (t -> family of d Measures, "
                                 "or (x, j) -> Measure when vary is a feature)")
@@ -358,7 +387,7 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
             return list(fam)
 
         def evaluate(t):
-            res = attribute(model, x_at(t), "measure", domain=box, output=output, exact=True,
+            res = attribute(model, x_at(t), method, domain=box, output=output, exact=True,
                             measures=family_at(t), **options)
             return list(res.values)
 
@@ -369,17 +398,17 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
                         **options_at(t))
         return list(res.values)
 
-    if method == "ig":
+    if kind_of_method == "path":
         zero = np.array([Fraction(0)] * d, dtype=object)
         unit = zero.copy()
         unit[which] = Fraction(1)
         A0, A1 = (base.copy(), zero) if kind == "x" else (base_at(Fraction(0)), unit)
         B0, B1 = (x_at(Fraction(0)), unit) if kind == "x" else (x.copy(), zero)
         return _Plan(symbol, evaluate, d, segment=(A0, A1, B0, B1))
-    if method in ("gradient", "gradient_x_input"):
+    if kind_of_method == "point":  # w_P (degree 0) or a rule linear in x (degree 1): bound 1
         return _Plan(symbol, evaluate, d, family_at=lambda t: [Dirac(x_at(t), exact=True)],
-                     multiplier=sympy.Integer(1), degree=0 if method == "gradient" else 1)
-    if method in ("smoothgrad_uniform", "lime_uniform"):
+                     multiplier=sympy.Integer(1), degree=1)
+    if kind_of_method == "box":
         def radius_at(t):
             r = t if kind == "option" else fixed_radius
             r = [to_fraction(v) for v in (np.ravel(r) if np.ndim(r) else [r] * d)]
@@ -389,18 +418,13 @@ def _make_plan(model, x, method, kind, which, over, output, baseline, box, optio
             r = radius_at(t)
             return [Uniform(Box(x_at(t) - r, x_at(t) + r, exact=True))]
 
-        extra = symbol ** 2 if (method == "lime_uniform" and kind == "option") else sympy.Integer(1)
-        degree = d if method == "smoothgrad_uniform" else d + 2
+        # first moments (SmoothGrad): sum_P vol(P n B) w_P has degree d; a least-squares fit
+        # (moment order 2, LIME) has degree d + 2 and the 1 / Var = 3 / r^2 of its normal equations
+        extra_order = 2 * (spec.moment_order - 1)
+        extra = symbol ** extra_order if kind == "option" else sympy.Integer(1)
+        degree = d + extra_order
         return _Plan(symbol, evaluate, d, family_at=family_at, degree=degree, extra_multiplier=extra)
-    builders = {
-        "occlusion": lambda t: mm.occlusion_measures(x_at(t), base_at(t), exact=True),
-        "shapley": lambda t: mm.shapley_measures(x_at(t), base_at(t), exact=True),
-        "shapley_uniform": lambda t: mm.shapley_uniform_measures(x_at(t), box),
-        "pdp": lambda t: mm.pdp_measures(x_at(t), box),
-        "ice": lambda t: mm.ice_measures(x_at(t), box),
-        "fafp_local": lambda t: mm.fafp_local_measures(x_at(t), box),
-    }
-    return _Plan(symbol, evaluate, d, family_at=builders[method])
+    return _Plan(symbol, evaluate, d, family_at=lambda t: spec.family(x_at(t), base_at(t), box, dict(options)))
 
 
 # ------------------------------------------------------------------------------- recovery

@@ -20,6 +20,7 @@ from itertools import combinations
 
 import sympy
 
+from polyattr.attribution.registry import get_method
 from polyattr.errors import PolyattrError
 
 __all__ = ["PolynomialModel", "POLYNOMIAL_METHODS"]
@@ -27,7 +28,6 @@ __all__ = ["PolynomialModel", "POLYNOMIAL_METHODS"]
 POLYNOMIAL_METHODS = ("gradient", "gradient_x_input", "ig", "occlusion", "shapley", "shapley_uniform", "pdp", "ice",
                       "fafp_local", "fafp_global", "smoothgrad_uniform", "lime_uniform", "expected_gradients_uniform",
                       "measure")
-_BASELINE_METHODS = ("ig", "occlusion", "shapley")
 
 
 def _s(v):
@@ -134,7 +134,7 @@ class PolynomialModel:
             except (TypeError, ValueError):
                 raise PolyattrError("domain: expected (lower, upper)") from None
             lower, upper = self._vector(lower, "lower"), self._vector(upper, "upper")
-        if baseline is None and method in _BASELINE_METHODS:
+        if baseline is None and get_method(method).needs_baseline:
             baseline = [0] * d
         b = self._vector(baseline, "baseline") if baseline is not None else None
         unknown = set(options) - {"radius"}

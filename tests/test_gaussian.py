@@ -1,0 +1,126 @@
+"""Gaussian probabilities of intervals and triangles (against mpmath at 30+ digits), SmoothGrad with
+Gaussian noise (against Monte Carlo with exact gradients, 5-sigma), and Captum's NoiseTunnel."""
+
+import mpmath
+import numpy as np
+import pytest
+
+import polyattr
+from polyattr import ReLUNetwork
+from polyattr.attribution.gradient_methods import local_gradient
+from polyattr.integrate.gaussian import bivariate_normal_cdf, interval_probabilities, triangle_probabilities
+
+mpmath.mp.dps = 30
+
+
+def mp_phi(t):
+    return mpmath.ncdf(t)
+
+
+def test_interval_probabilities_match_mpmath():
+    rng = np.random.default_rng(0)
+    lo = rng.uniform(-3, 3, 20)
+    hi = lo + rng.uniform(0, 2, 20)
+    p, err = interval_probabilities(lo, hi, 0.3, 0.7)
+    for a, b, pi, ei in zip(lo, hi, p, err):
+        ref = mp_phi((mpmath.mpf(b) - mpmath.mpf(0.3)) / mpmath.mpf(0.7)) - mp_phi((mpmath.mpf(a) - mpmath.mpf(0.3)) / mpmath.mpf(0.7))
+        assert abs(pi - float(ref)) <= ei and ei < 1e-14
+
+
+def test_bivariate_cdf_matches_mpmath():
+    for h, k, rho in [(0.3, -1.2, 0.5), (-2.0, -0.1, -0.8), (1.5, 2.5, 0.2), (0.0, 0.7, 0.3), (-0.4, 0.0, -0.6)]:
+        dens = lambda u, v: mpmath.exp(-(u * u - 2 * rho * u * v + v * v) / (2 * (1 - rho * rho))) / (
+            2 * mpmath.pi * mpmath.sqrt(1 - rho * rho))
+        ref = mpmath.quad(lambda u: mpmath.quad(lambda v: dens(u, v), [-mpmath.inf, k]), [-mpmath.inf, h])
+        assert abs(float(bivariate_normal_cdf(h, k, rho)) - float(ref)) < 1e-15
+
+
+def test_triangle_probabilities_match_mpmath():
+    rng = np.random.default_rng(1)
+    tris = rng.uniform(-1, 1, (3, 3, 2))
+    mean, sigma = np.array([0.1, -0.2]), 0.6
+    p, err = triangle_probabilities(tris, mean, sigma)
+    for T, pi, ei in zip(tris, p, err):
+        a, b, c = (mpmath.matrix(list(map(mpmath.mpf, v))) for v in T)
+        jac = abs((b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]))
+
+        def dens(u, v):
+            z = a + u * (b - a) + v * (c - a)
+            return mpmath.exp(-((z[0] - mean[0]) ** 2 + (z[1] - mean[1]) ** 2) / (2 * sigma ** 2)) / (2 * mpmath.pi * sigma ** 2)
+
+        ref = jac * mpmath.quad(lambda u: mpmath.quad(lambda v: dens(u, v), [0, 1 - u]), [0, 1])
+        assert abs(pi - float(ref)) <= ei and ei < 1e-13
+
+
+def monte_carlo_smoothgrad(net, x, sigma, n, rng):
+    g = np.array([local_gradient(net, np.asarray(x, float) + sigma * rng.standard_normal(len(x)), 0)[0]
+                  for _ in range(n)])
+    return g.mean(axis=0), 5 * g.std(axis=0, ddof=1) / np.sqrt(n)
+
+
+@pytest.mark.parametrize("sizes,x,sigma", [([1, 6, 6, 1], [0.4], 0.2), ([2, 8, 8, 1], [0.3, 0.6], 0.15)])
+def test_smoothgrad_gaussian_closed_form_against_monte_carlo(sizes, x, sigma):
+    net = polyattr.random_network(sizes, rng=3)
+    res = polyattr.attribute(net, x, "smoothgrad_gaussian", sigma=sigma)
+    assert not res.exact and res.error_bound <= 1e-12
+    mean, half = monte_carlo_smoothgrad(net, x, sigma, 6000, np.random.default_rng(4))
+    assert np.all(np.abs(res.values - mean) <= half + res.error_bound)
+
+
+def test_smoothgrad_gaussian_affine_model_is_the_gradient_and_high_dimension_samples():
+    net = ReLUNetwork([np.array([[1.0, -2.0, 0.5]]), np.array([[3.0]])], [np.array([10.0]), np.array([0.0])])
+    res = polyattr.attribute(net, [0.5, 0.5, 0.5], "smoothgrad_gaussian", sigma=0.1, samples=200, rng=0)
+    assert not res.exact and "Monte Carlo" in res.info["error_kind"]
+    assert np.allclose(res.values, [3.0, -6.0, 1.5])  # always active: every sample has the same gradient
+    net2 = ReLUNetwork([np.array([[1.0, -2.0]]), np.array([[3.0]])], [np.array([10.0]), np.array([0.0])])
+    res2 = polyattr.attribute(net2, [0.5, 0.5], "smoothgrad_gaussian", sigma=0.1)
+    assert np.all(np.abs(res2.values - np.array([3.0, -6.0])) <= res2.error_bound)
+    with pytest.raises(polyattr.PolyattrError, match="sigma"):
+        polyattr.attribute(net2, [0.5, 0.5], "smoothgrad_gaussian", sigma=0)
+
+
+def test_captum_noise_tunnel_within_its_interval_around_ours():
+    torch = pytest.importorskip("torch")
+    from captum.attr import NoiseTunnel, Saliency
+
+    net = polyattr.random_network([2, 8, 8, 1], rng=5)
+    layers = []
+    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+        lin = torch.nn.Linear(W.shape[1], W.shape[0]).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.tensor(W))
+            lin.bias.copy_(torch.tensor(b))
+        layers.append(lin)
+        if i < len(net.weights) - 1:
+            layers.append(torch.nn.ReLU())
+    module = torch.nn.Sequential(*layers)
+    x, sigma, n = [0.3, 0.6], 0.15, 4000
+    ours = polyattr.attribute(net, x, "smoothgrad_gaussian", sigma=sigma)
+    inp = torch.tensor([x], dtype=torch.float64, requires_grad=True)
+    torch.manual_seed(0)
+    tunnel = NoiseTunnel(Saliency(module))
+    theirs = tunnel.attribute(inp, nt_type="smoothgrad", nt_samples=n, stdevs=sigma, abs=False, target=0)
+    torch.manual_seed(0)
+    second = tunnel.attribute(inp, nt_type="smoothgrad_sq", nt_samples=n, stdevs=sigma, abs=False, target=0)
+    mean = theirs.detach().numpy()[0]
+    std = np.sqrt(np.maximum(second.detach().numpy()[0] - mean ** 2, 0.0))
+    assert np.all(np.abs(mean - ours.values) <= 5 * std / np.sqrt(n) + ours.error_bound)
+
+
+def test_polygon_probabilities_match_triangles_and_owens_t_relative_accuracy():
+    from scipy.special import owens_t
+
+    from polyattr.integrate.gaussian import OWENS_T_RELATIVE_ERROR, polygon_probabilities
+
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        centre = rng.uniform(-2, 2, 2)
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 6))
+        poly = centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * rng.uniform(0.3, 1.0)
+        p, err = polygon_probabilities([poly], [0.1, -0.3], 0.5)
+        fan = np.stack([np.repeat(poly[:1], 4, axis=0), poly[1:5], poly[2:6]], axis=1)
+        q, qerr = triangle_probabilities(fan, [0.1, -0.3], 0.5)
+        assert abs(p[0] - q.sum()) <= err[0] + qerr.sum()
+    for h, a in [(0.3, 0.7), (2.0, -3.0), (6.0, 0.4), (9.0, 5.0), (0.05, 40.0)]:
+        ref = mpmath.quad(lambda t: mpmath.exp(-h * h * (1 + t * t) / 2) / (1 + t * t), [0, a]) / (2 * mpmath.pi)
+        assert abs(owens_t(h, a) - float(ref)) <= OWENS_T_RELATIVE_ERROR * abs(float(ref))

@@ -1122,8 +1122,10 @@ def split_enumerate(
         # in blocks of consecutive cells (independent: threads run them in parallel, nogil) whose
         # outputs are concatenated in cell order.  One hidden layer: phase one is everything.
         frontier = int(nstart[1]) if n_layers > 1 else n_neurons
-        first = _run_stack(net, frontier, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit if frontier == n_neurons else None, bar if frontier == n_neurons else None)
-        if frontier == n_neurons:
+        # every first-layer cell holds at least one region: past the budget there, the run is over budget
+        first = _run_stack(net, frontier, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit,
+                           bar if frontier == n_neurons else None)
+        if frontier == n_neurons or (limit is not None and len(first.offsets) - 1 >= limit):
             parts = [first]
         else:
             n_cells = len(first.offsets) - 1

@@ -40,8 +40,8 @@ def _degenerate():
 
 CASES = [
     ("random 2-d [16,16]", lambda: random_network([2, 16, 16, 1], rng=1), 2),
-    ("random 3-d [12,10,6]", lambda: random_network([3, 12, 10, 6, 1], rng=2), 3),
-    ("random 4-d [10,10]", lambda: random_network([4, 10, 10, 1], rng=3), 4),
+    ("random 3-d [8,8,4]", lambda: random_network([3, 8, 8, 4, 1], rng=2), 3),
+    ("random 4-d [7,7]", lambda: random_network([4, 7, 7, 1], rng=3), 4),
     ("random 6-d [6,6] (memoised volumes)", lambda: random_network([6, 6, 6, 1], rng=4), 6),
     ("leaky and identity units", lambda: _leaky(3, 5), 3),
     ("one hidden layer", lambda: random_network([3, 12, 1], rng=6), 3),

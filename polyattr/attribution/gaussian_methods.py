@@ -47,6 +47,35 @@ def _samples_ok(value, ctx):
     return value
 
 
+def _rounding_error_2d(polygon, mean, sigma: float, shift: float) -> float:
+    """Bound on |P(exact polygon) - P(rounded polygon)| when every vertex and the mean moved by <= shift.
+
+    Rounding a rational point v to floats moves it by at most u ||v||_2 (each coordinate by u |v_i|);
+    moving the mean by e is moving every vertex by -e, so ``shift`` = u (max ||v|| + ||mean||).  The
+    two convex polygons differ only within ``shift`` of the exact boundary (each lies in the other's
+    ``shift``-neighbourhood), a set of area <= sum_edges (2 shift L_e + pi shift^2); on the part
+    near edge e the density is at most exp(-r^2 / (2 sigma^2)) / (2 pi sigma^2) with r the distance
+    from the mean to the edge minus ``shift`` (and minus a margin for the float distance itself).
+    Far edges thus contribute next to nothing, where the old perimeter x peak density did not.
+    """
+    P = np.asarray(polygon, float)
+    if len(P) < 2:
+        return 0.0
+    centre = P.mean(axis=0)
+    P = P[np.argsort(np.arctan2(P[:, 1] - centre[1], P[:, 0] - centre[0]))]
+    a, b = P - mean, np.roll(P, -1, axis=0) - mean
+    d = b - a
+    length = np.linalg.norm(d, axis=1)
+    # distance from the mean (origin) to segment [a, b]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip(np.where(length > 0, -np.einsum("ij,ij->i", a, d) / (length * length), 0.0), 0.0, 1.0)
+    r = np.linalg.norm(a + t[:, None] * d, axis=1)
+    scale = float(np.max(np.abs(a), initial=0.0)) + float(np.max(np.abs(mean)))
+    r_safe = np.maximum(r - shift - 16 * _U * scale, 0.0)  # the float distance is off by a few u x scale
+    density = np.exp(-(r_safe / sigma) ** 2 / 2) / (2 * np.pi * sigma * sigma)
+    return 1.01 * float(np.sum((2 * shift * length + np.pi * shift * shift) * density))
+
+
 def smoothgrad_gaussian_closed_form(model, x, output: int, sigma: float):
     """(values (d,), error bound, number of regions) for d <= 2, from the exact regions on x +/- 10 sigma."""
     from polyattr.attribution.integrals import Integrator
@@ -72,8 +101,9 @@ def smoothgrad_gaussian_closed_form(model, x, output: int, sigma: float):
         # one convex polygon per region (its exact vertices, rounded): the fan formula from the mean
         polygons = [np.array(regions.vertices(r), dtype=float) for r in range(len(regions))]
         p_regions, err_regions = polygon_probabilities(polygons, xs, sigma)
-        perimeter = np.array([np.sum(np.linalg.norm(P - np.roll(P, -1, axis=0), axis=1)) for P in polygons])
-        err_regions = err_regions + perimeter * 2 * delta / (2 * np.pi * sigma * sigma)
+        shift = _U * (max(float(np.max(np.linalg.norm(P, axis=1), initial=0.0)) for P in polygons)
+                      + float(np.linalg.norm(xs)))
+        err_regions = err_regions + np.array([_rounding_error_2d(P, xs, sigma, shift) for P in polygons])
         absW = np.abs(W)
         values = p_regions @ W
         tail = d * 2 * float(ndtr(-TAIL_WIDTH))

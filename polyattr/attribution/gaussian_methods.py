@@ -6,16 +6,22 @@ probabilities have closed forms (:mod:`polyattr.integrate.gaussian`: erf on inte
 normal distribution through Owen's T on triangles), so the value is exact up to a stated bound:
 
 * the regions are the exactly confirmed regions of the model on the box x +/- K sigma (K = 10),
-  their vertices rounded to floats (a vertex moved by delta changes a region's probability by at
-  most perimeter x delta x max density, 1 / (2 pi sigma^2) in 2-D, 1 / (sqrt(2 pi) sigma) in 1-D);
-  in 2-D each region's probability comes from the fan formula of
-  :func:`polyattr.integrate.gaussian.polygon_probabilities`, whose error is relative to its terms;
-* the noise outside the box has probability at most d * 2 Phi(-K) and moves the value by at most
+  their vertices rounded to floats; in 2-D each region's probability comes from the fan formula of
+  :func:`polyattr.integrate.gaussian.polygon_probabilities`, whose error is relative to its terms,
+  and the rounding of vertices and mean (a move by <= u ||v||) costs at most the Gaussian mass of a
+  band of that width around each edge, bounded with the density at the edge's distance from x
+  (:func:`_rounding_error_2d`; 1 / (sqrt(2 pi) sigma) per endpoint in 1-D);
+* each region's gradient is the exact backward pass, rounded once;
+* the noise outside the box has probability at most k * 2 Phi(-K) and moves the value by at most
   that times the gradient bound of the model;
 * the probability functions' own error (see :data:`polyattr.integrate.gaussian.FUNCTION_ERROR`)
   times |w_P|, and the rounding of the sum.
 
-With more inputs the value is a Monte Carlo estimate (``samples`` Gaussian draws from ``rng``, the
+``noise_features`` restricts the noise to some coordinates (the others stay at x): with 1 or 2 of
+them the Gaussian lives on an axis-parallel line or plane through x and the same closed form runs
+on the model restricted to that slice, for any number of inputs.
+
+With more than two noisy coordinates the value is a Monte Carlo estimate (``samples`` Gaussian draws from ``rng``, the
 exact gradient at each): marked inexact, with its 5-sigma half-width as the error bound.
 """
 
@@ -169,7 +175,7 @@ def _smoothgrad_gaussian(ctx: AttributionContext) -> MethodResult:
     half_width = 5.0 * grads.std(axis=0, ddof=1) / np.sqrt(n)
     return MethodResult(list(mean), float(np.max(half_width, initial=0.0)), exact=False,
                         info={"sigma": sigma, "samples": n, "half_width": half_width,
-                              "error_kind": "5-sigma Monte Carlo half-width (d > 2)"})
+                              "error_kind": "5-sigma Monte Carlo half-width (more than 2 noisy coordinates)"})
 
 
 register(MethodSpec(
@@ -180,7 +186,7 @@ register(MethodSpec(
                         "1 or 2 of them give the closed form on that slice", _noise_features_ok),
              OptionSpec("samples", "int", 4096, "Monte Carlo samples when more than 2 coordinates are noisy (>= 2)",
                         _samples_ok),
-             OptionSpec("rng", "seed", None, "seed of the Monte Carlo samples (d > 2)")),
+             OptionSpec("rng", "seed", None, "seed of the Monte Carlo samples (more than 2 noisy coordinates)")),
     completeness="baseline", tables=False,
     # as SmoothGrad with uniform noise; symmetry is not predicted (above two inputs the noise is
     # sampled, and a sample is not symmetric)

@@ -1,6 +1,9 @@
 """Region enumeration speed: both backends on random networks, printed as a table.
 
-Run:  .venv/bin/python benchmarks/regions.py [--quick]
+Run:  .venv/bin/python benchmarks/regions.py [--quick] [--targets-only]
+
+First the issue-11 targets (4-input [32,32] with volumes, 8-input [32,32] patterns and affine maps,
+1 and 2 threads; :func:`target_rows`), then the table below.
 
 For inputs 2, 4, 8 and hidden layers [16,16], [32,32], [64,64] on the unit box, and a 2-D slice of
 an 8-input [64,64] network: regions found, seconds (median of repeats after JIT warm-up), regions
@@ -41,10 +44,52 @@ def run(net, domain, backend, budget, repeats):
     return len(out), seconds, "full", lps
 
 
+def target_rows(quick: bool = False, workers_list=(1, 2)) -> list[dict]:
+    """The throughput targets of issue 11: 4-input [32,32] on [-1,1]^4 with volumes (goal 10^5
+    regions/s) and 8-input [32,32] on [0,1]^8, patterns and affine maps only (goal 5,000/s), with
+    1 and 2 threads; wall and process CPU seconds of one run after a warm-up."""
+    warm = random_network([3, 8, 8, 1], rng=0)
+    enumerate_regions(warm, backend="split")
+    enumerate_regions(warm, backend="split", volumes=False)
+    out = []
+    cases = [("4-input [32,32], volumes", 4, -1.0, True, 20_000 if quick else None),
+             ("8-input [32,32], patterns + affine maps", 8, 0.0, False, 2_000 if quick else 20_000)]
+    for name, d, low, volumes, budget in cases:
+        net = random_network([d, 32, 32, 1], rng=2026)
+        box = Box(np.full(d, low), np.ones(d))
+        for workers in workers_list:
+            w, c = time.perf_counter(), time.process_time()
+            try:
+                regions = enumerate_regions(net, box, max_regions=budget, check_estimate=False,
+                                            volumes=volumes, workers=workers)
+                n, kind = len(regions), "full"
+                if volumes:
+                    regions.total_volume
+                else:
+                    regions.affine_maps()
+            except RegionBudgetExceeded as exc:
+                n, kind = exc.found, "budget"
+            wall, cpu = time.perf_counter() - w, time.process_time() - c
+            out.append({"case": name, "workers": workers, "regions": n, "run": kind, "seconds": wall,
+                        "cpu_seconds": cpu, "regions_per_second": n / wall})
+    return out
+
+
+def print_target_rows(table) -> None:
+    print(f"{'case':<42} {'threads':>7} {'regions':>9} {'run':>6} {'wall s':>8} {'cpu s':>8} {'regions/s':>10}")
+    for r in table:
+        print(f"{r['case']:<42} {r['workers']:>7} {r['regions']:>9} {r['run']:>6} {r['seconds']:8.3f} "
+              f"{r['cpu_seconds']:8.3f} {r['regions_per_second']:10.0f}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller budgets, one repeat")
+    parser.add_argument("--targets-only", action="store_true", help="only the issue-11 throughput rows")
     args = parser.parse_args()
+    print_target_rows(target_rows(args.quick))
+    if args.targets_only:
+        return
     repeats = 1 if args.quick else 3
     warm = random_network([3, 8, 8, 1], rng=0)
     enumerate_regions(warm, backend="split")  # JIT warm-up

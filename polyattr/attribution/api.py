@@ -107,6 +107,7 @@ def attribute(
     feature_names=None,
     progress: bool | None = None,
     certify: bool = False,
+    client=None,
     max_memory=None,
     **options,
 ) -> Attribution:
@@ -137,6 +138,9 @@ def attribute(
     progress : bool or None
         A progress bar over the rows of a batch (None: only for batches of more than 100 rows
         that are still running after a few seconds; False never).
+    client : distributed.Client, optional
+        Compute a batch's rows in chunks as dask.distributed tasks on this cluster
+        (:mod:`polyattr.attribution.distributed`); the values are those of a local run.
     certify : bool
         Implies ``exact``; one point only.  Record during the computation what a certificate
         needs (regions, moments, piece integrals, segment pieces) in ``info["certification"]``,
@@ -156,6 +160,14 @@ def attribute(
         (n, d), base_values (n,) (or None), data (n, d); ``error_bound`` bounds every entry.
         Every partition a batch needs is enumerated once and reused across its rows.
     """
+    if client is not None and _is_batch(x):
+        from polyattr.attribution.distributed import attribute_on_cluster
+
+        get_method(method)  # an unknown name raises here, not on a worker
+        return attribute_on_cluster(client, model, x, method, baseline=baseline, domain=domain, output=output,
+                                    exact=exact, measures=measures, max_regions=max_regions,
+                                    feature_names=feature_names, progress=False, certify=certify, max_memory=max_memory, **options)
+
     with memory_budget(max_memory):
         return _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions,
                           feature_names, progress, certify, options)

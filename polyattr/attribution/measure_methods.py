@@ -110,26 +110,33 @@ def shapley_from_values(values, d: int, exact: bool):
 
 
 def _shapley(ctx: AttributionContext) -> MethodResult:
+    from polyattr.attribution import shapley_kernel as sk
+
     d = ctx.d
     _check_shapley_size(d)
+    sk.check_budget(d, list(ctx.model.hidden_sizes) + [1])
     baseline = ctx.require_baseline("shapley")
-    masks = _subset_masks(d)
+    masks = sk.subset_masks(d)
     if ctx.exact:
-        points = [hybrid_point(ctx.x, baseline, np.flatnonzero(mk)) for mk in masks]
-        values = [ctx.f(p) for p in points]
+        # one batched forward pass on integer numerators, weights as integers (shapley_kernel)
+        points, q = sk.hybrid_numerators(ctx.x, baseline, masks)
+        numerators, denominator = sk.exact_forward_on_integers(ctx.model, points, ctx.output, q)
+        phi = sk.shapley_from_integer_values(numerators, denominator, d)
+        base_value = Fraction(int(numerators[0]), denominator)
         bound = 0.0
     else:
         points = np.where(masks, ctx.x[None, :], baseline[None, :])
-        values = np.atleast_1d(ctx.f(points))
+        values = sk.float_forward(ctx.model, points, ctx.output)
         from polyattr.numerics import gamma, round_up
 
-        eval_err = float(np.max(ctx.model.evaluation_error_bound(points, ctx.output)))
+        eval_err = sk.hybrid_error_bound(ctx.model, ctx.x, baseline, ctx.output)
         # each phi_j is a convex-weighted sum of 2^(d-1) differences of values, each value within
         # eval_err: 2 eval_err; the weighted sum of 2^(d-1) terms (weights rounded in a few
         # operations) adds gamma_{2^d + 8} times the sum of |w| |difference| <= 2 max |v|
         bound = float(round_up(2 * eval_err + gamma(2**d + 8) * 2 * float(np.max(np.abs(values))), 4))
-    phi = shapley_from_values(values, d, ctx.exact)
-    return MethodResult(phi, bound, base_value=values[0], info={"evaluations": 2**d})
+        phi = list(sk.shapley_from_values_float(values, d))
+        base_value = values[0]
+    return MethodResult(phi, bound, base_value=base_value, info={"evaluations": 2**d})
 
 
 register(MethodSpec(

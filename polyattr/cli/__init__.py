@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 
-from polyattr.cli.arguments import check_output_file, domain_from_args, load_model_arg
+from polyattr.cli.arguments import add_cluster_arguments, check_output_file, cluster_client, domain_from_args, load_model_arg
 from polyattr.errors import PolyattrError
 from polyattr.numbers import long_integer_strings
 
@@ -28,8 +28,9 @@ def cmd_regions(args) -> int:
     if args.plot and model.n_inputs != 2:
         raise PolyattrError(f"--plot: draws 2-input models; this model has {model.n_inputs} inputs")
     start = time.perf_counter()
-    regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
-                                progress=None if not args.progress else True)
+    with cluster_client(args) as client:
+        regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
+                                    progress=None if not args.progress else True, client=client)
     seconds = time.perf_counter() - start
     if args.plot:
         regions.plot(path=args.plot, output=args.output if model.n_outputs > 1 else None)
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-regions", type=int, default=1_000_000, help="region budget (default 1e6)")
     p.add_argument("--backend", choices=["auto", "lp", "split"], default="auto")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
+    add_cluster_arguments(p)
     p.set_defaults(func=cmd_regions)
 
     p = sub.add_parser("demo", help="run the built-in example on the shipped default model")

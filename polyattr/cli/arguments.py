@@ -74,3 +74,49 @@ def load_model_arg(args, exact: bool = False):
     from polyattr.models.io import load_model
 
     return load_model(args.model, exact=exact)
+
+
+def add_cluster_arguments(p) -> None:
+    """``--workers N`` (start a local dask cluster) and ``--scheduler ADDRESS`` (join one)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="run on a local dask cluster of N worker processes")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing dask cluster (e.g. tcp://host:8786)")
+
+
+class cluster_client:
+    """Context manager: a dask ``Client`` for ``--workers`` / ``--scheduler``, or None without them.
+
+    A cluster started here (``--workers``) is closed on exit; a joined one is left running.
+    """
+
+    def __init__(self, args):
+        self.workers = getattr(args, "workers", None)
+        self.scheduler = getattr(args, "scheduler", None)
+        self.cluster = self.client = None
+
+    def __enter__(self):
+        if self.workers is None and self.scheduler is None:
+            return None
+        if self.workers is not None and self.workers < 1:
+            raise PolyattrError(f"--workers: expected a positive number of worker processes, got {self.workers}")
+        from distributed import Client, LocalCluster
+
+        if self.workers is not None:
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, host="127.0.0.1", silence_logs=50)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout=10)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise PolyattrError(f"--scheduler: cannot reach a dask scheduler at {self.scheduler!r} ({exc})") from None
+        return self.client
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from polyattr.cli.arguments import as_floats, check_output_file, domain_from_args, load_model_arg, parse_vector
+from polyattr.cli.arguments import (add_cluster_arguments, as_floats, check_output_file, cluster_client, domain_from_args,
+                                      load_model_arg, parse_vector)
 from polyattr.errors import PolyattrError
 from polyattr.models.schema import check_real_dtype
 from polyattr.numbers import parse_rational, rational_to_float
@@ -40,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", metavar="OUT.csv", help="also write the values as CSV (one row per input)")
     p.add_argument("--progress", action="store_true", help="progress bar over the rows of --x-file")
+    add_cluster_arguments(p)
     group = p.add_argument_group("method options (see `polyattr methods`)")
     for name, (option, methods) in sorted(cli_options().items()):
         _add_option_flag(group, option, methods)
@@ -158,9 +160,10 @@ def cmd_attribute(args) -> int:
     baseline = parse_vector(args.baseline, "baseline")
     if not exact:
         baseline = as_floats(baseline, "baseline")
-    result = attribute(model, x, args.method, baseline=baseline, domain=domain, output=args.output,
-                       exact=exact, max_regions=args.max_regions, progress=True if args.progress else None,
-                       certify=bool(args.certificate), **options)
+    with cluster_client(args) as client:
+        result = attribute(model, x, args.method, baseline=baseline, domain=domain, output=args.output,
+                           exact=exact, max_regions=args.max_regions, progress=True if args.progress else None,
+                           certify=bool(args.certificate), client=client, **options)
     if args.certificate:
         from polyattr.certify.certificate import write_certificate
 

@@ -488,7 +488,8 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
 
         try:
             float_regions = enumerate_regions(model.to_float(), float_domain(domain), check_estimate=False,
-                                              max_regions=max_regions, backend=backend, exact_fallback=False)
+                                              max_regions=max_regions, backend=backend, exact_fallback=False,
+                                              volumes=False)  # the exact tiling check below replaces the float one
         except RegionBudgetExceeded:
             raise
         except PolyattrError:

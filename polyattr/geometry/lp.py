@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import highspy
-from scipy.optimize import linprog
 
 _INF = highspy.kHighsInf
 
@@ -53,6 +52,8 @@ def chebyshev_center(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, f
     k = A.shape[1]
     if A.shape[0] == 0:
         return np.zeros(k), np.inf
+    from scipy.optimize import linprog  # lazy: scipy.optimize costs ~1 s of import time
+
     c = np.zeros(k + 1)
     c[-1] = -1.0
     res = linprog(

@@ -86,8 +86,10 @@ class RegionSet:
     reduction: Reduction
     patterns: np.ndarray  # (n, n_neurons) bool
     interior_points: np.ndarray  # (n, k)
-    volumes: np.ndarray  # (n,)
-    centroids: np.ndarray  # (n, k)
+    # volumes (n,) and centroids (n, k); None: computed from the stored vertices when first asked
+    # (split backend with ``volumes=False``): read them as ``.volumes`` and ``.centroids``
+    _volumes: np.ndarray | None
+    _centroids: np.ndarray | None
     backend: str
     seconds: float
     lp_count: int = 0
@@ -100,6 +102,41 @@ class RegionSet:
 
     def __len__(self) -> int:
         return self.patterns.shape[0]
+
+    @property
+    def volumes(self) -> np.ndarray:
+        """Lebesgue volume of every region (n,), in reduced coordinates; computed on first use
+        when the enumeration skipped them, and then checked to tile the domain."""
+        if self._volumes is None:
+            self._compute_volumes()
+        return self._volumes
+
+    @property
+    def centroids(self) -> np.ndarray:
+        """Centre of mass of every region (n, k), in reduced coordinates (see :attr:`volumes`)."""
+        if self._centroids is None:
+            self._compute_volumes()
+        return self._centroids
+
+    @property
+    def has_volumes(self) -> bool:
+        """Whether the volumes are computed already (reading :attr:`volumes` computes them)."""
+        return self._volumes is not None
+
+    def _compute_volumes(self) -> None:
+        from polyattr.geometry.splitting import region_volumes
+
+        volumes, centroids = region_volumes(self.vertex_table, self.vertex_masks, self.vertex_offsets)
+        total, expected = float(np.sum(volumes)), self.domain_volume
+        if not _tiles(total, expected):
+            raise PolyattrError(
+                f"domain: the {len(self)} regions of the float enumeration do not tile the domain (volumes add "
+                f"up to {total!r}, the domain's is {expected!r}); enumerate with volumes=True (which "
+                f"re-decides such runs exactly) or exact=True"
+            )
+        # the frozen set caches them once: the same numbers as an eager enumeration gives
+        object.__setattr__(self, "_volumes", volumes)
+        object.__setattr__(self, "_centroids", centroids)
 
     def __iter__(self):
         return (self.region(i) for i in range(len(self)))
@@ -326,6 +363,10 @@ def enumerate_regions(
     progress: bool | None = None,
     check_estimate: bool = True,
     exact_fallback: bool = True,
+    client=None,
+    pieces: int | None = None,
+    volumes: bool = True,
+    workers: int | None = None,
     max_memory=None,
 ) -> RegionSet:
     """Enumerate the linear regions of ``model`` inside ``domain``.
@@ -354,6 +395,20 @@ def enumerate_regions(
         (:func:`~polyattr.geometry.exact_regions.exact_region_set`: confirmation of the float
         regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.
         Not available for general polytope domains.
+    client : distributed.Client, optional
+        Enumerate sub-boxes of a full-dimensional box as dask.distributed tasks and merge them by
+        pattern (:func:`polyattr.geometry.distributed.enumerate_regions_distributed`; ``max_regions``
+        then applies per sub-box).
+    pieces : int, optional
+        Number of sub-boxes with a client (default 4 per worker).
+    volumes : bool
+        Compute the regions' volumes and centroids now and check that they tile the domain (a
+        float run that does not tile is re-decided exactly).  False (split backend): skip them for
+        enumerations that need only patterns, affine maps or point values; ``.volumes`` then
+        computes them on first use (the same numbers) and raises when they do not tile.  Signs the
+        float run could not decide are re-decided exactly either way.
+    workers : int or None
+        Threads of the split backend (None: the machine's cores); the result does not depend on it.
     max_memory : int, str or None
         Memory budget in bytes (or a size such as "4G"); a step that would allocate more raises
         :class:`~polyattr.errors.MemoryBudgetExceeded`.  None: the budget in force (see
@@ -363,8 +418,14 @@ def enumerate_regions(
     -------
     RegionSet
     """
+    if client is not None:
+        from polyattr.geometry.distributed import enumerate_regions_distributed
+
+        with memory_budget(max_memory):
+            return enumerate_regions_distributed(model, domain, client=client, pieces=pieces, max_regions=max_regions)
     with memory_budget(max_memory):
-        return _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback)
+        return _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback,
+                                  volumes, workers)
 
 
 def _check_volume_cost(dim: int) -> None:
@@ -378,7 +439,8 @@ def _check_volume_cost(dim: int) -> None:
         )
 
 
-def _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback) -> RegionSet:
+def _enumerate_regions(model, domain, max_regions, backend, progress, check_estimate, exact_fallback,
+                       volumes=True, workers=None) -> RegionSet:
     require_model(model)
     domain = as_domain(domain, model.n_inputs)
     if max_regions is not None and (isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer))
@@ -421,8 +483,10 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
             list(composed.weights), list(composed.biases),
             red.inner.lower.astype(float), red.inner.upper.astype(float),
             max_regions=max_regions, progress=bool(progress), negative_slopes=composed.negative_slopes,
+            compute_volumes=volumes, workers=workers,
         )
-        regions = RegionSet(model, domain, red, res.patterns, res.interior_points, res.volumes, res.centroids,
+        regions = RegionSet(model, domain, red, res.patterns, res.interior_points,
+                            res.volumes if volumes else None, res.centroids if volumes else None,
                             "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
                             vertex_table=res.vertices, vertex_masks=res.vertex_masks)
         ambiguous = res.n_ambiguous
@@ -440,10 +504,11 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
             # backend's face-memoised volumes need far less: an automatic choice tries it before refusing
             if not can_split:
                 raise
-            return _enumerate_regions(model, domain, max_regions, "split", progress, False, exact_fallback)
+            return _enumerate_regions(model, domain, max_regions, "split", progress, False, exact_fallback,
+                                      volumes, workers)
         if exact_fallback and not ambiguous and inner_is_box and red.inner.dim <= _CROSS_CHECK_MAX_DIM:
-            ambiguous += _split_disagrees(regions, composed, red)
-    if not _volumes_tile(regions):
+            ambiguous += _split_disagrees(regions, composed, red, workers)
+    if regions.has_volumes and not _volumes_tile(regions):
         ambiguous += 1
     # the split kernel flags features down to its zero band (1e-11 of the values' range); only what
     # rounding erases outright (about 1e-16 L) goes unflagged.  The LP traversal alone (no split
@@ -463,7 +528,7 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
     return regions
 
 
-def _split_disagrees(regions: RegionSet, composed, red) -> int:
+def _split_disagrees(regions: RegionSet, composed, red, workers) -> int:
     """1 when the split backend (patterns only, about 1000x cheaper than the LPs) finds another
     pattern set or meets an undecided sign: the LP traversal's facet tests are tolerance-based and
     can step over facets thinner than the tolerance (huge boxes, slivers), which this catches."""
@@ -471,7 +536,7 @@ def _split_disagrees(regions: RegionSet, composed, red) -> int:
 
     res = split_enumerate(list(composed.weights), list(composed.biases), red.inner.lower.astype(float),
                           red.inner.upper.astype(float), compute_volumes=False,
-                          negative_slopes=composed.negative_slopes)
+                          negative_slopes=composed.negative_slopes, workers=workers)
     if res.n_ambiguous:
         return 1
     return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns})
@@ -502,7 +567,10 @@ def _beyond_float_resolution(composed, box: Box, resolution: float) -> bool:
 
 def _volumes_tile(regions: RegionSet) -> bool:
     """Float volumes add up to the domain's (relative 1e-9: far above their rounding, far below a missed region of the usual sizes)."""
-    total, expected = regions.total_volume, regions.domain_volume
+    return _tiles(regions.total_volume, regions.domain_volume)
+
+
+def _tiles(total: float, expected: float) -> bool:
     return bool(np.isfinite(total) and abs(total - expected) <= 1e-9 * abs(expected))
 
 

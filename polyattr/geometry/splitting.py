@@ -71,8 +71,13 @@ Cost and limits
 * :func:`estimate_region_count` assumes every pair of effective hyperplanes meets in the box; on
   small boxes (where the hyperplanes are nearly an arrangement of parallel families) it can
   overestimate by 100x or more in high d.
-* One core, depth first; the whole output is kept in memory.  The run is a pure function of
-  (weights, box), so large jobs can be cut into sub-boxes and the results concatenated.
+* Both cores: the cells of the first layer's arrangement are found first (depth first), then
+  blocks of consecutive cells run through the deeper layers in threads (the kernels release the
+  GIL), and the volumes are a second threaded pass over the stored cells.  The output is
+  concatenated in cell order, so it is the same, bit for bit and in the same order, for any
+  number of threads (and as one depth-first run).  One hidden layer: the first phase is all.
+  The whole output is kept in memory.  The run is a pure function of (weights, box), so large
+  jobs can be cut into sub-boxes and the results concatenated.
 """
 
 from __future__ import annotations
@@ -618,17 +623,20 @@ _N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT, _N_AMBIGUOUS = 0, 1, 2, 3, 4, 
 _MEMO_MIN_DIM = 6
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _split_kernel(
     d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
     sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-    oX, oM, o_off, o_pat, o_vol, o_cen, stop_at, with_volumes,
+    oX, oM, o_off, o_pat, stop_at,
 ):
     """Process stacked cells depth first until the stack is empty or ``stop_at`` cells are out.
 
     The stack holds pending cells: rows s_row0[e]:s_row0[e]+s_nrow[e] of (sX, sM, sV), the next
-    neuron to examine and the pattern so far.  Emitted cells go to the CSR output arrays.  Arrays
-    that may have grown are returned; counters live in ``state``.
+    neuron to examine and the pattern so far.  A cell is finished when it has seen the first
+    ``n_neurons`` units (fewer than the network's: the cells of the first layers' arrangement).
+    Emitted cells (vertices, tight sets, pattern) go to the CSR output arrays; volumes are a
+    separate pass (:func:`_volumes_kernel`).  Arrays that may have grown are returned; counters
+    live in ``state``.  ``nogil``: independent stacks run in parallel threads.
     """
     wmax = sV.shape[1]
     hmax = max(wmax, d)
@@ -649,25 +657,6 @@ def _split_kernel(
     neg = np.empty(cap0, np.int64)
     cpat = np.zeros(max(n_neurons, 1), np.bool_)
     common = np.empty(nw, np.uint64)
-    cen = np.empty(d)
-    # work space of the volume computation (columns grow with the vertex count)
-    nbits = 64 * nw
-    vkw = 1
-    v_fac = np.zeros((nbits, vkw), np.uint64)
-    v_cand = np.zeros((nbits, vkw), np.uint64)
-    v_ok = np.zeros(nbits, np.bool_)
-    v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
-    v_dim = np.zeros(d * (nbits + 1) + 2, np.int64)
-    v_apex = np.zeros((d * (nbits + 1) + 2, d + 1), np.int64)
-    v_A = np.empty((d, d))
-    v_simplex = np.empty(d + 1, np.int64)
-    v_chain = np.empty(d + 1, np.int64)
-    # memo table of face volumes for d >= _MEMO_MIN_DIM (entries valid where stamp == cell number)
-    m_size = 1 << 16 if d >= _MEMO_MIN_DIM else 1
-    m_keys = np.zeros((m_size, 1), np.uint64)
-    m_stamp = np.full(m_size, -1, np.int64)
-    m_vol = np.zeros(m_size)
-    m_cen = np.zeros((m_size, d))
     while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
         # ---- pop the top cell into the scratch cell c
         e = state[_N_STACK] - 1
@@ -855,28 +844,9 @@ def _split_kernel(
             cpat[neuron] = True
             neuron += 1
         # ---- emit the finished cell
-        vol = np.nan
-        for i in range(d):
-            cen[i] = np.nan
-        if with_volumes and d >= _MEMO_MIN_DIM:
-            if m_keys.shape[1] < (k + 63) // 64:
-                m_keys = np.zeros((m_keys.shape[0], (k + 63) // 64), np.uint64)
-                m_stamp[:] = -1
-            vol = _volume_centroid_memo(cX, cM, k, d, nw, cen, m_keys, m_stamp, m_vol, m_cen, state[_N_OUT])
-        elif with_volumes and (k + 63) // 64 > vkw:
-            vkw = (k + 63) // 64
-            v_fac = np.zeros((nbits, vkw), np.uint64)
-            v_cand = np.zeros((nbits, vkw), np.uint64)
-            v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
-        if with_volumes and d < _MEMO_MIN_DIM:
-            vol = _volume_centroid(
-                cX, cM, k, d, nw, cen, v_fac, v_cand, v_ok, v_set, v_dim, v_apex, v_A, v_simplex, v_chain
-            )
         c = state[_N_OUT]
         nv0 = state[_N_VOUT]
         o_off = _grow_vec(o_off, c + 2)
-        o_vol = _grow_vec(o_vol, c + 1)
-        o_cen = _grow_rows(o_cen, c + 1)
         o_pat = _grow_rows(o_pat, c + 1)
         oX = _grow_rows(oX, nv0 + k)
         oM = _grow_rows(oM, nv0 + k)
@@ -887,13 +857,57 @@ def _split_kernel(
                 oM[nv0 + v, w] = cM[v, w]
         for n in range(n_neurons):
             o_pat[c, n] = cpat[n]
-        o_vol[c] = vol
-        for i in range(d):
-            o_cen[c, i] = cen[i]
         o_off[c + 1] = nv0 + k
         state[_N_OUT] = c + 1
         state[_N_VOUT] = nv0 + k
-    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen
+    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat
+
+
+@njit(cache=True, nogil=True)
+def _volumes_kernel(X, M, offsets, first, last, d, nw, vol_out, cen_out):
+    """Volumes and centroids of the stored cells first..last-1 (vertices X[offsets[i]:offsets[i+1]],
+    tight sets M likewise), written to vol_out[i], cen_out[i].  A pure function of each cell's
+    stored data, so any split of the range over threads gives the same numbers."""
+    nbits = 64 * nw
+    vkw = 1
+    v_fac = np.zeros((nbits, vkw), np.uint64)
+    v_cand = np.zeros((nbits, vkw), np.uint64)
+    v_ok = np.zeros(nbits, np.bool_)
+    v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
+    v_dim = np.zeros(d * (nbits + 1) + 2, np.int64)
+    v_apex = np.zeros((d * (nbits + 1) + 2, d + 1), np.int64)
+    v_A = np.empty((d, d))
+    v_simplex = np.empty(d + 1, np.int64)
+    v_chain = np.empty(d + 1, np.int64)
+    cen = np.empty(d)
+    # memo table of face volumes for d >= _MEMO_MIN_DIM (entries valid where stamp == cell number)
+    m_size = 1 << 16 if d >= _MEMO_MIN_DIM else 1
+    m_keys = np.zeros((m_size, 1), np.uint64)
+    m_stamp = np.full(m_size, -1, np.int64)
+    m_vol = np.zeros(m_size)
+    m_cen = np.zeros((m_size, d))
+    for r in range(first, last):
+        lo = offsets[r]
+        k = offsets[r + 1] - lo
+        cX = X[lo:lo + k]
+        cM = M[lo:lo + k]
+        if d >= _MEMO_MIN_DIM:
+            if m_keys.shape[1] < (k + 63) // 64:
+                m_keys = np.zeros((m_keys.shape[0], (k + 63) // 64), np.uint64)
+                m_stamp[:] = -1
+            vol = _volume_centroid_memo(cX, cM, k, d, nw, cen, m_keys, m_stamp, m_vol, m_cen, r)
+        else:
+            if (k + 63) // 64 > vkw:
+                vkw = (k + 63) // 64
+                v_fac = np.zeros((nbits, vkw), np.uint64)
+                v_cand = np.zeros((nbits, vkw), np.uint64)
+                v_set = np.zeros((d * (nbits + 1) + 2, vkw), np.uint64)
+            vol = _volume_centroid(
+                cX, cM, k, d, nw, cen, v_fac, v_cand, v_ok, v_set, v_dim, v_apex, v_A, v_simplex, v_chain
+            )
+        vol_out[r] = vol
+        for i in range(d):
+            cen_out[r, i] = cen[i]
 
 
 # ----------------------------------------------------------------------------- Python API
@@ -1023,7 +1037,7 @@ def _interval_scales(hidden_W, hidden_b, slopes, lo, up) -> np.ndarray:
 
 def split_enumerate(
     weights, biases, lower, upper, max_regions: int | None = None, progress: bool = False,
-    compute_volumes: bool = True, negative_slopes=None,
+    compute_volumes: bool = True, negative_slopes=None, workers: int | None = None,
 ) -> SplitResult:
     """Enumerate the linear regions of a ReLU network on the box [lower, upper].
 
@@ -1042,6 +1056,10 @@ def split_enumerate(
     compute_volumes : bool
         When False, skip the triangulation: ``volumes`` and ``centroids`` are NaN (patterns,
         vertices and interior points only; about twice as fast in 5+ dimensions).
+        :func:`region_volumes` computes them later from the result's vertices.
+    workers : int or None
+        Threads for the deeper layers and the volumes (None: the machine's cores, at most 8).
+        The result does not depend on it: the same regions in the same order, the same numbers.
 
     Returns
     -------
@@ -1077,85 +1095,245 @@ def split_enumerate(
     if abs_tol.size == 0:
         abs_tol = np.zeros(1)
 
+    net = _KernelNetwork(d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of,
+                         abs_tol, wmax)
     # the first cell holds the 2^d box corners (coordinates, incidence words, layer values), and the
     # kernel's scratch cells can grow as large: refuse up front what the memory budget cannot hold
     check_allocation(4.0 * 2**d * 8 * (d + nw + wmax + 1), f"splitting the {d}-dimensional box (2^{d} corners)")
     # the box as the first cell: corner bits choose lower/upper per coordinate
     corners = ((np.arange(2**d)[:, None] >> np.arange(d)[None, :]) & 1).astype(bool)
-    sX = np.where(corners, up, lo).astype(np.float64)
-    sM = np.zeros((2**d, nw), dtype=np.uint64)
+    box_X = np.where(corners, up, lo).astype(np.float64)
+    box_M = np.zeros((2**d, nw), dtype=np.uint64)
     for i in range(d):
         face = np.where(corners[:, i], d + i, i)
         for v, c in enumerate(face):
-            sM[v, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
-    sV = np.zeros((2**d, wmax))
-    s_row0 = np.zeros(n_neurons + 2, np.int64)
-    s_nrow = np.zeros(n_neurons + 2, np.int64)
-    s_nrow[0] = 2**d
-    s_neuron = np.zeros(n_neurons + 2, np.int64)
-    s_pat = np.zeros((n_neurons + 2, max(n_neurons, 1)), np.bool_)
-    state = np.zeros(6, np.int64)
-    state[_N_STACK] = 1
-    state[_STACK_ROWS] = 2**d
-    cap = 1024
-    oX = np.empty((cap * 4, d))
-    oM = np.zeros((cap * 4, nw), np.uint64)
-    o_off = np.zeros(cap + 1, np.int64)
-    o_pat = np.zeros((cap, max(n_neurons, 1)), np.bool_)
-    o_vol = np.zeros(cap)
-    o_cen = np.zeros((cap, d))
-
-    limit = np.iinfo(np.int64).max if max_regions is None else int(max_regions) + 1
-    # return to Python now and then: progress, Ctrl-C, and the memory budget of the growing arrays
-    chunk = 20_000 if progress else 100_000
+            box_M[v, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+    box_pat = np.zeros((1, max(n_neurons, 1)), np.bool_)
+    limit = None if max_regions is None else int(max_regions) + 1
+    workers = _worker_count(workers)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(desc="regions", unit=" regions")
     try:
-        while state[_N_STACK] > 0 and state[_N_OUT] < limit:
-            stop_at = min(limit, int(state[_N_OUT]) + chunk)
-            before = int(state[_N_OUT])
-            (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen) = _split_kernel(
-                d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, REL_TOL,
-                sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-                oX, oM, o_off, o_pat, o_vol, o_cen, stop_at, bool(compute_volumes),
-            )
-            if bar is not None:
-                bar.update(int(state[_N_OUT]) - before)
-            held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, o_off, o_pat, o_vol, o_cen))
-            check_allocation(2 * held, f"the region enumeration ({int(state[_N_OUT])} regions so far, "
-                                       f"{int(state[_N_VOUT])} vertices)")
+        # Two phases with the same output order as one depth-first run: the cells of the first
+        # layer's arrangement (depth first), then every cell's subtree through the deeper layers,
+        # in blocks of consecutive cells (independent: threads run them in parallel, nogil) whose
+        # outputs are concatenated in cell order.  One hidden layer: phase one is everything.
+        frontier = int(nstart[1]) if n_layers > 1 else n_neurons
+        # every first-layer cell holds at least one region: past the budget there, the run is over budget
+        first = _run_stack(net, frontier, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit,
+                           bar if frontier == n_neurons else None)
+        if frontier == n_neurons or (limit is not None and len(first.offsets) - 1 >= limit):
+            parts = [first]
+        else:
+            n_cells = len(first.offsets) - 1
+            n_blocks = min(n_cells, max(1, 16 * workers))
+            edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
+            tasks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+            def run_block(task):
+                a, b = task
+                off = first.offsets[a:b + 1]
+                return _run_stack(net, n_neurons, first.X[off[0]:off[-1]], first.M[off[0]:off[-1]], off - off[0],
+                                  first.patterns[a:b], frontier, limit, None)
+
+            parts = []
+            found = held = 0
+            for part in _map_ordered(run_block, tasks, workers):
+                parts.append(part)
+                found += len(part.offsets) - 1
+                held += part.nbytes
+                check_allocation(2 * held, f"the region enumeration ({found} regions so far)")
+                if bar is not None:
+                    bar.update(len(part.offsets) - 1)
+                if limit is not None and found >= limit:
+                    break
     finally:
         if bar is not None:
             bar.close()
-    n = int(state[_N_OUT])
+    n = sum(len(p.offsets) - 1 for p in parts)
+    n_ambiguous = sum(p.n_ambiguous for p in parts) + (first.n_ambiguous if frontier != n_neurons else 0)
+    n_split = sum(p.n_split for p in parts) + (first.n_split if frontier != n_neurons else 0)
     if max_regions is not None and n > max_regions:
         raise RegionBudgetExceeded(
             f"max_regions: found {n} regions and enumeration was not finished "
             f"(budget {max_regions}); raise max_regions or shrink the domain",
             found=n,
         )
-    nv = int(state[_N_VOUT])
-    offsets = o_off[: n + 1].copy()
-    vertices = oX[:nv].copy()
+    vertices = np.concatenate([p.X for p in parts]) if parts else np.zeros((0, d))
+    masks = np.concatenate([p.M for p in parts]) if parts else np.zeros((0, nw), np.uint64)
+    offsets = np.zeros(n + 1, np.int64)
+    at, vat = 0, 0
+    for p in parts:
+        m = len(p.offsets) - 1
+        offsets[at + 1:at + m + 1] = p.offsets[1:] + vat
+        at, vat = at + m, vat + p.offsets[-1]
+    patterns = np.concatenate([p.patterns for p in parts])[:, :n_neurons] if parts else np.zeros((0, n_neurons), bool)
     counts = np.diff(offsets)
     interior = np.add.reduceat(vertices, offsets[:-1], axis=0) / counts[:, None]
+    if compute_volumes:
+        volumes, centroids = region_volumes(vertices, masks, offsets, workers=workers)
+    else:
+        volumes, centroids = np.full(n, np.nan), np.full((n, d), np.nan)
     return SplitResult(
-        patterns=o_pat[:n, :n_neurons][:, cut].copy(),
+        patterns=patterns[:, cut].copy(),
         interior_points=interior,
-        volumes=o_vol[:n].copy(),
-        centroids=o_cen[:n].copy(),
+        volumes=volumes,
+        centroids=centroids,
         vertex_offsets=offsets,
         vertices=vertices,
-        vertex_masks=oM[:nv].copy(),
+        vertex_masks=masks,
         lower=lo,
         upper=up,
-        n_cells_split=int(state[_N_SPLIT]),
+        n_cells_split=n_split,
         seconds=time.perf_counter() - t0,
-        n_ambiguous=int(state[_N_AMBIGUOUS]),
+        n_ambiguous=n_ambiguous,
     )
+
+
+@dataclass(frozen=True)
+class _KernelNetwork:
+    """The flat arrays the splitting kernel reads (the hidden layers and per-unit tolerances)."""
+
+    d: int
+    nw: int
+    n_neurons: int
+    W_all: np.ndarray
+    b_all: np.ndarray
+    slope_all: np.ndarray
+    w_off: np.ndarray
+    in_dim: np.ndarray
+    out_dim: np.ndarray
+    nstart: np.ndarray
+    layer_of: np.ndarray
+    abs_tol: np.ndarray
+    wmax: int
+
+
+@dataclass(frozen=True)
+class _StackRun:
+    """The cells a kernel run emitted (CSR vertices and tight sets, patterns) and its counters."""
+
+    X: np.ndarray
+    M: np.ndarray
+    offsets: np.ndarray
+    patterns: np.ndarray
+    n_split: int
+    n_ambiguous: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.X.nbytes + self.M.nbytes + self.offsets.nbytes + self.patterns.nbytes
+
+
+def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, cells_patterns, start_neuron,
+               limit, bar) -> _StackRun:
+    """Run the cells (CSR rows, all at ``start_neuron``, the start of a layer) depth first through
+    the first ``n_neurons`` units; the output lists the first cell's regions first."""
+    d, nw = net.d, net.nw
+    n_cells = len(cells_offsets) - 1
+    n_all = max(net.n_neurons, 1)
+    # stack entry e holds cell n_cells - 1 - e, so the first cell is on top and is finished first
+    sizes = np.diff(cells_offsets)[::-1]
+    s_row0 = np.zeros(n_cells + n_all + 2, np.int64)
+    s_row0[1:n_cells] = np.cumsum(sizes)[:-1]
+    s_nrow = np.zeros(n_cells + n_all + 2, np.int64)
+    s_nrow[:n_cells] = sizes
+    s_neuron = np.full(n_cells + n_all + 2, start_neuron, np.int64)
+    s_pat = np.zeros((n_cells + n_all + 2, n_all), np.bool_)
+    s_pat[:n_cells, :cells_patterns.shape[1]] = cells_patterns[::-1]
+    order = np.concatenate([np.arange(cells_offsets[c], cells_offsets[c + 1]) for c in range(n_cells - 1, -1, -1)])
+    rows = max(int(cells_offsets[-1]), 1)
+    sX = np.empty((2 * rows, d))
+    sM = np.zeros((2 * rows, nw), np.uint64)
+    sX[:len(order)] = cells_X[order]
+    sM[:len(order)] = cells_M[order]
+    sV = np.zeros((2 * rows, net.wmax))
+    state = np.zeros(6, np.int64)
+    state[_N_STACK] = n_cells
+    state[_STACK_ROWS] = len(order)
+    cap = 1024
+    oX = np.empty((cap * 4, d))
+    oM = np.zeros((cap * 4, nw), np.uint64)
+    o_off = np.zeros(cap + 1, np.int64)
+    o_pat = np.zeros((cap, n_all), np.bool_)
+    stop = np.iinfo(np.int64).max if limit is None else limit
+    # back to Python now and then: progress, Ctrl-C, and the memory budget of the growing arrays
+    chunk = 20_000 if bar is not None else 100_000
+    while state[_N_STACK] > 0 and state[_N_OUT] < stop:
+        before = int(state[_N_OUT])
+        (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat) = _split_kernel(
+            d, nw, n_neurons, net.W_all, net.b_all, net.slope_all, net.w_off, net.in_dim, net.out_dim, net.nstart,
+            net.layer_of, net.abs_tol, REL_TOL, sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
+            oX, oM, o_off, o_pat, min(stop, before + chunk),
+        )
+        if bar is not None:
+            bar.update(int(state[_N_OUT]) - before)
+        held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, o_off, o_pat))
+        check_allocation(2 * held, f"the region enumeration ({int(state[_N_OUT])} regions so far, "
+                                   f"{int(state[_N_VOUT])} vertices)")
+    n, nv = int(state[_N_OUT]), int(state[_N_VOUT])
+    return _StackRun(oX[:nv].copy(), oM[:nv].copy(), o_off[:n + 1].copy(), o_pat[:n].copy(),
+                     int(state[_N_SPLIT]), int(state[_N_AMBIGUOUS]))
+
+
+def _worker_count(workers) -> int:
+    import os
+
+    if workers is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise PolyattrError(f"workers: expected a positive integer or None, got {workers!r}")
+    return int(workers)
+
+
+def _map_ordered(fn, tasks, workers):
+    """fn over tasks, results yielded in task order; threads when workers > 1 (the kernels release the GIL)."""
+    if workers == 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield fn(t)
+        return
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # each task runs in a copy of the caller's context: the memory budget (a ContextVar) holds there too
+        futures = [pool.submit(contextvars.copy_context().run, fn, t) for t in tasks]
+        try:
+            for f in futures:
+                yield f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def region_volumes(vertices, masks, offsets, workers=None) -> tuple[np.ndarray, np.ndarray]:
+    """Volumes (n,) and centroids (n, d) of cells stored in double description (CSR rows of
+    ``vertices`` with their tight-set bitmasks ``masks``, as in :class:`SplitResult`).
+
+    Pulling triangulation on the tight sets (memoised cone recursion from d = 6); cells are
+    independent, so blocks of them run in threads; the numbers do not depend on ``workers``.
+    """
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
+    masks = np.ascontiguousarray(masks, dtype=np.uint64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    n, d = len(offsets) - 1, vertices.shape[1]
+    volumes, centroids = np.full(n, np.nan), np.full((n, d), np.nan)
+    if n == 0:
+        return volumes, centroids
+    workers = _worker_count(workers)
+    n_blocks = min(n, 4 * workers)
+    edges = np.linspace(0, n, n_blocks + 1).round().astype(np.int64)
+
+    def run(task):
+        a, b = task
+        _volumes_kernel(vertices, masks, offsets, a, b, d, masks.shape[1], volumes, centroids)
+
+    for _ in _map_ordered(run, [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a], workers):
+        pass
+    return volumes, centroids
 
 
 #: calibration of :func:`estimate_region_count` (ratio regions / sum_k<=d C(N_eff, k) measured

@@ -18,7 +18,16 @@ from polyattr.measures.core import (  # noqa: I001 - the symbolic density below 
     Uniform,
     PolynomialDensity,
 )
-from polyattr.measures.symbolic_density import SymbolicDensity
+
+
+def __getattr__(name):
+    # SymbolicDensity needs sympy (~0.5 s to import); load it only when someone asks for it.
+    if name == "SymbolicDensity":
+        from polyattr.measures.symbolic_density import SymbolicDensity
+
+        return SymbolicDensity
+    raise AttributeError(f"module 'polyattr.measures' has no attribute {name!r}")
+
 
 __all__ = ["Measure", "PointPiece", "DensityPiece", "Dirac", "Discrete", "Empirical", "Uniform", "Lebesgue",
            "ProductDensity", "TruncatedGaussian", "PolynomialDensity", "SymbolicDensity"]

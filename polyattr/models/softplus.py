@@ -20,7 +20,6 @@ import itertools
 from typing import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from polyattr.errors import PolyattrError
 from polyattr.numbers import as_vector
@@ -35,6 +34,13 @@ def softplus(t: np.ndarray, beta: float) -> np.ndarray:
     """log(1 + exp(beta t)) / beta without overflow: (max(bt, 0) + log1p(exp(-|bt|))) / beta."""
     bt = beta * np.asarray(t, dtype=float)
     return (np.maximum(bt, 0.0) + np.log1p(np.exp(-np.abs(bt)))) / beta
+
+
+def expit(t):
+    """The logistic function 1 / (1 + exp(-t)), imported from scipy.special on first use (its import is slow)."""
+    from scipy.special import expit as _expit
+
+    return _expit(t)
 
 
 def softplus_d1(t: np.ndarray, beta: float) -> np.ndarray:

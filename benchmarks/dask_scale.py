@@ -1,0 +1,116 @@
+"""Region enumeration and a streamed region integral on dask LocalClusters of 1 and 2 workers.
+
+Run:  python benchmarks/dask_scale.py [--d 5] [--hidden 32,32] [--pieces 16] [--quick]
+
+For a random network on [-1, 1]^d: the local single-process enumeration, then
+``enumerate_regions(model, box, client=...)`` (sub-boxes merged by pattern) on a LocalCluster of 1
+and of 2 worker processes, and the streamed integral ``box_integral`` (regions contracted per
+sub-box, nothing per region kept) on each; the ratio 1 worker / 2 workers, the peak RSS of the
+workers and of this process, and the checks (same pattern set as the local run, total volume).
+Figures are measured on this machine in this run (2 cores shared with everything else running).
+"""
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+import polyattr
+from polyattr.geometry.distributed import box_integral
+from polyattr.models import random_network
+
+
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cluster(n):
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           host="127.0.0.1", silence_logs=50)
+    return cluster, Client(cluster)
+
+
+def rows(d=5, hidden=(32, 32), pieces=16, seed=0, local=True):
+    net = random_network([d, *hidden, 1], rng=np.random.default_rng(seed))
+    box = polyattr.Box(-np.ones(d), np.ones(d))
+    out = {"d": d, "hidden": list(hidden), "pieces": pieces}
+    polyattr.enumerate_regions(random_network([2, 3, 1], rng=0))  # load the numba kernels
+    if local:
+        start = time.perf_counter()
+        ref = polyattr.enumerate_regions(net, box, max_regions=None)
+        out["local_s"], out["regions"] = time.perf_counter() - start, len(ref)
+        ref_keys = {p.tobytes() for p in np.packbits(ref.patterns, axis=1)}
+    for n in (1, 2):
+        cluster, client = _cluster(n)
+        try:
+            client.run(lambda: polyattr.enumerate_regions(random_network([2, 3, 1], rng=0)))  # warm workers
+            start = time.perf_counter()
+            dist = polyattr.enumerate_regions(net, box, client=client, pieces=pieces, max_regions=None)
+            out[f"enum_{n}_s"] = time.perf_counter() - start
+            out["regions"] = len(dist)
+            if local:
+                keys = {p.tobytes() for p in np.packbits(dist.patterns, axis=1)}
+                out["same_patterns"] = keys == ref_keys
+            out["volume_gap"] = abs(dist.total_volume - float(box.volume)) / float(box.volume)
+            del dist
+            start = time.perf_counter()
+            integral = box_integral(net, box, client=client, pieces=pieces)
+            out[f"integral_{n}_s"] = time.perf_counter() - start
+            out["integral"], out["region_pieces"] = float(integral.integral[0]), integral.region_pieces
+            rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+            out[f"worker_rss_{n}_mib"] = max(rss.values())
+        finally:
+            client.close()
+            cluster.close()
+    out["client_rss_mib"] = _peak_rss_mib()
+    return out
+
+
+def streaming_rows(d=4, hidden=(32, 32), pieces_list=(16, 64), seed=1):
+    """The streamed integral here (no cluster): peak RSS stays flat as the region count grows with the box."""
+    out = []
+    net = random_network([d, *hidden, 1], rng=np.random.default_rng(seed))
+    for scale, pieces in zip((1.0, 2.0), pieces_list):
+        box = polyattr.Box(-scale * np.ones(d), scale * np.ones(d))
+        before = _peak_rss_mib()
+        start = time.perf_counter()
+        res = box_integral(net, box, pieces=pieces)
+        out.append(dict(scale=scale, pieces=pieces, region_pieces=res.region_pieces, seconds=time.perf_counter() - start,
+                         rss_before=before, rss_after=_peak_rss_mib()))
+    return out
+
+
+def print_rows(r, stream):
+    print(f"network {r['d']}-input {r['hidden']} on [-1,1]^{r['d']}: {r['regions']:,} regions, {r['pieces']} sub-boxes")
+    if "local_s" in r:
+        print(f"  local single process        {r['local_s']:8.2f} s   same pattern set on dask: {r['same_patterns']}")
+    print(f"  enumerate, 1 worker         {r['enum_1_s']:8.2f} s")
+    print(f"  enumerate, 2 workers        {r['enum_2_s']:8.2f} s   ratio {r['enum_1_s'] / r['enum_2_s']:.2f}x")
+    print(f"  streamed integral, 1 worker {r['integral_1_s']:8.2f} s")
+    print(f"  streamed integral, 2 workers{r['integral_2_s']:8.2f} s   ratio {r['integral_1_s'] / r['integral_2_s']:.2f}x")
+    print(f"  volume gap {r['volume_gap']:.1e}; integral {r['integral']:.12g} over {r['region_pieces']:,} region pieces")
+    print(f"  peak RSS: worker {r['worker_rss_2_mib']:.0f} MiB (2 workers), {r['worker_rss_1_mib']:.0f} MiB (1 worker); "
+          f"client {r['client_rss_mib']:.0f} MiB")
+    for s in stream:
+        print(f"  streamed here: box x{s['scale']:.0f}, {s['pieces']} sub-boxes, {s['region_pieces']:,} region pieces, "
+              f"{s['seconds']:.2f} s, peak RSS {s['rss_before']:.0f} -> {s['rss_after']:.0f} MiB")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--d", type=int, default=5)
+    parser.add_argument("--hidden", default="32,32")
+    parser.add_argument("--pieces", type=int, default=16)
+    parser.add_argument("--quick", action="store_true", help="a 4-input [16,16] network")
+    args = parser.parse_args(argv)
+    d, hidden = (4, (16, 16)) if args.quick else (args.d, tuple(int(v) for v in args.hidden.split(",")))
+    r = rows(d, hidden, args.pieces)
+    stream = streaming_rows(3 if args.quick else 4, (16, 16) if args.quick else (32, 32))
+    print_rows(r, stream)
+
+
+if __name__ == "__main__":
+    main()

@@ -40,8 +40,9 @@ CERTIFICATE_KINDS = ("measure", "gradient", "path", "box_moments", "propagation"
 #: Option types.  "number": a real (float, int, Fraction or a "p/q" string; exact in exact mode);
 #: "int"; "bool"; "seed" (an int, None or a numpy Generator); "radius" (a positive number or one per
 #: feature); "vector" (d numbers); "points" (an array (n, d) of points of the domain; CLI: a .npy or
-#: .csv file); "object" (Python only, e.g. a callable).
-OPTION_TYPES = ("number", "int", "bool", "seed", "radius", "vector", "points", "object")
+#: .csv file); "features" (distinct feature indices in [0, d); CLI: "i,j"); "object" (Python only,
+#: e.g. a callable).
+OPTION_TYPES = ("number", "int", "bool", "seed", "radius", "vector", "points", "features", "object")
 
 #: Names an option may not take: they are arguments of :func:`polyattr.attribute` or of the CLI.
 RESERVED_NAMES = frozenset({"model", "x", "method", "baseline", "domain", "output", "exact", "max_regions",
@@ -384,6 +385,20 @@ def _vector(name, value, ctx: OptionContext):
                     dtype=object if ctx.exact else float)
 
 
+def _features(name, value, ctx: OptionContext):
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        value = [value]
+    try:
+        items = [_int(f"{name}[{i}]", v, ctx) for i, v in enumerate(value)]
+    except TypeError:
+        raise PolyattrError(f"{name}: expected feature indices in [0, {ctx.d}), got {value!r}") from None
+    if any(not 0 <= i < ctx.d for i in items) or len(set(items)) != len(items):
+        raise PolyattrError(f"{name}: expected distinct feature indices in [0, {ctx.d}), got {items}")
+    return tuple(items)
+
+
 def _points(name, value, ctx: OptionContext):
     try:
         arr = np.asarray(value, dtype=object)
@@ -407,7 +422,7 @@ def _object(name, value, ctx):
 
 
 _CONVERTERS = {"number": _number, "int": _int, "bool": _bool, "seed": _seed, "radius": _radius,
-               "vector": _vector, "points": _points, "object": _object}
+               "vector": _vector, "points": _points, "features": _features, "object": _object}
 
 
 def _json_default(v):

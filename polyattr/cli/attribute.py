@@ -60,7 +60,7 @@ def _add_option_flag(group, option, methods) -> None:
         group.add_argument(_flag(option.name), dest=f"opt_{option.name}", action="store_true", default=None,
                            help=help_text)
         return
-    metavar = {"points": "FILE.npy|FILE.csv", "vector": "v1,v2,...", "radius": "R|r1,r2,..."}.get(option.type, "VALUE")
+    metavar = {"points": "FILE.npy|FILE.csv", "vector": "v1,v2,...", "radius": "R|r1,r2,...", "features": "i,j,..."}.get(option.type, "VALUE")
     group.add_argument(_flag(option.name), dest=f"opt_{option.name}", metavar=metavar, default=None, help=help_text)
 
 

@@ -102,3 +102,15 @@ def test_float_mode_rounds_the_exact_value_and_mixes_with_local_rules():
     assert abs(float(ex.gram[0, 1]) - prod_.mean()) <= 5 * prod_.std(ddof=1) / np.sqrt(n) + 1e-12
     gg = (b * b).sum(axis=1)
     assert abs(float(ex.gram[1, 1]) - gg.mean()) <= 5 * gg.std(ddof=1) / np.sqrt(n) + 1e-12
+
+
+def test_stacked_network_over_budget_samples_or_refuses():
+    from polyattr.errors import PolyattrError
+    from polyattr.metrics.sensitivity import MAX_STACKED_UNITS
+
+    rng = np.random.default_rng(4)
+    d, width = 5, MAX_STACKED_UNITS // 8  # 2^5 hybrid points x width units > budget
+    net = ReLUNetwork([rng.normal(size=(width, d)), rng.normal(size=(1, width))], [rng.normal(size=width), rng.normal(size=1)])
+    assert sensitivity_avg(net, np.zeros(d), "shapley", 0.1, n_samples=8, rng=0).kind == "sampled"
+    with pytest.raises(PolyattrError, match="stacked network"):
+        sensitivity(net, np.zeros(d), ["shapley"], 0.1, sampled=False)

@@ -134,8 +134,14 @@ def sensitivity(model: PiecewiseAffineModel, x, methods, radius=None, *, baselin
         dom = Box(dom.lower, dom.upper, exact=True)
     has_rules = all(c.name in LOCAL_RULES for c in calls)
     common = dict(baseline=baseline, domain=dom, output=k, max_regions=max_regions)
-    hybrid = any(c.name in HYBRID_TERMS for c in calls) and all(
-        c.name in HYBRID_TERMS or c.name in LOCAL_RULES for c in calls)
+    # the stacked network is built from layer weights: models exposing them (ReLUNetwork); others sample
+    hybrid = (any(c.name in HYBRID_TERMS for c in calls) and hasattr(model, "weights")
+              and all(c.name in HYBRID_TERMS or c.name in LOCAL_RULES for c in calls))
+    if hybrid and not sampled and regions is None and _stacked_units(model, calls) > MAX_STACKED_UNITS:
+        if sampled is False:
+            raise PolyattrError(f"methods: the exact sensitivity of {[c.name for c in calls]} needs a stacked network of "
+                                f"{_stacked_units(model, calls)} hidden units, over the limit of {MAX_STACKED_UNITS}; use sampled=True")
+        hybrid = False
     if hybrid and not sampled and regions is None:
         return _stacked_sensitivity(model, x, calls, r, k, exact, relative, enlarged, common, max_regions)
     if sampled is False and not has_rules:
@@ -236,6 +242,23 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
         G = np.array([[float(v) for v in row] for row in G])
     return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "deterministic",
                              relative=relative, info=info)
+
+
+#: Largest stacked network (hidden units over all hybrid points) the exact path enumerates; beyond,
+#: sampled=None falls back to sampling.
+MAX_STACKED_UNITS = 256
+
+
+def _stacked_units(model, calls) -> int:
+    """Hidden units of the stacked network of ``calls`` (2^d per unit for d > 12: not even listed)."""
+    d = model.n_inputs
+    if d > 12:  # exact region enumeration in that many dimensions is out of reach anyway
+        return 2**d * int(sum(model.hidden_sizes))
+    masks = {tuple([True] * d)}
+    for call in calls:
+        if call.name in HYBRID_TERMS:
+            masks.update(tuple(bool(v) for v in m) for m, _ in HYBRID_TERMS[call.name](d))
+    return len(masks) * int(sum(model.hidden_sizes))
 
 
 def _stacked_network(net, x, baseline, masks, output):

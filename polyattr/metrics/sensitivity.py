@@ -21,6 +21,13 @@ polytope integrals over the regions of the box around x; the max of the convex f
 regions and their vertices.  In exact mode the squared max is a rational; its square root is
 returned as a float rounded to within 4 units of the last place.
 
+**Exact** also for methods that are fixed linear combinations of model values at hybrid points
+(:data:`HYBRID_TERMS`: occlusion, baseline Shapley; ``MethodSpec.hybrid_terms``): the compositions
+u -> f(hybrid_S(x + u)) are stacked into one network whose partition of the box refines all of
+theirs; phi(x + u) = m_P + M_P u on each of its regions, integrated and maximised as above (in
+rationals; float mode rounds the exact result of the float model's rationals once).  Over
+:data:`MAX_STACKED_UNITS` stacked hidden units this path falls back to sampling.
+
 **Sampled** for every other method: n seeded draws of delta, the attribution recomputed at each
 x + delta; averages carry a confidence half-width, and a sampled max is reported as a *lower
 bound* (``kind="lower_bound"``), never as the max.

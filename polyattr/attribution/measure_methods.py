@@ -52,12 +52,36 @@ def _occlusion(ctx: AttributionContext) -> MethodResult:
     return res
 
 
+def occlusion_hybrid_terms(d: int) -> list:
+    """phi_j(z) = f(z) - f(z with z_j := baseline_j) as (mask, coefficients) terms."""
+    full = np.ones(d, dtype=bool)
+    terms = [(full, [Fraction(1)] * d)]
+    for j in range(d):
+        mask = full.copy()
+        mask[j] = False
+        terms.append((mask, [Fraction(-1) if i == j else Fraction(0) for i in range(d)]))
+    return terms
+
+
+def shapley_hybrid_terms(d: int) -> list:
+    """phi_j = sum_{S not containing j} w_S (v(S + j) - v(S)) regrouped by hybrid point: the point
+    of mask m enters phi_j with w_{|m|-1} when j in m and -w_{|m|} when not."""
+    _check_shapley_size(d)
+    terms = []
+    for m in _subset_masks(d):
+        s = int(m.sum())
+        terms.append((m, [shapley_weight(s - 1, d, True) if m[j] else -shapley_weight(s, d, True) if s < d else Fraction(0)
+                          for j in range(d)]))
+    return terms
+
+
 register(MethodSpec(
     name="occlusion", function=_occlusion, needs_baseline=True, certificate="measure",
     family=lambda x, baseline, domain, options: occlusion_measures(x, baseline, exact=domain.exact),
     completeness="baseline",
     axioms=dict(completeness=False, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_occlusion, distribution=approximate.distribution_occlusion,
+    hybrid_terms=occlusion_hybrid_terms,
     doc="f(x) - f(x with x_j := x'_j): delta_x - delta of x with feature j at the baseline"))
 
 
@@ -145,6 +169,7 @@ register(MethodSpec(
     completeness="baseline",
     axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_shapley, distribution=approximate.distribution_shapley,
+    hybrid_terms=shapley_hybrid_terms,
     doc="baseline Shapley values: the 2^d hybrid points of x and the baseline"))
 
 

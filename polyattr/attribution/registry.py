@@ -142,6 +142,10 @@ class MethodSpec:
         ``local_rule(W (n, d), x (d,)) -> (a, c)``, linear in W, for a method that is exact on each
         region from its gradient alone: on region P, phi_k(x + u) = a_Pk u_k + c_Pk (the metrics
         use it for exact sensitivities).
+    hybrid_terms : callable, optional
+        ``hybrid_terms(d) -> list of (mask (d,) bool, coefficients (d,) Fractions)`` for a method that
+        is a fixed linear combination of model values at hybrid points: phi(z) = sum coefficients *
+        f(z on the mask, baseline elsewhere) (the metrics use it for exact sensitivities).
     distribution : callable, optional
         ``distribution(DistributionProblem) -> list``: the distribution functions a -> mu_{j,x}([l, a])
         of the family, for the Riemann-Stieltjes grid of
@@ -169,6 +173,7 @@ class MethodSpec:
     sampled: Callable | None = None
     distribution: Callable | None = None
     local_rule: Callable | None = None
+    hybrid_terms: Callable | None = None
     demo_options: Mapping = field(default_factory=dict)
     axiom_options: Mapping | Callable = field(default_factory=dict)
     tables: bool = True

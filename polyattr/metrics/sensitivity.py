@@ -21,6 +21,13 @@ polytope integrals over the regions of the box around x; the max of the convex f
 regions and their vertices.  In exact mode the squared max is a rational; its square root is
 returned as a float rounded to within 4 units of the last place.
 
+**Exact** also for methods that are fixed linear combinations of model values at hybrid points
+(:data:`HYBRID_TERMS`: occlusion, baseline Shapley; ``MethodSpec.hybrid_terms``): the compositions
+u -> f(hybrid_S(x + u)) are stacked into one network whose partition of the box refines all of
+theirs; phi(x + u) = m_P + M_P u on each of its regions, integrated and maximised as above (in
+rationals; float mode rounds the exact result of the float model's rationals once).  Over
+:data:`MAX_STACKED_UNITS` stacked hidden units this path falls back to sampling.
+
 **Sampled** for every other method: n seeded draws of delta, the attribution recomputed at each
 x + delta; averages carry a confidence half-width, and a sampled max is reported as a *lower
 bound* (``kind="lower_bound"``), never as the max.
@@ -47,6 +54,10 @@ from polyattr.models.protocol import PiecewiseAffineModel, require_model
 from polyattr.numerics import UNIT_ROUNDOFF as _U, gamma
 
 DEFAULT_SENSITIVITY_SAMPLES = 64
+
+#: Methods that are linear combinations of model values at hybrid points (occlusion, baseline
+#: Shapley): name -> hybrid_terms(d) (``MethodSpec.hybrid_terms``).
+HYBRID_TERMS = SpecView(lambda spec: spec.hybrid_terms, lambda spec: spec.hybrid_terms is not None)
 
 
 #: Methods with an exact local rule: name -> rule(W (n, d), x (d,)) -> (a (n, d), c (n, d)) such that
@@ -129,10 +140,20 @@ def sensitivity(model: PiecewiseAffineModel, x, methods, radius=None, *, baselin
 
         dom = Box(dom.lower, dom.upper, exact=True)
     has_rules = all(c.name in LOCAL_RULES for c in calls)
+    common = dict(baseline=baseline, domain=dom, output=k, max_regions=max_regions)
+    # the stacked network is built from layer weights: models exposing them (ReLUNetwork); others sample
+    hybrid = (any(c.name in HYBRID_TERMS for c in calls) and hasattr(model, "weights")
+              and all(c.name in HYBRID_TERMS or c.name in LOCAL_RULES for c in calls))
+    if hybrid and not sampled and regions is None and _stacked_units(model, calls) > MAX_STACKED_UNITS:
+        if sampled is False:
+            raise PolyattrError(f"methods: the exact sensitivity of {[c.name for c in calls]} needs a stacked network of "
+                                f"{_stacked_units(model, calls)} hidden units, over the limit of {MAX_STACKED_UNITS}; use sampled=True")
+        hybrid = False
+    if hybrid and not sampled and regions is None:
+        return _stacked_sensitivity(model, x, calls, r, k, exact, relative, enlarged, common, max_regions)
     if sampled is False and not has_rules:
         missing = [c.name for c in calls if c.name not in LOCAL_RULES]
         raise PolyattrError(f"methods: no exact local rule for {missing}; exact sensitivity covers {sorted(LOCAL_RULES)}")
-    common = dict(baseline=baseline, domain=dom, output=k, max_regions=max_regions)
     if has_rules and not sampled:
         return _exact_sensitivity(model, x, calls, r, k, exact, relative, enlarged, common, max_regions, regions)
     return _sampled_sensitivity(model, x, calls, law, d, n_samples, rng, relative, enlarged, common)
@@ -227,6 +248,162 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
     if not exact_out:
         G = np.array([[float(v) for v in row] for row in G])
     return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact_out, "deterministic",
+                             relative=relative, info=info)
+
+
+#: Largest stacked network (hidden units over all hybrid points) the exact path enumerates; beyond,
+#: sampled=None falls back to sampling.
+MAX_STACKED_UNITS = 256
+
+
+def _stacked_units(model, calls) -> int:
+    """Hidden units of the stacked network of ``calls`` (2^d per unit for d > 12: not even listed)."""
+    d = model.n_inputs
+    if d > 12:  # exact region enumeration in that many dimensions is out of reach anyway
+        return 2**d * int(sum(model.hidden_sizes))
+    masks = {tuple([True] * d)}
+    for call in calls:
+        if call.name in HYBRID_TERMS:
+            masks.update(tuple(bool(v) for v in m) for m, _ in HYBRID_TERMS[call.name](d))
+    return len(masks) * int(sum(model.hidden_sizes))
+
+
+def _stacked_network(net, x, baseline, masks, output):
+    """The network u -> (f(hybrid_S(x + u)))_S of all masks S, exact: one block of hidden units per
+    mask (first layer W0 A_S, bias W0 (A_S x + c_S) + b0, deeper layers block-diagonal, outputs the
+    blocks' output ``output``), so its partition is the common refinement of all the compositions."""
+    from polyattr.models.relu import ReLUNetwork
+
+    zero = Fraction(0)
+    Ws, bs = net.weights, net.biases
+    m = len(masks)
+    weights, biases = [], []
+    for layer, (W, b) in enumerate(zip(Ws, bs)):
+        if layer == len(Ws) - 1:
+            W, b = W[output:output + 1], b[output:output + 1]
+        rows, cols = W.shape
+        if layer == 0:
+            blocks = []
+            for mask in masks:
+                A = np.array([[Fraction(int(i == j and mask[i])) for j in range(cols)] for i in range(cols)], dtype=object)
+                cS = np.array([x[i] if mask[i] else baseline[i] for i in range(cols)], dtype=object)
+                blocks.append((W @ A, W @ cS + b))
+            weights.append(np.vstack([B for B, _ in blocks]))
+            biases.append(np.concatenate([c for _, c in blocks]))
+        else:
+            big = np.full((m * rows, m * cols), zero, dtype=object)
+            for t in range(m):
+                big[t * rows:(t + 1) * rows, t * cols:(t + 1) * cols] = W
+            weights.append(big)
+            biases.append(np.concatenate([b] * m))
+    slopes = [np.concatenate([a] * m) for a in net.negative_slopes]
+    return ReLUNetwork(weights, biases, slopes, exact=True)
+
+
+def _stacked_sensitivity(model, x, calls, r, output, exact, relative, enlarged, common, max_regions):
+    """Exact sensitivity for hybrid-point methods (and local-rule ones alongside) on the regions of
+    the stacked network: every term f(hybrid_S(x + u)) is affine on each region, so phi(x + u) =
+    m_P + M_P u there and the difference h_P - M_P u (h_P = phi(x) - m_P) is integrated with the
+    regions' exact moments; its convex squared norm is maximised at vertices.  Computed in rationals
+    on the model's exact values (a float model's floats read as rationals); float mode rounds the
+    results once (``gram_bound`` 2u|value|, the max 4u value)."""
+    from polyattr.attribution.integrals import Integrator
+    from polyattr.geometry.domains import Box
+
+    net = model.to_exact()
+    d = net.n_inputs
+    xq = np.array([Fraction(v) for v in x], dtype=object)
+    rq = np.array([Fraction(v) for v in r], dtype=object)
+    dom = common["domain"]
+    dom_q = Box(np.array([Fraction(v) for v in dom.lower], dtype=object),
+                np.array([Fraction(v) for v in dom.upper], dtype=object), exact=True)
+    base = common["baseline"]
+    bq = (np.array([Fraction(v) for v in base], dtype=object) if base is not None
+          else np.array([Fraction(0)] * d, dtype=object))
+    # every mask any method needs, the full mask first (the model itself, for the local rules)
+    masks, index = [np.ones(d, dtype=bool)], {tuple([True] * d): 0}
+    term_lists = {}
+    for call in calls:
+        if call.name in HYBRID_TERMS:
+            terms = HYBRID_TERMS[call.name](d)
+            term_lists[call.name] = terms
+            for mask, _ in terms:
+                key = tuple(bool(v) for v in mask)
+                if key not in index:
+                    index[key] = len(masks)
+                    masks.append(np.asarray(key))
+    stacked = _stacked_network(net, xq, bq, masks, output)
+    box = Box(-rq, rq, exact=True)
+    regions = Integrator(stacked, 0, exact=True, max_regions=max_regions).regions_on(box)
+    m0, m1, M2 = regions.moments(order=2)
+    n = len(m0)
+    inv = Fraction(1) / box.volume
+    p0 = [Fraction(v) * inv for v in m0]
+    p1 = np.array([[Fraction(v) * inv for v in row] for row in m1], dtype=object).reshape(n, d)
+    P2 = np.array([[[Fraction(v) * inv for v in row] for row in mat] for mat in M2], dtype=object).reshape(n, d, d)
+    Wall, call_ = regions.affine_maps()  # (n, T, d), (n, T): term t at x + u is W u + c
+    Wall = np.asarray(Wall, dtype=object).reshape(n, len(masks), d)
+    call_ = np.asarray(call_, dtype=object).reshape(n, len(masks))
+    values0 = np.asarray(stacked(np.array([Fraction(0)] * d, dtype=object)), dtype=object).reshape(len(masks))
+    K = len(calls)
+    H, M, phis = [], [], []
+    for call in calls:
+        if call.name in HYBRID_TERMS:
+            C = np.array([[Fraction(0)] * len(masks) for _ in range(d)], dtype=object)  # (d, T)
+            for mask, coef in term_lists[call.name]:
+                t = index[tuple(bool(v) for v in mask)]
+                for j in range(d):
+                    C[j, t] += Fraction(coef[j])
+            phi = C @ values0
+            MP = np.array([C @ Wall[P] for P in range(n)], dtype=object)  # (n, d, d)
+            mP = np.array([C @ call_[P] for P in range(n)], dtype=object)  # (n, d)
+        else:
+            res = attribute_call(net, xq, call, exact=True, **dict(common, domain=dom_q))
+            phi = np.asarray(res.values, dtype=object)
+            a, c = LOCAL_RULES[call.name](Wall[:, 0, :], xq)
+            MP = np.array([np.diag(a[P]) for P in range(n)], dtype=object).reshape(n, d, d)
+            mP = np.asarray(c, dtype=object).reshape(n, d)
+        phis.append(phi)
+        H.append(phi[None, :] - mP)
+        M.append(MP)
+    G = np.empty((K, K), dtype=object)
+    for i in range(K):
+        for j in range(i, K):
+            total = Fraction(0)
+            for P in range(n):
+                total += p0[P] * (H[i][P] @ H[j][P])
+                total -= H[i][P] @ (M[j][P] @ p1[P]) + H[j][P] @ (M[i][P] @ p1[P])
+                total += np.trace(M[i][P].T @ M[j][P] @ P2[P])
+            G[i, j] = G[j, i] = total
+    max_sq, argmax = [], []
+    for i in range(K):
+        best, where = None, None
+        for P in range(n):
+            V = np.asarray(regions.vertices(P), dtype=object)
+            for v in V:
+                diff = H[i][P] - M[i][P] @ v
+                val = diff @ diff
+                if best is None or val > best:
+                    best, where = val, (P, v)
+        max_sq.append(best)
+        argmax.append(where)
+    norms = [math.sqrt(float((p * p).sum())) for p in phis]
+    max_values, max_bounds = [], []
+    for i in range(K):
+        value = math.sqrt(float(max_sq[i]))
+        bound = 4 * _U * value
+        if relative and norms[i] > 0:
+            value, bound = _relative(value, bound, norms[i], 0.0, d)
+        max_values.append(value)
+        max_bounds.append(bound)
+    info = {"regions": n, "max_squared": max_sq, "argmax_region": [w[0] for w in argmax],
+            "argmax_offset": [list(w[1]) for w in argmax], "domain_enlarged": enlarged, "stacked_terms": len(masks)}
+    if exact:
+        gram_bound = np.zeros((K, K))
+    else:
+        G = np.array([[float(v) for v in row] for row in G])
+        gram_bound = 2 * _U * np.abs(G)
+    return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact, "deterministic",
                              relative=relative, info=info)
 
 

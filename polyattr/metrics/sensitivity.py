@@ -202,13 +202,7 @@ def _exact_sensitivity(model, x, calls, r, output, exact, relative, enlarged, co
     norms = [math.sqrt(float((p * p).sum())) for p in phis]
     max_values, max_bounds, gram_bound = [], [], np.zeros((K, K))
     if exact and not any(phi_errors):
-        for i in range(K):
-            value = math.sqrt(float(max_sq[i]))
-            bound = 4 * _U * value
-            if relative and norms[i] > 0:
-                value, bound = _relative(value, bound, norms[i], 0.0, d)
-            max_values.append(value)
-            max_bounds.append(bound)
+        max_values, max_bounds = _exact_max_norms(max_sq, norms, relative, d)
     else:
         e_w = _gradient_error(model, output)
         rf = np.asarray(r, float)
@@ -388,14 +382,7 @@ def _stacked_sensitivity(model, x, calls, r, output, exact, relative, enlarged, 
         max_sq.append(best)
         argmax.append(where)
     norms = [math.sqrt(float((p * p).sum())) for p in phis]
-    max_values, max_bounds = [], []
-    for i in range(K):
-        value = math.sqrt(float(max_sq[i]))
-        bound = 4 * _U * value
-        if relative and norms[i] > 0:
-            value, bound = _relative(value, bound, norms[i], 0.0, d)
-        max_values.append(value)
-        max_bounds.append(bound)
+    max_values, max_bounds = _exact_max_norms(max_sq, norms, relative, d)
     info = {"regions": n, "max_squared": max_sq, "argmax_region": [w[0] for w in argmax],
             "argmax_offset": [list(w[1]) for w in argmax], "domain_enlarged": enlarged, "stacked_terms": len(masks)}
     if exact:
@@ -405,6 +392,19 @@ def _stacked_sensitivity(model, x, calls, r, output, exact, relative, enlarged, 
         gram_bound = 2 * _U * np.abs(G)
     return SensitivityResult([c.label for c in calls], G, gram_bound, max_values, max_bounds, exact, "deterministic",
                              relative=relative, info=info)
+
+
+def _exact_max_norms(max_sq, norms, relative: bool, d: int):
+    """Square roots of exact squared maxima (one rounding: bound 4u), relative to ||phi(x)|| if asked."""
+    values, bounds = [], []
+    for sq, norm in zip(max_sq, norms):
+        value = math.sqrt(float(sq))
+        bound = 4 * _U * value
+        if relative and norm > 0:
+            value, bound = _relative(value, bound, norm, 0.0, d)
+        values.append(value)
+        bounds.append(bound)
+    return values, bounds
 
 
 def _relative(value: float, bound: float, norm: float, norm_error: float, d: int):

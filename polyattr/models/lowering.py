@@ -201,12 +201,16 @@ class LayerBuilder:
         self.lifted[id(v)] = (v, out)
         return out
 
-    def align(self, *values):
-        """The values on one common layer (lifting base values when any lives on the open layer)."""
+    def _touches_open_layer(self, values) -> bool:
+        """Whether any of the values lives on the open layer (each checked to be on a live layer)."""
         tensors = [v for v in values if isinstance(v, Value)]
         for v in tensors:
             self.check_level(v)
-        if any(v.level == self.level + 1 for v in tensors):
+        return any(v.level == self.level + 1 for v in tensors)
+
+    def align(self, *values):
+        """The values on one common layer (lifting base values when any lives on the open layer)."""
+        if self._touches_open_layer(values):
             return [self.lift(v) if isinstance(v, Value) else v for v in values]
         return list(values)
 
@@ -225,10 +229,7 @@ class LayerBuilder:
 
     def on_base(self, *values):
         """The values with every one on the base layer (closing the open layer if one is on it)."""
-        tensors = [v for v in values if isinstance(v, Value)]
-        for v in tensors:
-            self.check_level(v)
-        if any(v.level == self.level + 1 for v in tensors):
+        if self._touches_open_layer(values):
             values = self.close(values)
         return list(values)
 

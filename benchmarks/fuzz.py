@@ -1,6 +1,6 @@
 """Fuzz region enumeration on degenerate networks: both float backends and exact mode must agree.
 
-    python benchmarks/fuzz.py [N_CASES] [--seed S]     (default 100000 cases)
+    python benchmarks/fuzz.py [N_CASES] [--seed S] [--first I]     (default 100000 cases from 0)
 
 Each case (see ``degenerate_cases.py``: integer and dyadic weights, duplicated and parallel
 neurons, hyperplanes through box corners or one common point, 1-input networks, boxes from 2^-30
@@ -91,6 +91,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n_cases", nargs="?", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--first", type=int, default=0,
+                        help="index of the first case (shards of one run: --first 0 50000, --first 50000 50000)")
     parser.add_argument("--report-every", type=int, default=5000)
     args = parser.parse_args(argv)
     failures = collections.Counter()
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
     families = collections.Counter()
     examples = {}
     start = time.perf_counter()
-    for case in range(args.n_cases):
+    for case in range(args.first, args.first + args.n_cases):
         family, net, lower, upper = degenerate_case([args.seed, case])
         families[family] += 1
         try:
@@ -113,10 +115,10 @@ def main(argv=None) -> int:
                 examples.setdefault(key, (case, family, value))
         if case % 500 == 499:
             clear_cache()
-        if args.report_every and (case + 1) % args.report_every == 0:
-            print(f"  {case + 1} cases, {time.perf_counter() - start:.0f} s, failures {dict(failures)}", flush=True)
+        if args.report_every and (case + 1 - args.first) % args.report_every == 0:
+            print(f"  {case + 1 - args.first} cases, {time.perf_counter() - start:.0f} s, failures {dict(failures)}", flush=True)
     seconds = time.perf_counter() - start
-    print(f"cases: {args.n_cases} (seed {args.seed}) in {seconds:.1f} s ({1e3 * seconds / max(args.n_cases, 1):.1f} ms per case)")
+    print(f"cases: {args.n_cases} (seed {args.seed}, cases {args.first}..{args.first + args.n_cases - 1}) in {seconds:.1f} s ({1e3 * seconds / max(args.n_cases, 1):.1f} ms per case)")
     print("families: " + ", ".join(f"{k} {v}" for k, v in sorted(families.items())))
     for name in ("split", "lp", "exact"):
         print(f"failures {name:>5}: {failures[name]}")

@@ -211,6 +211,11 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
     integrator = Integrator(net, k, exact=exact, max_regions=max_regions, record=bool(certify))
     if batch and len(rows) > 1:
         integrator.reuse_box = domain  # slices and lines of the box are cut from its stored partition
+        if spec.batch_slices is not None and not exact:
+            from polyattr.attribution.slice_batches import prefill_slices
+
+            # every row's slices integrated at once from the triangulated box partition
+            prefill_slices(integrator, domain, rows, spec.batch_slices(d))
     results = []
     for x_row in _progress(rows, progress, batch):
         ctx = AttributionContext(net, x_row, baseline, domain, k, exact, dict(options), integrator)

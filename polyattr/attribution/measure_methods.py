@@ -207,6 +207,7 @@ register(MethodSpec(
     completeness="uniform_mean",
     axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_shapley_uniform, distribution=approximate.distribution_shapley_uniform,
+    batch_slices=lambda d: [tuple(np.flatnonzero(m)) for m in _subset_masks(d)[1:-1]],
     doc="interventional Shapley values, uniform background on the domain: 2^d affine slices"))
 
 
@@ -226,6 +227,7 @@ register(MethodSpec(
     completeness="uniform_mean",
     axioms=dict(completeness=False, sensitivity=False, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_pdp, distribution=approximate.distribution_pdp,
+    batch_slices=lambda d: [(j,) for j in range(d)],
     doc="partial dependence at x_j: delta_(x_j) times uniform on the other coordinates"))
 
 

@@ -1,0 +1,426 @@
+"""Integrals of a piecewise-affine function over many axis-aligned slices of a triangulated box.
+
+The box is tiled by simplices T (vertices v_0..v_d, function values f_0..f_d at them, f affine on
+each T).  A slice fixes some coordinates, {z_S = c}; its integral (Lebesgue measure on the free
+coordinates) is the sum over the simplices it meets.  Two closed forms, both vectorised over the
+slices (queries) of one coordinate set S in a numba kernel:
+
+* |S| = 1 (partial dependence): with uniform barycentric coordinates lambda ~ Dirichlet(1, ..., 1)
+  on T, z_j = sum lambda_i a_i (a_i the j-coordinates of the vertices) has density M(t | a), the
+  Curry-Schoenberg B-spline with knots a_0..a_d, and lambda_i times that density is
+  M(t | a, a_i) / (d + 1) (the knot a_i doubled).  Hence
+
+      integral over T n {z_j = t} of f  =  vol(T) / (d + 1) * sum_i f_i M(t | a_0..a_d, a_i),
+
+  evaluated by the Cox-de Boor recurrence (every term non-negative: no cancellation).  The
+  B-splines are right-continuous at their knots (left-continuous at the box's upper face), so a
+  slice through a shared facet is counted once.
+* free dimension m = d - |S| in {1, 2}: T n {z_S = c} is an interval or a convex polygon whose
+  vertices are the points sum_{r in J} mu_r v_r for the (|S| + 1)-subsets J of T's vertices whose
+  projections contain c (mu the barycentric coordinates of c); its integral is its length (area)
+  times f at its centre (exact for affine f: a fan of triangles from the vertex mean).
+
+Per query the kernels also return the total mass found (the slice's volume when the simplices tile
+the box), sum |f| weights for a rounding bound, the largest |f| met, and the number of terms.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _mspline(t, knots, n, left, work):
+    """M(t | knots[0..n]) (degree n - 1, integral 1) by Cox-de Boor; ``knots`` sorted ascending.
+
+    ``left``: intervals (k_i, k_{i+1}] instead of [k_i, k_{i+1}).  ``work`` has >= n entries.
+    """
+    for i in range(n):
+        a, b = knots[i], knots[i + 1]
+        inside = (a < t <= b) if left else (a <= t < b)
+        work[i] = 1.0 / (b - a) if (inside and b > a) else 0.0
+    for r in range(2, n + 1):
+        for i in range(n - r + 1):
+            span = knots[i + r] - knots[i]
+            if span > 0.0:
+                work[i] = r * ((t - knots[i]) * work[i] + (knots[i + r] - t) * work[i + 1]) / ((r - 1) * span)
+            else:
+                work[i] = 0.0
+    return work[0]
+
+
+@njit(cache=True)
+def axis_slice_kernel(knots, F, absF, volumes, queries, left, out):
+    """Integrals over the slices {z_j = t} for the sorted ``queries`` t.
+
+    knots (T, d + 1): the j-coordinates of every simplex's vertices; F, absF (T, d + 1): f and a
+    bound on |f| at them; volumes (T,); left (Q,) bool: evaluate left-continuously (at the box's
+    upper face).  out (Q, 5): integral, sum of |f| weights, mass, max |f|, number of terms.
+    """
+    T, d1 = knots.shape
+    d = d1 - 1
+    base = np.empty(d1)
+    order = np.empty(d1, np.int64)
+    ext = np.empty(d1 + 1)
+    work = np.empty(d1 + 1)
+    Q = queries.shape[0]
+    for s in range(T):
+        if volumes[s] <= 0.0:
+            continue
+        for i in range(d1):
+            base[i] = knots[s, i]
+        order[:] = np.argsort(base)
+        lo, hi = base[order[0]], base[order[d]]
+        # queries with lo <= t <= hi (a B-spline vanishes outside its knots' hull)
+        q0 = np.searchsorted(queries, lo, "left")
+        q1 = np.searchsorted(queries, hi, "right")
+        for q in range(q0, q1):
+            t = queries[q]
+            total = 0.0
+            total_abs = 0.0
+            mass = 0.0
+            fmax = 0.0
+            for i in range(d1):
+                # knots of M(t | a, a_i): the sorted a with a_i inserted
+                ai = knots[s, i]
+                p = 0
+                inserted = False
+                for r in range(d1):
+                    v = base[order[r]]
+                    if not inserted and ai <= v:
+                        ext[p] = ai
+                        p += 1
+                        inserted = True
+                    ext[p] = v
+                    p += 1
+                if not inserted:
+                    ext[p] = ai
+                m = _mspline(t, ext, d1, left[q], work)
+                if m != 0.0:
+                    total += F[s, i] * m
+                    total_abs += absF[s, i] * m
+                    mass += m
+                    if absF[s, i] > fmax:
+                        fmax = absF[s, i]
+            if mass != 0.0:
+                w = volumes[s] / d1
+                out[q, 0] += w * total
+                out[q, 1] += w * total_abs
+                out[q, 2] += w * mass
+                if fmax > out[q, 3]:
+                    out[q, 3] = fmax
+                out[q, 4] += 1.0
+
+
+@njit(cache=True)
+def _barycentric(P, c, k, M, mu):
+    """Barycentric coordinates mu of c in the k-simplex P (k + 1, k); False when degenerate.
+    Cramer's rule for k = 1, 2, 3, Gaussian elimination beyond."""
+    if k > 3:
+        return _barycentric_elimination(P, c, k, M, mu)
+    scale = 1.0
+    for r in range(k + 1):
+        for a in range(k):
+            scale = max(scale, abs(P[r, a]))
+    if k == 1:
+        den = P[1, 0] - P[0, 0]
+        if abs(den) <= 1e-13 * scale:
+            return False
+        mu[1] = (c[0] - P[0, 0]) / den
+        mu[0] = 1.0 - mu[1]
+        return True
+    if k == 2:
+        a0, a1 = P[1, 0] - P[0, 0], P[1, 1] - P[0, 1]
+        b0, b1 = P[2, 0] - P[0, 0], P[2, 1] - P[0, 1]
+        r0, r1 = c[0] - P[0, 0], c[1] - P[0, 1]
+        den = a0 * b1 - a1 * b0
+        if abs(den) <= 1e-13 * scale * scale:
+            return False
+        mu[1] = (r0 * b1 - r1 * b0) / den
+        mu[2] = (a0 * r1 - a1 * r0) / den
+        mu[0] = 1.0 - mu[1] - mu[2]
+        return True
+    # k == 3: columns e1, e2, e3 = P[r] - P[0]; solve [e1 e2 e3] m = c - P[0]
+    for a in range(3):
+        M[a, 0] = P[1, a] - P[0, a]
+        M[a, 1] = P[2, a] - P[0, a]
+        M[a, 2] = P[3, a] - P[0, a]
+        M[a, 3] = c[a] - P[0, a]
+    den = _det3(M, 0, 1, 2)
+    if abs(den) <= 1e-13 * scale * scale * scale:
+        return False
+    mu[1] = _det3(M, 3, 1, 2) / den
+    mu[2] = _det3(M, 0, 3, 2) / den
+    mu[3] = _det3(M, 0, 1, 3) / den
+    mu[0] = 1.0 - mu[1] - mu[2] - mu[3]
+    return True
+
+
+@njit(cache=True, inline="always")
+def _det3(M, i, j, l):
+    return (M[0, i] * (M[1, j] * M[2, l] - M[2, j] * M[1, l]) - M[0, j] * (M[1, i] * M[2, l] - M[2, i] * M[1, l])
+            + M[0, l] * (M[1, i] * M[2, j] - M[2, i] * M[1, j]))
+
+
+@njit(cache=True)
+def _barycentric_elimination(P, c, k, M, mu):
+    """Solve sum_r mu_r P[r] = c, sum_r mu_r = 1 for the k + 1 points P (k + 1, k) by Gaussian
+    elimination with partial pivoting; False when the points are affinely dependent (to rounding)."""
+    n = k + 1
+    scale = 0.0
+    for r in range(n):
+        for a in range(k):
+            M[a, r] = P[r, a]
+            scale = max(scale, abs(P[r, a]))
+        M[k, r] = 1.0
+    for a in range(k):
+        M[a, n] = c[a]
+    M[k, n] = 1.0
+    scale = max(scale, 1.0)
+    for col in range(n):
+        piv = col
+        for r in range(col + 1, n):
+            if abs(M[r, col]) > abs(M[piv, col]):
+                piv = r
+        if abs(M[piv, col]) <= 1e-13 * scale:
+            return False
+        if piv != col:
+            for cc in range(n + 1):
+                tmp = M[col, cc]
+                M[col, cc] = M[piv, cc]
+                M[piv, cc] = tmp
+        for r in range(col + 1, n):
+            fct = M[r, col] / M[col, col]
+            for cc in range(col, n + 1):
+                M[r, cc] -= fct * M[col, cc]
+    for r in range(n - 1, -1, -1):
+        acc = M[r, n]
+        for cc in range(r + 1, n):
+            acc -= M[r, cc] * mu[cc]
+        mu[r] = acc / M[r, r]
+    return True
+
+
+@njit(cache=True)
+def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
+    """Integrals over the slices {z_fixed = c} (free dimension 1 or 2) for the queries c (Q, k),
+    sorted by their first column.  X (V, d) vertices, simplices (T, d + 1), fv / absfv (V,) f and a
+    bound on |f| at every vertex, subsets (n_sub, k + 1) the (k + 1)-subsets of range(d + 1).
+    out (Q, 5) as in :func:`axis_slice_kernel`.
+    """
+    T = simplices.shape[0]
+    k = fixed.shape[0]
+    m = free.shape[0]
+    n_sub = subsets.shape[0]
+    Pk = np.empty((k + 1, k))
+    M = np.empty((max(k + 1, 3), k + 2))
+    mu = np.empty(k + 1)
+    pts = np.empty((n_sub, 2))
+    fvals = np.empty(n_sub)
+    avals = np.empty(n_sub)
+    ang = np.empty(n_sub)
+    idx = np.empty(n_sub, np.int64)
+    n_vert = simplices.shape[1]
+    rel = np.empty((n_vert, 2))
+    cross = np.empty((n_vert, n_vert))
+    lo = np.empty(k)
+    hi = np.empty(k)
+    c = np.empty(k)
+    first = queries[:, 0].copy()
+    for s in range(T):
+        for a in range(k):
+            lo[a] = np.inf
+            hi[a] = -np.inf
+            for i in range(simplices.shape[1]):
+                v = X[simplices[s, i], fixed[a]]
+                lo[a] = min(lo[a], v)
+                hi[a] = max(hi[a], v)
+        q0 = np.searchsorted(first, lo[0], "left")
+        q1 = np.searchsorted(first, hi[0], "right")
+        for q in range(q0, q1):
+            inside = True
+            for a in range(k):
+                c[a] = queries[q, a]
+                if c[a] < lo[a] or c[a] > hi[a]:
+                    inside = False
+            if not inside:
+                continue
+            npts = 0
+            if k == 2:
+                # cross products D(i, j) = (p_i - c) x (p_j - c) of the projected vertices, once per
+                # query: triangle (i, j, l) contains c iff D(i,j), D(j,l), D(l,i) have the sign of their
+                # sum O (twice its signed area), and then mu_l = D(i,j) / O, mu_i = D(j,l) / O, ...
+                for i in range(n_vert):
+                    vi = simplices[s, i]
+                    rel[i, 0] = X[vi, fixed[0]] - c[0]
+                    rel[i, 1] = X[vi, fixed[1]] - c[1]
+                for i in range(n_vert):
+                    for j in range(n_vert):
+                        cross[i, j] = rel[i, 0] * rel[j, 1] - rel[i, 1] * rel[j, 0]
+                for js in range(n_sub):
+                    i0 = subsets[js, 0]
+                    i1 = subsets[js, 1]
+                    i2 = subsets[js, 2]
+                    d01 = cross[i0, i1]
+                    d12 = cross[i1, i2]
+                    d20 = cross[i2, i0]
+                    O = d01 + d12 + d20
+                    if O > 0.0:
+                        if d01 < 0.0 or d12 < 0.0 or d20 < 0.0:
+                            continue
+                    elif O < 0.0:
+                        if d01 > 0.0 or d12 > 0.0 or d20 > 0.0:
+                            continue
+                    else:
+                        continue
+                    scale = abs(rel[i0, 0]) + abs(rel[i0, 1]) + abs(rel[i1, 0]) + abs(rel[i1, 1]) \
+                        + abs(rel[i2, 0]) + abs(rel[i2, 1])
+                    if abs(O) <= 1e-13 * scale * scale:
+                        continue  # a degenerate projected triangle: its points come from others
+                    mu[0] = d12 / O
+                    mu[1] = d20 / O
+                    mu[2] = d01 / O
+                    for e in range(m):
+                        pts[npts, e] = 0.0
+                    fvals[npts] = 0.0
+                    avals[npts] = 0.0
+                    for r in range(3):
+                        vi = simplices[s, subsets[js, r]]
+                        for e in range(m):
+                            pts[npts, e] += mu[r] * X[vi, free[e]]
+                        fvals[npts] += mu[r] * fv[vi]
+                        avals[npts] += mu[r] * absfv[vi]
+                    npts += 1
+            for js in range(n_sub if k != 2 else 0):
+                for r in range(k + 1):
+                    vi = simplices[s, subsets[js, r]]
+                    for a in range(k):
+                        Pk[r, a] = X[vi, fixed[a]]
+                if not _barycentric(Pk, c, k, M, mu):
+                    continue
+                ok = True
+                for r in range(k + 1):
+                    if mu[r] < -1e-12:
+                        ok = False
+                if not ok:
+                    continue
+                tot = 0.0
+                for r in range(k + 1):
+                    mu[r] = max(mu[r], 0.0)
+                    tot += mu[r]
+                for e in range(m):
+                    pts[npts, e] = 0.0
+                fvals[npts] = 0.0
+                avals[npts] = 0.0
+                for r in range(k + 1):
+                    vi = simplices[s, subsets[js, r]]
+                    w = mu[r] / tot
+                    for e in range(m):
+                        pts[npts, e] += w * X[vi, free[e]]
+                    fvals[npts] += w * fv[vi]
+                    avals[npts] += w * absfv[vi]
+                npts += 1
+            if npts < m + 1:
+                continue
+            if m == 1:
+                imin = 0
+                imax = 0
+                for p in range(npts):
+                    if pts[p, 0] < pts[imin, 0]:
+                        imin = p
+                    if pts[p, 0] > pts[imax, 0]:
+                        imax = p
+                length = pts[imax, 0] - pts[imin, 0]
+                if length <= 0.0:
+                    continue
+                out[q, 0] += length * 0.5 * (fvals[imin] + fvals[imax])
+                out[q, 1] += length * 0.5 * (avals[imin] + avals[imax])
+                out[q, 2] += length
+                fm = max(avals[imin], avals[imax])
+            else:
+                cx = 0.0
+                cy = 0.0
+                cf = 0.0
+                ca = 0.0
+                for p in range(npts):
+                    cx += pts[p, 0]
+                    cy += pts[p, 1]
+                    cf += fvals[p]
+                    ca += avals[p]
+                cx /= npts
+                cy /= npts
+                cf /= npts
+                ca /= npts
+                for p in range(npts):
+                    # a pseudo-angle (monotone in the angle around the centre), then insertion sort
+                    dx = pts[p, 0] - cx
+                    dy = pts[p, 1] - cy
+                    den = abs(dx) + abs(dy)
+                    pa = dy / den if den > 0.0 else 0.0
+                    ang[p] = pa if dx >= 0.0 else 2.0 - pa
+                    idx[p] = p
+                    r = p
+                    while r > 0 and ang[idx[r - 1]] > ang[idx[r]]:
+                        tmp = idx[r - 1]
+                        idx[r - 1] = idx[r]
+                        idx[r] = tmp
+                        r -= 1
+                area = 0.0
+                integral = 0.0
+                integral_abs = 0.0
+                fm = 0.0
+                for p in range(npts):
+                    a_ = idx[p]
+                    b_ = idx[(p + 1) % npts]
+                    tri = 0.5 * ((pts[a_, 0] - cx) * (pts[b_, 1] - cy) - (pts[b_, 0] - cx) * (pts[a_, 1] - cy))
+                    if tri < 0.0:
+                        tri = 0.0  # duplicates and rounding-level reversals add nothing
+                    area += tri
+                    integral += tri * (cf + fvals[a_] + fvals[b_]) / 3.0
+                    integral_abs += tri * (ca + avals[a_] + avals[b_]) / 3.0
+                    fm = max(fm, avals[a_])
+                if area <= 0.0:
+                    continue
+                out[q, 0] += integral
+                out[q, 1] += integral_abs
+                out[q, 2] += area
+            if fm > out[q, 3]:
+                out[q, 3] = fm
+            out[q, 4] += 1.0
+
+
+def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float) -> np.ndarray:
+    """(Q, 5) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms."""
+    t = np.asarray(t, float)
+    order = np.argsort(t, kind="stable")
+    ts = np.ascontiguousarray(t[order])
+    knots = np.ascontiguousarray(vertices[simplices, axis])
+    F = np.ascontiguousarray(fv[simplices])
+    A = np.ascontiguousarray(absfv[simplices])
+    out = np.zeros((len(ts), 5))
+    axis_slice_kernel(knots, F, A, np.ascontiguousarray(volumes, float), ts, ts >= upper, out)
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+def section_integrals(vertices, simplices, fv, absfv, fixed, C) -> np.ndarray:
+    """(Q, 5) per slice {z_fixed = C_q} with d - len(fixed) in {1, 2} free coordinates."""
+    d = vertices.shape[1]
+    fixed = np.asarray(fixed, np.int64)
+    free = np.array([i for i in range(d) if i not in set(fixed.tolist())], np.int64)
+    if len(free) not in (1, 2):
+        raise ValueError("section_integrals: the slices must have 1 or 2 free coordinates")
+    C = np.asarray(C, float).reshape(-1, len(fixed))
+    order = np.argsort(C[:, 0], kind="stable")
+    Cs = np.ascontiguousarray(C[order])
+    subsets = np.array(list(itertools.combinations(range(d + 1), len(fixed) + 1)), np.int64)
+    out = np.zeros((len(Cs), 5))
+    section_kernel(np.ascontiguousarray(vertices, float), np.ascontiguousarray(simplices, np.int64),
+                   np.ascontiguousarray(fv, float), np.ascontiguousarray(absfv, float), fixed, free, subsets, Cs, out)
+    result = np.empty_like(out)
+    result[order] = out
+    return result

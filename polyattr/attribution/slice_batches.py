@@ -52,7 +52,7 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     from polyattr.attribution.integrals import _piece_key
     from polyattr.attribution.measure_methods import slice_measure
     from polyattr.geometry.simplices import triangulate_regions
-    from polyattr.integrate.slices import axis_slice_integrals, section_integrals
+    from polyattr.integrate.slices import NODE_ROUNDINGS, axis_slice_integrals, section_integrals
 
     if integrator.exact or integrator.record:
         return 0
@@ -82,14 +82,17 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
             res = section_integrals(tri.vertices, tri.simplices, fv, absfv, S, C)
         free = [i for i in range(d) if i not in S]
         volume = float(np.prod(upper[free] - lower[free]))
-        integral, weights, mass, fmax, terms = res.T
+        integral, weights, mass, fmax, terms, interpolation, mass_interpolation = res.T
         mean = integral / volume
         defect = np.abs(mass / volume - 1.0)
-        # B-spline: <= 8 roundings per level of d + 1 levels, all terms >= 0; sums over (d + 1) terms
-        # per simplex and over the simplices; the affine evaluation is inside absfv already
-        n_ops = 10 * d + 30 + (d + 1) * terms.astype(np.int64)
-        rounding = np.array([gamma(int(n)) for n in n_ops]) * weights / volume
-        bound = round_up(rounding + defect * fmax, 4)
+        # per simplex <= NODE_ROUNDINGS(d) roundings relative to its |f| weights (B-spline recurrence,
+        # affine evaluation of f, products; section weights likewise), then the sum over the terms;
+        # interpolated pieces add their own absolute bounds (integrate/slices.py)
+        n_ops = NODE_ROUNDINGS(d) + (d + 1) * terms.astype(np.int64) + 2
+        g = np.array([gamma(int(n)) for n in n_ops])
+        rounding = (g * weights + interpolation) / volume
+        mass_error = (g * mass + mass_interpolation) / volume
+        bound = round_up(rounding + (defect + mass_error) * fmax, 6)
         ok = defect <= DEFECT_TOLERANCE
         done = set()
         for r, q in enumerate(inverse):

@@ -27,9 +27,13 @@ the box), sum |f| weights for a rounding bound, the largest |f| met, and the num
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
+
+from polyattr.numerics import gamma
 
 
 @njit(cache=True)
@@ -53,66 +57,151 @@ def _mspline(t, knots, n, left, work):
 
 
 @njit(cache=True)
-def axis_slice_kernel(knots, F, absF, volumes, queries, left, out):
+def _spline_sums(t, s, knots, base, order, F, absF, left, ext, work, res):
+    """res = (sum_i f_i M_i(t), sum_i |f|_i M_i(t), sum_i M_i(t)) for simplex s, M_i = M(t | a, a_i)."""
+    d1 = knots.shape[1]
+    res[0] = 0.0
+    res[1] = 0.0
+    res[2] = 0.0
+    for i in range(d1):
+        # knots of M(t | a, a_i): the sorted a with a_i inserted
+        ai = knots[s, i]
+        p = 0
+        inserted = False
+        for r in range(d1):
+            v = base[order[r]]
+            if not inserted and ai <= v:
+                ext[p] = ai
+                p += 1
+                inserted = True
+            ext[p] = v
+            p += 1
+        if not inserted:
+            ext[p] = ai
+        m = _mspline(t, ext, d1, left, work)
+        res[0] += F[s, i] * m
+        res[1] += absF[s, i] * m
+        res[2] += m
+
+
+@njit(cache=True)
+def axis_slice_kernel(knots, F, absF, volumes, queries, left, nodes, vinv, lam, g_node, out):
     """Integrals over the slices {z_j = t} for the sorted ``queries`` t.
 
     knots (T, d + 1): the j-coordinates of every simplex's vertices; F, absF (T, d + 1): f and a
     bound on |f| at them; volumes (T,); left (Q,) bool: evaluate left-continuously (at the box's
-    upper face).  out (Q, 5): integral, sum of |f| weights, mass, max |f|, number of terms.
+    upper face).  out (Q, 7): integral, sum of |f| weights (for a gamma_n rounding bound),
+    mass, max |f|, number of terms, absolute error bound of the integral from interpolated pieces,
+    the same for the mass.
+
+    A knot interval of a simplex that holds more than d + 1 queries is not evaluated per query:
+    its polynomial pieces (degree d; value and mass) are interpolated at the d + 1 Chebyshev roots
+    ``nodes`` (monomials in the interval's local variable xi in [-1, 1], coefficients ``vinv`` @
+    values) and evaluated by Horner per query, with a per-interval error bound (see the comments).
     """
     T, d1 = knots.shape
     d = d1 - 1
+    u = 2.0**-53
     base = np.empty(d1)
     order = np.empty(d1, np.int64)
     ext = np.empty(d1 + 1)
     work = np.empty(d1 + 1)
-    Q = queries.shape[0]
+    res = np.empty(3)
+    yv = np.empty(d1)
+    ym = np.empty(d1)
+    bv = np.empty(d1)
+    bm = np.empty(d1)
     for s in range(T):
         if volumes[s] <= 0.0:
             continue
+        fmax = 0.0
         for i in range(d1):
             base[i] = knots[s, i]
+            fmax = max(fmax, absF[s, i])
         order[:] = np.argsort(base)
-        lo, hi = base[order[0]], base[order[d]]
-        # queries with lo <= t <= hi (a B-spline vanishes outside its knots' hull)
-        q0 = np.searchsorted(queries, lo, "left")
-        q1 = np.searchsorted(queries, hi, "right")
-        for q in range(q0, q1):
-            t = queries[q]
-            total = 0.0
-            total_abs = 0.0
-            mass = 0.0
-            fmax = 0.0
-            for i in range(d1):
-                # knots of M(t | a, a_i): the sorted a with a_i inserted
-                ai = knots[s, i]
-                p = 0
-                inserted = False
-                for r in range(d1):
-                    v = base[order[r]]
-                    if not inserted and ai <= v:
-                        ext[p] = ai
-                        p += 1
-                        inserted = True
-                    ext[p] = v
-                    p += 1
-                if not inserted:
-                    ext[p] = ai
-                m = _mspline(t, ext, d1, left[q], work)
-                if m != 0.0:
-                    total += F[s, i] * m
-                    total_abs += absF[s, i] * m
-                    mass += m
-                    if absF[s, i] > fmax:
-                        fmax = absF[s, i]
-            if mass != 0.0:
-                w = volumes[s] / d1
-                out[q, 0] += w * total
-                out[q, 1] += w * total_abs
-                out[q, 2] += w * mass
-                if fmax > out[q, 3]:
-                    out[q, 3] = fmax
-                out[q, 4] += 1.0
+        w = volumes[s] / d1
+        for mi in range(d):
+            a = base[order[mi]]
+            b = base[order[mi + 1]]
+            if not b > a:
+                continue
+            last = b == base[order[d]]  # the largest knot (repeated knots: the last interval of positive length)
+            # queries with a <= t < b (and t == b on the last interval: a B-spline ends at its last knot)
+            q0 = np.searchsorted(queries, a, "left")
+            if last:
+                q1 = np.searchsorted(queries, b, "right")
+            else:
+                q1 = np.searchsorted(queries, b, "left")
+            if q1 <= q0:
+                continue
+            mid = 0.5 * (a + b)
+            half = 0.5 * (b - a)
+            if q1 - q0 > d1 and half > 1e-3 * abs(mid):
+                # values at the nodes, then monomial coefficients in xi = (t - mid) / half
+                amax = 0.0
+                for c in range(d1):
+                    _spline_sums(mid + half * nodes[c], s, knots, base, order, F, absF, False, ext, work, res)
+                    yv[c] = res[0]
+                    ym[c] = res[2]
+                    amax = max(amax, res[1])
+                sbv = 0.0
+                sbm = 0.0
+                for e in range(d1):
+                    acc = 0.0
+                    accm = 0.0
+                    for c in range(d1):
+                        acc += vinv[e, c] * yv[c]
+                        accm += vinv[e, c] * ym[c]
+                    bv[e] = acc
+                    bm[e] = accm
+                    sbv += abs(acc)
+                    sbm += abs(accm)
+                # error of the interpolated piece at any t of the interval: the node values' rounding
+                # (g_node relative to their |f| weights, <= amax; masses <= amax / fmin is not needed:
+                # a mass weight is <= 1 per unit |f| so the mass uses amax / fmax when fmax > 0), the
+                # float nodes mid + half xi_c off the exact ones by delta in xi (|dV^-1| <= lam^2
+                # (d + 1) d delta), the rounded inverse (u relative), the coefficients' dot products,
+                # and per query Horner on |xi| <= 1 + delta plus xi's own rounding (Markov: |p'| <= d^2 max|p|)
+                delta = 4.0 * u * (1.0 + abs(mid) / half)
+                node_factor = d1 * (lam * (g_node + 2.0 * u + (d + 2) * u) + lam * lam * d1 * d * delta)
+                horner = 2.0 * ((2 * d + 4) * u + d * d * delta) * 1.01
+                ev = 1.01 * (amax * (1.0 + g_node) * node_factor + sbv * horner)
+                mm = 0.0
+                for c in range(d1):
+                    mm = max(mm, abs(ym[c]))
+                em = 1.01 * (mm * (1.0 + g_node) * node_factor + sbm * horner)
+                for q in range(q0, q1):
+                    t = queries[q]
+                    if t == b:
+                        if not left[q]:
+                            continue  # right-continuous: 0 at the last knot
+                        xi = 1.0  # the box's upper face: the piece's closed right end
+                    else:
+                        xi = (t - mid) / half
+                    pv = 0.0
+                    pm = 0.0
+                    for e in range(d, -1, -1):
+                        pv = pv * xi + bv[e]
+                        pm = pm * xi + bm[e]
+                    out[q, 0] += w * pv
+                    out[q, 1] += w * (abs(pv) + ev)  # the accumulation's rounding (gamma_n in the caller)
+                    out[q, 2] += w * pm
+                    out[q, 5] += 1.01 * w * ev
+                    out[q, 6] += 1.01 * w * em
+                    out[q, 3] = max(out[q, 3], fmax)
+                    out[q, 4] += 1.0
+                continue
+            for q in range(q0, q1):
+                t = queries[q]
+                if t == b and not left[q]:
+                    continue  # right-continuous: 0 at the last knot
+                _spline_sums(t, s, knots, base, order, F, absF, left[q], ext, work, res)
+                if res[2] != 0.0:
+                    out[q, 0] += w * res[0]
+                    out[q, 1] += w * res[1]
+                    out[q, 2] += w * res[2]
+                    out[q, 3] = max(out[q, 3], fmax)
+                    out[q, 4] += 1.0
 
 
 @njit(cache=True)
@@ -209,7 +298,7 @@ def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
     """Integrals over the slices {z_fixed = c} (free dimension 1 or 2) for the queries c (Q, k),
     sorted by their first column.  X (V, d) vertices, simplices (T, d + 1), fv / absfv (V,) f and a
     bound on |f| at every vertex, subsets (n_sub, k + 1) the (k + 1)-subsets of range(d + 1).
-    out (Q, 5) as in :func:`axis_slice_kernel`.
+    out (Q, 7) as in :func:`axis_slice_kernel` (the last two columns stay 0).
     """
     T = simplices.shape[0]
     k = fixed.shape[0]
@@ -392,23 +481,65 @@ def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
             out[q, 4] += 1.0
 
 
+def NODE_ROUNDINGS(d: int) -> int:
+    """Roundings along any path of one simplex's sum_i f_i M(t | a, a_i): the affine evaluation of f
+    (d + 1), the Cox-de Boor recurrence (<= 8 per level of d + 1 levels, all terms >= 0, knot
+    differences exact inputs rounded once), the product and the (d + 1)-term sum."""
+    return 10 * d + 30
+
+
+@lru_cache(maxsize=None)
+def _chebyshev_interpolation(d: int):
+    """Chebyshev roots xi_c (d + 1,), the inverse Vandermonde V^-1 (rows: monomial coefficients
+    from node values), correctly rounded from the exact inverse at these float nodes, and a bound
+    lam >= the largest absolute row sum of the exact inverse."""
+    n = d + 1
+    nodes = np.cos(np.pi * (2 * np.arange(n) + 1) / (2 * n))
+    V = [[Fraction(float(x)) ** e for e in range(n)] for x in nodes]
+    inv = _exact_inverse(V)
+    vinv = np.array([[float(v) for v in row] for row in inv])
+    lam = float(max(sum(abs(v) for v in row) for row in inv)) * (1 + 1e-12)
+    return nodes, vinv, lam
+
+
+def _exact_inverse(A):
+    n = len(A)
+    M = [list(row) + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(A)]
+    for col in range(n):
+        piv = next(r for r in range(col, n) if M[r][col] != 0)
+        M[col], M[piv] = M[piv], M[col]
+        p = M[col][col]
+        M[col] = [v / p for v in M[col]]
+        for r in range(n):
+            if r != col and M[r][col] != 0:
+                f = M[r][col]
+                M[r] = [a - f * b for a, b in zip(M[r], M[col])]
+    # the inverse maps node values to coefficients: V c = y, so c = V^-1 y (rows: coefficients)
+    return [row[n:] for row in M]
+
+
 def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float) -> np.ndarray:
-    """(Q, 5) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms."""
+    """(Q, 7) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms, and
+    absolute error bounds of the integral and the mass from interpolated pieces (see the kernel)."""
     t = np.asarray(t, float)
     order = np.argsort(t, kind="stable")
     ts = np.ascontiguousarray(t[order])
     knots = np.ascontiguousarray(vertices[simplices, axis])
     F = np.ascontiguousarray(fv[simplices])
     A = np.ascontiguousarray(absfv[simplices])
-    out = np.zeros((len(ts), 5))
-    axis_slice_kernel(knots, F, A, np.ascontiguousarray(volumes, float), ts, ts >= upper, out)
+    d = vertices.shape[1]
+    nodes, vinv, lam = _chebyshev_interpolation(d)
+    out = np.zeros((len(ts), 7))
+    axis_slice_kernel(knots, F, A, np.ascontiguousarray(volumes, float), ts, ts >= upper, nodes, vinv, lam,
+                      gamma(NODE_ROUNDINGS(d)), out)
     result = np.empty_like(out)
     result[order] = out
     return result
 
 
 def section_integrals(vertices, simplices, fv, absfv, fixed, C) -> np.ndarray:
-    """(Q, 5) per slice {z_fixed = C_q} with d - len(fixed) in {1, 2} free coordinates."""
+    """(Q, 7) per slice {z_fixed = C_q} with d - len(fixed) in {1, 2} free coordinates (columns as in
+    :func:`axis_slice_integrals`)."""
     d = vertices.shape[1]
     fixed = np.asarray(fixed, np.int64)
     free = np.array([i for i in range(d) if i not in set(fixed.tolist())], np.int64)
@@ -418,7 +549,7 @@ def section_integrals(vertices, simplices, fv, absfv, fixed, C) -> np.ndarray:
     order = np.argsort(C[:, 0], kind="stable")
     Cs = np.ascontiguousarray(C[order])
     subsets = np.array(list(itertools.combinations(range(d + 1), len(fixed) + 1)), np.int64)
-    out = np.zeros((len(Cs), 5))
+    out = np.zeros((len(Cs), 7))
     section_kernel(np.ascontiguousarray(vertices, float), np.ascontiguousarray(simplices, np.int64),
                    np.ascontiguousarray(fv, float), np.ascontiguousarray(absfv, float), fixed, free, subsets, Cs, out)
     result = np.empty_like(out)

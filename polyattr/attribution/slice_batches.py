@@ -49,17 +49,27 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     """Integrate the uniform slices {z_S = x_S} of ``box`` for every row x and every S in ``subsets``
     and store them in ``integrator``'s piece cache.  Returns how many slices were stored (0 when the
     box partition has no stored vertices or is over the reuse budget: the rows then run as before)."""
-    from polyattr.attribution.integrals import _piece_key
+    from polyattr.attribution.integrals import REUSE_MAX_REGIONS, _piece_key
+    from polyattr.geometry.domains import float_domain
+    from polyattr.geometry.regions import enumerate_regions
     from polyattr.attribution.measure_methods import slice_measure
     from polyattr.geometry.simplices import triangulate_regions
     from polyattr.integrate.slices import NODE_ROUNDINGS, axis_slice_integrals, section_integrals
 
-    if integrator.exact or integrator.record:
+    if integrator.exact or integrator.record or integrator.reuse_box is None:
         return 0
-    try:
-        regions = integrator.regions_on(box)
-    except RegionBudgetExceeded:
-        return 0
+    if integrator._box_partition is None:
+        # the batch's stored partition, within the reuse budget (beyond it the rows enumerate their
+        # slices as before, rather than this enumerating a huge box)
+        try:
+            integrator._box_partition = enumerate_regions(
+                integrator.model.to_float(), float_domain(box), backend=integrator.backend,
+                max_regions=min(integrator.max_regions or REUSE_MAX_REGIONS, REUSE_MAX_REGIONS))
+            integrator.enumerations += 1
+        except RegionBudgetExceeded:
+            integrator.reuse_box = None
+            return 0
+    regions = integrator.regions_on(box)  # the stored partition, counted once in regions_used
     tri = triangulate_regions(regions)
     if tri is None:
         return 0

@@ -151,3 +151,35 @@ def test_a_slice_through_a_shared_facet_is_left_to_its_row():
         assert list(exact.values[i]) == list(attribute(net, x, "shapley_uniform", exact=True).values)
         # the float batch against exact rationals (inputs differ from the floats by < 1e-16)
         assert np.max(np.abs(np.array(exact.values[i], float) - batch.values[i])) <= batch.error_bound + 1e-12
+
+
+def _exact_forward(net, z):
+    """f(z) in Fractions from the float weights (each float read exactly): no polyattr arithmetic."""
+    h = [Fraction(v) for v in z]
+    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+        h = [sum((Fraction(float(w)) * v for w, v in zip(row, h)), Fraction(float(bb)))
+             for row, bb in zip(np.asarray(W, float), np.asarray(b, float))]
+        if i < len(net.weights) - 1:
+            h = [max(v, Fraction(0)) for v in h]
+    return h[0]
+
+
+def test_baseline_shapley_batch_against_coalition_enumeration_in_fractions():
+    d = 5
+    net = random_network([d, 6, 5, 1], rng=12)
+    rng = np.random.default_rng(13)
+    X, base = rng.uniform(size=(4, d)), rng.uniform(size=d)
+    batch = attribute(net, X, "shapley", baseline=base)
+    for i, x in enumerate(X):
+        v = {}
+        for s in range(d + 1):
+            for S in combinations(range(d), s):
+                v[S] = _exact_forward(net, [x[k] if k in S else base[k] for k in range(d)])
+        for j in range(d):
+            others = [k for k in range(d) if k != j]
+            phi = sum(Fraction(factorial(s) * factorial(d - s - 1), factorial(d)) * (v[tuple(sorted(S + (j,)))] - v[S])
+                      for s in range(d) for S in combinations(others, s))
+            assert abs(Fraction(float(batch.values[i, j])) - phi) <= Fraction(batch.error_bound), (i, j)
+        assert abs(Fraction(float(batch.base_values[i])) - v[()]) <= Fraction(batch.error_bound)
+        single = attribute(net, x, "shapley", baseline=base)
+        assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound

@@ -230,6 +230,47 @@ def hybrid_error_bound(model, x, baseline, output: int) -> float:
 FORWARD_BLOCK_ROWS = 256
 
 
+def domain_error_bound(model, lower, upper, output: int) -> float:
+    """:func:`hybrid_error_bound` for every pair of points of the box [lower, upper]: the recurrence
+    run on the box's magnitudes max(|lower|, |upper|) (it is monotone in them), so one bound serves
+    every input and baseline of the domain; cached on the float model."""
+    net = model.to_float()
+    lo, up = np.asarray(lower, float), np.asarray(upper, float)
+    key = (int(output), lo.tobytes(), up.tobytes())
+    cache = net.__dict__.setdefault("_hybrid_domain_error_bounds", {})
+    if key not in cache:
+        M = np.maximum(np.abs(lo), np.abs(up))
+        cache[key] = hybrid_error_bound(net, M, M, output)
+    return cache[key]
+
+
+def shapley_rows_float(model, X: np.ndarray, baseline, output: int, eval_err: float):
+    """Baseline Shapley values of the rows of X (R, d) in float64, all rows at once.
+
+    The rows' 2^d hybrid points go through one blocked forward pass; phi (R, d) comes from the
+    values (R, 2^d) by the vectorised pair differences of :func:`shapley_from_values_float`.
+    Returns (phi (R, d), f at the baseline (R,), per-row error bounds (R,)) where ``eval_err``
+    bounds the evaluation error at every hybrid point (:func:`domain_error_bound`).
+    """
+    from polyattr.numerics import gamma, round_up
+
+    X = np.asarray(X, float)
+    R, d = X.shape
+    masks = subset_masks(d)
+    points = np.where(masks[None, :, :], X[:, None, :], np.asarray(baseline, float)[None, None, :]).reshape(-1, d)
+    values = float_forward(model, points, output).reshape(R, 2**d)
+    w = shapley_weights_float(d)[np.minimum(popcounts(d), d - 1)]
+    phi = np.empty((R, d))
+    for j in range(d):
+        half = 2**j
+        vv = values.reshape(R, -1, 2, half)
+        phi[:, j] = np.sum(w.reshape(-1, 2, half)[None, :, 0, :] * (vv[:, :, 1, :] - vv[:, :, 0, :]), axis=(1, 2))
+    # as for one row (measure_methods._shapley): 2 eval_err for the differences, gamma_{2^d + 8}
+    # times 2 max |v| for the weighted sum of 2^(d-1) terms
+    bounds = round_up(2 * eval_err + gamma(2**d + 8) * 2 * np.max(np.abs(values), axis=1), 4)
+    return phi, values[:, 0], bounds
+
+
 def float_forward(model, points: np.ndarray, output: int) -> np.ndarray:
     """f(points)[output] in float64, in blocks of :data:`FORWARD_BLOCK_ROWS` rows, in place layer by
     layer (the same roundings as the model's own evaluation: one rounded dot product plus bias per

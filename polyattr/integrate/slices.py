@@ -37,51 +37,77 @@ from polyattr.numerics import gamma
 
 
 @njit(cache=True)
-def _mspline(t, knots, n, left, work):
-    """M(t | knots[0..n]) (degree n - 1, integral 1) by Cox-de Boor; ``knots`` sorted ascending.
-
-    ``left``: intervals (k_i, k_{i+1}] instead of [k_i, k_{i+1}).  ``work`` has >= n entries.
-    """
-    for i in range(n):
-        a, b = knots[i], knots[i + 1]
-        inside = (a < t <= b) if left else (a <= t < b)
-        work[i] = 1.0 / (b - a) if (inside and b > a) else 0.0
-    for r in range(2, n + 1):
-        for i in range(n - r + 1):
-            span = knots[i + r] - knots[i]
-            if span > 0.0:
-                work[i] = r * ((t - knots[i]) * work[i] + (knots[i + r] - t) * work[i + 1]) / ((r - 1) * span)
-            else:
-                work[i] = 0.0
-    return work[0]
-
-
-@njit(cache=True)
 def _spline_sums(t, s, knots, base, order, F, absF, left, ext, work, res):
-    """res = (sum_i f_i M_i(t), sum_i |f|_i M_i(t), sum_i M_i(t)) for simplex s, M_i = M(t | a, a_i)."""
+    """res = (sum_i f_i M_i(t), sum_i |f|_i M_i(t), sum_i M_i(t)) for simplex s, M_i = M(t | a, a_i).
+
+    One Cox-de Boor table of the sorted knots b gives M(t | b_p..b_q) for every window p..q; then
+    each M(t | a, a_i) follows by Micchelli's recurrence on the pair (a_i, an end knot of the window):
+    with K = b_p..b_q plus a_i, t = mu a_i + (1 - mu) b_e and n = q - p + 1,
+
+        M(t | K) = n / (n - 1) * (mu M(t | K - a_i) + (1 - mu) M(t | K - b_e)),
+
+    removing b_q when t >= a_i and b_p otherwise, so that mu and 1 - mu (each computed as its own
+    ratio) lie in [0, 1]: every term is non-negative.  ``left``: evaluate the left-continuous
+    version (by reflection t -> -t).  ``ext`` (>= d + 1) and ``work`` ((d + 1, d + 1)) are work space.
+    """
     d1 = knots.shape[1]
+    d = d1 - 1
+    sign = -1.0 if left else 1.0
+    tt = sign * t
+    # sorted knots (reflected when left) in ext; rank[i] = position of a_i
+    for r in range(d1):
+        if left:
+            ext[r] = -base[order[d - r]]
+        else:
+            ext[r] = base[order[r]]
+    # Cox-de Boor table: work[r, p] = M(tt | ext[p..p + r]) for r = 1..d
+    for p in range(d):
+        a, b = ext[p], ext[p + 1]
+        work[1, p] = 1.0 / (b - a) if (a <= tt < b) else 0.0
+    for r in range(2, d1):
+        for p in range(d1 - r):
+            span = ext[p + r] - ext[p]
+            if span > 0.0:
+                work[r, p] = r * ((tt - ext[p]) * work[r - 1, p] + (ext[p + r] - tt) * work[r - 1, p + 1]) / ((r - 1) * span)
+            else:
+                work[r, p] = 0.0
     res[0] = 0.0
     res[1] = 0.0
     res[2] = 0.0
     for i in range(d1):
-        # knots of M(t | a, a_i): the sorted a with a_i inserted
-        ai = knots[s, i]
-        p = 0
-        inserted = False
+        # position of a_i in the (reflected) sorted knots
+        pos = 0
         for r in range(d1):
-            v = base[order[r]]
-            if not inserted and ai <= v:
-                ext[p] = ai
+            if order[r] == i:
+                pos = d - r if left else r
+        ai = ext[pos]
+        p = 0
+        q = d
+        total = 0.0
+        mult = 1.0
+        while True:
+            if tt < ext[p] or tt >= ext[q] or q == p:
+                break  # outside K's knots (right-continuous), or K = {a_i, a_i}: 0
+            n = q - p + 1
+            grow = n / (n - 1.0)
+            if tt >= ai:
+                span = ext[q] - ai
+                mu = (ext[q] - tt) / span
+                rest = (tt - ai) / span
+                total += mult * grow * mu * work[q - p, p]
+                q -= 1
+            else:
+                span = ai - ext[p]
+                mu = (tt - ext[p]) / span
+                rest = (ai - tt) / span
+                total += mult * grow * mu * work[q - p, p]
                 p += 1
-                inserted = True
-            ext[p] = v
-            p += 1
-        if not inserted:
-            ext[p] = ai
-        m = _mspline(t, ext, d1, left, work)
-        res[0] += F[s, i] * m
-        res[1] += absF[s, i] * m
-        res[2] += m
+            mult *= grow * rest
+            if p > pos or q < pos:
+                break  # cannot happen: a_i stays in the window
+        res[0] += F[s, i] * total
+        res[1] += absF[s, i] * total
+        res[2] += total
 
 
 @njit(cache=True)
@@ -105,7 +131,7 @@ def axis_slice_kernel(knots, F, absF, volumes, queries, left, nodes, vinv, lam, 
     base = np.empty(d1)
     order = np.empty(d1, np.int64)
     ext = np.empty(d1 + 1)
-    work = np.empty(d1 + 1)
+    work = np.empty((d1 + 1, d1 + 1))
     res = np.empty(3)
     yv = np.empty(d1)
     ym = np.empty(d1)
@@ -483,9 +509,10 @@ def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
 
 def NODE_ROUNDINGS(d: int) -> int:
     """Roundings along any path of one simplex's sum_i f_i M(t | a, a_i): the affine evaluation of f
-    (d + 1), the Cox-de Boor recurrence (<= 8 per level of d + 1 levels, all terms >= 0, knot
-    differences exact inputs rounded once), the product and the (d + 1)-term sum."""
-    return 10 * d + 30
+    (d + 1), the Cox-de Boor table (<= 8 per level of d levels, all terms >= 0, knot differences of
+    exact inputs rounded once), Micchelli's chain (<= 6 per level of d + 1 levels: mu or 1 - mu as
+    one ratio, the products, the running sum), the product with f and the (d + 1)-term sum."""
+    return 16 * d + 30
 
 
 @lru_cache(maxsize=None)

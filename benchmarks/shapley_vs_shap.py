@@ -94,6 +94,10 @@ def print_rows(table):
     print(f"{'d':>3}{'polyattr s':>12}{'shap s':>10}{'shap/ours':>11}{'max |diff|':>12}{'exact s':>10}")
     for r in table:
         print(f"{r['d']:>3}{r['polyattr']:12.4f}{r['shap']:10.4f}{r['ratio']:11.2f}{r['diff']:12.1e}{r['exact']:10.3f}")
+    # where the 2^d wall is: the kernel's own estimate per input ([32, 32] network)
+    for d in (16, 20, 24, 30):
+        memory, seconds = shapley_kernel.cost_estimate(d, [32, 32, 1])
+        print(f"d = {d}: estimate {seconds:.3g} s and {memory / 2**30:.3g} GiB per input")
     try:
         shapley_kernel.check_budget(30, [32, 32, 1])
     except polyattr.PolyattrError as exc:

@@ -170,7 +170,7 @@ def _shapley_rows(net, rows, baseline, domain, output, options) -> list[MethodRe
 
     d = net.n_inputs
     _check_shapley_size(d)
-    sk.check_budget(d, list(net.hidden_sizes) + [1])
+    sk.check_budget(d, list(net.hidden_sizes) + [1], points=len(rows))
     eval_err = sk.domain_error_bound(net, domain.lower, domain.upper, output)
     phi, base, bounds = sk.shapley_rows_float(net, np.array(rows, float), baseline, output, eval_err)
     return [MethodResult(list(phi[r]), float(bounds[r]), base_value=base[r], info={"evaluations": 2**d})

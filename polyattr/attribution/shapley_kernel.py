@@ -52,8 +52,13 @@ def cost_estimate(d: int, widths) -> tuple[float, float]:
     return memory, flops / _RATE + n * d * 2e-8
 
 
+#: refuse (with the estimate) when the hybrid points of all inputs would take longer than this
+TIME_BUDGET_SECONDS = 600.0
+
+
 def check_budget(d: int, widths, points: int = 1) -> None:
-    """Raise, with the estimate, when the 2^d hybrid points would not fit the memory budget."""
+    """Raise, with the estimate, when the 2^d hybrid points would not fit the memory budget or
+    ``points`` inputs would take longer than :data:`TIME_BUDGET_SECONDS` (run for hours otherwise)."""
     memory, seconds = cost_estimate(d, widths)
     if memory > MEMORY_BUDGET_BYTES:
         raise PolyattrError(
@@ -61,6 +66,11 @@ def check_budget(d: int, widths, points: int = 1) -> None:
             f"{memory / 2**30:.1f} GiB of memory (budget {MEMORY_BUDGET_BYTES / 2**30:.0f} GiB) and about "
             f"{seconds * points:.3g} s for {points} input(s); use fewer features (group them) or a sampled "
             f"estimate (polyattr.attribution.approximate)")
+    if seconds * points > TIME_BUDGET_SECONDS:
+        raise PolyattrError(
+            f"x: exact baseline Shapley evaluates 2^{d} = {2**d:,} hybrid points per input; for {points} input(s) "
+            f"that is an estimated {seconds * points:.3g} s (budget {TIME_BUDGET_SECONDS:.0f} s); use fewer "
+            f"features (group them), fewer inputs per call, or a sampled estimate (polyattr.attribution.approximate)")
 
 
 def shapley_weights_float(d: int) -> np.ndarray:

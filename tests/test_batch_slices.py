@@ -183,3 +183,18 @@ def test_baseline_shapley_batch_against_coalition_enumeration_in_fractions():
         assert abs(Fraction(float(batch.base_values[i])) - v[()]) <= Fraction(batch.error_bound)
         single = attribute(net, x, "shapley", baseline=base)
         assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound
+
+
+def test_slices_of_a_network_with_leaky_and_identity_units():
+    rng = np.random.default_rng(14)
+    W = [rng.normal(size=(6, 3)), rng.normal(size=(5, 6)), rng.normal(size=(1, 5))]
+    b = [rng.normal(size=6) * 0.3, rng.normal(size=5) * 0.3, rng.normal(size=1)]
+    slopes = [np.array([0.0, 0.1, 1.0, 0.0, 0.25, 1.0]), np.array([0.0, 0.5, 0.0, 1.0, 0.0])]
+    net = ReLUNetwork(W, b, negative_slopes=slopes)
+    X = rng.uniform(0.05, 0.95, size=(4, 3))
+    for method, slices in (("pdp", 12), ("shapley_uniform", 24)):
+        batch = attribute(net, X, method)
+        assert batch.info["enumerations"] == 1 and batch.info["cuts"] == slices, batch.info
+        for i, x in enumerate(X):
+            single = attribute(net, x, method)
+            assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound

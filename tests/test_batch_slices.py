@@ -228,3 +228,21 @@ def test_axis_kernel_agrees_with_the_section_kernel_on_thin_simplices(d, thin):
         assert np.allclose(axis[:, 2], sect[:, 2], rtol=1e-9, atol=0)
     if thin > 1e-2:
         assert np.max(axis[:, 5]) > 0  # the interpolated pieces ran
+
+
+def test_map_error_bounds_cover_the_float_affine_maps():
+    from polyattr import enumerate_regions
+    from polyattr.attribution.slice_batches import _map_error_bounds
+
+    rng = np.random.default_rng(15)
+    W = [rng.normal(size=(7, 3)) * 3, rng.normal(size=(6, 7)), rng.normal(size=(2, 6))]
+    b = [rng.normal(size=7), rng.normal(size=6), rng.normal(size=2)]
+    net = ReLUNetwork(W, b, negative_slopes=[np.array([0, 0.1, 1, 0, 0.3, 0, 0]), np.array([0, 0.5, 0, 0, 1, 0])])
+    patterns = enumerate_regions(net).patterns
+    Wf, bf = net.local_affine_maps(patterns, output=1)
+    We, be = net.to_exact().local_affine_maps(patterns, output=1)  # rational arithmetic
+    dW, db = _map_error_bounds(net, patterns, 1)
+    for k in range(len(patterns)):
+        assert all(abs(Fraction(float(Wf[k, j])) - Fraction(We[k, j])) <= Fraction(float(dW[k, j])) for j in range(3))
+        assert abs(Fraction(float(bf[k])) - Fraction(be[k])) <= Fraction(float(db[k]))
+    assert np.max(dW) < 1e-12 and np.max(dW) > 0

@@ -111,14 +111,15 @@ def _spline_sums(t, s, knots, base, order, F, absF, left, ext, work, res):
 
 
 @njit(cache=True)
-def axis_slice_kernel(knots, F, absF, volumes, queries, left, nodes, vinv, lam, g_node, out):
+def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv, lam, g_node, out):
     """Integrals over the slices {z_j = t} for the sorted ``queries`` t.
 
     knots (T, d + 1): the j-coordinates of every simplex's vertices; F, absF (T, d + 1): f and a
     bound on |f| at them; volumes (T,); left (Q,) bool: evaluate left-continuously (at the box's
-    upper face).  out (Q, 7): integral, sum of |f| weights (for a gamma_n rounding bound),
-    mass, max |f|, number of terms, absolute error bound of the integral from interpolated pieces,
-    the same for the mass.
+    upper face); emax (T,): a bound on the error of f (an affine function on the simplex) at its
+    vertices.  out (Q, 8): integral, sum of |f| weights (for a gamma_n rounding bound), mass,
+    max |f|, number of terms, absolute error bound of the integral from interpolated pieces, the
+    same for the mass, and the integral of emax (the bound of f's own error, with 1% to spare).
 
     A knot interval of a simplex that holds more than d + 1 queries is not evaluated per query:
     its polynomial pieces (degree d; value and mass) are interpolated at the d + 1 Chebyshev roots
@@ -214,6 +215,7 @@ def axis_slice_kernel(knots, F, absF, volumes, queries, left, nodes, vinv, lam, 
                     out[q, 2] += w * pm
                     out[q, 5] += 1.01 * w * ev
                     out[q, 6] += 1.01 * w * em
+                    out[q, 7] += 1.01 * w * (abs(pm) + em) * emax[s]
                     out[q, 3] = max(out[q, 3], fmax)
                     out[q, 4] += 1.0
                 continue
@@ -228,6 +230,7 @@ def axis_slice_kernel(knots, F, absF, volumes, queries, left, nodes, vinv, lam, 
                     out[q, 2] += w * res[2]
                     out[q, 3] = max(out[q, 3], fmax)
                     out[q, 4] += 1.0
+                    out[q, 7] += 1.01 * w * res[2] * emax[s]
 
 
 @njit(cache=True)
@@ -320,11 +323,12 @@ def _barycentric_elimination(P, c, k, M, mu):
 
 
 @njit(cache=True)
-def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
+def section_kernel(X, simplices, fv, absfv, errv, fixed, free, subsets, queries, out):
     """Integrals over the slices {z_fixed = c} (free dimension 1 or 2) for the queries c (Q, k),
-    sorted by their first column.  X (V, d) vertices, simplices (T, d + 1), fv / absfv (V,) f and a
-    bound on |f| at every vertex, subsets (n_sub, k + 1) the (k + 1)-subsets of range(d + 1).
-    out (Q, 7) as in :func:`axis_slice_kernel` (the last two columns stay 0).
+    sorted by their first column.  X (V, d) vertices, simplices (T, d + 1), fv / absfv / errv (V,)
+    f, a bound on |f| and a bound on f's own error at every vertex, subsets (n_sub, k + 1) the
+    (k + 1)-subsets of range(d + 1).
+    out (Q, 8) as in :func:`axis_slice_kernel` (columns 5 and 6 stay 0).
     """
     T = simplices.shape[0]
     k = fixed.shape[0]
@@ -440,6 +444,7 @@ def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
                 npts += 1
             if npts < m + 1:
                 continue
+            out_mass = 0.0
             if m == 1:
                 imin = 0
                 imax = 0
@@ -454,6 +459,7 @@ def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
                 out[q, 0] += length * 0.5 * (fvals[imin] + fvals[imax])
                 out[q, 1] += length * 0.5 * (avals[imin] + avals[imax])
                 out[q, 2] += length
+                out_mass = length
                 fm = max(avals[imin], avals[imax])
             else:
                 cx = 0.0
@@ -502,9 +508,14 @@ def section_kernel(X, simplices, fv, absfv, fixed, free, subsets, queries, out):
                 out[q, 0] += integral
                 out[q, 1] += integral_abs
                 out[q, 2] += area
+                out_mass = area
             if fm > out[q, 3]:
                 out[q, 3] = fm
             out[q, 4] += 1.0
+            emx = 0.0
+            for i in range(simplices.shape[1]):
+                emx = max(emx, errv[simplices[s, i]])
+            out[q, 7] += 1.01 * out_mass * emx
 
 
 def NODE_ROUNDINGS(d: int) -> int:
@@ -545,27 +556,29 @@ def _exact_inverse(A):
     return [row[n:] for row in M]
 
 
-def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float) -> np.ndarray:
-    """(Q, 7) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms, and
-    absolute error bounds of the integral and the mass from interpolated pieces (see the kernel)."""
+def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float, errv=None) -> np.ndarray:
+    """(Q, 8) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms,
+    absolute error bounds of the integral and the mass from interpolated pieces, and the integral
+    of the bound ``errv`` (per vertex) on f's own error (see the kernel)."""
     t = np.asarray(t, float)
     order = np.argsort(t, kind="stable")
     ts = np.ascontiguousarray(t[order])
     knots = np.ascontiguousarray(vertices[simplices, axis])
     F = np.ascontiguousarray(fv[simplices])
     A = np.ascontiguousarray(absfv[simplices])
+    E = np.zeros(len(simplices)) if errv is None else np.ascontiguousarray(np.max(errv[simplices], axis=1))
     d = vertices.shape[1]
     nodes, vinv, lam = _chebyshev_interpolation(d)
-    out = np.zeros((len(ts), 7))
-    axis_slice_kernel(knots, F, A, np.ascontiguousarray(volumes, float), ts, ts >= upper, nodes, vinv, lam,
+    out = np.zeros((len(ts), 8))
+    axis_slice_kernel(knots, F, A, E, np.ascontiguousarray(volumes, float), ts, ts >= upper, nodes, vinv, lam,
                       gamma(NODE_ROUNDINGS(d)), out)
     result = np.empty_like(out)
     result[order] = out
     return result
 
 
-def section_integrals(vertices, simplices, fv, absfv, fixed, C) -> np.ndarray:
-    """(Q, 7) per slice {z_fixed = C_q} with d - len(fixed) in {1, 2} free coordinates (columns as in
+def section_integrals(vertices, simplices, fv, absfv, fixed, C, errv=None) -> np.ndarray:
+    """(Q, 8) per slice {z_fixed = C_q} with d - len(fixed) in {1, 2} free coordinates (columns as in
     :func:`axis_slice_integrals`)."""
     d = vertices.shape[1]
     fixed = np.asarray(fixed, np.int64)
@@ -576,9 +589,11 @@ def section_integrals(vertices, simplices, fv, absfv, fixed, C) -> np.ndarray:
     order = np.argsort(C[:, 0], kind="stable")
     Cs = np.ascontiguousarray(C[order])
     subsets = np.array(list(itertools.combinations(range(d + 1), len(fixed) + 1)), np.int64)
-    out = np.zeros((len(Cs), 7))
+    out = np.zeros((len(Cs), 8))
+    errv = np.zeros(len(vertices)) if errv is None else np.ascontiguousarray(errv, float)
     section_kernel(np.ascontiguousarray(vertices, float), np.ascontiguousarray(simplices, np.int64),
-                   np.ascontiguousarray(fv, float), np.ascontiguousarray(absfv, float), fixed, free, subsets, Cs, out)
+                   np.ascontiguousarray(fv, float), np.ascontiguousarray(absfv, float), errv, fixed, free, subsets,
+                   Cs, out)
     result = np.empty_like(out)
     result[order] = out
     return result

@@ -91,6 +91,10 @@ from polyattr.numerics import ETA, UNIT_ROUNDOFF, gamma
 _MAX_RADIUS = 1e-6
 # relative rounding of the bounds' own (non-negative) arithmetic
 _SAFETY = 1.0 + 1e-8
+# absolute slack of every bound for underflow: each rounding in the subnormal range errs by at most
+# 2^-1074, and no bound here has 10^20 roundings; a normal number, because arithmetic on
+# subnormal operands is about 100x slower on x86
+_TINY = 1e-300
 # regions per thread block
 _BLOCK = 4096
 
@@ -278,7 +282,7 @@ def _layer_maps(l, d, pat, W_all, b_all, eW_all, eb_all, slope_all, w_off, in_di
         return
     sp = nstart[l - 1]
     g = g_tab[ni + 1]
-    tiny = (4 * ni + 20) * 5e-324
+    tiny = _TINY
     # P = f * (previous maps): exact for f in {0, 1}; a leaky factor rounds once (u |f G|)
     for j in range(no):
         for i in range(d + 1):
@@ -348,7 +352,7 @@ def _solve_enclosure(A, eA, rhs, erhs, x, k, Rm, g_tab, T, rr):
         for b in range(k):
             Rm[a, b] = T[a, k + b]
     gk = g_tab[k + 1]
-    tiny = (8 * k + 20) * 5e-324
+    tiny = _TINY
     # beta >= || I - R A* ||_inf
     # row a: sum_b |fl(I - R A)_ab| + gk (1 + sum_b (|R| |A|)_ab) + sum_b (|R| eA)_ab, the double
     # sums taken as |R| times the row sums of |A| and eA
@@ -405,8 +409,8 @@ def _solve_enclosure(A, eA, rhs, erhs, x, k, Rm, g_tab, T, rr):
 
 
 @njit(cache=True)
-def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, eGT, gnorm, zero_row, cut, lo, up, max_rad,
-                  g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val, is_fixed, tight, vals, mags, dats,
+def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, gnorm, zero_row, cut, lo, up, max_rad,
+                  g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val, is_fixed, tight, vals, mags,
                   pos_w, neg_w, und_w, zer_w):
     """Everything about vertex v that does not depend on the region's own pattern bits (only on
     the maps, which are the same for all regions with the same earlier layers): its proven radius
@@ -415,7 +419,7 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, eGT, gnorm, ze
     region (zer_w); tight units and identity units are in none.  Returns (status, radius)."""
     nu = G.shape[0]
     gd = g_tab[d + 1]
-    tiny = (4 * d + 20) * 5e-324
+    tiny = _TINY
     kf = 0
     bad = False
     for i in range(d):
@@ -494,17 +498,16 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, eGT, gnorm, ze
             if not ((up[i] - X[v, i]) * (1.0 - 4 * u) > rv * (1.0 + 4 * u)):
                 return EXACT, -1.0
     # values of all units at the float vertex (transposed maps: the inner loop runs over units)
+    # (aGT = gd |G| + eG transposed, h0 = gd |h| + eh: the rounding and data bound in one product)
     for q in range(n_units):
         vals[q] = h[q]
-        mags[q] = abs(h[q])
-        dats[q] = eh[q]
+        mags[q] = h0[q]
     for i in range(d):
         x = X[v, i]
         ax = abs(x)
         for q in range(n_units):
             vals[q] += GT[i, q] * x
             mags[q] += aGT[i, q] * ax
-            dats[q] += eGT[i, q] * ax
     for w in range(pos_w.shape[0]):
         pos_w[w] = 0
         neg_w[w] = 0
@@ -519,7 +522,7 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, eGT, gnorm, ze
         if zero_row[q]:
             zer_w[q >> 6] |= bit  # identically zero on the region (float maps 0 with bound 0)
             continue
-        bound = (gd * mags[q] + dats[q] + gnorm[q] * grow) * 1.00000001 + tiny
+        bound = (mags[q] + gnorm[q] * grow) * 1.00000001 + tiny
         if vals[q] > bound:
             pos_w[q >> 6] |= bit
         elif vals[q] < -bound:
@@ -602,10 +605,9 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
     pat_w = np.zeros(nwu, np.uint64)
     GT = np.zeros((d, nu))
     aGT = np.zeros((d, nu))
-    eGT = np.zeros((d, nu))
+    h0 = np.zeros(nu)
     val = np.zeros(nu)
     mag = np.zeros(nu)
-    dat = np.zeros(nu)
     group = 0
     used = 0
     have = -1  # layers 0..have are valid for the pattern prefix in ``prev``
@@ -637,10 +639,11 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
                         z = False
                 gnorm[q] = s * 1.00000001
                 zero_row[q] = z
+                gd = g_tab[d + 1]
                 for i in range(d):
                     GT[i, q] = G[q, i]
-                    aGT[i, q] = abs(G[q, i])
-                    eGT[i, q] = eG[q, i]
+                    aGT[i, q] = gd * abs(G[q, i]) + eG[q, i]
+                h0[q] = gd * abs(h[q]) + eh[q]
             group += 1
             used = 0
         have = n_layers - 1
@@ -658,9 +661,9 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
                 used = 0
             s, found = _slot(Xb, M, v, d, nw, keys_x, keys_m, stamp, group)
             if not found:
-                st, rv = _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, eGT, gnorm, zero_row, cut,
+                st, rv = _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, gnorm, zero_row, cut,
                                        lo, up, max_rad, g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val,
-                                       is_fixed, tight, val, mag, dat, c_pos[s], c_neg[s], c_und[s], c_zer[s])
+                                       is_fixed, tight, val, mag, c_pos[s], c_neg[s], c_und[s], c_zer[s])
                 stamp[s] = group
                 for i in range(d):
                     keys_x[s, i] = Xb[v, i]

@@ -19,10 +19,9 @@ Error bound of a prefilled slice (absolute, on the mean of f over the slice), mi
   evaluated from the region's affine map), a gamma_n multiple of the sum of |f|-weights;
 * the float affine maps' own error (Higham's bound on the matrix chain, per region), integrated;
 * the displacement of the float vertices: with every float vertex within r of the exact one
-  (``RegionSet.vertex_radius``), a point of a float region lies within r of the exact region,
-  where f is the region's map, so |f*_P - f| <= 2 L r (L bounds the regions' gradients in l1);
-  without that attribute (partitions not yet verified) r counts as 0, as the single-call path
-  then takes vertices as given; an attribute that is None (unverified) gives inf;
+  (``RegionSet.vertex_radius``, proven by the partition's verification), a point of a float
+  region lies within r of the exact region, where f is the region's map, so |f*_P - f| <= 2 L r
+  (L bounds the regions' gradients in l1); a partition that cannot be verified gives inf;
 * the tiling defect |mass found / slice volume - 1| (plus the mass's rounding) times max |f|.
 
 Not covered by a proof: the rounding of the section geometry (barycentric coordinates and cross
@@ -37,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from polyattr.errors import RegionBudgetExceeded
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.numerics import gamma, round_up
 
 #: a slice's mass may differ from its volume by this relative amount before it is left to its row
@@ -99,13 +98,13 @@ def _vertex_values(regions, tri, output: int):
 
 
 def _vertex_radius(regions) -> float:
-    """max over regions of ``RegionSet.vertex_radius`` (how far a float vertex may be from the exact
-    one; see COORDINATION: set by the partition's verification).  A region set without that
-    attribute (before verification exists) counts its vertices as given: 0, as the single-call
-    integral then does; an unverified one (None) has no proven bound: inf."""
-    if not hasattr(type(regions), "vertex_radius") and not hasattr(regions, "vertex_radius"):
-        return 0.0
-    radius = getattr(regions, "vertex_radius", None)
+    """max over regions of ``RegionSet.vertex_radius``: how far a float vertex may be from the exact
+    one, proven by the partition's verification (:mod:`polyattr.geometry.verify_partition`).  A
+    partition that cannot be verified has no proven bound: inf."""
+    try:
+        radius = regions.vertex_radius
+    except PolyattrError:
+        return float("inf")
     if radius is None:
         return float("inf")
     radius = np.asarray(radius, float)

@@ -13,7 +13,6 @@ import sys
 
 from polyattr.cli.commands import COMMANDS
 from polyattr.errors import PolyattrError
-from polyattr.numbers import long_integer_strings
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -132,6 +131,8 @@ def main(argv=None) -> int:
         budget = None if max_memory is None else parse_memory_size(max_memory)
         argv = _join_negative_vectors(argv)
         args = build_parser(commands=[_command_of(argv)]).parse_args(argv)
+        from polyattr.numbers import long_integer_strings  # numpy: after --help and usage errors
+
         # exact rationals are printed and read in full, in this command only (literals are
         # length-checked by polyattr.numbers before any integer is built)
         with memory_budget(budget), long_integer_strings():

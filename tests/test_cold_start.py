@@ -70,6 +70,15 @@ def test_regions_command_loads_only_what_it_uses():
     assert "polyattr.geometry.splitting" in loaded  # the probe ran the enumeration
 
 
+def test_attribute_command_loads_only_the_methods_machinery():
+    code = ("from polyattr.cli import main\n"
+            f"assert main(['attribute', {str(default_model_path())!r}, '--x', '0.3,0.7', '--method', 'gradient']) == 0")
+    loaded = _loaded_after(code)
+    assert not loaded & set(HEAVY)
+    assert "scipy.special" not in loaded  # the Gaussian methods import it when they run
+    assert "polyattr.attribution.registry" in loaded  # the probe built the attribute parser
+
+
 def test_a_usage_error_imports_no_command_machinery():
     loaded = _loaded_after("from polyattr.cli import main\nassert main(['no-such-command']) == 2")
     assert not {m for m in loaded if m.split(".")[0] in ("numpy", "numba", "scipy")}

@@ -17,8 +17,12 @@ import os
 import tempfile
 from pathlib import Path
 
-#: The package directories holding ``@njit(cache=True)`` kernels (numba caches beside each source).
-KERNEL_PACKAGES = ("geometry", "integrate")
+
+def _source_dirs() -> list[Path]:
+    """The package directories that may hold ``@njit(cache=True)`` kernels (numba caches beside each
+    source, in its directory's ``__pycache__``): polyattr and its subpackages."""
+    root = Path(__file__).resolve().parent
+    return [root] + sorted(p for p in root.iterdir() if (p / "__init__.py").is_file())
 
 
 def _writable(directory: Path) -> bool:
@@ -43,8 +47,7 @@ def choose_cache_dir() -> tuple[str, Path | None]:
     beside the sources, ("fallback", dir) for a per-user directory, or ("none", None)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return "env", Path(os.environ["NUMBA_CACHE_DIR"])
-    root = Path(__file__).resolve().parent
-    if all(_writable(root / package / "__pycache__") for package in KERNEL_PACKAGES):
+    if all(_writable(directory / "__pycache__") for directory in _source_dirs()):
         return "source", None
     for directory in user_cache_dirs():
         if _writable(directory):

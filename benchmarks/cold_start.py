@@ -42,10 +42,10 @@ HEAVY_MODULES = ("numpy", "numba", "scipy", "scipy.optimize", "scipy.linalg", "s
 # one run of `polyattr regions`, timed step by step in one process
 _BREAKDOWN = r"""
 import sys, time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 marks = []
 def mark(name):
-    marks.append((name, time.perf_counter()))
+    marks.append((name, time.perf_counter(), time.process_time()))
 import numpy
 mark("numpy")
 import polyattr.cli
@@ -74,12 +74,12 @@ mark("enumerate_regions (with volumes)")
 again = time.perf_counter()
 enumerate_regions(model).total_volume
 second = time.perf_counter() - again
-prev = t0
-for name, t in marks:
-    print(f"{name}\t{t - prev}")
-    prev = t
-print(f"numba kernel loads inside the enumeration\t{sum(first_load.values())}")
-print(f"the same enumeration again (kernels loaded)\t{second}")
+prev, cprev = t0, c0
+for name, t, c in marks:
+    print(f"{name}\t{t - prev}\t{c - cprev}")
+    prev, cprev = t, c
+print(f"  of which numba's first kernel loads (wall, summed over threads)\t{sum(first_load.values())}\tnan")
+print(f"the same enumeration again (kernels loaded)\t{second}\tnan")
 """
 
 
@@ -147,9 +147,11 @@ def regions_rows(runs: int, env=None) -> dict:
     return {"wall": wall, "cpu": cpu, "best": best, "enumeration": statistics.median(_regions_seconds(o) for o in outs)}
 
 
-def breakdown(env=None) -> list[tuple[str, float]]:
+def breakdown(env=None) -> list[tuple[str, float, float]]:
+    """(step, wall seconds, CPU seconds or NaN) of one warm ``polyattr regions``, step by step."""
     _, _, out = run(["-c", _BREAKDOWN], env)
-    return [(line.split("\t")[0], float(line.split("\t")[1])) for line in out.splitlines() if "\t" in line]
+    rows = [line.split("\t") for line in out.splitlines() if "\t" in line]
+    return [(name, float(wall), float(cpu)) for name, wall, cpu in rows]
 
 
 def demo_after_warmup(workdir: Path) -> dict:
@@ -204,9 +206,10 @@ def main(argv=None):
         warm = regions_rows(runs, first["env"])
         print(f"  warm `polyattr regions` (default)  process wall median {warm['wall']:.3f} s (min {warm['best']:.3f}), "
               f"CPU {warm['cpu']:.3f} s (target wall < 0.5 s); enumeration as printed {warm['enumeration']:.3f} s")
-        print("  one warm `polyattr regions`, step by step:")
-        for name, seconds in breakdown(first["env"]):
-            print(f"    {name:<52} {seconds * 1e3:8.1f} ms")
+        print("  one warm `polyattr regions`, step by step (wall | CPU of the process):")
+        for name, wall, cpu in breakdown(first["env"]):
+            cpu_text = "" if cpu != cpu else f" | {cpu * 1e3:7.1f} ms"
+            print(f"    {name:<66} {wall * 1e3:7.1f} ms{cpu_text}")
         cold = cold_rows(workdir, with_regions=not args.quick)
         c = cold["demo"]
         print(f"  cold `polyattr demo` (empty cache) enumeration {c['enumeration']:.1f} s, process wall {c['wall']:.1f} s, "

@@ -219,3 +219,49 @@ def test_after_the_warm_up_the_demo_and_regions_compile_nothing(tmp_path):
     compiled, loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert compiled == []
     assert any("_split_kernel" in k for k in loaded) and any("_volumes_kernel" in k for k in loaded)
+
+
+# ----------------------------------------------------------------------------- the quick exit
+def _python(code: str, cwd=None):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                          env=dict(os.environ, MPLBACKEND="Agg"))
+
+
+def test_the_executable_prints_what_main_prints_and_exits_with_its_status(capsys):
+    from polyattr.cli import main
+
+    args = ["regions", str(default_model_path()), "--json"]
+    out = subprocess.run([sys.executable, "-m", "polyattr.cli", *args], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stderr == ""
+    assert main(args) == 0
+    reference = json.loads(capsys.readouterr().out)
+    printed = json.loads(out.stdout)
+    assert {k: v for k, v in printed.items() if k != "seconds"} == {k: v for k, v in reference.items() if k != "seconds"}
+    bad = subprocess.run([sys.executable, "-m", "polyattr.cli", "regions", "no-such-model.npz"], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("polyattr: error: ")
+
+
+def test_quick_exit_runs_exit_handlers_and_flushes_output(tmp_path):
+    marker = tmp_path / "atexit.txt"
+    out = _python("import atexit, pathlib, sys\n"
+                  f"atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text('ran'))\n"
+                  "sys.stdout.write('no newline at the end')\n"
+                  "from polyattr.cli import exit_quickly\n"
+                  "exit_quickly(3)\n"
+                  "print('not reached')")
+    assert out.returncode == 3
+    assert out.stdout == "no newline at the end"
+    assert marker.read_text() == "ran"
+
+
+def test_quick_exit_leaves_running_threads_to_the_interpreter(tmp_path):
+    marker = tmp_path / "thread.txt"
+    out = _python("import pathlib, threading, time\n"
+                  f"def work():\n    time.sleep(0.3)\n    pathlib.Path({str(marker)!r}).write_text('done')\n"
+                  "threading.Thread(target=work).start()\n"
+                  "from polyattr.cli import exit_quickly\n"
+                  "exit_quickly(4)")
+    assert out.returncode == 4
+    assert marker.read_text() == "done"  # joined before the process ended

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from polyattr.jit import njit
 
 from polyattr.geometry.splitting import _U1, _cell_facets, _lowest_bit, _maximal_sets, _popcount
 

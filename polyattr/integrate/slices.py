@@ -31,7 +31,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+from polyattr.jit import njit
 
 from polyattr.numerics import gamma
 

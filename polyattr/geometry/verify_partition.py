@@ -409,8 +409,8 @@ def _solve_enclosure(A, eA, rhs, erhs, x, k, Rm, g_tab, T, rr):
 
 
 @njit(cache=True)
-def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, gnorm, zero_row, cut, lo, up, max_rad,
-                  g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val, is_fixed, tight, vals, mags,
+def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, hbox, xabs, gnorm, zero_row, cut, lo, up, max_rad,
+                  g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val, is_fixed, tight, vals,
                   pos_w, neg_w, und_w, zer_w):
     """Everything about vertex v that does not depend on the region's own pattern bits (only on
     the maps, which are the same for all regions with the same earlier layers): its proven radius
@@ -498,16 +498,19 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, gnorm, zer
             if not ((up[i] - X[v, i]) * (1.0 - 4 * u) > rv * (1.0 + 4 * u)):
                 return EXACT, -1.0
     # values of all units at the float vertex (transposed maps: the inner loop runs over units)
-    # (aGT = gd |G| + eG transposed, h0 = gd |h| + eh: the rounding and data bound in one product)
+    # (aGT = gd |G| + eG transposed, h0 = gd |h| + eh: the rounding and data bound in one product;
+    # hbox: that bound over the whole box, used when the vertex lies in the box, which it does
+    # unless the table is corrupt)
+    in_box = True
+    for i in range(d):
+        if not (abs(X[v, i]) <= xabs[i]):
+            in_box = False
     for q in range(n_units):
         vals[q] = h[q]
-        mags[q] = h0[q]
     for i in range(d):
         x = X[v, i]
-        ax = abs(x)
         for q in range(n_units):
             vals[q] += GT[i, q] * x
-            mags[q] += aGT[i, q] * ax
     for w in range(pos_w.shape[0]):
         pos_w[w] = 0
         neg_w[w] = 0
@@ -522,7 +525,17 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, gnorm, zer
         if zero_row[q]:
             zer_w[q >> 6] |= bit  # identically zero on the region (float maps 0 with bound 0)
             continue
-        bound = (mags[q] + gnorm[q] * grow) * 1.00000001 + tiny
+        ext = gnorm[q] * grow
+        if in_box and abs(vals[q]) > (hbox[q] + ext) * 1.00000001 + tiny:
+            if vals[q] > 0.0:
+                pos_w[q >> 6] |= bit
+            else:
+                neg_w[q >> 6] |= bit
+            continue
+        m = h0[q]
+        for i in range(d):
+            m += aGT[i, q] * abs(X[v, i])
+        bound = (m + ext) * 1.00000001 + tiny
         if vals[q] > bound:
             pos_w[q >> 6] |= bit
         elif vals[q] < -bound:
@@ -562,7 +575,8 @@ def _slot(Xb, M, v, d, nw, keys_x, keys_m, stamp, group):
 
 @njit(cache=True, nogil=True)
 def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, in_dim, out_dim, nstart, n_layers,
-                   cut, lo, up, max_rad, full_pat, X, Xb, M, offsets, first, last, g_tab, u, radius, vstatus, rstatus):
+                   cut, cutpos, lo, up, max_rad, patterns, X, Xb, M, offsets, first, last, g_tab, u, radius, vstatus,
+                   rstatus):
     """Check regions first..last-1 (see the module docstring); per vertex OK / EXACT / FAIL in
     ``vstatus``, per region the worst status in ``rstatus`` and the proven radius in ``radius``.
 
@@ -606,13 +620,19 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
     GT = np.zeros((d, nu))
     aGT = np.zeros((d, nu))
     h0 = np.zeros(nu)
+    hbox = np.zeros(nu)
+    xabs = np.zeros(d)
+    for i in range(d):
+        xabs[i] = max(abs(lo[i]), abs(up[i]))
     val = np.zeros(nu)
-    mag = np.zeros(nu)
     group = 0
     used = 0
     have = -1  # layers 0..have are valid for the pattern prefix in ``prev``
+    pat = np.ones(nu, np.bool_)
     for r in range(first, last):
-        pat = full_pat[r]
+        # the region's bits over all units (identity units pass their value: "active")
+        for q in range(n_units):
+            pat[q] = True if cutpos[q] < 0 else patterns[r, cutpos[q]]
         # the maps of layer l depend on the pattern of the layers before l only
         keep = 0
         if have >= 0:
@@ -644,6 +664,10 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
                     GT[i, q] = G[q, i]
                     aGT[i, q] = gd * abs(G[q, i]) + eG[q, i]
                 h0[q] = gd * abs(h[q]) + eh[q]
+                hb = h0[q]
+                for i in range(d):
+                    hb += aGT[i, q] * xabs[i]
+                hbox[q] = hb
             group += 1
             used = 0
         have = n_layers - 1
@@ -661,9 +685,9 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
                 used = 0
             s, found = _slot(Xb, M, v, d, nw, keys_x, keys_m, stamp, group)
             if not found:
-                st, rv = _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, gnorm, zero_row, cut,
+                st, rv = _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, hbox, xabs, gnorm, zero_row, cut,
                                        lo, up, max_rad, g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val,
-                                       is_fixed, tight, val, mag, c_pos[s], c_neg[s], c_und[s], c_zer[s])
+                                       is_fixed, tight, val, c_pos[s], c_neg[s], c_und[s], c_zer[s])
                 stamp[s] = group
                 for i in range(d):
                     keys_x[s, i] = Xb[v, i]
@@ -778,9 +802,9 @@ def verify_split_partition(data: ExactData, patterns, vertices, masks, offsets, 
     n = patterns.shape[0]
     d = data.d
     n_units = int(data.cut.shape[0])
-    full = np.ones((n, max(n_units, 1)), np.bool_)
-    if n_units:
-        full[:, :n_units][:, data.cut] = patterns
+    cutpos = -np.ones(max(n_units, 1), np.int64)
+    cutpos[np.flatnonzero(data.cut)] = np.arange(int(data.cut.sum()))
+    pat_arr = np.ascontiguousarray(patterns if patterns.shape[1] else np.zeros((n, 1), bool))
     X = np.ascontiguousarray(vertices, float)
     M = np.ascontiguousarray(masks, np.uint64)
     Xb = X.view(np.int64)
@@ -798,8 +822,8 @@ def verify_split_partition(data: ExactData, patterns, vertices, masks, offsets, 
     def run(task):
         a, b = task
         _verify_kernel(d, n_units, data.W_all, data.b_all, data.eW_all, data.eb_all, data.slope_all, data.w_off,
-                       data.in_dim, data.out_dim, data.nstart, n_layers, cut, data.lower, data.upper, max_rad,
-                       full, X, Xb, M, offsets, a, b, g_tab, UNIT_ROUNDOFF, radius, vstatus, rstatus)
+                       data.in_dim, data.out_dim, data.nstart, n_layers, cut, cutpos, data.lower, data.upper, max_rad,
+                       pat_arr, X, Xb, M, offsets, a, b, g_tab, UNIT_ROUNDOFF, radius, vstatus, rstatus)
 
     workers = _worker_count(workers)
     edges = list(range(0, n, _BLOCK)) + [n]
@@ -810,8 +834,7 @@ def verify_split_partition(data: ExactData, patterns, vertices, masks, offsets, 
     todo = [r for r in np.flatnonzero(rstatus == EXACT).tolist() if r not in failed]
     if todo:
         exact_net = data.make_exact()
-        cut_index = -np.ones(max(n_units, 1), np.int64)
-        cut_index[np.flatnonzero(data.cut)] = np.arange(int(data.cut.sum()))
+        cut_index = cutpos
         for r in todo:
             canon, rows = _exact_rows(exact_net, patterns[r])
             if np.any(canon != patterns[r]):

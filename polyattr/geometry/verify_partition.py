@@ -354,9 +354,9 @@ def _solve_enclosure(A, eA, rhs, erhs, x, k, Rm, g_tab, T, rr):
                 t = T[c, j]
                 T[c, j] = T[p, j]
                 T[p, j] = t
-        piv = T[c, c]
+        inv = 1.0 / T[c, c]
         for j in range(2 * k):
-            T[c, j] /= piv
+            T[c, j] *= inv
         for r in range(k):
             if r != c:
                 f = T[r, c]

@@ -6,6 +6,11 @@ For a 4-input [32,32] network on [-1, 1]^4 (about 1.3e5 regions) and smaller cas
 enumeration's time (with volumes, as ``enumerate_regions`` runs it), the verification's time, their
 ratio (goal: <= 0.5), how many vertices needed the exact check, and the largest proven vertex
 radius.  Split and verification alternate, so machine load affects both alike; medians are printed.
+
+Then the degenerate corpus (``degenerate_cases.py``): how many split runs met values in the zero band
+(``n_ambiguous > 0``: before the verification each of them was re-enumerated exactly), how many
+runs verify, how many fail (then ``enumerate_regions`` repairs them exactly), and how many vertices
+needed the exact check.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import statistics
 import time
 
 import numpy as np
+
+import sys
+from pathlib import Path
 
 from polyattr import random_network
 from polyattr.geometry.domains import Box
@@ -40,6 +48,28 @@ def measure(d, hidden, low, repeats, rng=2026):
                 radius=float(check.vertex_radius.max()))
 
 
+def corpus_row(n_cases: int) -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from degenerate_cases import degenerate_case
+
+    out = dict(cases=n_cases, ambiguous=0, verified=0, ambiguous_verified=0, failed=0, exact_vertices=0, seconds=0.0)
+    for case in range(n_cases):
+        _, net, lower, upper = degenerate_case([7, case])
+        box = Box(lower, upper)
+        res = split_enumerate(net.weights, net.biases, box.lower, box.upper, negative_slopes=net.negative_slopes,
+                              compute_volumes=False)
+        t = time.perf_counter()
+        check = verify_split_partition(exact_data(net, box, box.reduce(), net), res.patterns, res.vertices,
+                                       res.vertex_masks, res.vertex_offsets)
+        out["seconds"] += time.perf_counter() - t
+        out["ambiguous"] += res.n_ambiguous > 0
+        out["verified"] += check.verified
+        out["ambiguous_verified"] += check.verified and res.n_ambiguous > 0
+        out["failed"] += not check.verified
+        out["exact_vertices"] += check.exact_vertex_checks
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cases only")
@@ -55,6 +85,11 @@ def main(argv=None):
         row = measure(d, hidden, low, args.repeats)
         print(f"{row['case']:32s} {row['regions']:8d} {row['split']:8.3f} {row['verify']:9.3f} {row['ratio']:6.2f} "
               f"{str(row['verified']):>8s} {row['exact']:8d} {row['radius']:10.2e}")
+    c = corpus_row(200 if args.quick else 1000)
+    print(f"\ndegenerate corpus, {c['cases']} cases: {c['ambiguous']} split runs with zero-band values (each was "
+          f"re-enumerated exactly before), {c['verified']} verified ({c['ambiguous_verified']} of them with zero-band "
+          f"values), {c['failed']} failed (repaired exactly), {c['exact_vertices']} vertices checked exactly, "
+          f"verification {c['seconds']:.2f} s in all")
 
 
 if __name__ == "__main__":

@@ -194,13 +194,36 @@ def exact_data(model, domain, red, composed) -> ExactData | None:
     lo = np.asarray(red.inner.lower, float)
     up = np.asarray(red.inner.upper, float)
     d = lo.shape[0]
-    float_exact = (not getattr(model, "exact", False)) and red.is_identity and not getattr(domain, "exact", False)
-    if float_exact:
+    float_input = not getattr(model, "exact", False) and not getattr(domain, "exact", False)
+    if float_input and red.is_identity:
         eWs = [np.zeros_like(W) for W in hidden_W]
         ebs = [np.zeros_like(b) for b in hidden_b]
 
         def make_exact():
             return composed.to_exact()
+    elif float_input and hidden_W:
+        # a float model on a slice or segment of a float box: only the first layer was rounded
+        # (W0 E and W0 z0 + b0, Higham bounds for any summation order); a slice's E and z0 are its
+        # exact floats, a segment's E = fl(end - start) is within u |E| of the exact difference
+        W0 = np.asarray(model.to_float().weights[0], float)
+        b0 = np.asarray(model.to_float().biases[0], float)
+        E = np.asarray(red.embedding, float)
+        z0 = np.asarray(red.offset, float)
+        dE = np.abs(E) * (UNIT_ROUNDOFF * (1 + 1e-8)) if isinstance(domain, Segment) else np.zeros_like(E)
+        n_in = W0.shape[1]
+        absW0 = np.abs(W0)
+        eW0 = (gamma(n_in) * (absW0 @ np.abs(E)) + absW0 @ dE) * _SAFETY
+        eb0 = gamma(n_in + 1) * (absW0 @ np.abs(z0) + np.abs(b0)) * _SAFETY
+        # underflow: a slack wherever some term is structurally non-zero
+        nzW = (absW0 > 0).astype(float)
+        eW0 = eW0 + _TINY * ((nzW @ (np.abs(E) > 0)) > 0)
+        eb0 = eb0 + _TINY * (((nzW @ (np.abs(z0) > 0)) > 0) | (b0 != 0))
+        eWs = [eW0] + [np.zeros_like(W) for W in hidden_W[1:]]
+        ebs = [eb0] + [np.zeros_like(b) for b in hidden_b[1:]]
+
+        def make_exact():
+            ex_red = as_domain(domain, model.n_inputs, exact=True).reduce()
+            return model.to_exact().compose_affine(ex_red.embedding, ex_red.offset)
     else:
         ex_model = model.to_exact()
         ex_dom = as_domain(domain, model.n_inputs, exact=True)

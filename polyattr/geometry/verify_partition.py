@@ -447,14 +447,14 @@ def _solve_enclosure(A, eA, rhs, erhs, x, k, Rm, g_tab, T, rr):
 
 
 @njit(cache=True)
-def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, hbox, xabs, gnorm, zero_row, cut, lo, up, max_rad,
-                  g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val, is_fixed, tight, vals,
-                  pos_w, neg_w, und_w, zer_w):
-    """Everything about vertex v that does not depend on the region's own pattern bits (only on
-    the maps, which are the same for all regions with the same earlier layers): its proven radius
-    (or -1 with status EXACT / FAIL) and, as bit words over the units, where the exact value at the
-    exact vertex is proven > 0 (pos_w), < 0 (neg_w), undecided (und_w), or identically zero on the
-    region (zer_w); tight units and identity units are in none.  Returns (status, radius)."""
+def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, cut, lo, up, max_rad, g_tab, u, A, eA, Rm, T, rr, rhs,
+                  erhs, xf, free, fixed_val, is_fixed, tight):
+    """The proven radius of vertex v: the exact point of its tight constraints (maps G, h with
+    bounds eG, eh, the same for all regions with the same earlier layers) is within it of the float
+    vertex, lies strictly inside the box faces not in its mask, and its tight rows are proven to
+    have full rank.  Returns (OK, radius), or (EXACT, -1) when the float bounds do not decide, or
+    (FAIL, -1) for a mask that cannot belong to a vertex (both faces of a coordinate, an identity
+    unit or no unit)."""
     nu = G.shape[0]
     gd = g_tab[d + 1]
     tiny = _TINY
@@ -535,52 +535,52 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, hbox, xabs
         if _bit(M, v, d + i) == 0:
             if not ((up[i] - X[v, i]) * (1.0 - 4 * u) > rv * (1.0 + 4 * u)):
                 return EXACT, -1.0
-    # values of all units at the float vertex (transposed maps: the inner loop runs over units)
-    # (aGT = gd |G| + eG transposed, h0 = gd |h| + eh: the rounding and data bound in one product;
-    # hbox: that bound over the whole box, used when the vertex lies in the box, which it does
-    # unless the table is corrupt)
+    return OK, rv
+
+
+@njit(cache=True)
+def _vertex_signs(v, d, X, M, G, h, aGT, h0, hbox, xabs, gnorm, rv, u, need_w, done_w, pos_w, neg_w, und_w):
+    """Decide, at vertex v (proven radius rv), the signs of the exact values of the units in
+    ``need_w`` not yet in ``done_w`` (bit words over units; tight units are left in no word):
+    proven > 0 (pos_w), < 0 (neg_w) or undecided (und_w).  aGT = gd |G| + eG (transposed) and
+    h0 = gd |h| + eh bound rounding and data error in one product; hbox is that bound over the
+    whole box, used when the vertex lies in the box (it does unless the table is corrupt)."""
+    tiny = _TINY
     in_box = True
     for i in range(d):
         if not (abs(X[v, i]) <= xabs[i]):
             in_box = False
-    for q in range(n_units):
-        vals[q] = h[q]
-    for i in range(d):
-        x = X[v, i]
-        for q in range(n_units):
-            vals[q] += GT[i, q] * x
-    for w in range(pos_w.shape[0]):
-        pos_w[w] = 0
-        neg_w[w] = 0
-        und_w[w] = 0
-        zer_w[w] = 0
     grow = rv * (1.0 + 4 * u)
-    for q in range(n_units):
-        c = 2 * d + q
-        if not cut[q] or (M[v, c >> 6] >> np.uint64(c & 63)) & np.uint64(1):
-            continue
-        bit = np.uint64(1) << np.uint64(q & 63)
-        if zero_row[q]:
-            zer_w[q >> 6] |= bit  # identically zero on the region (float maps 0 with bound 0)
-            continue
-        ext = gnorm[q] * grow
-        if in_box and abs(vals[q]) > (hbox[q] + ext) * 1.00000001 + tiny:
-            if vals[q] > 0.0:
-                pos_w[q >> 6] |= bit
+    for w in range(need_w.shape[0]):
+        word = need_w[w] & ~done_w[w]
+        done_w[w] |= word
+        while word != 0:
+            low = word & (~word + np.uint64(1))
+            word ^= low
+            q = 64 * w + _bit_index(low)
+            c = 2 * d + q
+            if (M[v, c >> 6] >> np.uint64(c & 63)) & np.uint64(1):
+                continue  # tight: its zero is part of the vertex's definition
+            val = h[q]
+            for i in range(d):
+                val += G[q, i] * X[v, i]
+            ext = gnorm[q] * grow
+            if in_box and abs(val) > (hbox[q] + ext) * 1.00000001 + tiny:
+                if val > 0.0:
+                    pos_w[w] |= low
+                else:
+                    neg_w[w] |= low
+                continue
+            m = h0[q]
+            for i in range(d):
+                m += aGT[i, q] * abs(X[v, i])
+            bound = (m + ext) * 1.00000001 + tiny
+            if val > bound:
+                pos_w[w] |= low
+            elif val < -bound:
+                neg_w[w] |= low
             else:
-                neg_w[q >> 6] |= bit
-            continue
-        m = h0[q]
-        for i in range(d):
-            m += aGT[i, q] * abs(X[v, i])
-        bound = (m + ext) * 1.00000001 + tiny
-        if vals[q] > bound:
-            pos_w[q >> 6] |= bit
-        elif vals[q] < -bound:
-            neg_w[q >> 6] |= bit
-        else:
-            und_w[q >> 6] |= bit
-    return OK, rv
+                und_w[w] |= low
 
 
 @njit(cache=True, inline="always")
@@ -620,8 +620,10 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
 
     Regions in depth-first order share their earlier layers' pattern in runs (a *group*): the maps
     are the same, so a vertex that appears in several regions of a group (same float bits, same
-    mask) is enclosed and its signs decided once (a hash table, cleared per group); each region
-    then only compares the decided signs with its own pattern bits."""
+    mask) is enclosed once, and each unit's sign there decided at most once (a hash table, cleared
+    per group).  Per region, the units whose sign is decided on the bounding box of its vertices
+    (most of them: a region is small next to the distance of most hyperplanes) are compared with
+    its bits once; only the others are decided vertex by vertex."""
     nu = max(n_units, 1)
     nw = M.shape[1]
     G = np.zeros((nu, d))
@@ -629,7 +631,6 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
     eG = np.zeros((nu, d))
     eh = np.zeros(nu)
     gnorm = np.zeros(nu)  # ||G_n||_1 + ||eG_n||_1
-    zero_row = np.zeros(nu, np.bool_)
     A = np.zeros((d, d))
     eA = np.zeros((d, d))
     Rm = np.zeros((d, d))
@@ -650,19 +651,27 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
     c_status = np.zeros(size, np.int8)
     c_rad = np.zeros(size)
     nwu = (nu + 63) // 64
+    c_done = np.zeros((size, nwu), np.uint64)
     c_pos = np.zeros((size, nwu), np.uint64)
     c_neg = np.zeros((size, nwu), np.uint64)
     c_und = np.zeros((size, nwu), np.uint64)
-    c_zer = np.zeros((size, nwu), np.uint64)
     pat_w = np.zeros(nwu, np.uint64)
-    GT = np.zeros((d, nu))
+    cut_w = np.zeros(nwu, np.uint64)
+    zero_w = np.zeros(nwu, np.uint64)
+    rpos = np.zeros(nwu, np.uint64)
+    rneg = np.zeros(nwu, np.uint64)
+    need = np.zeros(nwu, np.uint64)
+    for q in range(n_units):
+        if cut[q]:
+            cut_w[q >> 6] |= np.uint64(1) << np.uint64(q & 63)
     aGT = np.zeros((d, nu))
     h0 = np.zeros(nu)
     hbox = np.zeros(nu)
     xabs = np.zeros(d)
     for i in range(d):
         xabs[i] = max(abs(lo[i]), abs(up[i]))
-    val = np.zeros(nu)
+    xmin = np.zeros(d)
+    xmax = np.zeros(d)
     group = 0
     used = 0
     have = -1  # layers 0..have are valid for the pattern prefix in ``prev``
@@ -688,18 +697,20 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
             for l in range(keep, n_layers):
                 _layer_maps(l, d, pat, W_all, b_all, eW_all, eb_all, slope_all, w_off, in_dim, out_dim, nstart,
                             G, h, eG, eh, g_tab, u)
+            gd = g_tab[d + 1]
+            for w in range(nwu):
+                zero_w[w] = 0
             for q in range(n_units):
-                s = 0.0
+                sm = 0.0
                 z = h[q] == 0.0 and eh[q] == 0.0
                 for i in range(d):
-                    s += abs(G[q, i]) + eG[q, i]
+                    sm += abs(G[q, i]) + eG[q, i]
                     if G[q, i] != 0.0 or eG[q, i] != 0.0:
                         z = False
-                gnorm[q] = s * 1.00000001
-                zero_row[q] = z
-                gd = g_tab[d + 1]
+                gnorm[q] = sm * 1.00000001
+                if z and cut[q]:
+                    zero_w[q >> 6] |= np.uint64(1) << np.uint64(q & 63)
                 for i in range(d):
-                    GT[i, q] = G[q, i]
                     aGT[i, q] = gd * abs(G[q, i]) + eG[q, i]
                 h0[q] = gd * abs(h[q]) + eh[q]
                 hb = h0[q]
@@ -711,38 +722,96 @@ def _verify_kernel(d, n_units, W_all, b_all, eW_all, eb_all, slope_all, w_off, i
         have = n_layers - 1
         for w in range(nwu):
             pat_w[w] = 0
+            rpos[w] = 0
+            rneg[w] = 0
         for q in range(n_units):
             prev[q] = pat[q]
             if pat[q]:
                 pat_w[q >> 6] |= np.uint64(1) << np.uint64(q & 63)
-        worst = 0.0
+        v0 = offsets[r]
+        v1 = offsets[r + 1]
         status = OK
-        for v in range(offsets[r], offsets[r + 1]):
+        # units identically zero on the region must be inactive (the exact run marks them so)
+        for w in range(nwu):
+            if zero_w[w] & pat_w[w]:
+                status = FAIL
+        # units whose sign is the same at every vertex, decided from the vertices' bounding box:
+        # at an exact vertex x* (within max_rad of a float vertex in the box) the exact value is
+        # >= fl(min over the box of G x + h) - 2 hbox - ||G||_1 max_rad
+        in_box = v1 > v0
+        for i in range(d):
+            xmin[i] = np.inf
+            xmax[i] = -np.inf
+        for v in range(v0, v1):
+            for i in range(d):
+                x = X[v, i]
+                if x < xmin[i]:
+                    xmin[i] = x
+                if x > xmax[i]:
+                    xmax[i] = x
+        for i in range(d):
+            if not (abs(xmin[i]) <= xabs[i] and abs(xmax[i]) <= xabs[i]):
+                in_box = False
+        if in_box:
+            for q in range(n_units):
+                if not cut[q]:
+                    continue
+                low = h[q]
+                high = h[q]
+                for i in range(d):
+                    a = G[q, i] * xmin[i]
+                    b = G[q, i] * xmax[i]
+                    if a < b:
+                        low += a
+                        high += b
+                    else:
+                        low += b
+                        high += a
+                margin = (2.0 * hbox[q] + gnorm[q] * max_rad * (1.0 + 4 * u)) * 1.00000001 + _TINY
+                bit = np.uint64(1) << np.uint64(q & 63)
+                if low > margin:
+                    rpos[q >> 6] |= bit
+                elif high < -margin:
+                    rneg[q >> 6] |= bit
+        for w in range(nwu):
+            if (rpos[w] & ~pat_w[w]) | (rneg[w] & pat_w[w]):
+                status = FAIL
+            need[w] = cut_w[w] & ~rpos[w] & ~rneg[w] & ~zero_w[w]
+        worst = 0.0
+        for v in range(v0, v1):
+            if status == FAIL:
+                vstatus[v] = FAIL
+                continue
             if used > size // 2:
                 group += 1
                 used = 0
             s, found = _slot(Xb, M, v, d, nw, keys_x, keys_m, stamp, group)
             if not found:
-                st, rv = _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, GT, aGT, h0, hbox, xabs, gnorm, zero_row, cut,
-                                       lo, up, max_rad, g_tab, u, A, eA, Rm, T, rr, rhs, erhs, xf, free, fixed_val,
-                                       is_fixed, tight, val, c_pos[s], c_neg[s], c_und[s], c_zer[s])
+                st, rv = _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, cut, lo, up, max_rad, g_tab, u, A, eA,
+                                       Rm, T, rr, rhs, erhs, xf, free, fixed_val, is_fixed, tight)
                 stamp[s] = group
                 for i in range(d):
                     keys_x[s, i] = Xb[v, i]
                 for w in range(nw):
                     keys_m[s, w] = M[v, w]
+                for w in range(nwu):
+                    c_done[s, w] = 0
+                    c_pos[s, w] = 0
+                    c_neg[s, w] = 0
+                    c_und[s, w] = 0
                 c_status[s] = st
                 c_rad[s] = rv
                 used += 1
             st = c_status[s]
             if st == OK:
-                # the decided signs against this region's bits: > 0 where active, < 0 where
-                # inactive, identically zero only where inactive
+                _vertex_signs(v, d, X, M, G, h, aGT, h0, hbox, xabs, gnorm, c_rad[s], u, need, c_done[s], c_pos[s],
+                              c_neg[s], c_und[s])
+                # the decided signs against this region's bits: > 0 where active, < 0 where inactive
                 for w in range(nwu):
-                    if (c_pos[s, w] & ~pat_w[w]) | (c_neg[s, w] & pat_w[w]) | (c_zer[s, w] & pat_w[w]):
+                    if (c_pos[s, w] & need[w] & ~pat_w[w]) | (c_neg[s, w] & need[w] & pat_w[w]):
                         st = FAIL
                         break
-                    if c_und[s, w]:
+                    if c_und[s, w] & need[w]:
                         st = EXACT
             vstatus[v] = st
             if st == OK and c_rad[s] > worst:

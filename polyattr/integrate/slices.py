@@ -117,9 +117,10 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, volume_errors, queries, lef
     knots (T, d + 1): the j-coordinates of every simplex's vertices; F, absF (T, d + 1): f and a
     bound on |f| at them; volumes (T,); left (Q,) bool: evaluate left-continuously (at the box's
     upper face); emax (T,): a bound on the error of f (an affine function on the simplex) at its
-    vertices.  out (Q, 8): integral, sum of |f| weights (for a gamma_n rounding bound), mass,
-    max |f|, number of terms, absolute error bound of the integral from interpolated pieces, the
-    same for the mass, and the integral of emax (the bound of f's own error, with 1% to spare).
+    vertices; volume_errors (T,): bounds on |volumes - exact volumes|.  out (Q, 8): integral, sum
+    of |f| weights (for a gamma_n rounding bound), mass, max |f|, number of terms, absolute error
+    bound of the integral from interpolated pieces and from the volumes' errors, the same for the
+    mass, and the integral of emax (the bound of f's own error, with 1% to spare).
 
     A knot interval of a simplex that holds more than d + 1 queries is not evaluated per query:
     its polynomial pieces (degree d; value and mass) are interpolated at the d + 1 Chebyshev roots

@@ -22,6 +22,9 @@ slices (queries) of one coordinate set S in a numba kernel:
 
 Per query the kernels also return the total mass found (the slice's volume when the simplices tile
 the box), sum |f| weights for a rounding bound, the largest |f| met, and the number of terms.
+The B-spline kernel's rounding is proven (:func:`NODE_ROUNDINGS`, the interpolated pieces' bound,
+the simplex volumes' errors); the section kernel's (barycentric coordinates, sign tests, shoelace
+sums) is not bounded yet, so its callers must not take its results as certified.
 """
 
 from __future__ import annotations
@@ -125,7 +128,9 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, volume_errors, queries, lef
     A knot interval of a simplex that holds more than d + 1 queries is not evaluated per query:
     its polynomial pieces (degree d; value and mass) are interpolated at the d + 1 Chebyshev roots
     ``nodes`` (monomials in the interval's local variable xi in [-1, 1], coefficients ``vinv`` @
-    values) and evaluated by Horner per query, with a per-interval error bound (see the comments).
+    values) and evaluated by Horner per query, with a proven error bound (derived in the comments);
+    an interval whose float nodes would leave it, or whose node perturbation is too large for the
+    Neumann-series bound, is evaluated per query instead.
     """
     T, d1 = knots.shape
     d = d1 - 1

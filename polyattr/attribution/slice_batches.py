@@ -24,6 +24,9 @@ Error bound of a prefilled slice (absolute, on the mean of f over the slice), ev
   (``RegionSet.vertex_radius``, proven by the partition's verification), a point of a float
   region lies within r of the exact region, where f is the region's map, so |f*_P - f| <= 2 L r
   (L bounds the regions' gradients in l1); a partition that cannot be verified gives inf.
+  Not proven by this term: that the float simplices tile the slice as the exact ones do (a float
+  simplex moved by r may overlap its neighbour or leave a gap of width ~ r); the tiling defect
+  below catches only a net overlap/gap, not one that cancels.
 
 The tiling defect |mass found / slice volume - 1| is a sanity check only (not part of the bound):
 a slice whose defect exceeds :data:`DEFECT_TOLERANCE` is not prefilled, its row enumerates it.

@@ -169,12 +169,13 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         volume = float(np.prod(upper[free] - lower[free]))
         integral, weights, mass, fmax, terms, interpolation, mass_interpolation, maps = res.T
         mean = integral / volume
-        # per simplex <= NODE_ROUNDINGS(d) roundings relative to its |f| weights, then the sum over the
-        # terms (a path has <= terms + d + 1 additions), the division by the volume (1) and the volume's
+        # per simplex <= NODE_ROUNDINGS(d) roundings relative to its |f| weights (its sum over the
+        # d + 1 vertices included), the product with w (1), the running sum over the terms (<= terms
+        # additions along a path, recursive summation), the division by the volume (1) and the volume's
         # own rounding (d - 1 products of d differences: 2 d); interpolated pieces and the simplex
         # volumes' errors come as absolute bounds (columns 5, 6); g (1 + g) covers the |f| weights being
         # computed themselves (within g of the exact weights)
-        n_ops = NODE_ROUNDINGS(d) + (d + 1) * terms.astype(np.int64) + 2 * d + 2
+        n_ops = NODE_ROUNDINGS(d) + terms.astype(np.int64) + 2 * d + 3
         g = np.array([gamma(int(n)) for n in n_ops])
         g = g * (1.0 + g)
         rounding = (g * weights + interpolation) * (1.0 + gamma(2 * d)) / volume

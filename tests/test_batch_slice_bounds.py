@@ -21,11 +21,14 @@ def _dyadic(x, bits=6):
     return np.round(np.asarray(x, float) * 2**bits) / 2**bits
 
 
-def _check(net, X, method, domain=None):
-    """Batch values within the stated bound of the exact values; returns (bound, largest |exact|)."""
+def _check(net, X, method, domain=None, prefilled=True):
+    """Batch values within the stated bound of the exact values; returns (bound, largest |exact|).
+    ``prefilled``: the triangulation path must have filled some slices (False: the slices may all
+    have been sent to their rows, near vertices or with a large displacement bound)."""
     kwargs = {} if domain is None else {"domain": domain}
     batch = attribute(net, X, method, **kwargs)
-    assert batch.info["cuts"] > 0, batch.info  # the triangulation path ran
+    if prefilled:
+        assert batch.info["cuts"] > 0, batch.info  # the triangulation path ran
     assert np.isfinite(batch.error_bound)
     bound = Fraction(float(batch.error_bound))
     scale = 0.0
@@ -73,7 +76,9 @@ def test_thin_simplices_far_from_the_origin():
     b0 = -np.sum(W0 * centres, axis=1)  # hyperplanes through the box (dyadic: exact in float)
     net = ReLUNetwork([W0, _dyadic(rng.normal(size=(1, 6)))], [b0, np.array([0.5])])
     X = np.vstack([centres[:2], lower + _dyadic(rng.uniform(size=(2, d))) * (upper - lower), upper])
-    bound, scale = _check(net, X, "pdp", domain=(lower, upper))
+    # the vertex radii (~1e-10) against sides of 2^-14: the per-simplex displacement bound is too large
+    # to prefill, so these slices go to their rows (checked all the same)
+    bound, scale = _check(net, X, "pdp", domain=(lower, upper), prefilled=False)
     assert bound < 1e-6 * max(scale, 1.0), (bound, scale)
 
 
@@ -86,7 +91,8 @@ def test_coincident_knots_and_slices_through_vertices():
     net = ReLUNetwork([W0, np.array([[1.0, -2.0, 0.5, 0.75, -1.5, 1.25]])], [b0, np.array([0.125])])
     X = np.array([[0.5, 0.5, 0.75], [0.25, 0.5, 0.0], [1.0, 0.0, 0.75], [0.5, 0.25, 0.5]])
     for method in ("pdp", "shapley_uniform"):
-        bound, scale = _check(net, X, method)
+        # slices through vertices (with a positive proven radius) go to their rows
+        bound, scale = _check(net, X, method, prefilled=False)
         assert bound < 1e-8 * max(scale, 1.0), (bound, scale)
 
 

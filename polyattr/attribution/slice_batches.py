@@ -47,6 +47,9 @@ from polyattr.numerics import gamma, round_up
 
 #: a slice's mass may differ from its volume by this relative amount before it is left to its row
 DEFECT_TOLERANCE = 1e-9
+#: a slice whose displacement bound exceeds this, relative to the largest |f| bound it meets, is left
+#: to its row (the per-simplex bound grows as a slice nears a vertex; the row's own bound may be smaller)
+DISPLACEMENT_TOLERANCE = 1e-9
 #: prefill slices with two or more fixed coordinates from the section kernel (no proven bound: off)
 PREFILL_SECTIONS = False
 
@@ -101,22 +104,29 @@ def _vertex_values(regions, tri, output: int):
     dW, db = _map_error_bounds(regions.model.to_float(), regions.patterns, output)
     map_error = round_up(np.einsum("vd,vd->v", dW[owner], np.abs(X)) + db[owner], d + 2)
     # a Lipschitz bound (sup norm -> |.|) valid for the exact maps of every region
-    lipschitz = float(round_up(np.max(np.sum(np.abs(W), axis=1) + np.sum(dW, axis=1), initial=0.0), d + 2))
-    return fv, absfv, map_error, lipschitz
+    # per simplex (for the displacement term): a bound on |f~| and |f*| at its vertices (the computed
+    # value, its rounding within gamma_{d+1} of the |f| weights, the map's error), and on the l1 norms
+    # of both maps' gradients
+    at_vertices = round_up(np.abs(fv) + gamma(d + 1) * absfv + map_error, 4)
+    vertex_max = np.max(at_vertices[tri.simplices], axis=1)
+    lipschitz = round_up(np.sum(np.abs(W) + dW, axis=1), d + 1)[tri.region]
+    return fv, absfv, map_error, (vertex_max, lipschitz)
 
 
-def _vertex_radius(regions) -> float:
-    """max over regions of ``RegionSet.vertex_radius``: how far a float vertex may be from the exact
-    one, proven by the partition's verification (:mod:`polyattr.geometry.verify_partition`).  A
-    partition that cannot be verified has no proven bound: inf."""
+def _vertex_radius(regions, tri):
+    """Per simplex, its region's ``RegionSet.vertex_radius``: how far a float vertex may be from the
+    exact one, proven by the partition's verification (:mod:`polyattr.geometry.verify_partition`).
+    None for a partition that cannot be verified (no proven bound: its slices go to their rows)."""
     try:
         radius = regions.vertex_radius
     except PolyattrError:
-        return float("inf")
+        return None
     if radius is None:
-        return float("inf")
+        return None
     radius = np.asarray(radius, float)
-    return float(np.max(radius)) if radius.size else 0.0
+    if radius.shape != (len(regions),) or not np.all(np.isfinite(radius)):
+        return None
+    return np.ascontiguousarray(radius[tri.region])
 
 
 def prefill_slices(integrator, box, rows, subsets) -> int:
@@ -128,7 +138,8 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     from polyattr.geometry.regions import enumerate_regions
     from polyattr.attribution.measure_methods import slice_measure
     from polyattr.geometry.simplices import triangulate_regions
-    from polyattr.integrate.slices import NODE_ROUNDINGS, axis_slice_integrals, section_integrals
+    from polyattr.integrate.slices import (NODE_ROUNDINGS, axis_slice_integrals, section_integrals,
+                                           slice_displacement_bounds)
 
     if integrator.exact or integrator.record or integrator.reuse_box is None:
         return 0
@@ -149,8 +160,10 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         return 0
     d = box.dim
     lower, upper = np.asarray(box.lower, float), np.asarray(box.upper, float)
-    fv, absfv, map_error, lipschitz = _vertex_values(regions, tri, integrator.output)
-    radius = _vertex_radius(regions)
+    radius = _vertex_radius(regions, tri)
+    if radius is None:
+        return 0
+    fv, absfv, map_error, (vertex_max, lipschitz) = _vertex_values(regions, tri, integrator.output)
     X = np.array([np.asarray(r, float) for r in rows])
     stored = 0
     for S in subsets:
@@ -163,8 +176,11 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         if k == 1:
             res = axis_slice_integrals(tri.vertices, tri.simplices, tri.volumes, fv, absfv, S[0], C[:, 0],
                                        float(upper[S[0]]), errv=map_error, volume_errors=tri.volume_errors)
+            shift, near, n_shift = slice_displacement_bounds(tri.vertices, tri.simplices, radius, vertex_max,
+                                                             lipschitz, S[0], C[:, 0]).T
         else:
             res = section_integrals(tri.vertices, tri.simplices, fv, absfv, S, C, errv=map_error)
+            shift, near, n_shift = np.full(len(C), np.inf), np.ones(len(C)), np.zeros(len(C))  # not proven
         free = [i for i in range(d) if i not in S]
         volume = float(np.prod(upper[free] - lower[free]))
         integral, weights, mass, fmax, terms, interpolation, mass_interpolation, maps = res.T
@@ -179,16 +195,20 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         g = np.array([gamma(int(n)) for n in n_ops])
         g = g * (1.0 + g)
         rounding = (g * weights + interpolation) * (1.0 + gamma(2 * d)) / volume
-        # the float maps' own errors (integrated), and the displacement of the float vertices:
-        # a point of a float region P~ lies within r of the exact P*, where f = f*_P, so
-        # |f*_P - f| <= 2 L r there (L bounds every region's gradient in the l1 norm)
-        displacement = 2.0 * lipschitz * radius
+        # the float maps' own errors (integrated), and the displacement of the float vertices: per
+        # simplex, its exact slice against its float slice (slice_displacement_bounds), summed
+        # (n_shift non-negative terms) and divided by the volume
+        g_shift = np.array([gamma(int(n) + 2) for n in n_shift])
+        displacement = shift * (1.0 + g_shift) * (1.0 + gamma(2 * d)) / volume
         bound = round_up(rounding + maps * (1.0 + gamma(2 * d)) / volume + displacement, 8)
         # the tiling defect (mass found against the slice's volume, beyond the mass's rounding and
         # interpolation bound) is a sanity check that sends the slice back to its row, not a bound
         mass_error = (g * mass + mass_interpolation) / volume
         defect = np.maximum(np.abs(mass / volume - 1.0) - mass_error, 0.0)
-        ok = defect <= DEFECT_TOLERANCE
+        # a slice passing within 2 r of a float vertex (r > 0) has no proven displacement bound: its row
+        # and so does one whose displacement bound is large against the |f| it meets (near a vertex)
+        ok = (defect <= DEFECT_TOLERANCE) & (near == 0) & np.isfinite(bound)
+        ok &= displacement <= DISPLACEMENT_TOLERANCE * fmax
         done = set()
         for r, q in enumerate(inverse):
             if not ok[q] or q in done:

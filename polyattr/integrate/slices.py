@@ -670,3 +670,108 @@ def section_integrals(vertices, simplices, fv, absfv, fixed, C, errv=None) -> np
     result = np.empty_like(out)
     result[order] = out
     return result
+
+
+@njit(cache=True)
+def _displacement_kernel(knots, lo, hi, radius, fa, fb, axis, queries, out):
+    """Per query t (sorted): the sum over simplices S~ of a bound on |int over S* n H of f* - int over
+    S~ n H of f~| beyond the maps' own error (H = {z_axis = t}, S* the exact simplex, its vertices
+    within radius[s] of S~'s in the inf norm), the number of pairs whose bound cannot be given (a
+    vertex within 2 r of H: the slice must go to its row), and the number of terms (see
+    :func:`slice_displacement_bounds` for the argument).  Every float operation is followed by a
+    safety factor that covers its rounding (the quantities are non-negative)."""
+    T, d1 = knots.shape
+    d = d1 - 1
+    u = 2.0**-53
+    Q = queries.shape[0]
+    for s in range(T):
+        rr = radius[s]
+        if rr <= 0.0:
+            continue  # exact vertices: S~ = S*, no displacement
+        tmin = knots[s, 0]
+        tmax = knots[s, 0]
+        for i in range(1, d1):
+            tmin = min(tmin, knots[s, i])
+            tmax = max(tmax, knots[s, i])
+        reach = 4.0 * rr + 4.0 * u * (abs(tmin) + abs(tmax))  # wider than 2 r plus the roundings below
+        q0 = np.searchsorted(queries, tmin - reach, "left")
+        q1 = np.searchsorted(queries, tmax + reach, "right")
+        if q1 <= q0:
+            continue
+        diam = 0.0
+        for k in range(d):
+            diam = max(diam, hi[s, k] - lo[s, k])
+        diam *= 1.0 + 2.0 * u  # >= the inf-norm diameter of S~ (one rounded subtraction)
+        for q in range(q0, min(q1, Q)):
+            t = queries[q]
+            gap = abs(knots[s, 0] - t)
+            for i in range(1, d1):
+                gap = min(gap, abs(knots[s, i] - t))
+            gap *= 1.0 - 2.0 * u  # <= the exact min |t_i - t| (one rounded subtraction)
+            if gap <= 2.0 * rr:
+                out[q, 1] += 1.0
+                continue
+            if t < tmin or t > tmax:
+                continue  # every vertex on one side of H, in float and exact: neither meets H
+            den = (2.0 * gap - 2.0 * rr) * (1.0 - 3.0 * u)  # > 0: <= the exact 2 gap - 2 r
+            rp = (rr + 3.0 * rr * diam / den) * (1.0 + 6.0 * u)  # r' >= the cut points' displacement
+            e = 4.0 * rp
+            # prod(L + e) - prod(L) over the free coordinates, as a telescoping sum of non-negative terms
+            vol = 0.0
+            for k in range(d):
+                if k == axis:
+                    continue
+                term = e
+                for i in range(d):
+                    if i == axis or i == k:
+                        continue
+                    side = (hi[s, i] - lo[s, i]) * (1.0 + 2.0 * u)
+                    term *= side + e if i < k else side
+                vol += term
+            vol *= 1.0 + 4.0 * (d + 2) * u  # the products (<= 2 d roundings per term) and the sum (d)
+            fmax = (fa[s] + fb[s] * rp) * (1.0 + 4.0 * u)  # >= |f~|, |f*| on S~'s box grown by r' (fa: D included)
+            out[q, 0] += vol * fmax * (1.0 + 2.0 * u)
+            out[q, 2] += 1.0
+
+
+def slice_displacement_bounds(vertices, simplices, radius, vertex_max, lipschitz, axis: int, t):
+    """(Q, 3) per slice {z_axis = t_q}: a bound on the displacement part of the slice integral's error,
+    the number of (simplex, slice) pairs where no bound is given (the slice must go to its row), and
+    the number of terms of the bound (for the caller's rounding of their sum).
+
+    ``radius`` (T,): per simplex, a bound on the inf-norm distance of its float vertices from the exact
+    ones; ``vertex_max`` (T,): a bound on max(|f~|, |f*|) at the simplex's float vertices (f~ the
+    region's float map, f* the exact one); ``lipschitz`` (T,): a bound on the l1 norms of both maps'
+    gradients.
+
+    The argument (per simplex, no tiling of the float simplices needed).  The exact simplices S* (same
+    combinatorics, exact vertices) tile the box, so the exact slice integral is the sum over S of
+    int over S* n H of f*_S.  Let gap = min_i |t~_i - t| over the j-coordinates of S~'s vertices and
+    r the radius.  If gap > 2 r, every vertex is strictly on the same side of H in float and exact,
+    so S~ n H and S* n H are the convex hulls of the points cut from the same edges.  A cut edge
+    (a, b) has |b_j - a_j| >= 2 gap, and with lambda = (t - a_j) / (b_j - a_j), p = a + lambda (b - a):
+    p - p* = (1 - lambda*)(a - a*) + lambda*(b - b*) + (lambda - lambda*)(b - a) and
+    |lambda - lambda*| <= r / (|b_j - a_j| - 2 r), so ||p - p*||_inf <= r' := r + 3 r D / (2 gap - 2 r)
+    (D the inf-norm diameter of S~; the factor 3 leaves room).  Hence S* n H is within (S~ n H) + r'B
+    and vice versa (conv(A + B) = conv(A) + B), and in the free coordinates
+    vol(S* n H sym.diff. S~ n H) <= prod(L_i + 4 r') - prod(L_i) (L the free sides of S~'s bounding
+    box: monotonicity of the quermassintegrals in Steiner's formula, an inf-norm neighbourhood of a
+    box being a box).  On the symmetric difference, within D + r' (inf norm) of every vertex v of
+    S~, |f~|, |f*| <= vertex_max + lipschitz (D + r'); on the intersection f* - f~ is the maps' own
+    error (integrated by the caller).
+    """
+    t = np.asarray(t, float)
+    order = np.argsort(t, kind="stable")
+    ts = np.ascontiguousarray(t[order])
+    V = vertices[simplices]
+    lo, hi = np.ascontiguousarray(V.min(axis=1)), np.ascontiguousarray(V.max(axis=1))
+    diam = np.max(hi - lo, axis=1) * (1.0 + 2.0**-51)  # >= the inf-norm diameter (one rounding)
+    lipschitz = np.asarray(lipschitz, float)
+    fa = (np.asarray(vertex_max, float) + lipschitz * diam) * (1.0 + 2.0**-50)  # two roundings, with room
+    knots = np.ascontiguousarray(V[:, :, axis])
+    out = np.zeros((len(ts), 3))
+    _displacement_kernel(knots, lo, hi, np.ascontiguousarray(radius, float), np.ascontiguousarray(fa),
+                         np.ascontiguousarray(lipschitz, float), int(axis), ts, out)
+    result = np.empty_like(out)
+    result[order] = out
+    return result

@@ -200,3 +200,20 @@ def test_displacement_term_against_exact_perturbed_slices():
             assert diff <= Fraction(float(term)), (trial, float(diff), term)
             checked += 1
     assert checked > 200 and flagged > 20, (checked, flagged)
+
+
+def test_slice_through_a_float_vertex_goes_to_its_row():
+    # a first-layer hyperplane x_0 = 1/3 (not a float: its float vertices are within r > 0 of the exact
+    # ones); the slice x_0 = fl(1/3) passes within 2 r of them, so no displacement bound is claimed for
+    # it: it goes to its row, and the result is still within the batch's bound of the exact values
+    W0 = np.array([[3.0, 0.0], [1.0, 2.0], [-2.0, 3.0]])
+    b0 = np.array([-1.0, -1.1, 0.3])
+    net = ReLUNetwork([W0, np.array([[1.0, -0.7, 0.45]])], [b0, np.array([0.1])])
+    X = np.array([[1.0 / 3.0, 0.6], [0.7, 0.2]])
+    batch = attribute(net, X, "pdp")
+    # four slices (x_0 in {1/3, 0.7}, x_1 in {0.6, 0.2}): the one through the vertices is not prefilled
+    assert 0 < batch.info["cuts"] < 4, batch.info
+    bound, scale = _check(net, X, "pdp", prefilled=False)
+    assert bound < 1e-8 * max(scale, 1.0), (bound, scale)
+    # with x_0 = 0.45 instead (away from every vertex) all four are prefilled
+    assert attribute(net, np.array([[0.45, 0.6], [0.7, 0.2]]), "pdp").info["cuts"] == 4

@@ -20,13 +20,19 @@ Error bound of a prefilled slice (absolute, on the mean of f over the slice), ev
   own bounds and the simplex volumes' errors (Gaussian elimination backward error and a Hadamard
   expansion, :func:`~polyattr.geometry.simplices.simplex_volumes`), as absolute terms from the kernel;
 * the float affine maps' own error (Higham's bound on the matrix chain, per region), integrated;
-* the displacement of the float vertices: with every float vertex within r of the exact one
-  (``RegionSet.vertex_radius``, proven by the partition's verification), a point of a float
-  region lies within r of the exact region, where f is the region's map, so |f*_P - f| <= 2 L r
-  (L bounds the regions' gradients in l1); a partition that cannot be verified gives inf.
-  Not proven by this term: that the float simplices tile the slice as the exact ones do (a float
-  simplex moved by r may overlap its neighbour or leave a gap of width ~ r); the tiling defect
-  below catches only a net overlap/gap, not one that cancels.
+* the displacement of the float vertices, per simplex (no tiling of the float simplices is assumed):
+  the exact simplices S* (the same combinatorics, exact vertices) tile the box, so the exact slice
+  integral is the sum over simplices of int over S* n H of f*_S; each float simplex S~ is compared
+  with its own S* (:func:`~polyattr.integrate.slices.slice_displacement_bounds`).  With r the
+  region's ``RegionSet.vertex_radius`` (proven by the partition's verification) and gap the least
+  distance of S~'s vertices from H: if gap > 2 r, S~ n H and S* n H are cut from the same edges,
+  their cut points lie within r' = r + 3 r D / (2 gap - 2 r) of each other (D the diameter of S~),
+  so the two slices differ by at most prod(L + 4 r') - prod(L) in volume (L the free sides of S~'s
+  bounding box), times a bound on |f~|, |f*| there; f* - f~ on the common part is the previous term.
+  A slice with a simplex whose vertex is within 2 r of H (r > 0) has no such bound: it is not
+  prefilled, its row enumerates it; nor is one whose displacement bound exceeds
+  :data:`DISPLACEMENT_TOLERANCE` times the largest |f| bound it meets (r' grows as the slice nears
+  a vertex), nor any slice of a partition that cannot be verified.
 
 The tiling defect |mass found / slice volume - 1| is a sanity check only (not part of the bound):
 a slice whose defect exceeds :data:`DEFECT_TOLERANCE` is not prefilled, its row enumerates it.

@@ -25,6 +25,10 @@ the box), sum |f| weights for a rounding bound, the largest |f| met, and the num
 The B-spline kernel's rounding is proven (:func:`NODE_ROUNDINGS`, the interpolated pieces' bound,
 the simplex volumes' errors); the section kernel's (barycentric coordinates, sign tests, shoelace
 sums) is not bounded yet, so its callers must not take its results as certified.
+
+:func:`slice_displacement_bounds` bounds, per axis slice, how far the integral over the float
+simplices can be from the integral over the exact simplices they stand for (vertices within a
+proven radius), simplex by simplex, and flags the slices that pass too near a vertex for that bound.
 """
 
 from __future__ import annotations

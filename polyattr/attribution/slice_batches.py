@@ -31,7 +31,7 @@ Error bound of a prefilled slice (absolute, on the mean of f over the slice), ev
   bounding box), times a bound on |f~|, |f*| there; f* - f~ on the common part is the previous term.
   A slice with a simplex whose vertex is within 2 r of H (r > 0) has no such bound: it is not
   prefilled, its row enumerates it; nor is one whose displacement bound exceeds
-  :data:`DISPLACEMENT_TOLERANCE` times the largest |f| bound it meets (r' grows as the slice nears
+  :data:`DISPLACEMENT_TOLERANCE` times the largest |f| at the partition's vertices (r' grows as the slice nears
   a vertex), nor any slice of a partition that cannot be verified.
 
 The tiling defect |mass found / slice volume - 1| is a sanity check only (not part of the bound):
@@ -53,9 +53,9 @@ from polyattr.numerics import gamma, round_up
 
 #: a slice's mass may differ from its volume by this relative amount before it is left to its row
 DEFECT_TOLERANCE = 1e-9
-#: a slice whose displacement bound exceeds this, relative to the largest |f| bound it meets, is left
+#: a slice whose displacement bound exceeds this, relative to the largest |f| at the box's vertices, is left
 #: to its row (the per-simplex bound grows as a slice nears a vertex; the row's own bound may be smaller)
-DISPLACEMENT_TOLERANCE = 1e-9
+DISPLACEMENT_TOLERANCE = 1e-6
 #: prefill slices with two or more fixed coordinates from the section kernel (no proven bound: off)
 PREFILL_SECTIONS = False
 
@@ -171,6 +171,7 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         return 0
     fv, absfv, map_error, (vertex_max, lipschitz) = _vertex_values(regions, tri, integrator.output)
     X = np.array([np.asarray(r, float) for r in rows])
+    f_scale = float(np.max(np.abs(fv), initial=0.0))  # the size of f on the box (for DISPLACEMENT_TOLERANCE)
     stored = 0
     for S in subsets:
         S = tuple(int(i) for i in S)
@@ -214,7 +215,7 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         # a slice passing within 2 r of a float vertex (r > 0) has no proven displacement bound: its row
         # and so does one whose displacement bound is large against the |f| it meets (near a vertex)
         ok = (defect <= DEFECT_TOLERANCE) & (near == 0) & np.isfinite(bound)
-        ok &= displacement <= DISPLACEMENT_TOLERANCE * fmax
+        ok &= displacement <= DISPLACEMENT_TOLERANCE * f_scale
         done = set()
         for r, q in enumerate(inverse):
             if not ok[q] or q in done:

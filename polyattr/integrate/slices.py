@@ -677,7 +677,7 @@ def section_integrals(vertices, simplices, fv, absfv, fixed, C, errv=None) -> np
 
 
 @njit(cache=True)
-def _displacement_kernel(knots, lo, hi, radius, fa, fb, axis, queries, out):
+def _displacement_kernel(V, knots, lo, hi, radius, fa, fb, axis, queries, out):
     """Per query t (sorted): the sum over simplices S~ of a bound on |int over S* n H of f* - int over
     S~ n H of f~| beyond the maps' own error (H = {z_axis = t}, S* the exact simplex, its vertices
     within radius[s] of S~'s in the inf norm), the number of pairs whose bound cannot be given (a
@@ -702,10 +702,6 @@ def _displacement_kernel(knots, lo, hi, radius, fa, fb, axis, queries, out):
         q1 = np.searchsorted(queries, tmax + reach, "right")
         if q1 <= q0:
             continue
-        diam = 0.0
-        for k in range(d):
-            diam = max(diam, hi[s, k] - lo[s, k])
-        diam *= 1.0 + 2.0 * u  # >= the inf-norm diameter of S~ (one rounded subtraction)
         for q in range(q0, min(q1, Q)):
             t = queries[q]
             gap = abs(knots[s, 0] - t)
@@ -717,8 +713,17 @@ def _displacement_kernel(knots, lo, hi, radius, fa, fb, axis, queries, out):
                 continue
             if t < tmin or t > tmax:
                 continue  # every vertex on one side of H, in float and exact: neither meets H
-            den = (2.0 * gap - 2.0 * rr) * (1.0 - 3.0 * u)  # > 0: <= the exact 2 gap - 2 r
-            rp = (rr + 3.0 * rr * diam / den) * (1.0 + 6.0 * u)  # r' >= the cut points' displacement
+            # r' = max over the cut edges (a, b) of r + r ||b - a||_inf / (|b_j - a_j| - 2 r)
+            rp = rr
+            for i in range(d1):
+                for k in range(i + 1, d1):
+                    if (knots[s, i] < t) == (knots[s, k] < t):
+                        continue  # not cut (no vertex is on H: gap > 2 r)
+                    den = (abs(knots[s, k] - knots[s, i]) * (1.0 - 2.0 * u) - 2.0 * rr) * (1.0 - 3.0 * u)
+                    num = 0.0
+                    for m in range(d):
+                        num = max(num, abs(V[s, k, m] - V[s, i, m]))
+                    rp = max(rp, (rr + rr * num * (1.0 + 2.0 * u) / den) * (1.0 + 5.0 * u))
             e = 4.0 * rp
             # prod(L + e) - prod(L) over the free coordinates, as a telescoping sum of non-negative terms
             vol = 0.0
@@ -753,10 +758,11 @@ def slice_displacement_bounds(vertices, simplices, radius, vertex_max, lipschitz
     int over S* n H of f*_S.  Let gap = min_i |t~_i - t| over the j-coordinates of S~'s vertices and
     r the radius.  If gap > 2 r, every vertex is strictly on the same side of H in float and exact,
     so S~ n H and S* n H are the convex hulls of the points cut from the same edges.  A cut edge
-    (a, b) has |b_j - a_j| >= 2 gap, and with lambda = (t - a_j) / (b_j - a_j), p = a + lambda (b - a):
-    p - p* = (1 - lambda*)(a - a*) + lambda*(b - b*) + (lambda - lambda*)(b - a) and
-    |lambda - lambda*| <= r / (|b_j - a_j| - 2 r), so ||p - p*||_inf <= r' := r + 3 r D / (2 gap - 2 r)
-    (D the inf-norm diameter of S~; the factor 3 leaves room).  Hence S* n H is within (S~ n H) + r'B
+    (a, b) has |b_j - a_j| >= 2 gap > 4 r, and with lambda = (t - a_j) / (b_j - a_j),
+    p = a + lambda (b - a): p - p* = (1 - lambda*)(a - a*) + lambda*(b - b*) + (lambda - lambda*)(b - a),
+    and (lambda* - lambda)(b*_j - a*_j) = (1 - lambda)(a_j - a*_j) + lambda (b_j - b*_j) gives
+    |lambda - lambda*| <= r / (|b_j - a_j| - 2 r), so ||p - p*||_inf <= r + r ||b - a||_inf / (|b_j - a_j| - 2 r)
+    <= r', the largest of these over the cut edges (at most r + r D / (2 gap - 2 r), D the diameter).  Hence S* n H is within (S~ n H) + r'B
     and vice versa (conv(A + B) = conv(A) + B), and in the free coordinates
     vol(S* n H sym.diff. S~ n H) <= prod(L_i + 4 r') - prod(L_i) (L the free sides of S~'s bounding
     box: monotonicity of the quermassintegrals in Steiner's formula, an inf-norm neighbourhood of a
@@ -774,7 +780,7 @@ def slice_displacement_bounds(vertices, simplices, radius, vertex_max, lipschitz
     fa = (np.asarray(vertex_max, float) + lipschitz * diam) * (1.0 + 2.0**-50)  # two roundings, with room
     knots = np.ascontiguousarray(V[:, :, axis])
     out = np.zeros((len(ts), 3))
-    _displacement_kernel(knots, lo, hi, np.ascontiguousarray(radius, float), np.ascontiguousarray(fa),
+    _displacement_kernel(np.ascontiguousarray(V, float), knots, lo, hi, np.ascontiguousarray(radius, float), np.ascontiguousarray(fa),
                          np.ascontiguousarray(lipschitz, float), int(axis), ts, out)
     result = np.empty_like(out)
     result[order] = out

@@ -1,0 +1,367 @@
+"""Rigorous error bounds of float region integrals (Corollary 4.1 evaluated in float64).
+
+A float region integral computes ``sum over regions P of (W_P . m1(P) + b_P m0(P))`` from float
+data; its exact value (the one exact mode computes for the same float64 network and domain) uses
+the *exact* regions P*, their exact moments and the exact local affine maps.  This module bounds
+|float - exact| by four proven terms:
+
+1. **Contraction rounding.**  Each contribution ``W.m1 + b m0`` is a (d+1)-term dot product and
+   the n contributions are summed: |fl - exact sum of the float terms| <= gamma_{d+n+2} times the
+   sum of |terms| (Higham, eq. 3.5; any summation order).
+2. **Affine maps.**  ``W_P, b_P`` are products of masked weight matrices computed in float;
+   :func:`affine_map_error_bounds` bounds |W~ - W*| and |b~ - b*| per region (Higham, Lemma 3.7:
+   a computed chain of matrix products is within gamma_N |A_1| ... |A_k| of the exact one, N the
+   sum of the inner dimensions; a product by a unit factor alpha not in {0, 1} is one more
+   rounding; biases follow the forward recursion of :meth:`ReLUNetwork.evaluation_error_bound`).
+   Then ``W* . m1 = W~ . m1 + (W* - W~) . m1``.
+3. **Moment rounding on the float polytopes.**  Every region is triangulated by pulling on the
+   tight sets of its vertices (a purely combinatorial rule, so the *same* simplices, with exact
+   vertices, triangulate the exact region when the float partition has the exact combinatorics),
+   and :func:`polyattr.integrate.simplex_kernels.simplex_moments` gives the moments of the float
+   simplices with a proven rounding bound (Gaussian elimination backward error, Higham Thm 9.3,
+   and Hadamard's inequality).
+4. **Vertex displacement.**  If every float vertex of a simplex S~ is within r (infinity norm) of
+   the exact vertex it stands for (``RegionSet.vertex_radius``), then S* is in S~ + r B and S~ in
+   S* + r B (conv(A + B) = conv(A) + B for convex B), so by the monotonicity of the quermassintegrals
+   in Steiner's formula (a box's r-neighbourhood in the infinity norm is a box)
+   ``vol(S* sym. diff. S~) <= prod(L_i + 4 r) - prod(L_i)`` with L the side lengths of S~'s
+   bounding box; the first moments differ by at most that volume times max |u_c| on the bounding
+   box grown by r.
+
+When no vertex radius is known (the partition was not verified) the integral has no proven bound:
+:func:`uniform_region_integral` returns ``inf`` (never a finite estimate presented as a bound),
+except for regions all of whose vertices are corners of the domain's box (exact floats, r = 0).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+from polyattr.errors import PolyattrError
+from polyattr.geometry.domains import Box, Segment
+from polyattr.geometry.splitting import _U1, _cell_facets, _lowest_bit, _maximal_sets, _popcount
+from polyattr.integrate.simplex_kernels import simplex_moments
+from polyattr.numbers import to_fraction
+from polyattr.numerics import ETA, UNIT_ROUNDOFF, gamma, round_up
+
+INF = float("inf")
+
+
+# ------------------------------------------------------------------------------ triangulation
+@njit(cache=True)
+def _pulling_simplices(X, M, offsets, d, nw):
+    """Pulling triangulation of every stored cell, driven by its vertices' tight sets.
+
+    The traversal of :func:`polyattr.geometry.splitting._volume_centroid` (apex = lowest vertex of
+    a face, coned over the face's facets not containing it), emitting the simplices instead of
+    their volumes.  Returns (simplices (m, d+1) of global vertex indices, region of each simplex).
+    """
+    n = offsets.shape[0] - 1
+    nbits = 64 * nw
+    cap = 4 * n + 16
+    S = np.empty((cap, d + 1), np.int64)
+    G = np.empty(cap, np.int64)
+    m = 0
+    rows = d * (nbits + 1) + 2
+    simplex = np.empty(d + 1, np.int64)
+    chain = np.empty(d + 1, np.int64)
+    for r in range(n):
+        lo = offsets[r]
+        k = offsets[r + 1] - lo
+        kw = (k + 63) // 64
+        cM = M[lo:lo + k]
+        fac = np.zeros((nbits, kw), np.uint64)
+        cand = np.zeros((nbits, kw), np.uint64)
+        ok = np.zeros(nbits, np.bool_)
+        f_set = np.zeros((rows, kw), np.uint64)
+        f_dim = np.zeros(rows, np.int64)
+        f_apex = np.zeros((rows, d + 1), np.int64)
+        n_fac = _cell_facets(cM, k, nw, kw, d, cand, ok, fac)
+        for v in range(k):
+            f_set[0, v >> 6] |= _U1 << np.uint64(v & 63)
+        f_dim[0] = d
+        top = 1
+        while top > 0:
+            top -= 1
+            dim = f_dim[top]
+            n_ap = d - dim
+            for a in range(n_ap):
+                chain[a] = f_apex[top, a]
+            nv = 0
+            apex = -1
+            for ww in range(kw):
+                x = f_set[top, ww]
+                nv += _popcount(x)
+                if apex < 0 and x != np.uint64(0):
+                    apex = 64 * ww + _lowest_bit(x)
+            if nv == dim + 1:
+                for i in range(n_ap):
+                    simplex[i] = chain[i]
+                t = n_ap
+                for ww in range(kw):
+                    x = f_set[top, ww]
+                    while x != np.uint64(0):
+                        low = x & (~x + _U1)
+                        x ^= low
+                        simplex[t] = 64 * ww + _popcount(low - _U1)
+                        t += 1
+                if m == cap:
+                    cap *= 2
+                    S2 = np.empty((cap, d + 1), np.int64)
+                    G2 = np.empty(cap, np.int64)
+                    S2[:m] = S[:m]
+                    G2[:m] = G[:m]
+                    S, G = S2, G2
+                for i in range(d + 1):
+                    S[m, i] = lo + simplex[i]
+                G[m] = r
+                m += 1
+                continue
+            if nv < dim + 1:
+                continue
+            mm = 0
+            for i in range(n_fac):
+                g = 0
+                for ww in range(kw):
+                    cand[mm, ww] = f_set[top, ww] & fac[i, ww]
+                    g += _popcount(cand[mm, ww])
+                if g >= dim and g < nv:
+                    mm += 1
+            _maximal_sets(cand, mm, kw, ok)
+            aw = apex >> 6
+            abit = _U1 << np.uint64(apex & 63)
+            for i in range(mm):
+                if ok[i] and (cand[i, aw] & abit) == np.uint64(0):
+                    for ww in range(kw):
+                        f_set[top, ww] = cand[i, ww]
+                    f_dim[top] = dim - 1
+                    for a in range(n_ap):
+                        f_apex[top, a] = chain[a]
+                    f_apex[top, n_ap] = apex
+                    top += 1
+    return S[:m], G[:m]
+
+
+def _double_description(regions):
+    """(vertices (V, k), tight-set bitmasks (V, words) uint64, offsets (n+1,)) of every region."""
+    if regions.vertex_table is not None:
+        return (np.ascontiguousarray(regions.vertex_table, dtype=np.float64),
+                np.ascontiguousarray(regions.vertex_masks, dtype=np.uint64),
+                np.ascontiguousarray(regions.vertex_offsets, dtype=np.int64))
+    verts, incs, offsets = [], [], [0]
+    for i in range(len(regions)):
+        V, incidence = regions.vertices(i)
+        verts.append(np.asarray(V, dtype=np.float64).reshape(-1, regions.dim))
+        incs.extend(incidence)
+        offsets.append(offsets[-1] + len(incidence))
+    n_ids = 1 + max((max(s) for s in incs if s), default=0)
+    words = (n_ids + 63) // 64
+    masks = np.zeros((len(incs), words), dtype=np.uint64)
+    for v, s in enumerate(incs):
+        for c in s:
+            masks[v, c >> 6] |= np.uint64(1) << np.uint64(c & 63)
+    V = np.vstack(verts) if verts else np.zeros((0, regions.dim))
+    return np.ascontiguousarray(V), masks, np.asarray(offsets, dtype=np.int64)
+
+
+def region_simplices(regions):
+    """All regions' pulling triangulations: (vertices (V, k), simplices (m, k+1), region of each).
+
+    The facets of a region are the inclusion-maximal tight sets of its vertices (no numerical rank
+    test), so the triangulation depends on the combinatorics alone.
+    """
+    V, M, offsets = _double_description(regions)
+    k = regions.dim
+    if k == 0 or len(regions) == 0:
+        return V, np.zeros((0, k + 1), np.int64), np.zeros(0, np.int64)
+    S, G = _pulling_simplices(V, M, offsets, k, M.shape[1])
+    return V, S, G
+
+
+# ----------------------------------------------------------------------------- vertex radius
+def vertex_radius(regions):
+    """The proven per-region vertex radius, or None when it is not known.
+
+    ``RegionSet.vertex_radius`` (a posteriori verification of the float partition) when the set
+    provides it; otherwise 0 for regions whose every vertex is a corner of the domain's box (tight
+    at k distinct box faces: an exact float), and None if any other region remains.
+    """
+    try:
+        r = getattr(regions, "vertex_radius", None)
+    except PolyattrError:
+        r = None  # the partition could not be verified
+    if r is not None:
+        r = np.asarray(r, dtype=np.float64)
+        if r.shape != (len(regions),) or not np.all(r >= 0):
+            return None
+        return r
+    if regions.vertex_table is None:
+        return None
+    k = regions.dim
+    masks = np.asarray(regions.vertex_masks)
+    # ids 0..k-1 lower faces, k..2k-1 upper faces: a vertex tight at k box faces of distinct
+    # coordinates is a corner of the box
+    bits = np.zeros((masks.shape[0], k), dtype=bool)
+    for c in range(2 * k):
+        on = ((masks[:, c >> 6] >> np.uint64(c & 63)) & np.uint64(1)).astype(bool)
+        bits[:, c % k] |= on
+    if not np.all(bits.all(axis=1)):
+        return None
+    return np.zeros(len(regions))
+
+
+# ------------------------------------------------------------------------------- affine maps
+def affine_map_error_bounds(net, patterns, output: int):
+    """Per pattern, bounds (dW (K, d), db (K,)) on |computed - exact| local affine maps.
+
+    ``net`` is the float64 network whose :meth:`local_affine_maps` produced the maps.  Forward
+    propagation computes G_l = W_l (F_{l-1} G_{l-1}) and h_l = W_l (F_{l-1} h_{l-1}) + b_l with the
+    unit factors F (1 or alpha).  The weight part is a chain of matrix products: its error is at
+    most gamma_N |W_L| |F| |W_{L-1}| ... |F| |W_0| with N = the sum of the inner dimensions plus
+    one rounding per factor layer (Higham, Lemma 3.7, any association order).  The bias part obeys
+    e_l <= |W_l| |F| e_{l-1} + gamma_{n+2} (|W_l| |F| |h~_{l-1}| + |b_l|) with h~ the computed
+    values (the product by F and the n-term dot product plus the bias), as in
+    :meth:`ReLUNetwork.evaluation_error_bound`.  Every step is rounded upward.
+    """
+    net = net.to_float()
+    pats = np.atleast_2d(np.asarray(patterns, dtype=bool))
+    K, d = pats.shape[0], net.n_inputs
+    k = net.check_output(output)
+    if not net.hidden_sizes:
+        return np.zeros((K, d)), np.zeros(K)
+    factors = net._unit_factors(pats)  # per hidden layer (K, n_l): 1 or alpha
+    hidden = net.weights[:-1]
+    # |W| chain magnitude, computed backward on absolute values: v = |w_out| |F_L| |W_L| ...
+    v = np.broadcast_to(np.abs(net.weights[-1][k]), (K, hidden[-1].shape[0]))
+    n_inner = net.weights[-1].shape[1]
+    for li in range(len(hidden) - 1, -1, -1):
+        v = round_up(v * np.abs(factors[li]), 1)
+        v = round_up(v @ np.abs(hidden[li]), hidden[li].shape[0] + 1)
+        n_inner += hidden[li].shape[1] + 1
+    dW = round_up(gamma(n_inner) * v, 1)
+    # bias: forward recursion on the computed values and their error bounds
+    h = np.zeros((K, d))
+    e = np.zeros((K, d))
+    for li, (W, b) in enumerate(zip(net.weights, net.biases)):
+        if li == len(net.weights) - 1:
+            W, b = W[k:k + 1], b[k:k + 1]
+        absW = np.abs(W)
+        pre = h @ W.T + b
+        g = gamma(W.shape[1] + 2)
+        # |h| of the maps' own computation is at most |h~| + 2 e (both within e of the exact h)
+        mag = round_up((np.abs(h) + 2.0 * e) @ absW.T + np.abs(b), W.shape[1] + 3)
+        e = round_up(e @ absW.T + g * mag, W.shape[1] + 3)
+        if li == len(net.weights) - 1:
+            break
+        F = factors[li]
+        h = pre * F
+        rounds = (F != 0) & (F != 1)
+        e = round_up(e * np.abs(F) + np.where(rounds, UNIT_ROUNDOFF * (np.abs(h) + 2.0 * e), 0.0), 5)
+    return dW, e[:, 0]
+
+
+# --------------------------------------------------------------------------- the integral
+def _displacement(V, S, G, radius, n):
+    """Per region: bounds on |vol(S~) - vol(S*)| and |m1(S~) - m1(S*)| summed over its simplices."""
+    k = V.shape[1]
+    P = V[S]  # (m, k+1, k)
+    lo, hi = P.min(axis=1), P.max(axis=1)
+    r = radius[G][:, None]
+    L = round_up(hi - lo, 1)  # |fl(hi - lo) - (hi - lo)| <= u |hi - lo|
+    four_r = round_up(4.0 * r[:, 0], 1)
+    # prod(L + 4r) - prod(L) without cancellation: D_c = D_{c-1} (L_c + 4r) + P_{c-1} 4r, P_c = P_{c-1} L_c
+    D = np.zeros(len(S))
+    Pr = np.ones(len(S))
+    for c in range(k):
+        D = D * (L[:, c] + four_r) + Pr * four_r
+        Pr = Pr * L[:, c]
+    dvol = round_up(D, 3 * k + 1)
+    reach = round_up(np.maximum(np.abs(lo - r), np.abs(hi + r)), 2)
+    dm1 = round_up(dvol[:, None] * reach, 1)
+    n_s = max(1, int(np.bincount(G, minlength=n).max(initial=1)))
+    e0 = round_up(np.bincount(G, weights=dvol, minlength=n), n_s)
+    e1 = np.stack([round_up(np.bincount(G, weights=dm1[:, c], minlength=n), n_s) for c in range(k)], axis=1) \
+        if k else np.zeros((n, 0))
+    return e0, e1
+
+
+def _exact_scale(piece):
+    """mass / volume of the piece's support, exactly (a Fraction), or None for supports without one."""
+    domain = piece.domain
+    inner = piece.reduction.inner
+    if not isinstance(inner, Box):
+        return None
+    vol = Fraction(1)
+    for lo, hi in zip(inner.lower, inner.upper):
+        vol *= to_fraction(hi) - to_fraction(lo)
+    if isinstance(domain, Segment):
+        vol = Fraction(1)  # measures on segments are defined in t in [0, 1]
+    return to_fraction(piece.mass) / vol
+
+
+def uniform_region_integral(regions, piece, model, output: int):
+    """(value, error_bound) of the integral of ``output`` against a uniform density piece, in float64.
+
+    ``regions`` is the float RegionSet of the model on the piece's support.  The bound is proven
+    (see the module docstring) when the regions' vertex radius is known, else ``inf``; the value is
+    computed from the same triangulated moments the bound is about.
+    """
+    radius = vertex_radius(regions)
+    scale_exact = _exact_scale(piece)
+    n = len(regions)
+    W, b = regions.affine_maps(output)
+    if radius is None or scale_exact is None:
+        m0, m1, _ = piece.region_moments(regions, order=1)
+        value = float(np.sum(np.einsum("nd,nd->n", W, np.asarray(m1, float)) + b * np.asarray(m0, float)))
+        return value, INF
+    if n == 0:
+        return 0.0, 0.0
+    k = regions.dim
+    V, S, G = region_simplices(regions)
+    res = simplex_moments(V, S, G, n_groups=n, order=1)
+    m0u, m1u = res.m0, res.m1
+    e0u, e1u = res.m0_error, res.m1_error
+    # underflow: each simplex term may lose an absolute subnormal ulp per operation
+    tiny = (k + 1) ** 2 * 4 * ETA * np.bincount(G, minlength=n)
+    e0u = round_up(e0u + tiny, 2)
+    e1u = round_up(e1u + tiny[:, None], 2)
+    d0, d1 = _displacement(V, S, G, radius, n)
+    e0u = round_up(e0u + d0, 1)
+    e1u = round_up(e1u + d1, 1)
+    # lift to input coordinates: m1 = s (m1u E^T + m0u z0), m0 = s m0u, s = mass / volume
+    red = piece.reduction
+    E = np.asarray(red.embedding, dtype=float)
+    z0 = np.asarray(red.offset, dtype=float)
+    s = float(scale_exact)  # |s - s*| <= u |s*|
+    absE = np.abs(E)
+    if isinstance(piece.domain, Segment):
+        absE = round_up(absE, 1)  # E = end - start was rounded once: |E*| <= |E~| (1 + u)
+        dE = round_up(UNIT_ROUNDOFF * absE, 1)
+    else:
+        dE = np.zeros_like(absE)
+    m0 = s * m0u
+    m1 = s * (m1u @ E.T + m0u[:, None] * z0[None, :])
+    abs_s = abs(s)
+    mag1 = round_up(np.abs(m1u) @ absE.T + np.abs(m0u)[:, None] * np.abs(z0)[None, :], k + 2)
+    # moment errors in input coordinates: rounding of the lift and the scaling (gamma_{k+3} on the
+    # magnitudes, scale rounding u), the reduced errors through |E|, |z0|, and |E~ - E*| |m1u|
+    E0 = round_up(gamma(3) * abs_s * np.abs(m0u) + abs_s * (1 + gamma(2)) * e0u, 4)
+    E1 = round_up(gamma(k + 4) * abs_s * mag1
+                  + abs_s * (1 + gamma(2)) * (e1u @ absE.T + e0u[:, None] * np.abs(z0)[None, :]
+                                              + np.abs(m1u) @ dE.T + e1u @ dE.T), 2 * k + 8)
+    contributions = np.einsum("nd,nd->n", W, m1) + b * m0
+    value = float(np.sum(contributions))
+    d = W.shape[1]
+    absW, absb = np.abs(W), np.abs(b)
+    dW, db = affine_map_error_bounds(model, regions.patterns, output)
+    abs_m1, abs_m0 = np.abs(m1), np.abs(m0)
+    terms = [
+        gamma(d + n + 2) * round_up(np.sum(absW * abs_m1) + np.sum(absb * abs_m0), n * (d + 2)),  # contraction
+        round_up(np.sum(dW * abs_m1) + np.sum(db * abs_m0), n * (d + 2)),  # affine maps
+        round_up(np.sum((absW + dW) * E1) + np.sum((absb + db) * E0), n * (d + 3)),  # moments
+    ]
+    bound = float(round_up(sum(terms), 4))
+    return value, bound if np.isfinite(bound) else INF

@@ -256,10 +256,12 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
         raise PolyattrError("baseline: expected_gradients averages over background=...; do not pass baseline")
     background = _background(ctx)
     n = background.shape[0]
-    total, bound, breakpoints, segments = None, 0.0, [], []
+    total, bound, breakpoints, segments, abs_total = None, 0.0, [], [], 0.0
     for row in background:
         values, pieces, b = integrated_gradients(ctx.model, ctx.x, row, ctx.output, ctx.exact)
         total = values if total is None else total + values
+        if not ctx.exact:
+            abs_total = abs_total + np.abs(np.asarray(values, float))
         bound = max(bound, b)
         breakpoints.append(len(pieces))
         segments.append(pieces)
@@ -269,7 +271,9 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
     else:
         mean = total / n
         base = float(np.mean(np.atleast_1d(ctx.f(background))))
-        bound = bound + (n + 1) * _U * float(np.max(np.abs(mean), initial=0.0))
+        # each IG within its bound b (so the exact mean within max b), plus the rounding of the
+        # sequential sum of n terms and the division: gamma_{n+1} sum_i |IG_i| / n
+        bound = float(round_up(bound + _gamma(n + 2) * float(np.max(abs_total, initial=0.0)) / n, 4))
     info = {"background_size": n, "pieces": breakpoints}
     if ctx.exact:
         info["segments"] = segments  # the exact pieces walked (a certificate's trace)

@@ -288,6 +288,26 @@ def _displacement(V, S, G, radius, n):
     return e0, e1
 
 
+def region_moments_with_bounds(regions, radius, order: int = 1):
+    """Lebesgue moments of every region in reduced coordinates, with proven error bounds.
+
+    Returns (m0u (n,), m1u (n, k) or None, e0u, e1u): the float moments of the triangulated float
+    regions and bounds on their distance to the exact regions' moments (rounding of the simplex
+    kernels, subnormal underflow and the vertex displacement of radius ``radius`` (n,)).
+    """
+    n, k = len(regions), regions.dim
+    V, S, G = region_simplices(regions)
+    res = simplex_moments(V, S, G, n_groups=n, order=max(order, 0))
+    # underflow: each simplex term may lose an absolute subnormal ulp per operation
+    tiny = (k + 1) ** 2 * 4 * ETA * np.bincount(G, minlength=n)
+    d0, d1 = _displacement(V, S, G, radius, n)
+    e0u = round_up(res.m0_error + tiny + d0, 3)
+    if order < 1:
+        return res.m0, None, e0u, None
+    e1u = round_up(res.m1_error + tiny[:, None] + d1, 3)
+    return res.m0, res.m1, e0u, e1u
+
+
 def _exact_scale(piece):
     """mass / volume of the piece's support, exactly (a Fraction), or None for supports without one."""
     domain = piece.domain
@@ -320,17 +340,7 @@ def uniform_region_integral(regions, piece, model, output: int):
     if n == 0:
         return 0.0, 0.0
     k = regions.dim
-    V, S, G = region_simplices(regions)
-    res = simplex_moments(V, S, G, n_groups=n, order=1)
-    m0u, m1u = res.m0, res.m1
-    e0u, e1u = res.m0_error, res.m1_error
-    # underflow: each simplex term may lose an absolute subnormal ulp per operation
-    tiny = (k + 1) ** 2 * 4 * ETA * np.bincount(G, minlength=n)
-    e0u = round_up(e0u + tiny, 2)
-    e1u = round_up(e1u + tiny[:, None], 2)
-    d0, d1 = _displacement(V, S, G, radius, n)
-    e0u = round_up(e0u + d0, 1)
-    e1u = round_up(e1u + d1, 1)
+    m0u, m1u, e0u, e1u = region_moments_with_bounds(regions, radius, order=1)
     # lift to input coordinates: m1 = s (m1u E^T + m0u z0), m0 = s m0u, s = mass / volume
     red = piece.reduction
     E = np.asarray(red.embedding, dtype=float)

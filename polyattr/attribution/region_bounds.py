@@ -30,7 +30,7 @@ the *exact* regions P*, their exact moments and the exact local affine maps.  Th
 
 When no vertex radius is known (the partition was not verified) the integral has no proven bound:
 :func:`uniform_region_integral` returns ``inf`` (never a finite estimate presented as a bound),
-except for regions all of whose vertices are corners of the domain's box (exact floats, r = 0).
+except for models without cutting units (the one region is the support; its vertices are exact).
 """
 
 from __future__ import annotations
@@ -48,6 +48,14 @@ from polyattr.numbers import to_fraction
 from polyattr.numerics import ETA, UNIT_ROUNDOFF, gamma, round_up
 
 INF = float("inf")
+#: bounds below this are raised to it: still upper bounds, and array arithmetic never meets the
+#: subnormal numbers that round_up's underflow terms would otherwise create (100x slower on x86)
+_FLOOR = 2.0**-900
+
+
+def _up(value, n_ops: int):
+    """:func:`round_up`, raised to at least ``_FLOOR``."""
+    return np.maximum(round_up(value, n_ops), _FLOOR)
 
 
 # ------------------------------------------------------------------------------ triangulation
@@ -186,8 +194,9 @@ def vertex_radius(regions):
     """The proven per-region vertex radius, or None when it is not known.
 
     ``RegionSet.vertex_radius`` (a posteriori verification of the float partition) when the set
-    provides it; otherwise 0 for regions whose every vertex is a corner of the domain's box (tight
-    at k distinct box faces: an exact float), and None if any other region remains.
+    provides it; otherwise 0 for a model without cutting units (one region, the support itself,
+    whose vertices are corners of the domain's box: exact floats), and None in every other case
+    (a float partition that has not been verified may miss or distort regions).
     """
     try:
         r = getattr(regions, "vertex_radius", None)
@@ -198,19 +207,16 @@ def vertex_radius(regions):
         if r.shape != (len(regions),) or not np.all(r >= 0):
             return None
         return r
-    if regions.vertex_table is None:
-        return None
-    k = regions.dim
-    masks = np.asarray(regions.vertex_masks)
-    # ids 0..k-1 lower faces, k..2k-1 upper faces: a vertex tight at k box faces of distinct
-    # coordinates is a corner of the box
-    bits = np.zeros((masks.shape[0], k), dtype=bool)
-    for c in range(2 * k):
-        on = ((masks[:, c >> 6] >> np.uint64(c & 63)) & np.uint64(1)).astype(bool)
-        bits[:, c % k] |= on
-    if not np.all(bits.all(axis=1)):
-        return None
-    return np.zeros(len(regions))
+    if getattr(regions.model, "n_neurons", None) == 0 and len(regions) == 1 and regions.vertex_table is not None:
+        k = regions.dim
+        masks = np.asarray(regions.vertex_masks)
+        # ids 0..k-1 lower faces, k..2k-1 upper faces: tight at k box faces of distinct coordinates
+        bits = np.zeros((masks.shape[0], k), dtype=bool)
+        for c in range(2 * k):
+            bits[:, c % k] |= ((masks[:, c >> 6] >> np.uint64(c & 63)) & np.uint64(1)).astype(bool)
+        if np.all(bits.all(axis=1)):
+            return np.zeros(1)
+    return None
 
 
 # ------------------------------------------------------------------------------- affine maps
@@ -235,13 +241,13 @@ def affine_map_error_bounds(net, patterns, output: int):
     factors = net._unit_factors(pats)  # per hidden layer (K, n_l): 1 or alpha
     hidden = net.weights[:-1]
     # |W| chain magnitude, computed backward on absolute values: v = |w_out| |F_L| |W_L| ...
-    v = np.broadcast_to(np.abs(net.weights[-1][k]), (K, hidden[-1].shape[0]))
+    v = np.tile(np.abs(net.weights[-1][k]), (K, 1))  # contiguous: matmul on a broadcast view is slow
     n_inner = net.weights[-1].shape[1]
     for li in range(len(hidden) - 1, -1, -1):
-        v = round_up(v * np.abs(factors[li]), 1)
-        v = round_up(v @ np.abs(hidden[li]), hidden[li].shape[0] + 1)
+        v = _up(v * np.abs(factors[li]), 1)
+        v = _up(v @ np.abs(hidden[li]), hidden[li].shape[0] + 1)
         n_inner += hidden[li].shape[1] + 1
-    dW = round_up(gamma(n_inner) * v, 1)
+    dW = _up(gamma(n_inner) * v, 1)
     # bias: forward recursion on the computed values and their error bounds
     h = np.zeros((K, d))
     e = np.zeros((K, d))
@@ -252,40 +258,73 @@ def affine_map_error_bounds(net, patterns, output: int):
         pre = h @ W.T + b
         g = gamma(W.shape[1] + 2)
         # |h| of the maps' own computation is at most |h~| + 2 e (both within e of the exact h)
-        mag = round_up((np.abs(h) + 2.0 * e) @ absW.T + np.abs(b), W.shape[1] + 3)
-        e = round_up(e @ absW.T + g * mag, W.shape[1] + 3)
+        mag = _up((np.abs(h) + 2.0 * e) @ absW.T + np.abs(b), W.shape[1] + 3)
+        e = _up(e @ absW.T + g * mag, W.shape[1] + 3)
         if li == len(net.weights) - 1:
             break
         F = factors[li]
         h = pre * F
         rounds = (F != 0) & (F != 1)
-        e = round_up(e * np.abs(F) + np.where(rounds, UNIT_ROUNDOFF * (np.abs(h) + 2.0 * e), 0.0), 5)
+        e = _up(e * np.abs(F) + np.where(rounds, UNIT_ROUNDOFF * (np.abs(h) + 2.0 * e), 0.0), 5)
     return dW, e[:, 0]
 
 
 # --------------------------------------------------------------------------- the integral
+@njit(cache=True)
+def _displacement_kernel(V, S, G, radius, n):
+    """Per region, the sums over its simplices of prod(L + 4r) - prod(L) and of that times
+    max |u_c| over the bounding box grown by r (float arithmetic on non-negative numbers; the
+    caller rounds the result up for the operation count)."""
+    m, kp1 = S.shape
+    k = kp1 - 1
+    e0 = np.zeros(n)
+    e1 = np.zeros((n, k))
+    count = np.zeros(n, np.int64)
+    lo = np.empty(k)
+    hi = np.empty(k)
+    for s in range(m):
+        g = G[s]
+        r = radius[g]
+        count[g] += 1
+        if r == 0.0:
+            continue
+        for c in range(k):
+            lo[c] = V[S[s, 0], c]
+            hi[c] = V[S[s, 0], c]
+        for i in range(1, kp1):
+            for c in range(k):
+                x = V[S[s, i], c]
+                if x < lo[c]:
+                    lo[c] = x
+                if x > hi[c]:
+                    hi[c] = x
+        four_r = 4.0 * r
+        D = 0.0
+        P = 1.0
+        for c in range(k):
+            L = (hi[c] - lo[c]) * (1.0 + UNIT_ROUNDOFF)  # covers the rounding of the subtraction
+            D = D * (L + four_r) + P * four_r  # D = prod(L + 4r) - prod(L), no cancellation
+            P = P * L
+        e0[g] += D
+        for c in range(k):
+            reach = max(abs(lo[c]) + r, abs(hi[c]) + r)
+            e1[g, c] += D * reach
+    return e0, e1, count
+
+
 def _displacement(V, S, G, radius, n):
-    """Per region: bounds on |vol(S~) - vol(S*)| and |m1(S~) - m1(S*)| summed over its simplices."""
+    """Per region: bounds on |vol(S~) - vol(S*)| and |m1(S~) - m1(S*)| summed over its simplices.
+
+    Each simplex term has at most 3k + 4 roundings on a path and each region sums at most
+    ``count`` terms: the kernel's values times (1 + gamma_{3k + 6 + count}) plus underflow terms
+    bound the exact expressions.
+    """
     k = V.shape[1]
-    P = V[S]  # (m, k+1, k)
-    lo, hi = P.min(axis=1), P.max(axis=1)
-    r = radius[G][:, None]
-    L = round_up(hi - lo, 1)  # |fl(hi - lo) - (hi - lo)| <= u |hi - lo|
-    four_r = round_up(4.0 * r[:, 0], 1)
-    # prod(L + 4r) - prod(L) without cancellation: D_c = D_{c-1} (L_c + 4r) + P_{c-1} 4r, P_c = P_{c-1} L_c
-    D = np.zeros(len(S))
-    Pr = np.ones(len(S))
-    for c in range(k):
-        D = D * (L[:, c] + four_r) + Pr * four_r
-        Pr = Pr * L[:, c]
-    dvol = round_up(D, 3 * k + 1)
-    reach = round_up(np.maximum(np.abs(lo - r), np.abs(hi + r)), 2)
-    dm1 = round_up(dvol[:, None] * reach, 1)
-    n_s = max(1, int(np.bincount(G, minlength=n).max(initial=1)))
-    e0 = round_up(np.bincount(G, weights=dvol, minlength=n), n_s)
-    e1 = np.stack([round_up(np.bincount(G, weights=dm1[:, c], minlength=n), n_s) for c in range(k)], axis=1) \
-        if k else np.zeros((n, 0))
-    return e0, e1
+    e0, e1, count = _displacement_kernel(np.ascontiguousarray(V), np.ascontiguousarray(S), np.ascontiguousarray(G),
+                                         np.ascontiguousarray(radius, dtype=np.float64), n)
+    n_ops = 3 * k + 6 + int(count.max(initial=0))
+    underflow = (n_ops + 2) * ETA * count
+    return _up(e0 + underflow, n_ops), _up(e1 + underflow[:, None], n_ops)
 
 
 def region_moments_with_bounds(regions, radius, order: int = 1):
@@ -301,10 +340,10 @@ def region_moments_with_bounds(regions, radius, order: int = 1):
     # underflow: each simplex term may lose an absolute subnormal ulp per operation
     tiny = (k + 1) ** 2 * 4 * ETA * np.bincount(G, minlength=n)
     d0, d1 = _displacement(V, S, G, radius, n)
-    e0u = round_up(res.m0_error + tiny + d0, 3)
+    e0u = _up(res.m0_error + tiny + d0, 3)
     if order < 1:
         return res.m0, None, e0u, None
-    e1u = round_up(res.m1_error + tiny[:, None] + d1, 3)
+    e1u = _up(res.m1_error + tiny[:, None] + d1, 3)
     return res.m0, res.m1, e0u, e1u
 
 
@@ -348,18 +387,18 @@ def uniform_region_integral(regions, piece, model, output: int):
     s = float(scale_exact)  # |s - s*| <= u |s*|
     absE = np.abs(E)
     if isinstance(piece.domain, Segment):
-        absE = round_up(absE, 1)  # E = end - start was rounded once: |E*| <= |E~| (1 + u)
-        dE = round_up(UNIT_ROUNDOFF * absE, 1)
+        absE = _up(absE, 1)  # E = end - start was rounded once: |E*| <= |E~| (1 + u)
+        dE = _up(UNIT_ROUNDOFF * absE, 1)
     else:
         dE = np.zeros_like(absE)
     m0 = s * m0u
     m1 = s * (m1u @ E.T + m0u[:, None] * z0[None, :])
     abs_s = abs(s)
-    mag1 = round_up(np.abs(m1u) @ absE.T + np.abs(m0u)[:, None] * np.abs(z0)[None, :], k + 2)
+    mag1 = _up(np.abs(m1u) @ absE.T + np.abs(m0u)[:, None] * np.abs(z0)[None, :], k + 2)
     # moment errors in input coordinates: rounding of the lift and the scaling (gamma_{k+3} on the
     # magnitudes, scale rounding u), the reduced errors through |E|, |z0|, and |E~ - E*| |m1u|
-    E0 = round_up(gamma(3) * abs_s * np.abs(m0u) + abs_s * (1 + gamma(2)) * e0u, 4)
-    E1 = round_up(gamma(k + 4) * abs_s * mag1
+    E0 = _up(gamma(3) * abs_s * np.abs(m0u) + abs_s * (1 + gamma(2)) * e0u, 4)
+    E1 = _up(gamma(k + 4) * abs_s * mag1
                   + abs_s * (1 + gamma(2)) * (e1u @ absE.T + e0u[:, None] * np.abs(z0)[None, :]
                                               + np.abs(m1u) @ dE.T + e1u @ dE.T), 2 * k + 8)
     contributions = np.einsum("nd,nd->n", W, m1) + b * m0
@@ -369,9 +408,9 @@ def uniform_region_integral(regions, piece, model, output: int):
     dW, db = affine_map_error_bounds(model, regions.patterns, output)
     abs_m1, abs_m0 = np.abs(m1), np.abs(m0)
     terms = [
-        gamma(d + n + 2) * round_up(np.sum(absW * abs_m1) + np.sum(absb * abs_m0), n * (d + 2)),  # contraction
-        round_up(np.sum(dW * abs_m1) + np.sum(db * abs_m0), n * (d + 2)),  # affine maps
-        round_up(np.sum((absW + dW) * E1) + np.sum((absb + db) * E0), n * (d + 3)),  # moments
+        gamma(d + n + 2) * _up(np.sum(absW * abs_m1) + np.sum(absb * abs_m0), n * (d + 2)),  # contraction
+        _up(np.sum(dW * abs_m1) + np.sum(db * abs_m0), n * (d + 2)),  # affine maps
+        _up(np.sum((absW + dW) * E1) + np.sum((absb + db) * E0), n * (d + 3)),  # moments
     ]
-    bound = float(round_up(sum(terms), 4))
+    bound = float(_up(sum(terms), 4))
     return value, bound if np.isfinite(bound) else INF

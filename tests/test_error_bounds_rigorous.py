@@ -19,62 +19,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polyattr import PolyattrError, ReLUNetwork, attribute, random_network
+from exact_radius import UNMATCHED, exact_vertex_radius
+
+from polyattr import ReLUNetwork, attribute, random_network
 from polyattr.attribution.region_bounds import affine_map_error_bounds, region_simplices, vertex_radius
 from polyattr.geometry.domains import AffineSlice, Box
 from polyattr.geometry.exact_regions import exact_region_set
 from polyattr.geometry.regions import RegionSet, enumerate_regions
 from polyattr.measures.core import Uniform
 
-DENSITY_METHODS = ["pdp", "shapley_uniform", "ice", "fafp_global", "smoothgrad_uniform"]
+DENSITY_METHODS = ["pdp", "shapley_uniform", "ice", "fafp_global", "smoothgrad_uniform", "lime_uniform"]
 POINT_METHODS = ["occlusion", "shapley", "fafp_local", "gradient", "gradient_x_input", "ig", "deeplift",
                  "epsilon_lrp", "expected_gradients"]
-
-
-#: supports whose float partition could not be matched to the exact one (no radius: no proof)
-UNMATCHED = []
-
-
-def exact_vertex_radius(regions) -> np.ndarray:
-    """Per region, max over float vertices of the infinity-norm distance to the matching exact vertex.
-
-    Raises PolyattrError (so that the float result must not claim a finite bound) when the float
-    partition does not match the exact one region by region and vertex by vertex.
-    """
-    try:
-        return _match_vertices(regions)
-    except (AssertionError, PolyattrError, KeyError) as exc:
-        UNMATCHED.append(regions.domain)
-        raise PolyattrError(f"float and exact partitions differ: {exc!r}") from None
-
-
-def _match_vertices(regions) -> np.ndarray:
-    ex = exact_region_set(regions.model.to_exact(), regions.domain)
-    index = {tuple(bool(v) for v in p): i for i, p in enumerate(ex.patterns)}
-    assert len(index) == len(regions), "the float partition has other regions than the exact one"
-    radius = np.zeros(len(regions))
-    for i in range(len(regions)):
-        exact_vertices = ex.vertices(index[tuple(bool(v) for v in regions.patterns[i])])
-        float_vertices = np.asarray(regions.vertices(i)[0], float)
-        assert len(float_vertices) == len(exact_vertices)
-        worst = F(0)
-        matched = set()
-        for v in float_vertices:
-            q = [F(float(c)) for c in v]
-            dists = [max(abs(a - b) for a, b in zip(q, ve)) for ve in exact_vertices]
-            j = int(np.argmin([float(t) for t in dists]))
-            matched.add(j)
-            worst = max(worst, dists[j])
-        assert len(matched) == len(exact_vertices), "float vertices do not match the exact ones one to one"
-        r = float(worst)
-        radius[i] = r if F(r) >= worst else np.nextafter(r, np.inf)
-    return radius
-
-
-@pytest.fixture
-def exact_radii(monkeypatch):
-    """RegionSet.vertex_radius computed from exact mode (an independent computation)."""
-    monkeypatch.setattr(RegionSet, "vertex_radius", property(exact_vertex_radius), raising=False)
 
 
 def exact_values(net, x, method, domain, **options):
@@ -150,17 +106,17 @@ def test_density_methods_well_conditioned_bound_holds_and_is_small(exact_radii, 
     rng = np.random.default_rng(1)
     net = random_network([3, 8, 8, 1], rng=rng)
     x = rng.uniform(0.1, 0.9, size=3)
-    opts = {"radius": 0.125} if method == "smoothgrad_uniform" else {}
+    opts = {"radius": 0.125} if method in ("smoothgrad_uniform", "lime_uniform") else {}
     check(net, x, method, ([0.0] * 3, [1.0] * 3), useful=1e-9, **opts)
     # the default radius 1/10 is not a float: the bound is against the exact noise box [x - 1/10, x + 1/10]
-    if method == "smoothgrad_uniform":
+    if method in ("smoothgrad_uniform", "lime_uniform"):
         check(net, x, method, ([0.0] * 3, [1.0] * 3), useful=1e-9)
 
 
 @pytest.mark.parametrize("method", DENSITY_METHODS)
 def test_density_methods_adversarial(exact_radii, method):
     rng = np.random.default_rng(2)
-    opts = {"radius": 0.3} if method == "smoothgrad_uniform" else {}
+    opts = {"radius": 0.3} if method in ("smoothgrad_uniform", "lime_uniform") else {}
     cases = [
         (ill_conditioned(rng, [2, 4, 3, 1]), ([-1.0, -1.0], [1.0, 1.0])),
         (deep_narrow(rng), ([-1.0, -1.0], [1.0, 1.0])),

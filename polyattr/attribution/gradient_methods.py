@@ -521,6 +521,9 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
         c = sol[1:]
         intercept = sol[0] - sum((c[j] * x[j] for j in range(d)), start=Fraction(0))
         return MethodResult(c, 0.0, info={"radius": list(r), "intercept": intercept, "box_regions": n})
+    proven = _lime_float(ctx, box, r, W, b)
+    if proven is not None:
+        return proven
     mw = np.einsum("nd,nd->n", m1, W)
     Ef = float(np.sum(mw + m0 * b))
     Ezf = np.einsum("nij,nj->i", M2, W) + m1.T @ b
@@ -540,8 +543,94 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     var_min = float(np.min(np.asarray(r, float) ** 2)) / 3.0
     err_Euf = g * abs_terms + defect * fmax * (umax + np.abs(x)) + 2 * defect * fmax * np.abs(x)
     bound = float(np.max(err_Euf, initial=0.0)) / var_min * 2.0 + _U * float(np.max(np.abs(c), initial=0.0)) * 8
-    return MethodResult(list(c), bound, info={"radius": list(r), "intercept": intercept, "box_regions": n,
-                                              "mass_defect": defect})
+    del bound  # a first-order estimate, not a proof: without a vertex radius no finite bound is claimed
+    return MethodResult(list(c), float("inf"), info={"radius": list(r), "intercept": intercept, "box_regions": n,
+                                                     "mass_defect": defect})
+
+
+def _lime_float(ctx: AttributionContext, box: Box, r, W, b):
+    """Float LIME values with a proven bound, or None when the regions have no vertex radius.
+
+    In coordinates u = z - x centred at x the design matrix on the exact noise box
+    B* = [x - r*, x + r*] is diag(1, r*^2 / 3), so c_j = 3 T_j / r*_j^2 with
+    T_j = E_{B*}[u_j f(z)] = (1 / vol) sum_P int_P u_j (w_P . u + f_P(x)) du.  On the float box B~ the
+    integrals use the regions' triangulated moments in u (second moments included) with proven
+    bounds (:func:`region_moments_with_bounds`, the shift by x being one more displacement), the
+    affine maps' bounds, and gamma bounds for the contraction; B* vs B~ adds
+    2 Delta / vol(B*) max |u_j f| (as for SmoothGrad), and the division by the float r^2 / 3 its
+    rounding and its distance to r*^2 / 3 (computed exactly).
+    """
+    from polyattr.attribution.region_bounds import (affine_map_error_bounds, region_moments_with_bounds,
+                                                    vertex_radius)
+    from polyattr.numbers import to_fraction
+
+    regions = ctx.integrator.regions_on(box)
+    radius = vertex_radius(regions)
+    if radius is None:
+        return None
+    n, d = W.shape
+    x = np.asarray(ctx.x, float)
+    m0, m1, e0, e1, M2, e2 = region_moments_with_bounds(regions, radius, order=2, shift=x)
+    dW, db = affine_map_error_bounds(ctx.model, regions.patterns, ctx.output)
+    absW = np.abs(W)
+    f_at_x = W @ x + b  # each region's affine map at x
+    df = round_up(_gamma(d + 1) * (absW @ np.abs(x) + np.abs(b)) + dW @ np.abs(x) + db, d + 4)
+    abs_f = np.abs(f_at_x)
+    terms = np.einsum("nij,nj->ni", M2, W) + m1 * f_at_x[:, None]
+    T_sum = np.sum(terms, axis=0)
+    # per region and j: |M2 w + m1 f(x) - exact| <= |M2| dW + e2 (|W| + dW) + |m1| df + e1 (|f(x)| + df),
+    # plus the rounding of the (d+1)-term sums and of the sum over n regions
+    magnitude = np.einsum("nij,nj->ni", np.abs(M2), absW) + np.abs(m1) * abs_f[:, None]
+    err = (np.einsum("nij,nj->ni", np.abs(M2), dW) + np.einsum("nij,nj->ni", e2, absW + dW)
+           + np.abs(m1) * df[:, None] + e1 * (abs_f + df)[:, None])
+    err_sum = round_up(np.sum(err, axis=0) + _gamma(n + d + 3) * np.sum(magnitude, axis=0), 2 * n + 4 * d + 8)
+    lo, hi = np.asarray(box.lower, float), np.asarray(box.upper, float)
+    V_box = Fraction(1)
+    for a, c in zip(lo, hi):
+        V_box *= Fraction(c) - Fraction(a)
+    Vf = float(V_box)
+    T = T_sum / Vf
+    err_T = round_up((err_sum + _gamma(2) * np.abs(T_sum)) / Vf * (1 + _gamma(2)), 4)
+    # the exact noise box
+    raw = ctx.option("radius", Fraction(1, 10))
+    raw = [raw] * d if np.ndim(raw) == 0 else list(raw)
+    r_exact = [to_fraction(v) for v in raw]
+    delta = np.zeros(d)
+    for i in range(d):
+        xi = Fraction(float(x[i]))
+        gap = max(abs(Fraction(lo[i]) - (xi - r_exact[i])), abs(Fraction(hi[i]) - (xi + r_exact[i])))
+        delta[i] = float(gap) if Fraction(float(gap)) >= gap else np.nextafter(float(gap), np.inf)
+    if np.any(delta > 0):
+        L = round_up(hi - lo, 1)
+        four = round_up(4.0 * delta, 1)
+        D, P = 0.0, 1.0
+        for c in range(d):
+            D, P = D * (L[c] + four[c]) + P * four[c], P * L[c]
+        D = float(round_up(D, 3 * d + 1))
+        V_low = Vf * (1 - 8 * _U) - D
+        G = gradient_magnitude_bound(ctx.model, ctx.output)
+        f_x = float(ctx.model(x, output=ctx.output))
+        e_x = float(np.atleast_1d(ctx.model.evaluation_error_bound(x, ctx.output))[0])
+        half = round_up(np.maximum(np.abs(lo - x), np.abs(hi - x)) + 2 * delta, 2)  # |u_j| on B~ and B*
+        f_max = float(round_up(abs(f_x) + e_x + float(G @ half), d + 4))
+        err_T = round_up(err_T + (2 * D / V_low if V_low > 0 else float("inf")) * half * f_max, 6)
+    # c_j = T_j / M_jj with M_jj = fl(fl(r_j^2) / 3) as the float design matrix has it
+    r_float = np.asarray(r, float)
+    M_float = np.array([_box_design_matrix([-ri], [ri], 1.0)[1][1] for ri in r_float])
+    values = T / M_float
+    bound = np.zeros(d)
+    for j in range(d):
+        M_exact = r_exact[j] ** 2 / 3
+        rel = abs(Fraction(M_float[j]) - M_exact) / M_exact  # |M~ - M*| / M*
+        rel_up = float(rel) * (1 + 4 * _U) + 1e-300
+        # |T~/M~ - T*/M*| <= err_T / M~ + |T*| |1/M~ - 1/M*|, |1/M~ - 1/M*| = rel / M~; division rounding
+        bound[j] = float(round_up((err_T[j] + (abs(T[j]) + err_T[j]) * rel_up) / M_float[j] * (1 + _gamma(2))
+                                  + _gamma(3) * abs(values[j]), 8))
+    Ef = float(np.sum(np.einsum("nd,nd->n", m1, W) + m0 * f_at_x)) / Vf
+    intercept = float(Ef - values @ x)
+    total = float(np.max(bound, initial=0.0))
+    return MethodResult(list(values), total if np.isfinite(total) else float("inf"),
+                        info={"radius": list(r), "intercept": intercept, "box_regions": n})
 
 
 register(MethodSpec(

@@ -207,14 +207,13 @@ def vertex_radius(regions):
         if r.shape != (len(regions),) or not np.all(r >= 0):
             return None
         return r
-    if getattr(regions.model, "n_neurons", None) == 0 and len(regions) == 1 and regions.vertex_table is not None:
-        k = regions.dim
-        masks = np.asarray(regions.vertex_masks)
-        # ids 0..k-1 lower faces, k..2k-1 upper faces: tight at k box faces of distinct coordinates
-        bits = np.zeros((masks.shape[0], k), dtype=bool)
-        for c in range(2 * k):
-            bits[:, c % k] |= ((masks[:, c >> 6] >> np.uint64(c & 63)) & np.uint64(1)).astype(bool)
-        if np.all(bits.all(axis=1)):
+    inner = regions.reduction.inner
+    if getattr(regions.model, "n_neurons", None) == 0 and len(regions) == 1 and isinstance(inner, Box):
+        # the one region is the support's box: its stored vertices must be the box's corners exactly
+        V = np.asarray(regions.vertices(0)[0], dtype=np.float64)
+        lo, hi = np.asarray(inner.lower, np.float64), np.asarray(inner.upper, np.float64)
+        if V.shape == (2 ** regions.dim, regions.dim) and np.all((V == lo) | (V == hi)) \
+                and len({tuple(v) for v in V}) == len(V):
             return np.zeros(1)
     return None
 
@@ -271,17 +270,19 @@ def affine_map_error_bounds(net, patterns, output: int):
 
 # --------------------------------------------------------------------------- the integral
 @njit(cache=True)
-def _displacement_kernel(V, S, G, radius, n):
+def _displacement_kernel(V, S, G, radius, n, second):
     """Per region, the sums over its simplices of prod(L + 4r) - prod(L) and of that times
-    max |u_c| over the bounding box grown by r (float arithmetic on non-negative numbers; the
-    caller rounds the result up for the operation count)."""
+    max |u_c| (and, with ``second``, max |u_a| max |u_c|) over the bounding box grown by r (float
+    arithmetic on non-negative numbers; the caller rounds the result up for the operation count)."""
     m, kp1 = S.shape
     k = kp1 - 1
     e0 = np.zeros(n)
     e1 = np.zeros((n, k))
+    e2 = np.zeros((n, k, k))
     count = np.zeros(n, np.int64)
     lo = np.empty(k)
     hi = np.empty(k)
+    reach = np.empty(k)
     for s in range(m):
         g = G[s]
         r = radius[g]
@@ -307,44 +308,62 @@ def _displacement_kernel(V, S, G, radius, n):
             P = P * L
         e0[g] += D
         for c in range(k):
-            reach = max(abs(lo[c]) + r, abs(hi[c]) + r)
-            e1[g, c] += D * reach
-    return e0, e1, count
+            reach[c] = max(abs(lo[c]) + r, abs(hi[c]) + r)
+            e1[g, c] += D * reach[c]
+        if second:
+            for a in range(k):
+                for c in range(k):
+                    e2[g, a, c] += D * reach[a] * reach[c]
+    return e0, e1, e2, count
 
 
-def _displacement(V, S, G, radius, n):
-    """Per region: bounds on |vol(S~) - vol(S*)| and |m1(S~) - m1(S*)| summed over its simplices.
+def _displacement(V, S, G, radius, n, second=False):
+    """Per region: bounds on |vol(S~) - vol(S*)|, |m1(S~) - m1(S*)| (and |M2(S~) - M2(S*)| with
+    ``second``) summed over its simplices.
 
-    Each simplex term has at most 3k + 4 roundings on a path and each region sums at most
-    ``count`` terms: the kernel's values times (1 + gamma_{3k + 6 + count}) plus underflow terms
+    Each simplex term has at most 3k + 6 roundings on a path and each region sums at most
+    ``count`` terms: the kernel's values times (1 + gamma_{3k + 8 + count}) plus underflow terms
     bound the exact expressions.
     """
     k = V.shape[1]
-    e0, e1, count = _displacement_kernel(np.ascontiguousarray(V), np.ascontiguousarray(S), np.ascontiguousarray(G),
-                                         np.ascontiguousarray(radius, dtype=np.float64), n)
-    n_ops = 3 * k + 6 + int(count.max(initial=0))
+    e0, e1, e2, count = _displacement_kernel(np.ascontiguousarray(V), np.ascontiguousarray(S),
+                                             np.ascontiguousarray(G), np.ascontiguousarray(radius, dtype=np.float64),
+                                             n, bool(second))
+    n_ops = 3 * k + 8 + int(count.max(initial=0))
     underflow = (n_ops + 2) * ETA * count
-    return _up(e0 + underflow, n_ops), _up(e1 + underflow[:, None], n_ops)
+    out = (_up(e0 + underflow, n_ops), _up(e1 + underflow[:, None], n_ops))
+    if second:
+        out = out + (_up(e2 + underflow[:, None, None], n_ops),)
+    return out
 
 
-def region_moments_with_bounds(regions, radius, order: int = 1):
+def region_moments_with_bounds(regions, radius, order: int = 1, shift=None):
     """Lebesgue moments of every region in reduced coordinates, with proven error bounds.
 
-    Returns (m0u (n,), m1u (n, k) or None, e0u, e1u): the float moments of the triangulated float
-    regions and bounds on their distance to the exact regions' moments (rounding of the simplex
-    kernels, subnormal underflow and the vertex displacement of radius ``radius`` (n,)).
+    Returns (m0u (n,), m1u (n, k) or None, e0u, e1u), and with ``order=2`` also (M2u, e2u): the
+    float moments of the triangulated float regions and bounds on their distance to the exact
+    regions' moments (rounding of the simplex kernels, subnormal underflow and the vertex
+    displacement of radius ``radius`` (n,)).  With ``shift`` (k,) the moments are those of the
+    regions translated by -shift (the float subtraction is one more displacement, u |v - shift|).
     """
     n, k = len(regions), regions.dim
     V, S, G = region_simplices(regions)
+    if shift is not None:
+        V = V - np.asarray(shift, dtype=np.float64)[None, :]
+        moved = float(round_up(UNIT_ROUNDOFF * float(np.max(np.abs(V), initial=0.0)), 2))
+        radius = _up(np.asarray(radius, dtype=np.float64) + moved, 1)
     res = simplex_moments(V, S, G, n_groups=n, order=max(order, 0))
     # underflow: each simplex term may lose an absolute subnormal ulp per operation
-    tiny = (k + 1) ** 2 * 4 * ETA * np.bincount(G, minlength=n)
-    d0, d1 = _displacement(V, S, G, radius, n)
-    e0u = _up(res.m0_error + tiny + d0, 3)
+    tiny = (k + 1) ** 2 * 8 * ETA * np.bincount(G, minlength=n)
+    disp = _displacement(V, S, G, radius, n, second=order >= 2)
+    e0u = _up(res.m0_error + tiny + disp[0], 3)
     if order < 1:
         return res.m0, None, e0u, None
-    e1u = _up(res.m1_error + tiny[:, None] + d1, 3)
-    return res.m0, res.m1, e0u, e1u
+    e1u = _up(res.m1_error + tiny[:, None] + disp[1], 3)
+    if order < 2:
+        return res.m0, res.m1, e0u, e1u
+    e2u = _up(res.M2_error + tiny[:, None, None] + disp[2], 3)
+    return res.m0, res.m1, e0u, e1u, res.M2, e2u
 
 
 def _exact_scale(piece):

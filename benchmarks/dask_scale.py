@@ -1,6 +1,7 @@
 """Region enumeration and a streamed region integral on dask LocalClusters of 1 and 2 workers.
 
 Run:  python benchmarks/dask_scale.py [--d 5] [--hidden 32,32] [--pieces 16] [--quick]
+      python benchmarks/dask_scale.py --large [--large-pieces 512] [--large-workers 2]
 
 For a random network on [-1, 1]^d: the local single-process enumeration, then
 ``enumerate_regions(model, box, client=...)`` (sub-boxes merged by pattern) on a LocalCluster of 1
@@ -83,6 +84,43 @@ def streaming_rows(d=4, hidden=(32, 32), pieces_list=(16, 64), seed=1):
     return out
 
 
+def large_stream_row(d=5, hidden=(32, 32), pieces=512, seed=0, workers=0):
+    """One streamed integral over a box with ~10^7 regions: the peak RSS must stay that of one sub-box.
+
+    With ``workers`` > 0 the sub-boxes run on a LocalCluster of that many processes (the peak RSS
+    of each worker and of this client are printed); with 0 they run here, one after another.
+    """
+    net = random_network([d, *hidden, 1], rng=np.random.default_rng(seed))
+    box = polyattr.Box(-np.ones(d), np.ones(d))
+    polyattr.enumerate_regions(random_network([2, 3, 1], rng=0))  # load the numba kernels
+    before = _peak_rss_mib()
+    cluster = client = None
+    if workers:
+        cluster, client = _cluster(workers)
+    try:
+        start = time.perf_counter()
+        res = box_integral(net, box, client=client, pieces=pieces)
+        seconds = time.perf_counter() - start
+        worker_rss = (max(client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0).values())
+                      if client else None)
+    finally:
+        if client:
+            client.close()
+            cluster.close()
+    return dict(d=d, hidden=list(hidden), pieces=pieces, workers=workers, region_pieces=res.region_pieces,
+                seconds=seconds, rss_before=before, rss_after=_peak_rss_mib(), worker_rss=worker_rss,
+                integral=float(res.integral[0]), volume_gap=abs(res.volume - float(box.volume)) / float(box.volume))
+
+
+def print_large(s):
+    where = f"{s['workers']} worker processes" if s["workers"] else "in this process"
+    print(f"large streamed integral: {s['d']}-input {s['hidden']} on [-1,1]^{s['d']}, {s['pieces']} sub-boxes, {where}")
+    print(f"  {s['region_pieces']:,} region pieces in {s['seconds']:.1f} s ({s['region_pieces'] / s['seconds']:,.0f} per s); "
+          f"volume gap {s['volume_gap']:.1e}; integral {s['integral']:.12g}")
+    print(f"  peak RSS: this process {s['rss_before']:.0f} -> {s['rss_after']:.0f} MiB"
+          + (f"; worker {s['worker_rss']:.0f} MiB" if s["worker_rss"] is not None else ""))
+
+
 def print_rows(r, stream):
     print(f"network {r['d']}-input {r['hidden']} on [-1,1]^{r['d']}: {r['regions']:,} regions, {r['pieces']} sub-boxes")
     if "local_s" in r:
@@ -105,7 +143,16 @@ def main(argv=None):
     parser.add_argument("--hidden", default="32,32")
     parser.add_argument("--pieces", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="a 4-input [16,16] network")
+    parser.add_argument("--large", action="store_true",
+                        help="only the ~10^7-region-piece streamed integral (--d/--hidden, default 5-input [32,32], "
+                             "512 sub-boxes: about 10 minutes on 2 cores)")
+    parser.add_argument("--large-pieces", type=int, default=512)
+    parser.add_argument("--large-workers", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.large:
+        hidden = tuple(int(v) for v in args.hidden.split(","))
+        print_large(large_stream_row(args.d, hidden, pieces=args.large_pieces, workers=args.large_workers))
+        return
     d, hidden = (4, (16, 16)) if args.quick else (args.d, tuple(int(v) for v in args.hidden.split(",")))
     r = rows(d, hidden, args.pieces)
     stream = streaming_rows(3 if args.quick else 4, (16, 16) if args.quick else (32, 32))

@@ -5,6 +5,9 @@ printed as soon as it is measured; a script that is not present (enumeration row
 edge-subdivision comparison come from another branch) is skipped with a printed note, and a table
 that fails prints its error and the run goes on.  --quick uses smaller sizes and fewer repeats so
 the whole run takes a few minutes on an idle 2-core machine.
+
+The edge-subdivision rows need a checkout of github.com/arturs-berzins/relu_edge_subdivision outside
+the repository, named by ``POLYATTR_EDGE_SUBDIVISION=PATH`` (without it they print a note).
 """
 
 from __future__ import annotations
@@ -37,14 +40,14 @@ def _guarded(title, fn):
     print(f"  ({time.perf_counter() - start:.1f} s)", flush=True)
 
 
-def _script_main(name, quick):
+def _script_main(name, quick, extra=()):
     """Run benchmarks/<name>.py's main (with --quick when it takes argv and has that flag), or say it is absent."""
     if not (HERE / f"{name}.py").exists():
         print(f"  benchmarks/{name}.py is not present in this checkout: skipped")
         return
     module = importlib.import_module(name)
     params = inspect.signature(module.main).parameters
-    argv = ["--quick"] if quick and "--quick" in inspect.getsource(module) else []
+    argv = (["--quick"] if quick and "--quick" in inspect.getsource(module) else []) + list(extra)
     if params:
         module.main(argv)
     else:
@@ -95,8 +98,7 @@ def main(argv=None):
              lambda: _batches(100 if q else 1000))
     _guarded("region enumeration (benchmarks/regions.py)", lambda: _script_main("regions", q))
     _guarded("same partition as the edge-subdivision enumerator (Berzins 2023)",
-             lambda: [_script_main(n, q) for n in ("berzins", "edge_subdivision")
-                      if (HERE / f"{n}.py").exists()] or print("  no Berzins comparison script in this checkout: skipped"))
+             lambda: _script_main("edge_subdivision", q, ["--dims", "2,3,4" if q else "2,3,4,5"]))
     _guarded("exact mode vs float (benchmarks/exact.py)", lambda: _script_main("exact", q))
     _guarded("cold start", cold_start)
     _guarded("both cores / Dask: 1 vs 2 workers", lambda: _dask(q))

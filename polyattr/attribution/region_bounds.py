@@ -403,7 +403,9 @@ def uniform_region_integral(regions, piece, model, output: int):
     red = piece.reduction
     E = np.asarray(red.embedding, dtype=float)
     z0 = np.asarray(red.offset, dtype=float)
-    s = float(scale_exact)  # |s - s*| <= u |s*|
+    # s = mass / volume: the float mass may itself be one rounding of the rational meant (a float
+    # difference of box bounds, as fafp_global's 2 (upper - lower)), so |s - s*| <= gamma_2 |s|
+    s = float(scale_exact)
     absE = np.abs(E)
     if isinstance(piece.domain, Segment):
         absE = _up(absE, 1)  # E = end - start was rounded once: |E*| <= |E~| (1 + u)
@@ -416,9 +418,9 @@ def uniform_region_integral(regions, piece, model, output: int):
     mag1 = _up(np.abs(m1u) @ absE.T + np.abs(m0u)[:, None] * np.abs(z0)[None, :], k + 2)
     # moment errors in input coordinates: rounding of the lift and the scaling (gamma_{k+3} on the
     # magnitudes, scale rounding u), the reduced errors through |E|, |z0|, and |E~ - E*| |m1u|
-    E0 = _up(gamma(3) * abs_s * np.abs(m0u) + abs_s * (1 + gamma(2)) * e0u, 4)
-    E1 = _up(gamma(k + 4) * abs_s * mag1
-                  + abs_s * (1 + gamma(2)) * (e1u @ absE.T + e0u[:, None] * np.abs(z0)[None, :]
+    E0 = _up(gamma(5) * abs_s * np.abs(m0u) + abs_s * (1 + gamma(3)) * e0u, 4)
+    E1 = _up(gamma(k + 6) * abs_s * mag1
+                  + abs_s * (1 + gamma(3)) * (e1u @ absE.T + e0u[:, None] * np.abs(z0)[None, :]
                                               + np.abs(m1u) @ dE.T + e1u @ dE.T), 2 * k + 8)
     contributions = np.einsum("nd,nd->n", W, m1) + b * m0
     value = float(np.sum(contributions))

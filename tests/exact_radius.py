@@ -43,12 +43,12 @@ def _match_vertices(regions) -> np.ndarray:
         assert len(float_vertices) == len(exact_vertices)
         worst = F(0)
         matched = set()
+        approx = np.array([[float(c) for c in ve] for ve in exact_vertices]).reshape(len(exact_vertices), -1)
         for v in float_vertices:
-            q = [F(float(c)) for c in v]
-            dists = [max(abs(a - b) for a, b in zip(q, ve)) for ve in exact_vertices]
-            j = int(np.argmin([float(t) for t in dists]))
+            # the nearest exact vertex found in floats, its distance measured in rationals
+            j = int(np.argmin(np.max(np.abs(approx - v[None, :]), axis=1)))
             matched.add(j)
-            worst = max(worst, dists[j])
+            worst = max(worst, max(abs(F(float(a)) - b) for a, b in zip(v, exact_vertices[j])))
         assert len(matched) == len(exact_vertices), "float vertices do not match the exact ones one to one"
         r = float(worst)
         radius[i] = r if F(r) >= worst else np.nextafter(r, np.inf)

@@ -258,7 +258,8 @@ def reports():
     def get(method):
         if method not in cache:
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(RegionSet, "vertex_radius", property(exact_vertex_radius), raising=False)
+                if not hasattr(RegionSet, "vertex_radius"):  # until the partitions' verification provides it
+                    mp.setattr(RegionSet, "vertex_radius", property(exact_vertex_radius), raising=False)
                 cache[method] = ax.check_axioms(method, n_models=3, rng=2024)
         return cache[method]
     return get

@@ -99,6 +99,11 @@ class RegionSet:
     vertex_offsets: np.ndarray | None = field(default=None, repr=False)
     vertex_table: np.ndarray | None = field(default=None, repr=False)
     vertex_masks: np.ndarray | None = field(default=None, repr=False)
+    # per region a proven bound of the inf-norm distance of its float vertices to the exact ones,
+    # set when the enumeration verified the float partition (see :attr:`vertex_radius`)
+    _vertex_radius: np.ndarray | None = field(default=None, repr=False)
+    #: vertices whose signs the verification decided in exact arithmetic (float bounds undecided)
+    exact_vertex_checks: int = 0
 
     def __len__(self) -> int:
         return self.patterns.shape[0]
@@ -137,6 +142,39 @@ class RegionSet:
         # the frozen set caches them once: the same numbers as an eager enumeration gives
         object.__setattr__(self, "_volumes", volumes)
         object.__setattr__(self, "_centroids", centroids)
+
+    @property
+    def vertex_radius(self) -> np.ndarray | None:
+        """Per region (n,), a proven bound on the inf-norm distance between each float vertex of the
+        region (``vertices(i)``, reduced coordinates) and the exact vertex it stands for (the point
+        where its tight constraints meet, for the exact data of the model and domain).
+
+        Defined once the float partition is proven to be the exact one
+        (:mod:`polyattr.geometry.verify_partition`): :func:`enumerate_regions` verifies every split
+        result; a set enumerated without it (``exact_fallback=False``) is verified on first use.
+        None for sets without a float vertex table (LP backend, exactly repaired sets).
+
+        Raises
+        ------
+        PolyattrError
+            When the partition cannot be verified (out of scope, or not the exact partition).
+        """
+        if self._vertex_radius is None and self.vertex_table is not None:
+            from polyattr.geometry.verify_partition import exact_data, verify_split_partition
+
+            data = exact_data(self.model, self.domain, self.reduction, self._composed)
+            if data is None:
+                raise PolyattrError("domain: vertex radii need a box, slice or segment with float bounds and slopes")
+            check = verify_split_partition(data, self.patterns, self.vertex_table, self.vertex_masks,
+                                           self.vertex_offsets)
+            if not check.verified:
+                raise PolyattrError(
+                    f"domain: the float partition is not the exact one ({len(check.failed_regions)} regions failed "
+                    f"verification); enumerate with exact_fallback=True"
+                )
+            object.__setattr__(self, "_vertex_radius", check.vertex_radius)
+            object.__setattr__(self, "exact_vertex_checks", check.exact_vertex_checks)
+        return self._vertex_radius
 
     def __iter__(self):
         return (self.region(i) for i in range(len(self)))
@@ -485,11 +523,20 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
             max_regions=max_regions, progress=bool(progress), negative_slopes=composed.negative_slopes,
             compute_volumes=volumes, workers=workers,
         )
+        check = _verified_split(res, model, domain, red, composed, workers) if exact_fallback else None
         regions = RegionSet(model, domain, red, res.patterns, res.interior_points,
                             res.volumes if volumes else None, res.centroids if volumes else None,
                             "split", time.perf_counter() - start, vertex_offsets=res.vertex_offsets,
-                            vertex_table=res.vertices, vertex_masks=res.vertex_masks)
-        ambiguous = res.n_ambiguous
+                            vertex_table=res.vertices, vertex_masks=res.vertex_masks,
+                            _vertex_radius=None if check is None or not check.verified else check.vertex_radius,
+                            exact_vertex_checks=0 if check is None else check.exact_vertex_checks)
+        if check is not None:
+            if check.verified:
+                # proven to be the exact partition: no heuristic below can add anything
+                return regions
+            ambiguous = 1
+        else:
+            ambiguous = res.n_ambiguous
     else:
         # in automatic mode on a box the LP backend gets a smaller share: a region needing more than
         # ~1e6 simplices takes minutes to triangulate in Python, where the split backend's
@@ -507,7 +554,11 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
             return _enumerate_regions(model, domain, max_regions, "split", progress, False, exact_fallback,
                                       volumes, workers)
         if exact_fallback and not ambiguous and inner_is_box and red.inner.dim <= _CROSS_CHECK_MAX_DIM:
-            ambiguous += _split_disagrees(regions, composed, red, workers)
+            disagrees, verified = _split_disagrees(regions, model, domain, composed, red, workers)
+            if verified and not disagrees and _volumes_tile(regions):
+                # the pattern set is proven exact; the LP facets and volumes are floats as before
+                return regions
+            ambiguous += disagrees
     if regions.has_volumes and not _volumes_tile(regions):
         ambiguous += 1
     # the split kernel flags features down to its zero band (1e-11 of the values' range); only what
@@ -528,18 +579,37 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
     return regions
 
 
-def _split_disagrees(regions: RegionSet, composed, red, workers) -> int:
-    """1 when the split backend (patterns only, about 1000x cheaper than the LPs) finds another
-    pattern set or meets an undecided sign: the LP traversal's facet tests are tolerance-based and
-    can step over facets thinner than the tolerance (huge boxes, slivers), which this catches."""
+def _split_disagrees(regions: RegionSet, model, domain, composed, red, workers) -> tuple[int, bool]:
+    """(1 when the split backend (patterns only, about 1000x cheaper than the LPs) finds another
+    pattern set or its run is not proven exact, else 0; whether the split run was verified).
+
+    The LP traversal's facet tests are tolerance-based and can step over facets thinner than the
+    tolerance (huge boxes, slivers), which this catches.  When the split run is verified
+    (:mod:`polyattr.geometry.verify_partition`) its pattern set is the exact one, so an equal LP
+    pattern set is proven too; out of the verifier's scope the split run's zero-band count decides
+    as before."""
     from polyattr.geometry.splitting import split_enumerate
 
     res = split_enumerate(list(composed.weights), list(composed.biases), red.inner.lower.astype(float),
                           red.inner.upper.astype(float), compute_volumes=False,
                           negative_slopes=composed.negative_slopes, workers=workers)
-    if res.n_ambiguous:
-        return 1
-    return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns})
+    check = _verified_split(res, model, domain, red, composed, workers)
+    verified = check is not None and check.verified
+    if (check is not None and not verified) or (check is None and res.n_ambiguous):
+        return 1, False
+    return int({pattern_key(p) for p in res.patterns} != {pattern_key(p) for p in regions.patterns}), verified
+
+
+def _verified_split(res, model, domain, red, composed, workers):
+    """The verification (:class:`~polyattr.geometry.verify_partition.PartitionCheck`) of a split
+    result against the exact model and domain, or None when the input is out of its scope."""
+    from polyattr.geometry.verify_partition import exact_data, verify_split_partition
+
+    data = exact_data(model, domain, red, composed)
+    if data is None:
+        return None
+    return verify_split_partition(data, res.patterns, res.vertices, res.vertex_masks, res.vertex_offsets,
+                                  workers=workers)
 
 
 def _beyond_float_resolution(composed, box: Box, resolution: float) -> bool:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from exact_radius import UNMATCHED, exact_vertex_radius
 
-from polyattr import ReLUNetwork, attribute, random_network
+from polyattr import PolyattrError, ReLUNetwork, attribute, random_network
 from polyattr.attribution.region_bounds import affine_map_error_bounds, region_simplices, vertex_radius
 from polyattr.geometry.domains import AffineSlice, Box
 from polyattr.geometry.exact_regions import exact_region_set
@@ -178,20 +178,37 @@ def test_point_methods_on_deep_narrow_and_ill_conditioned(method):
 
 
 # ---------------------------------------------------------------------------- the pieces
-def test_no_vertex_radius_means_no_finite_bound():
+def test_no_vertex_radius_means_no_finite_bound(monkeypatch):
     """Without a proven vertex radius a region integral must not claim a finite bound."""
     rng = np.random.default_rng(4)
     net = random_network([2, 6, 1], rng=rng)
-    regions = enumerate_regions(net, Box([0.0, 0.0], [1.0, 1.0]))
-    if not hasattr(RegionSet, "vertex_radius"):
+
+    def unverifiable(self):
+        raise PolyattrError("domain: the float partition is not the exact one")
+
+    for radius in (property(unverifiable), property(lambda self: None)):
+        monkeypatch.setattr(RegionSet, "vertex_radius", radius, raising=False)
+        regions = enumerate_regions(net, Box([0.0, 0.0], [1.0, 1.0]))
         assert vertex_radius(regions) is None
-        assert attribute(net, [0.3, 0.6], "pdp").error_bound == float("inf")
+        for method in ("pdp", "ice", "shapley_uniform", "fafp_global", "smoothgrad_uniform", "lime_uniform"):
+            assert attribute(net, [0.3, 0.6], method).error_bound == float("inf"), method
     # an affine model: one region, the box itself, whose corners are exact floats (radius 0)
     affine = ReLUNetwork([np.array([[0.3, -1.7]])], [np.array([0.1])])
     one = enumerate_regions(affine, Box([0.0, 0.0], [1.0, 1.0]))
     assert list(vertex_radius(one)) == [0.0]
     res = attribute(affine, [0.3, 0.6], "pdp")
     assert 0 < res.error_bound < 1e-14
+
+
+def test_bounds_hold_with_the_verified_radii():
+    """The whole chain with RegionSet's own (verified) vertex radii, where main provides them."""
+    rng = np.random.default_rng(8)
+    net = deep_narrow(rng, d=2, depth=5)
+    dom = ([-1.0, -1.0], [1.0, 1.0])
+    x = near_first_hyperplane(net, rng, np.array(dom[0]), np.array(dom[1]))
+    for method in ("pdp", "shapley_uniform", "smoothgrad_uniform"):
+        fl = check(net, x, method, dom, allow_unproven=not hasattr(RegionSet, "vertex_radius"))
+        assert not hasattr(RegionSet, "vertex_radius") or fl.error_bound < 1e-6, (method, fl.error_bound)
 
 
 def test_affine_map_error_bounds_hold():

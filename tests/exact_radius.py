@@ -27,7 +27,7 @@ def exact_vertex_radius(regions) -> np.ndarray:
     """
     try:
         return _match_vertices(regions)
-    except (AssertionError, PolyattrError, KeyError) as exc:
+    except (AssertionError, PolyattrError, KeyError, IndexError, ValueError) as exc:
         UNMATCHED.append(regions.domain)
         raise PolyattrError(f"float and exact partitions differ: {exc!r}") from None
 

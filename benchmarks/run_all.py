@@ -59,28 +59,6 @@ def _script_main(name, quick, extra=()):
             sys.argv = saved
 
 
-def cold_start():
-    """Process wall time of a warm `polyattr regions` on the default model and of `polyattr demo`."""
-    from polyattr.models.io import default_model_path
-
-    env = dict(os.environ, MPLBACKEND="Agg")
-    code = "import sys; from polyattr.cli import main; sys.exit(main(sys.argv[1:]))"
-    cmds = {"polyattr regions (default model)": ["regions", str(default_model_path())],
-            "polyattr demo": ["demo", "--out", "/tmp/polyattr-run-all-demo.png"]}
-    for label, args in cmds.items():
-        walls = []
-        for _ in range(3):
-            start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env)
-            walls.append(time.perf_counter() - start)
-        line = next((ln for ln in out.stdout.splitlines() if "seconds" in ln or "linear regions" in ln), "")
-        print(f"  {label:<34} process wall min {min(walls):.2f} s, median {sorted(walls)[1]:.2f} s | {line.strip()}")
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import polyattr"], env=env, check=True)
-    label = 'python -c "import polyattr"'
-    print(f"  {label:<34} process wall {time.perf_counter() - start:.2f} s")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -100,7 +78,7 @@ def main(argv=None):
     _guarded("same partition as the edge-subdivision enumerator (Berzins 2023)",
              lambda: _script_main("edge_subdivision", q, ["--dims", "2,3,4" if q else "2,3,4,5"]))
     _guarded("exact mode vs float (benchmarks/exact.py)", lambda: _script_main("exact", q))
-    _guarded("cold start", cold_start)
+    _guarded("cold start (benchmarks/cold_start.py)", lambda: _script_main("cold_start", q))
     _guarded("both cores / Dask: 1 vs 2 workers", lambda: _dask(q))
 
 

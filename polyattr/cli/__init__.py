@@ -1,79 +1,18 @@
 """The ``polyattr`` command.
 
 Every subcommand validates its arguments, calls the library, and prints a table or one JSON object.
-Any :class:`~polyattr.errors.PolyattrError` becomes one line on stderr and exit code 2.
+Any :class:`~polyattr.errors.PolyattrError` becomes one line on stderr and exit code 2.  The
+subcommands live in their own modules (listed in :mod:`polyattr.cli.commands`); only the one being
+run is imported, so a command starts without loading the machinery of the others.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
-from pathlib import Path
 
-
-from polyattr.cli.arguments import add_cluster_arguments, check_output_file, cluster_client, domain_from_args, load_model_arg
+from polyattr.cli.commands import COMMANDS
 from polyattr.errors import PolyattrError
-from polyattr.numbers import long_integer_strings
-
-
-# ---------------------------------------------------------------------------------------- regions
-def cmd_regions(args) -> int:
-    from polyattr.geometry.regions import enumerate_regions
-
-    check_output_file(args.plot, "--plot")
-    model = load_model_arg(args)
-    domain = domain_from_args(args, model.n_inputs)
-    if args.plot and model.n_inputs != 2:
-        raise PolyattrError(f"--plot: draws 2-input models; this model has {model.n_inputs} inputs")
-    start = time.perf_counter()
-    with cluster_client(args) as client:
-        regions = enumerate_regions(model, domain, max_regions=args.max_regions, backend=args.backend,
-                                    progress=None if not args.progress else True, client=client)
-    seconds = time.perf_counter() - start
-    if args.plot:
-        regions.plot(path=args.plot, output=args.output if model.n_outputs > 1 else None)
-    result = {
-        "regions": len(regions),
-        "volume": regions.total_volume,
-        "domain_volume": float(domain.volume),
-        "seconds": seconds,
-        "backend": regions.backend,
-    }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"model           {model!r}  ({args.model})")
-        print(f"domain          [{', '.join(map(str, domain.lower))}] x ... x [{', '.join(map(str, domain.upper))}]")
-        print(f"regions         {result['regions']}")
-        print(f"volume          {result['volume']:.15g} (domain {result['domain_volume']:.15g}, "
-              f"relative gap {abs(result['volume'] - result['domain_volume']) / result['domain_volume']:.1e})")
-        print(f"seconds         {seconds:.4f}  (backend {regions.backend})")
-        if args.plot:
-            print(f"plot            {args.plot}")
-    return 0
-
-
-# ------------------------------------------------------------------------------------------- demo
-def cmd_demo(args) -> int:
-    from polyattr.geometry.regions import enumerate_regions
-    from polyattr.models.io import default_model_path, load_model
-
-    check_output_file(args.out, "--out")
-    path = default_model_path()
-    model = load_model(path)
-    print(f"polyattr demo: default model {model!r} on the unit square [0,1]^2 ({path.name})")
-    regions = enumerate_regions(model)
-    print(f"  linear regions: {len(regions)}  (total volume {regions.total_volume:.15f}, "
-          f"{regions.seconds * 1e3:.1f} ms, backend {regions.backend})")
-    out = Path(args.out)
-    regions.plot(path=out)
-    print(f"  partition picture written to {out.resolve()}")
-    from polyattr.attribution.demo import print_demo_attributions
-
-    print_demo_attributions(model, print)
-    return 0
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -95,7 +34,19 @@ class OneLineArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{where}{message} ({hint})")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands=None) -> argparse.ArgumentParser:
+    """The parser of the ``polyattr`` command.
+
+    Parameters
+    ----------
+    commands : iterable of str, optional
+        The subcommands whose parsers are built in full (default: all).  Every other subcommand is
+        listed (``polyattr --help``, the choices of a usage error) but has no options: building a
+        command's parser imports its machinery (see :mod:`polyattr.cli.commands`), so :func:`main`
+        builds only the command it runs.
+    """
+    import importlib
+
     from polyattr import __version__
 
     parser = OneLineArgumentParser(prog="polyattr", description="Exact feature attributions of ReLU networks.")
@@ -104,35 +55,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory budget of one computation, e.g. 512M or 4G (default: half the available "
                              "memory); may also be given after the subcommand")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("regions", help="enumerate the linear regions of a model in a box")
-    p.add_argument("model", help="model file (.npz or .json)")
-    p.add_argument("--lower", help="comma-separated lower corner of the box (default 0,...,0)")
-    p.add_argument("--upper", help="comma-separated upper corner of the box (default 1,...,1)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE.png", help="draw the partition (2-input models)")
-    p.add_argument("--output", type=int, default=None, help="output index for colouring the plot")
-    p.add_argument("--max-regions", type=int, default=1_000_000, help="region budget (default 1e6)")
-    p.add_argument("--backend", choices=["auto", "lp", "split"], default="auto")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
-    add_cluster_arguments(p)
-    p.set_defaults(func=cmd_regions)
-
-    p = sub.add_parser("demo", help="run the built-in example on the shipped default model")
-    p.add_argument("--out", default="polyattr-demo.png", help="where to write the partition picture")
-    p.set_defaults(func=cmd_demo)
-
-    # each further subcommand lives in its own module of this package
-    for module in _command_modules():
-        module.register(sub)
+    full = set(COMMANDS) if commands is None else set(commands)
+    for name, (module, register, help_text) in COMMANDS.items():
+        if name in full:
+            getattr(importlib.import_module(module), register)(sub)
+        else:
+            sub.add_parser(name, help=help_text)  # listed only; main never parses it
     return parser
 
 
-def _command_modules():
-    """The modules of this package that add subcommands, each through ``register(subparsers)``."""
-    from polyattr.cli import aggregate, attribute, evaluate, methods, symbolic, theory, verify
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand of a command line (its first word not starting with '-'), or None.
 
-    return (attribute, methods, verify, theory, evaluate, aggregate, symbolic)
+    The top-level options take no value (``--max-memory`` is removed before), so the first such
+    word is the subcommand, or a typo that argparse then reports against the full list.
+    """
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _join_negative_vectors(argv: list[str]) -> list[str]:
@@ -186,7 +129,10 @@ def main(argv=None) -> int:
     try:
         argv, max_memory = _take_max_memory(argv)
         budget = None if max_memory is None else parse_memory_size(max_memory)
-        args = build_parser().parse_args(_join_negative_vectors(argv))
+        argv = _join_negative_vectors(argv)
+        args = build_parser(commands=[_command_of(argv)]).parse_args(argv)
+        from polyattr.numbers import long_integer_strings  # numpy: after --help and usage errors
+
         # exact rationals are printed and read in full, in this command only (literals are
         # length-checked by polyattr.numbers before any integer is built)
         with memory_budget(budget), long_integer_strings():
@@ -212,5 +158,35 @@ def main(argv=None) -> int:
     return 2
 
 
+def run() -> None:
+    """The ``polyattr`` executable (and ``python -m polyattr.cli``): :func:`main`, then a quick exit.
+
+    Once a command has finished -- its files written and closed, its threads joined -- the
+    interpreter's own teardown would still free every object of the process one by one; after a
+    numba kernel was loaded that is ~0.15 s of CPU (numba's registries and LLVM), a fifth of a warm
+    ``polyattr regions``.  So when only the main thread is left, the exit handlers run
+    (``atexit``), stdout and stderr are flushed and the process ends with ``os._exit``.  Otherwise
+    (threads still running, e.g. a dask client's) it exits the usual way.  Tests call :func:`main`.
+    """
+    exit_quickly(main())
+
+
+def exit_quickly(code: int) -> None:
+    """End the process with exit status ``code``, skipping the interpreter's teardown when it is safe."""
+    import atexit
+    import os
+    import threading
+
+    if threading.active_count() > 1:  # threads to join: let the interpreter do it as usual
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what the interpreter would run first (logging, weakref finalizers, ...)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (piped into head) or a closed stream
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -1,7 +1,5 @@
 """``python -m polyattr.cli``: the ``polyattr`` command."""
 
-import sys
+from polyattr.cli import run
 
-from polyattr.cli import main
-
-sys.exit(main())
+run()

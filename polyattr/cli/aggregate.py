@@ -6,11 +6,12 @@ import json
 from fractions import Fraction
 
 from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
+from polyattr.cli.commands import command_help
 from polyattr.errors import PolyattrError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("aggregate", help="optimal convex weights of several attribution methods, certified exactly")
+    p = sub.add_parser("aggregate", help=command_help("aggregate"))
     p.add_argument("model", help="model file (.npz or .json)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--x", help="comma-separated input (decimals or p/q)")

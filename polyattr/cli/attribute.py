@@ -17,6 +17,7 @@ import numpy as np
 
 from polyattr.cli.arguments import (add_cluster_arguments, as_floats, check_output_file, cluster_client, domain_from_args,
                                       load_model_arg, parse_vector)
+from polyattr.cli.commands import command_help
 from polyattr.errors import PolyattrError
 from polyattr.models.schema import check_real_dtype
 from polyattr.numbers import parse_rational, rational_to_float
@@ -25,7 +26,7 @@ from polyattr.numbers import parse_rational, rational_to_float
 def register(sub) -> None:
     from polyattr.attribution.registry import cli_options, method_names
 
-    p = sub.add_parser("attribute", help="exact attribution of one input or of every row of a file")
+    p = sub.add_parser("attribute", help=command_help("attribute"))
     p.add_argument("model", help="model file (.npz or .json)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--x", help="comma-separated input (decimals or p/q)")

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
+from polyattr.cli.commands import command_help
 from polyattr.errors import PolyattrError
 
 
 def register(sub) -> None:
     from polyattr.metrics.evaluate import DEFAULT_METRICS, METRICS
 
-    p = sub.add_parser("evaluate", help="metrics (infidelity, sensitivity, ...) of attribution methods, exact where possible")
+    p = sub.add_parser("evaluate", help=command_help("evaluate"))
     p.add_argument("model", help="model file (.npz or .json)")
     p.add_argument("--x", help="comma-separated input (decimals or p/q)")
     p.add_argument("--x-file", metavar="F.npy|F.csv", help="inputs, one per row")

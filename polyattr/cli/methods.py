@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 
+from polyattr.cli.commands import command_help
+
 
 def register(sub) -> None:
-    p = sub.add_parser("methods", help="list the attribution methods with their options")
+    p = sub.add_parser("methods", help=command_help("methods"))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_methods)
 

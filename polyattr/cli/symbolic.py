@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 
 from polyattr.cli.arguments import domain_from_args, load_model_arg, parse_vector
+from polyattr.cli.commands import command_help
 from polyattr.errors import PolyattrError
 
 
 def register(sub) -> None:
     from polyattr.symbolic.curves import supported_methods
 
-    p = sub.add_parser("symbolic", help="attribution as an exact piecewise closed form of one parameter")
+    p = sub.add_parser("symbolic", help=command_help("symbolic"))
     p.add_argument("model", help="model file (.npz or .json)")
     p.add_argument("--x", required=True, help="comma-separated input (decimals or p/q)")
     p.add_argument("--method", required=True, choices=[m for m, params in supported_methods().items()

@@ -13,13 +13,18 @@ predictions); exit status 1 when a measurement contradicts a prediction.
 
 from __future__ import annotations
 
+from polyattr.cli.commands import command_help
+
 
 def register(sub) -> None:
     """Add the theory subcommands to an argparse ``subparsers`` object."""
-    p = sub.add_parser(
-        "theorem21",
-        help="Theorem 2.1: remainder phi(x, f) - grad f(x0) * (x - x') of a softplus-smoothed model vs its certified bound",
-    )
+    register_theorem21(sub)
+    register_axioms(sub)
+
+
+def register_theorem21(sub) -> None:
+    """``polyattr theorem21 MODEL --x .. --baseline .. --x0 .. --beta B``."""
+    p = sub.add_parser("theorem21", help=command_help("theorem21"))
     p.add_argument("model", help="model file (.npz or .json); its ReLU network is smoothed with softplus_beta")
     p.add_argument("--x", required=True, help="comma-separated input (decimals or p/q)")
     p.add_argument("--baseline", required=True, help="comma-separated baseline x'")
@@ -33,7 +38,6 @@ def register(sub) -> None:
     p.add_argument("--upper", help="upper corner of that box")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_theorem21)
-    register_axioms(sub)
 
 
 def _cmd_theorem21(args) -> int:
@@ -44,8 +48,7 @@ def _cmd_theorem21(args) -> int:
 
 def register_axioms(sub) -> None:
     """``polyattr axioms [--methods a,b,..] [--models N] [--seed S] [--json]``."""
-    p = sub.add_parser("axioms", help="measure how far every attribution method is from each axiom "
-                                      "(completeness, sensitivity, linearity, symmetry, implementation invariance)")
+    p = sub.add_parser("axioms", help=command_help("axioms"))
     p.add_argument("--methods", help="comma-separated method names (default: every registered method but 'measure')")
     p.add_argument("--models", type=int, default=3, help="random networks per check (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random networks and points (default 0)")

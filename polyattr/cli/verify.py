@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from polyattr.cli.commands import command_help
 from polyattr.errors import PolyattrError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("verify", help="check a certificate written by 'attribute --certificate'")
+    p = sub.add_parser("verify", help=command_help("verify"))
     p.add_argument("model", help="model file (.npz or .json) the certificate was written for")
     p.add_argument("certificate", help="certificate file (.json)")
     p.set_defaults(func=cmd_verify)

@@ -31,7 +31,6 @@ import numpy as np
 
 from polyattr.errors import MemoryBudgetExceeded, PolyattrError, RegionBudgetExceeded, VolumeCostExceeded
 from polyattr.geometry.domains import Box, Polytope, Reduction, as_domain
-from polyattr.geometry.lp import WarmPolytopeLP
 from polyattr.memory import current_budget, memory_budget
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
 from polyattr.models.ranges import check_float_range
@@ -217,6 +216,8 @@ class RegionSet:
         if self.facets is not None:
             return self.facets[i]
         A, b = _region_rows(self._composed, self.patterns[i], self.reduction)
+        from polyattr.geometry.lp import WarmPolytopeLP  # highspy: loaded when an LP runs
+
         lp = WarmPolytopeLP(A, b)
         tol = _LP_TOLERANCE
         keep = [r for r in range(A.shape[0]) if lp.is_facet(r, tol)]
@@ -672,6 +673,7 @@ def _exactly_repaired(regions: RegionSet, max_regions, start) -> RegionSet:
 
 def _lp_traversal(model, domain, red, composed, max_regions, progress, start) -> tuple[RegionSet, int]:
     """The LP traversal; returns the RegionSet and how many decisions floats could not make."""
+    from polyattr.geometry.lp import WarmPolytopeLP  # highspy: loaded when an LP runs
     from polyattr.geometry.predicates import FilteredNetwork
     from polyattr.geometry.vertices import polytopes_moments
 

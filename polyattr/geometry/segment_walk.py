@@ -40,9 +40,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from numba import njit
-
 from polyattr.errors import PolyattrError
+from polyattr.jit import njit
 from polyattr.models.protocol import PiecewiseAffineModel, require_model
 from polyattr.numerics import UNIT_ROUNDOFF
 

@@ -87,9 +87,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.jit import njit
 from polyattr.memory import check_allocation
 
 #: a value is "on the hyperplane" below ABS_TOL x (interval bound of the neuron over the box) ...

@@ -83,8 +83,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from numba import njit
 
+from polyattr.jit import njit
 from polyattr.numerics import ETA, UNIT_ROUNDOFF, gamma
 
 # the float vertices must lie within this fraction of the box width of the exact ones

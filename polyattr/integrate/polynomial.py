@@ -38,10 +38,10 @@ from itertools import permutations
 from typing import Mapping, Sequence
 
 import numpy as np
-from numba import njit
 
 from polyattr.errors import PolyattrError
 from polyattr.integrate.exact import to_fractions
+from polyattr.jit import njit
 
 __all__ = [
     "monomial_exponents",

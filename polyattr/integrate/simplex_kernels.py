@@ -38,9 +38,9 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from polyattr.errors import PolyattrError
+from polyattr.jit import njit
 from polyattr.numerics import UNIT_ROUNDOFF
 
 __all__ = ["SimplexMoments", "simplex_moments", "simplex_moments_kernel"]

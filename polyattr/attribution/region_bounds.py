@@ -40,7 +40,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from numba import njit
+from polyattr.jit import njit
 
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, Segment

@@ -168,3 +168,80 @@ def test_region_set_exposes_vertex_radius_and_ambiguous_runs_are_accepted_when_v
     lazy = enumerate_regions(net, ((0, 0), (1, 1)), backend="split", exact_fallback=False)
     assert np.array_equal(lazy.vertex_radius, radius)
     assert enumerate_regions(net, ((0, 0), (1, 1)), backend="lp").vertex_radius is None
+
+
+def _exact_patterns(net, domain):
+    clear_cache()
+    return {p.tobytes() for p in exact_region_set(net, domain).patterns}
+
+
+def test_slices_segments_and_decimal_exact_models_verify_against_the_exact_data():
+    from polyattr import AffineSlice, Segment
+
+    net = random_network([3, 8, 6, 1], rng=11)
+    box = Box(np.zeros(3), np.ones(3))
+    # a slice at a decimal value and a segment between decimal points: the composed float network
+    # is rounded, the verification bounds that data error against the exact composition
+    for domain, exact_domain in (
+        (AffineSlice(box, {1: 0.1}), AffineSlice(Box(np.zeros(3), np.ones(3), exact=True), {1: 0.1})),
+        (Segment([0.1, 0.2, 0.3], [0.9, 0.7, 0.05]), Segment([0.1, 0.2, 0.3], [0.9, 0.7, 0.05], exact=True)),
+    ):
+        regions = enumerate_regions(net, domain, backend="split")
+        assert regions.backend == "split"
+        assert regions.vertex_radius is not None and np.all(regions.vertex_radius < 1e-9)
+        assert {p.tobytes() for p in regions.patterns} == _exact_patterns(net, exact_domain)
+    # an exact model with decimal weights: the float network is its rounding
+    W0 = [[Fraction(1, 10), Fraction(-3, 10)], [Fraction(2, 10), Fraction(1, 10)], [Fraction(-7, 10), Fraction(1, 3)]]
+    exact_net = ReLUNetwork([np.array(W0, dtype=object), np.array([[Fraction(1), Fraction(-1), Fraction(1, 2)]], dtype=object)],
+                            [np.array([Fraction(-1, 20), Fraction(-1, 10), Fraction(1, 5)], dtype=object),
+                             np.array([Fraction(0)], dtype=object)])
+    regions = enumerate_regions(exact_net, ((0, 0), (1, 1)), backend="split")
+    assert regions.backend == "split"
+    assert {p.tobytes() for p in regions.patterns} == _exact_patterns(exact_net, Box([0, 0], [1, 1], exact=True))
+    # its data errors are not zero: the radii cover the distance of the float vertices from the
+    # exact vertices of the exact model
+    clear_cache()
+    exact = exact_region_set(exact_net, Box([0, 0], [1, 1], exact=True))
+    for i in range(len(regions)):
+        j = [p.tobytes() for p in exact.patterns].index(regions.patterns[i].tobytes())
+        ex = exact.vertices(j)
+        r = Fraction(float(regions.vertex_radius[i]))
+        for v in regions.vertices(i)[0]:
+            assert min(max(abs(Fraction(float(x)) - e[c]) for c, x in enumerate(v)) for e in ex) <= r
+
+
+def test_leaky_and_identity_units_verify():
+    net = ReLUNetwork([np.array([[1.0, -1.0], [0.5, 1.0], [1.0, 1.0]]), np.array([[1.0, 1.0, -1.0], [-1.0, 0.5, 1.0]]),
+                       np.ones((1, 2))], [np.array([0.1, -0.3, -0.7]), np.array([0.2, -0.1]), np.zeros(1)],
+                      negative_slopes=[np.array([0.1, 1.0, 0.0]), np.array([0.3, 0.0])])
+    lower, upper = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    res, data, check = _split_and_check(net, lower, upper)
+    assert check.verified
+    clear_cache()
+    exact = exact_region_set(net, Box(lower, upper, exact=True))
+    assert {p.tobytes() for p in res.patterns} == {p.tobytes() for p in exact.patterns}
+    for i in range(len(res)):
+        _exact_vertex_match(res, check, exact, i)
+
+
+def test_runs_with_zero_band_values_are_proven_instead_of_re_enumerated():
+    # second-layer units that are differences of first-layer units pass exactly through first-layer
+    # vertices: their float values there are rounding noise inside the zero band (n_ambiguous > 0,
+    # which used to send every such run to the exact re-enumeration); the exact values are 0
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        W0 = rng.uniform(-1, 1, size=(4, 2))
+        b0 = rng.uniform(-0.5, 0.5, size=4)
+        W1 = np.array([[1.0, -1.0, 0, 0], [0, 0, 1.0, -1.0], [1.0, 0, -1.0, 0]])
+        net = ReLUNetwork([W0, W1, np.ones((1, 3))], [b0, np.zeros(3), np.zeros(1)])
+        lower, upper = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+        res, data, check = _split_and_check(net, lower, upper)
+        assert res.n_ambiguous > 0
+        assert check.verified and check.exact_vertex_checks > 0
+        clear_cache()
+        exact = exact_region_set(net, Box(lower, upper, exact=True))
+        assert {p.tobytes() for p in res.patterns} == {p.tobytes() for p in exact.patterns}
+        for i in range(len(res)):
+            _exact_vertex_match(res, check, exact, i)
+        regions = enumerate_regions(net, (lower, upper), backend="split")
+        assert regions.backend == "split" and regions.exact_vertex_checks == check.exact_vertex_checks

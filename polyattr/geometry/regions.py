@@ -10,11 +10,23 @@ Two backends compute the same partition:
 * ``"split"`` -- :mod:`polyattr.geometry.splitting`: numba cell splitting, neuron by neuron, for
   box domains of dimension up to about 6; about three orders of magnitude faster.
 
-Signs are decided by filtered predicates (:mod:`polyattr.geometry.predicates`): float with a proven
-error bound, exact when the bound does not decide.  A float run that still meets an undecided sign
-(or whose volumes do not tile the domain, or whose box is beyond float resolution) is re-decided
-exactly by :func:`polyattr.geometry.exact_regions.exact_region_set` (backend ``"lp+exact"`` or
-``"split+exact"``), so both backends give the same partition on degenerate inputs.
+Correctness does not rest on float tolerances:
+
+* a split result is *proven* to be the exact partition, or not, by
+  :mod:`polyattr.geometry.verify_partition` (rigorous float enclosures of every vertex and of every
+  sign the run decided, exact arithmetic for the vertices the bounds leave open); a verified result
+  is returned as is (also when its zero band met values it could not decide) with
+  :attr:`RegionSet.vertex_radius`, one that fails is re-decided exactly by
+  :func:`polyattr.geometry.exact_regions.exact_region_set` (backend ``"split+exact"``);
+* an LP result on a box of dimension <= 6 is compared with a verified split run on the same box:
+  the verified run's pattern set is the exact one, so equal pattern sets (and volumes that tile)
+  prove the LP pattern set; otherwise it is re-decided exactly (``"lp+exact"``).  LP point signs use
+  filtered predicates (:mod:`polyattr.geometry.predicates`).
+* Not covered by a proof, with the earlier heuristics (zero-band count, volumes that tile within
+  1e-9, ``_beyond_float_resolution``) deciding about an exact repair: LP runs on boxes of dimension
+  > 6, split runs outside the verifier's scope (domains whose exact box bounds or slopes are not
+  floats), general polytope domains (no exact repair at all), and the distributed path
+  (:mod:`polyattr.geometry.distributed`).
 
 Enumeration always runs in the domain's own coordinates (see :class:`~polyattr.geometry.domains.Reduction`)
 with the model composed with the domain's affine embedding.  The result is plain data (arrays), so
@@ -132,7 +144,9 @@ class RegionSet:
 
         volumes, centroids = region_volumes(self.vertex_table, self.vertex_masks, self.vertex_offsets)
         total, expected = float(np.sum(volumes)), self.domain_volume
-        if not _tiles(total, expected):
+        # a verified partition is the exact one: its float volumes are approximations whose error
+        # the vertex radii bound (tiny boxes far from the origin can miss 1e-9), not a sign of a miss
+        if self._vertex_radius is None and not _tiles(total, expected):
             raise PolyattrError(
                 f"domain: the {len(self)} regions of the float enumeration do not tile the domain (volumes add "
                 f"up to {total!r}, the domain's is {expected!r}); enumerate with volumes=True (which "
@@ -428,12 +442,14 @@ def enumerate_regions(
     check_estimate : bool
         Refuse up front when the estimated region count is far above ``max_regions``.
     exact_fallback : bool
-        When the float run meets a sign that its error bound cannot decide (split: a vertex value
-        inside the zero band that is not 0; lp: a region or a step the float LP cannot resolve),
-        or its volumes do not tile the domain, re-decide the partition exactly
+        Verify the float result and re-decide the partition exactly where the proof fails
         (:func:`~polyattr.geometry.exact_regions.exact_region_set`: confirmation of the float
-        regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.
-        Not available for general polytope domains.
+        regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.  Split
+        results are proven by :mod:`~polyattr.geometry.verify_partition`; LP results by a verified
+        split run on boxes of dimension <= 6, and elsewhere by the earlier heuristics (an undecided
+        sign, volumes that do not tile, a box beyond float resolution; see the module docstring).
+        Not available for general polytope domains.  False: no verification (``vertex_radius``
+        then verifies on first use).
     client : distributed.Client, optional
         Enumerate sub-boxes of a full-dimensional box as dask.distributed tasks and merge them by
         pattern (:func:`polyattr.geometry.distributed.enumerate_regions_distributed`; ``max_regions``
@@ -562,9 +578,10 @@ def _enumerate_regions(model, domain, max_regions, backend, progress, check_esti
             ambiguous += disagrees
     if regions.has_volumes and not _volumes_tile(regions):
         ambiguous += 1
-    # the split kernel flags features down to its zero band (1e-11 of the values' range); only what
-    # rounding erases outright (about 1e-16 L) goes unflagged.  The LP traversal alone (no split
-    # cross-check above dimension 6) resolves facets down to its tolerance, 1e-9 of the box.
+    # Only runs without a proof get here (LP above dimension 6 or without a verified split run,
+    # split runs out of the verifier's scope).  The split kernel flags features down to its zero
+    # band (1e-11 of the values' range); only what rounding erases outright (about 1e-16 L) goes
+    # unflagged.  The LP traversal alone resolves facets down to its tolerance, 1e-9 of the box.
     split_checked = backend == "split" or red.inner.dim <= _CROSS_CHECK_MAX_DIM
     if inner_is_box and _beyond_float_resolution(composed, red.inner, 1e-12 if split_checked else 1e-8):
         ambiguous += 1

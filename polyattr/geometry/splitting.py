@@ -54,9 +54,11 @@ evaluating the neuron) and the second term scales with the values inside the cel
 thinner than that are never created: a split happens only when both sides hold a vertex beyond
 the tolerance, so no zero-volume region is emitted and the volumes still tile the box.  The band
 is a margin, not a proof: every value that falls inside it without being exactly 0 is counted
-(``SplitResult.n_ambiguous``), and :func:`~polyattr.geometry.regions.enumerate_regions` then
-re-decides the partition in exact arithmetic (:mod:`polyattr.geometry.exact_regions`), as it does
-when the box is beyond float resolution (see ``regions._beyond_float_resolution``).
+(``SplitResult.n_ambiguous``).  :func:`~polyattr.geometry.regions.enumerate_regions` proves the
+result a posteriori (:mod:`polyattr.geometry.verify_partition`: every decision the run made is
+checked at the exact vertices, with rigorous float bounds and exact arithmetic where they do not
+decide) and re-decides the partition in exact arithmetic (:mod:`polyattr.geometry.exact_regions`)
+only when that proof fails; ``n_ambiguous`` only matters out of the verifier's scope.
 
 Cost and limits
 ---------------

@@ -55,7 +55,7 @@ def _bars(ax):
     return next(c for c in ax.containers if isinstance(c, BarContainer))
 
 
-def test_plot_draws_bars_with_error_bars(net, tmp_path):
+def test_plot_draws_bars_with_error_bars(net, tmp_path, exact_radii):
     import matplotlib
 
     matplotlib.use("Agg")

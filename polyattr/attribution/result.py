@@ -178,13 +178,14 @@ class Attribution:
         names = self.feature_names or [f"x{j}" for j in range(len(values))]
         if ax is None:
             _, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(values) + 2), 3.2))
-        errors = None if self.exact else np.full(len(values), float(self.error_bound))
+        proven = self.exact or np.isfinite(self.error_bound)
+        errors = None if self.exact or not proven else np.full(len(values), float(self.error_bound))
         colors = ["#c0392b" if v < 0 else "#2471a3" for v in values]
         ax.bar(range(len(values)), values, yerr=errors, color=colors, capsize=4)
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(values)), names)
         ax.set_ylabel("attribution")
-        bound = "exact" if self.exact else f"error bound {self.error_bound:.1e}"
+        bound = "exact" if self.exact else f"error bound {self.error_bound:.1e}" if proven else "no proven error bound"
         ax.set_title(f"{self.method} ({bound})")
         if path is not None:
             try:

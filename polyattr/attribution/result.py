@@ -90,7 +90,12 @@ class Attribution:
         return len(self.values)
 
     def to_dict(self) -> dict:
-        """JSON-friendly: exact values as "p/q" strings; a batch gives nested lists (one per row)."""
+        """JSON-friendly: exact values as "p/q" strings; a batch gives nested lists (one per row).
+
+        ``error_bound`` is None when no finite bound is proven (the float result's ``error_bound``
+        is then ``inf``, e.g. region integrals on supports above dimension 6): strict JSON has no
+        infinity, and a missing proof must not read as a number.
+        """
         with long_integer_strings():
             if self.batch:
                 values = [[_encode(v) for v in row] for row in self.values]
@@ -102,7 +107,7 @@ class Attribution:
             "method": self.method,
             "values": values,
             "exact": self.exact,
-            "error_bound": float(self.error_bound),
+            "error_bound": float(self.error_bound) if np.isfinite(self.error_bound) else None,
             "regions": int(self.regions),
             "seconds": float(self.seconds),
             "output": int(self.output),

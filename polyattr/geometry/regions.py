@@ -18,15 +18,19 @@ Correctness does not rest on float tolerances:
   is returned as is (also when its zero band met values it could not decide) with
   :attr:`RegionSet.vertex_radius`, one that fails is re-decided exactly by
   :func:`polyattr.geometry.exact_regions.exact_region_set` (backend ``"split+exact"``);
-* an LP result on a box of dimension <= 6 is compared with a verified split run on the same box:
-  the verified run's pattern set is the exact one, so equal pattern sets (and volumes that tile)
-  prove the LP pattern set; otherwise it is re-decided exactly (``"lp+exact"``).  LP point signs use
-  filtered predicates (:mod:`polyattr.geometry.predicates`).
-* Not covered by a proof, with the earlier heuristics (zero-band count, volumes that tile within
-  1e-9, ``_beyond_float_resolution``) deciding about an exact repair: LP runs on boxes of dimension
-  > 6, split runs outside the verifier's scope (domains whose exact box bounds or slopes are not
-  floats), general polytope domains (no exact repair at all), and the distributed path
-  (:mod:`polyattr.geometry.distributed`).
+* an LP result on a box is compared with a verified split run (patterns only) on the same box,
+  always up to dimension 6 and above when the split run is affordable (``_cross_check_affordable``:
+  regions x 2^d vertex rows within a budget; d <= 20): the verified run's pattern set is the exact
+  one, so equal pattern sets (and volumes that tile) prove the LP pattern set; otherwise it is
+  re-decided exactly (``"lp+exact"``).  LP point signs use filtered predicates
+  (:mod:`polyattr.geometry.predicates`).
+* the distributed path (:mod:`polyattr.geometry.distributed`) runs every sub-box through this
+  function, and its merge is proven when every sub-box run is.
+* :attr:`RegionSet.proven` says whether the pattern set is proven.  Not proven (``proven`` False),
+  with the earlier heuristics (zero-band count, volumes that tile within 1e-9,
+  ``_beyond_float_resolution``) deciding about an exact repair: LP runs on boxes too costly to
+  cross-check, split runs outside the verifier's scope (domains whose exact box bounds or slopes
+  are not floats), general polytope domains (LP traversal only, no exact repair at all).
 
 Enumeration always runs in the domain's own coordinates (see :class:`~polyattr.geometry.domains.Reduction`)
 with the model composed with the domain's affine embedding.  The result is plain data (arrays), so
@@ -457,8 +461,9 @@ def enumerate_regions(
         (:func:`~polyattr.geometry.exact_regions.exact_region_set`: confirmation of the float
         regions and exact repair); the backend is then reported as e.g. ``"split+exact"``.  Split
         results are proven by :mod:`~polyattr.geometry.verify_partition`; LP results by a verified
-        split run on boxes of dimension <= 6, and elsewhere by the earlier heuristics (an undecided
-        sign, volumes that do not tile, a box beyond float resolution; see the module docstring).
+        split run on boxes where it is affordable (always up to dimension 6), and elsewhere by the
+        earlier heuristics (an undecided sign, volumes that do not tile, a box beyond float
+        resolution; see the module docstring); the result's ``proven`` says which.
         Not available for general polytope domains.  False: no verification (``vertex_radius``
         then verifies on first use).
     client : distributed.Client, optional

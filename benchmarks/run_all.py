@@ -64,16 +64,16 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     q = args.quick
-    import datasets
+    import batches
     import shapley_vs_shap
 
     _guarded("IG: exact batch vs Captum IntegratedGradients (n_steps=50, batched)", _ig)
-    _guarded("baseline Shapley, [32,32], one point: polyattr vs shap ExactExplainer",
-             lambda: shapley_vs_shap.print_rows(shapley_vs_shap.rows((8, 12) if q else (8, 12, 16), 1 if q else 3)))
+    _guarded("baseline Shapley, [32,32]: polyattr vs shap ExactExplainer (benchmarks/shapley_vs_shap.py)",
+             lambda: shapley_vs_shap.main(["--quick"] if q else []))
     _guarded("interventional Shapley and pdp, 4-input [32,32]: exact vs Monte Carlo reaching 1e-3 vs shap",
              _peers)
-    _guarded("data sets in one call: batch vs single calls",
-             lambda: _batches(100 if q else 1000))
+    _guarded("data sets in one call: batch vs single calls, exact vs Monte Carlo (benchmarks/batches.py)",
+             lambda: batches.main(["--quick"] if q else []))
     _guarded("region enumeration (benchmarks/regions.py)", lambda: _script_main("regions", q))
     _guarded("same partition as the edge-subdivision enumerator (Berzins 2023)",
              lambda: _script_main("edge_subdivision", q, ["--dims", "2,3,4" if q else "2,3,4,5"]))
@@ -100,14 +100,6 @@ def _peers():
         if "shap_s" in r:
             line += f" | shap (1,000-row background) {r['shap_s'] * 1e3:8.1f} ms err {r['shap_err']:.1e}"
         print(line)
-
-
-def _batches(n):
-    import datasets
-
-    for r in datasets.batch_rows(n):
-        print(f"  {r['method']:<17} n={r['n']}: batch {r['batch_per_point'] * 1e3:.2f} ms/point, single calls "
-              f"{r['single_per_point'] * 1e3:.2f} ms/point, ratio {r['ratio']:.1f}x, max |diff| {r['diff']:.1e}")
 
 
 def _dask(quick):

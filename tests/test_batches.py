@@ -73,13 +73,18 @@ def test_lines_are_cut_from_one_partition_of_the_box(net, X):
     assert single.info.get("enumerations") is None  # no batch bookkeeping on a single result
 
 
-def test_higher_dimensional_slices_are_enumerated_per_point():
+def test_higher_dimensional_slices_come_from_the_triangulated_box():
     net = random_network([3, 6, 6, 1], rng=2)
     X = np.random.default_rng(3).uniform(0.1, 0.9, size=(3, 3))
     batch = attribute(net, X, "ice")
     assert batch.info["enumerations"] == 1 and batch.info["cuts"] == 9
-    batch = attribute(net, X, "pdp")  # 2-dimensional slices: not cut (see polyattr.geometry.cut)
-    assert batch.info["cuts"] == 0 and batch.info["enumerations"] == 9
+    # 2-dimensional slices: integrated from the box's simplices (polyattr.attribution.slice_batches)
+    batch = attribute(net, X, "pdp")
+    assert batch.info["cuts"] == 9 and batch.info["enumerations"] == 1
+    # exact mode enumerates (and confirms) each slice itself
+    XQ = [[Fraction(1, 3), Fraction(1, 2), Fraction(3, 4)], [Fraction(1, 5), Fraction(2, 5), Fraction(3, 5)]]
+    exact = attribute(net, XQ, "pdp", exact=True)
+    assert exact.info["enumerations"] == 6 and exact.info["cuts"] == 0
 
 
 def test_a_line_inside_a_neuron_hyperplane_falls_back_to_enumeration():

@@ -81,6 +81,12 @@ def test_refuses_beyond_the_budget_with_an_estimate():
     with pytest.raises(polyattr.PolyattrError, match="GiB of memory"):
         shapley_kernel.check_budget(30, [32, 32, 1])
     shapley_kernel.check_budget(12, [32, 32, 1])  # well within
+    # within memory, but a batch that would run for hours is refused with the time it would take
+    with pytest.raises(polyattr.PolyattrError, match=r"estimated [0-9.e+]+ s"):
+        shapley_kernel.check_budget(20, [32, 32, 1], points=10_000)
+    net = random_network([20, 32, 1], rng=0)  # about 1.8 s per input by the estimate
+    with pytest.raises(polyattr.PolyattrError, match="budget"):
+        polyattr.attribute(net, np.full((400, 20), 0.5), "shapley", baseline=np.zeros(20))
 
 
 def test_hybrid_error_bound_covers_the_per_point_bounds_and_the_exact_errors():

@@ -211,8 +211,21 @@ def _attribute(model, x, method, baseline, domain, output, exact, measures, max_
     integrator = Integrator(net, k, exact=exact, max_regions=max_regions, record=bool(certify))
     if batch and len(rows) > 1:
         integrator.reuse_box = domain  # slices and lines of the box are cut from its stored partition
+        if spec.batch_slices is not None and not exact:
+            from polyattr.attribution.slice_batches import prefill_slices
+
+            # every row's slices integrated at once from the triangulated box partition
+            prefill_slices(integrator, domain, rows, spec.batch_slices(d))
     results = []
-    for x_row in _progress(rows, progress, batch):
+    if batch and len(rows) > 1 and not exact and spec.batch_function is not None:
+        # vectorised over the rows (e.g. baseline Shapley: every row's hybrid points in one pass)
+        for x_row, r in zip(rows, spec.batch_function(net, rows, baseline, domain, k, dict(options))):
+            ctx = AttributionContext(net, x_row, baseline, domain, k, exact, dict(options), integrator)
+            results.append(_finish(spec, ctx, r))
+        rows_to_run = []
+    else:
+        rows_to_run = rows
+    for x_row in _progress(rows_to_run, progress, batch):
         ctx = AttributionContext(net, x_row, baseline, domain, k, exact, dict(options), integrator)
         results.append(_finish(spec, ctx, spec.function(ctx)))
     regions = integrator.regions_used + sum(int(r.info.pop("extra_regions", 0)) for r in results)

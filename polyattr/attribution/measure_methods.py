@@ -153,7 +153,8 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
         values = sk.float_forward(ctx.model, points, ctx.output)
         from polyattr.numerics import gamma, round_up
 
-        eval_err = sk.hybrid_error_bound(ctx.model, ctx.x, baseline, ctx.output)
+        # one bound for every pair of points of the domain (cached on the model)
+        eval_err = sk.domain_error_bound(ctx.model, ctx.domain.lower, ctx.domain.upper, ctx.output)
         # each phi_j is a convex-weighted sum of 2^(d-1) differences of values, each value within
         # eval_err: 2 eval_err; the weighted sum of 2^(d-1) terms (weights rounded in a few
         # operations) adds gamma_{2^d + 8} times the sum of |w| |difference| <= 2 max |v|
@@ -163,13 +164,26 @@ def _shapley(ctx: AttributionContext) -> MethodResult:
     return MethodResult(phi, bound, base_value=base_value, info={"evaluations": 2**d})
 
 
+def _shapley_rows(net, rows, baseline, domain, output, options) -> list[MethodResult]:
+    """Float baseline Shapley of a batch: every row's hybrid points in one blocked forward pass."""
+    from polyattr.attribution import shapley_kernel as sk
+
+    d = net.n_inputs
+    _check_shapley_size(d)
+    sk.check_budget(d, list(net.hidden_sizes) + [1], points=len(rows))
+    eval_err = sk.domain_error_bound(net, domain.lower, domain.upper, output)
+    phi, base, bounds = sk.shapley_rows_float(net, np.array(rows, float), baseline, output, eval_err)
+    return [MethodResult(list(phi[r]), float(bounds[r]), base_value=base[r], info={"evaluations": 2**d})
+            for r in range(len(rows))]
+
+
 register(MethodSpec(
     name="shapley", function=_shapley, needs_baseline=True, certificate="measure",
     family=lambda x, baseline, domain, options: shapley_measures(x, baseline, exact=domain.exact),
     completeness="baseline",
     axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_shapley, distribution=approximate.distribution_shapley,
-    hybrid_terms=shapley_hybrid_terms,
+    hybrid_terms=shapley_hybrid_terms, batch_function=_shapley_rows,
     doc="baseline Shapley values: the 2^d hybrid points of x and the baseline"))
 
 
@@ -207,6 +221,7 @@ register(MethodSpec(
     completeness="uniform_mean",
     axioms=dict(completeness=True, sensitivity=True, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_shapley_uniform, distribution=approximate.distribution_shapley_uniform,
+    batch_slices=lambda d: [tuple(np.flatnonzero(m)) for m in _subset_masks(d)[1:-1]],
     doc="interventional Shapley values, uniform background on the domain: 2^d affine slices"))
 
 
@@ -226,6 +241,7 @@ register(MethodSpec(
     completeness="uniform_mean",
     axioms=dict(completeness=False, sensitivity=False, linearity=True, symmetry=True, implementation_invariance=True),
     sampled=approximate.sampled_pdp, distribution=approximate.distribution_pdp,
+    batch_slices=lambda d: [(j,) for j in range(d)],
     doc="partial dependence at x_j: delta_(x_j) times uniform on the other coordinates"))
 
 

@@ -157,6 +157,14 @@ class MethodSpec:
     tables : bool
         Whether the method can run from (model, x, baseline) alone and so appears in the demo and
         axioms tables (False for a method needing user input, like ``measure``).
+    batch_slices : callable, optional
+        ``batch_slices(d) -> list of tuples of feature indices``: the coordinate sets S of the
+        uniform slices {z_S = x_S} of the domain the method integrates over at each point.  A float
+        batch integrates them for all rows at once from the triangulated partition of the domain
+        (:mod:`polyattr.attribution.slice_batches`) before the rows run.
+    batch_function : callable, optional
+        ``batch_function(model, rows, baseline, domain, output, options) -> list of MethodResult``:
+        a float batch computed for all rows at once (vectorised over the rows) instead of row by row.
     """
 
     name: str
@@ -177,6 +185,8 @@ class MethodSpec:
     demo_options: Mapping = field(default_factory=dict)
     axiom_options: Mapping | Callable = field(default_factory=dict)
     tables: bool = True
+    batch_slices: Callable | None = None
+    batch_function: Callable | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():

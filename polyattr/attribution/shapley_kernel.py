@@ -52,8 +52,13 @@ def cost_estimate(d: int, widths) -> tuple[float, float]:
     return memory, flops / _RATE + n * d * 2e-8
 
 
+#: refuse (with the estimate) when the hybrid points of all inputs would take longer than this
+TIME_BUDGET_SECONDS = 600.0
+
+
 def check_budget(d: int, widths, points: int = 1) -> None:
-    """Raise, with the estimate, when the 2^d hybrid points would not fit the memory budget."""
+    """Raise, with the estimate, when the 2^d hybrid points would not fit the memory budget or
+    ``points`` inputs would take longer than :data:`TIME_BUDGET_SECONDS` (run for hours otherwise)."""
     memory, seconds = cost_estimate(d, widths)
     if memory > MEMORY_BUDGET_BYTES:
         raise PolyattrError(
@@ -61,6 +66,11 @@ def check_budget(d: int, widths, points: int = 1) -> None:
             f"{memory / 2**30:.1f} GiB of memory (budget {MEMORY_BUDGET_BYTES / 2**30:.0f} GiB) and about "
             f"{seconds * points:.3g} s for {points} input(s); use fewer features (group them) or a sampled "
             f"estimate (polyattr.attribution.approximate)")
+    if seconds * points > TIME_BUDGET_SECONDS:
+        raise PolyattrError(
+            f"x: exact baseline Shapley evaluates 2^{d} = {2**d:,} hybrid points per input; for {points} input(s) "
+            f"that is an estimated {seconds * points:.3g} s (budget {TIME_BUDGET_SECONDS:.0f} s); use fewer "
+            f"features (group them), fewer inputs per call, or a sampled estimate (polyattr.attribution.approximate)")
 
 
 def shapley_weights_float(d: int) -> np.ndarray:
@@ -224,25 +234,76 @@ def hybrid_error_bound(model, x, baseline, output: int) -> float:
     raise PolyattrError("model: expected at least one layer")  # pragma: no cover
 
 
-def float_forward(model, points: np.ndarray, output: int) -> np.ndarray:
-    """f(points)[output] in float64, in place layer by layer (the same roundings as the model's own
-    evaluation: one rounded dot product plus bias per unit, one rounded product alpha * a for a
-    negative input of a leaky unit, so :func:`hybrid_error_bound` applies)."""
+#: rows per block of the batched forward pass: small enough that OpenBLAS runs each product on one
+#: thread (its threads fight over a loaded machine's cores: measured 10-40x slower on 4096 rows) and
+#: the activations of a block stay in cache
+FORWARD_BLOCK_ROWS = 256
+
+
+def domain_error_bound(model, lower, upper, output: int) -> float:
+    """:func:`hybrid_error_bound` for every pair of points of the box [lower, upper]: the recurrence
+    run on the box's magnitudes max(|lower|, |upper|) (it is monotone in them), so one bound serves
+    every input and baseline of the domain; cached on the float model."""
     net = model.to_float()
-    h = points
-    n_layers = len(net.weights)
-    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
-        if i == n_layers - 1:
-            return h @ W[output] + b[output]
-        pre = h @ W.T
-        pre += b
-        alpha = np.asarray(net.negative_slopes[i], float)
-        if not np.any(alpha):
-            np.maximum(pre, 0.0, out=pre)
-        else:
-            neg = np.minimum(pre, 0.0)
-            np.maximum(pre, 0.0, out=pre)
-            neg *= alpha
-            pre += neg  # one of the two terms is 0: the sum is exact
-        h = pre
-    raise PolyattrError("model: expected at least one layer")  # pragma: no cover
+    lo, up = np.asarray(lower, float), np.asarray(upper, float)
+    key = (int(output), lo.tobytes(), up.tobytes())
+    cache = net.__dict__.setdefault("_hybrid_domain_error_bounds", {})
+    if key not in cache:
+        M = np.maximum(np.abs(lo), np.abs(up))
+        cache[key] = hybrid_error_bound(net, M, M, output)
+    return cache[key]
+
+
+def shapley_rows_float(model, X: np.ndarray, baseline, output: int, eval_err: float):
+    """Baseline Shapley values of the rows of X (R, d) in float64, all rows at once.
+
+    The rows' 2^d hybrid points go through one blocked forward pass; phi (R, d) comes from the
+    values (R, 2^d) by the vectorised pair differences of :func:`shapley_from_values_float`.
+    Returns (phi (R, d), f at the baseline (R,), per-row error bounds (R,)) where ``eval_err``
+    bounds the evaluation error at every hybrid point (:func:`domain_error_bound`).
+    """
+    from polyattr.numerics import gamma, round_up
+
+    X = np.asarray(X, float)
+    R, d = X.shape
+    masks = subset_masks(d)
+    points = np.where(masks[None, :, :], X[:, None, :], np.asarray(baseline, float)[None, None, :]).reshape(-1, d)
+    values = float_forward(model, points, output).reshape(R, 2**d)
+    w = shapley_weights_float(d)[np.minimum(popcounts(d), d - 1)]
+    phi = np.empty((R, d))
+    for j in range(d):
+        half = 2**j
+        vv = values.reshape(R, -1, 2, half)
+        phi[:, j] = np.sum(w.reshape(-1, 2, half)[None, :, 0, :] * (vv[:, :, 1, :] - vv[:, :, 0, :]), axis=(1, 2))
+    # as for one row (measure_methods._shapley): 2 eval_err for the differences, gamma_{2^d + 8}
+    # times 2 max |v| for the weighted sum of 2^(d-1) terms
+    bounds = round_up(2 * eval_err + gamma(2**d + 8) * 2 * np.max(np.abs(values), axis=1), 4)
+    return phi, values[:, 0], bounds
+
+
+def float_forward(model, points: np.ndarray, output: int) -> np.ndarray:
+    """f(points)[output] in float64, in blocks of :data:`FORWARD_BLOCK_ROWS` rows, in place layer by
+    layer (the same roundings as the model's own evaluation: one rounded dot product plus bias per
+    unit, one rounded product alpha * a for a negative input of a leaky unit, so
+    :func:`hybrid_error_bound` applies)."""
+    net = model.to_float()
+    points = np.asarray(points, dtype=float)
+    layers = [(np.ascontiguousarray(np.asarray(W, float).T), np.asarray(b, float), np.asarray(a, float))
+              for W, b, a in zip(net.weights[:-1], net.biases[:-1], net.negative_slopes)]
+    w_out, b_out = np.asarray(net.weights[-1][output], float), float(net.biases[-1][output])
+    out = np.empty(points.shape[0])
+    for start in range(0, points.shape[0], FORWARD_BLOCK_ROWS):
+        h = points[start:start + FORWARD_BLOCK_ROWS]
+        for WT, b, alpha in layers:
+            pre = h @ WT
+            pre += b
+            if not np.any(alpha):
+                np.maximum(pre, 0.0, out=pre)
+            else:
+                neg = np.minimum(pre, 0.0)
+                np.maximum(pre, 0.0, out=pre)
+                neg *= alpha
+                pre += neg  # one of the two terms is 0: the sum is exact
+            h = pre
+        out[start:start + FORWARD_BLOCK_ROWS] = h @ w_out + b_out
+    return out

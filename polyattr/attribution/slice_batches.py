@@ -1,0 +1,188 @@
+"""Uniform slice integrals of a float batch, all rows at once, from the triangulated box partition.
+
+Partial dependence and interventional Shapley integrate the model against the uniform law on
+slices {z_S = x_S} of the box, one slice per point and coordinate set S.  Enumerating each slice's
+regions afresh costs a full enumeration per slice; here the box's partition (enumerated once per
+batch, :class:`~polyattr.attribution.integrals.Integrator`) is triangulated once
+(:mod:`polyattr.geometry.simplices`) and every slice integral is a sum over the simplices it meets
+(:mod:`polyattr.integrate.slices`: B-splines for one fixed coordinate, interval and polygon
+sections for one or two free coordinates), vectorised over the points in numba kernels.
+
+The results go into the integrator's piece cache under the same keys the per-row methods look up,
+so the rows then run unchanged (and exact mode, which never comes here, is untouched).
+
+Error bound of a prefilled slice (absolute, on the mean of f over the slice), mirroring
+``Integrator._integrate_density``'s terms:
+
+* rounding: the arithmetic on the simplices' values (B-spline recurrence with non-negative terms,
+  interpolated pieces with their own absolute bounds, section weights, products and sums, f
+  evaluated from the region's affine map), a gamma_n multiple of the sum of |f|-weights;
+* the float affine maps' own error (Higham's bound on the matrix chain, per region), integrated;
+* the displacement of the float vertices: with every float vertex within r of the exact one
+  (``RegionSet.vertex_radius``, proven by the partition's verification), a point of a float
+  region lies within r of the exact region, where f is the region's map, so |f*_P - f| <= 2 L r
+  (L bounds the regions' gradients in l1); a partition that cannot be verified gives inf;
+* the tiling defect |mass found / slice volume - 1| (plus the mass's rounding) times max |f|.
+
+Not covered by a proof: the rounding of the section geometry (barycentric coordinates and cross
+products of the interval and polygon sections) and of the simplices' volumes (determinants), which
+the single-call path (before the ``bounds`` work lands) also takes as given; the tiling defect is
+their only check.  A slice whose defect exceeds :data:`DEFECT_TOLERANCE` (a slice through a facet
+shared by two simplices is counted twice by the section formula) is not prefilled: its row
+enumerates it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from polyattr.errors import PolyattrError, RegionBudgetExceeded
+from polyattr.numerics import gamma, round_up
+
+#: a slice's mass may differ from its volume by this relative amount before it is left to its row
+DEFECT_TOLERANCE = 1e-9
+
+
+def _map_error_bounds(net, patterns, output: int):
+    """Bounds on |W~_P - W_P| and |b~_P - b_P| (entrywise) of the float local affine maps.
+
+    W_P = W_L D_{L-1} W_{L-1} ... D_1 W_1 is a chain of matrix products (D the units' slopes: 1 or
+    alpha): computed in float it is within gamma_N |W_L| |D| ... |W_1| of the exact product (Higham,
+    Lemma 3.7; N the sum of the inner dimensions plus one rounding per slope product), and the bias
+    chain likewise.  The absolute chains are computed here in float and rounded up.
+    """
+    full = net.expand_patterns(patterns)
+    weights = [np.abs(np.asarray(W, float)) for W in net.weights]
+    biases = [np.abs(np.asarray(b, float)) for b in net.biases]
+    weights[-1], biases[-1] = weights[-1][output:output + 1], biases[-1][output:output + 1]
+    K = full.shape[0]
+    G = h = None
+    start = 0
+    for li, (W, b) in enumerate(zip(weights, biases)):
+        if li == 0:
+            G_pre = np.broadcast_to(W, (K, *W.shape))
+            h_pre = np.broadcast_to(b, (K, b.shape[0]))
+        else:
+            G_pre = np.matmul(W, G)
+            h_pre = h @ W.T + b
+        if li == len(weights) - 1:
+            break
+        alpha = np.abs(np.asarray(net.negative_slopes[li], float))
+        n = alpha.shape[0]
+        F = np.where(full[:, start:start + n], 1.0, alpha[None, :])
+        start += n
+        G, h = G_pre * F[:, :, None], h_pre * F
+    N = sum(W.shape[1] for W in weights) + 2 * len(weights) + 2
+    factor = gamma(N) * (1.0 + gamma(N))  # the float chains of |.| are themselves within gamma_N
+    return round_up(factor * G_pre[:, 0, :], 2), round_up(factor * h_pre[:, 0], 2)
+
+
+def _vertex_values(regions, tri, output: int):
+    """f at every stored vertex (from its region's float affine map), an upper bound on |f| there,
+    and a bound on |f~ - f*| (the float map's error, :func:`_map_error_bounds`; the evaluation's own
+    rounding is counted with the kernels' roundings, relative to the |f| bound)."""
+    offsets = np.asarray(regions.vertex_offsets, np.int64)
+    owner = np.repeat(np.arange(len(regions)), np.diff(offsets))
+    W, b = regions.affine_maps(output)
+    X = tri.vertices
+    Wv, bv = W[owner], b[owner]
+    fv = np.einsum("vd,vd->v", Wv, X) + bv
+    d = X.shape[1]
+    magnitude = np.einsum("vd,vd->v", np.abs(Wv), np.abs(X)) + np.abs(bv)
+    absfv = round_up(magnitude * (1.0 + gamma(d + 1)), d + 4)  # >= |f~| and >= |computed f~|
+    dW, db = _map_error_bounds(regions.model.to_float(), regions.patterns, output)
+    map_error = round_up(np.einsum("vd,vd->v", dW[owner], np.abs(X)) + db[owner], d + 2)
+    # a Lipschitz bound (sup norm -> |.|) valid for the exact maps of every region
+    lipschitz = float(round_up(np.max(np.sum(np.abs(W), axis=1) + np.sum(dW, axis=1), initial=0.0), d + 2))
+    return fv, absfv, map_error, lipschitz
+
+
+def _vertex_radius(regions) -> float:
+    """max over regions of ``RegionSet.vertex_radius``: how far a float vertex may be from the exact
+    one, proven by the partition's verification (:mod:`polyattr.geometry.verify_partition`).  A
+    partition that cannot be verified has no proven bound: inf."""
+    try:
+        radius = regions.vertex_radius
+    except PolyattrError:
+        return float("inf")
+    if radius is None:
+        return float("inf")
+    radius = np.asarray(radius, float)
+    return float(np.max(radius)) if radius.size else 0.0
+
+
+def prefill_slices(integrator, box, rows, subsets) -> int:
+    """Integrate the uniform slices {z_S = x_S} of ``box`` for every row x and every S in ``subsets``
+    and store them in ``integrator``'s piece cache.  Returns how many slices were stored (0 when the
+    box partition has no stored vertices or is over the reuse budget: the rows then run as before)."""
+    from polyattr.attribution.integrals import REUSE_MAX_REGIONS, _piece_key
+    from polyattr.geometry.domains import float_domain
+    from polyattr.geometry.regions import enumerate_regions
+    from polyattr.attribution.measure_methods import slice_measure
+    from polyattr.geometry.simplices import triangulate_regions
+    from polyattr.integrate.slices import NODE_ROUNDINGS, axis_slice_integrals, section_integrals
+
+    if integrator.exact or integrator.record or integrator.reuse_box is None:
+        return 0
+    if integrator._box_partition is None:
+        # the batch's stored partition, within the reuse budget (beyond it the rows enumerate their
+        # slices as before, rather than this enumerating a huge box)
+        try:
+            integrator._box_partition = enumerate_regions(
+                integrator.model.to_float(), float_domain(box), backend=integrator.backend,
+                max_regions=min(integrator.max_regions or REUSE_MAX_REGIONS, REUSE_MAX_REGIONS))
+            integrator.enumerations += 1
+        except RegionBudgetExceeded:
+            integrator.reuse_box = None
+            return 0
+    regions = integrator.regions_on(box)  # the stored partition, counted once in regions_used
+    tri = triangulate_regions(regions)
+    if tri is None:
+        return 0
+    d = box.dim
+    lower, upper = np.asarray(box.lower, float), np.asarray(box.upper, float)
+    fv, absfv, map_error, lipschitz = _vertex_values(regions, tri, integrator.output)
+    radius = _vertex_radius(regions)
+    X = np.array([np.asarray(r, float) for r in rows])
+    stored = 0
+    for S in subsets:
+        S = tuple(int(i) for i in S)
+        k = len(S)
+        if not 1 <= k < d or (k > 1 and d - k not in (1, 2)):
+            continue
+        C, inverse = np.unique(X[:, S], axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+        if k == 1:
+            res = axis_slice_integrals(tri.vertices, tri.simplices, tri.volumes, fv, absfv, S[0], C[:, 0],
+                                       float(upper[S[0]]), errv=map_error)
+        else:
+            res = section_integrals(tri.vertices, tri.simplices, fv, absfv, S, C, errv=map_error)
+        free = [i for i in range(d) if i not in S]
+        volume = float(np.prod(upper[free] - lower[free]))
+        integral, weights, mass, fmax, terms, interpolation, mass_interpolation, maps = res.T
+        mean = integral / volume
+        defect = np.abs(mass / volume - 1.0)
+        # per simplex <= NODE_ROUNDINGS(d) roundings relative to its |f| weights (B-spline recurrence,
+        # affine evaluation of f, products; section weights likewise), then the sum over the terms;
+        # interpolated pieces add their own absolute bounds (integrate/slices.py)
+        n_ops = NODE_ROUNDINGS(d) + (d + 1) * terms.astype(np.int64) + 2
+        g = np.array([gamma(int(n)) for n in n_ops])
+        rounding = (g * weights + interpolation) / volume
+        mass_error = (g * mass + mass_interpolation) / volume
+        # the float maps' own errors (integrated), and the displacement of the float vertices:
+        # a point of a float region P~ lies within r of the exact P*, where f = f*_P, so
+        # |f*_P - f| <= 2 L r there (L bounds every region's gradient in the l1 norm)
+        displacement = 2.0 * lipschitz * radius
+        bound = round_up(rounding + maps / volume + displacement + (defect + mass_error) * fmax, 8)
+        ok = defect <= DEFECT_TOLERANCE
+        done = set()
+        for r, q in enumerate(inverse):
+            if not ok[q] or q in done:
+                continue
+            done.add(q)
+            measure = slice_measure(box, rows[r], S)
+            (_, piece), = measure.terms
+            integrator._piece_cache[_piece_key(piece)] = (float(mean[q]), float(bound[q]))
+            stored += 1
+    integrator.cuts += stored
+    return stored

@@ -1,0 +1,599 @@
+"""Integrals of a piecewise-affine function over many axis-aligned slices of a triangulated box.
+
+The box is tiled by simplices T (vertices v_0..v_d, function values f_0..f_d at them, f affine on
+each T).  A slice fixes some coordinates, {z_S = c}; its integral (Lebesgue measure on the free
+coordinates) is the sum over the simplices it meets.  Two closed forms, both vectorised over the
+slices (queries) of one coordinate set S in a numba kernel:
+
+* |S| = 1 (partial dependence): with uniform barycentric coordinates lambda ~ Dirichlet(1, ..., 1)
+  on T, z_j = sum lambda_i a_i (a_i the j-coordinates of the vertices) has density M(t | a), the
+  Curry-Schoenberg B-spline with knots a_0..a_d, and lambda_i times that density is
+  M(t | a, a_i) / (d + 1) (the knot a_i doubled).  Hence
+
+      integral over T n {z_j = t} of f  =  vol(T) / (d + 1) * sum_i f_i M(t | a_0..a_d, a_i),
+
+  evaluated by the Cox-de Boor recurrence (every term non-negative: no cancellation).  The
+  B-splines are right-continuous at their knots (left-continuous at the box's upper face), so a
+  slice through a shared facet is counted once.
+* free dimension m = d - |S| in {1, 2}: T n {z_S = c} is an interval or a convex polygon whose
+  vertices are the points sum_{r in J} mu_r v_r for the (|S| + 1)-subsets J of T's vertices whose
+  projections contain c (mu the barycentric coordinates of c); its integral is its length (area)
+  times f at its centre (exact for affine f: a fan of triangles from the vertex mean).
+
+Per query the kernels also return the total mass found (the slice's volume when the simplices tile
+the box), sum |f| weights for a rounding bound, the largest |f| met, and the number of terms.
+"""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+from polyattr.jit import njit
+
+from polyattr.numerics import gamma
+
+
+@njit(cache=True)
+def _spline_sums(t, s, knots, base, order, F, absF, left, ext, work, res):
+    """res = (sum_i f_i M_i(t), sum_i |f|_i M_i(t), sum_i M_i(t)) for simplex s, M_i = M(t | a, a_i).
+
+    One Cox-de Boor table of the sorted knots b gives M(t | b_p..b_q) for every window p..q; then
+    each M(t | a, a_i) follows by Micchelli's recurrence on the pair (a_i, an end knot of the window):
+    with K = b_p..b_q plus a_i, t = mu a_i + (1 - mu) b_e and n = q - p + 1,
+
+        M(t | K) = n / (n - 1) * (mu M(t | K - a_i) + (1 - mu) M(t | K - b_e)),
+
+    removing b_q when t >= a_i and b_p otherwise, so that mu and 1 - mu (each computed as its own
+    ratio) lie in [0, 1]: every term is non-negative.  ``left``: evaluate the left-continuous
+    version (by reflection t -> -t).  ``ext`` (>= d + 1) and ``work`` ((d + 1, d + 1)) are work space.
+    """
+    d1 = knots.shape[1]
+    d = d1 - 1
+    sign = -1.0 if left else 1.0
+    tt = sign * t
+    # sorted knots (reflected when left) in ext; rank[i] = position of a_i
+    for r in range(d1):
+        if left:
+            ext[r] = -base[order[d - r]]
+        else:
+            ext[r] = base[order[r]]
+    # Cox-de Boor table: work[r, p] = M(tt | ext[p..p + r]) for r = 1..d
+    for p in range(d):
+        a, b = ext[p], ext[p + 1]
+        work[1, p] = 1.0 / (b - a) if (a <= tt < b) else 0.0
+    for r in range(2, d1):
+        for p in range(d1 - r):
+            span = ext[p + r] - ext[p]
+            if span > 0.0:
+                work[r, p] = r * ((tt - ext[p]) * work[r - 1, p] + (ext[p + r] - tt) * work[r - 1, p + 1]) / ((r - 1) * span)
+            else:
+                work[r, p] = 0.0
+    res[0] = 0.0
+    res[1] = 0.0
+    res[2] = 0.0
+    for i in range(d1):
+        # position of a_i in the (reflected) sorted knots
+        pos = 0
+        for r in range(d1):
+            if order[r] == i:
+                pos = d - r if left else r
+        ai = ext[pos]
+        p = 0
+        q = d
+        total = 0.0
+        mult = 1.0
+        while True:
+            if tt < ext[p] or tt >= ext[q] or q == p:
+                break  # outside K's knots (right-continuous), or K = {a_i, a_i}: 0
+            n = q - p + 1
+            grow = n / (n - 1.0)
+            if tt >= ai:
+                span = ext[q] - ai
+                mu = (ext[q] - tt) / span
+                rest = (tt - ai) / span
+                total += mult * grow * mu * work[q - p, p]
+                q -= 1
+            else:
+                span = ai - ext[p]
+                mu = (tt - ext[p]) / span
+                rest = (ai - tt) / span
+                total += mult * grow * mu * work[q - p, p]
+                p += 1
+            mult *= grow * rest
+            if p > pos or q < pos:
+                break  # cannot happen: a_i stays in the window
+        res[0] += F[s, i] * total
+        res[1] += absF[s, i] * total
+        res[2] += total
+
+
+@njit(cache=True)
+def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv, lam, g_node, out):
+    """Integrals over the slices {z_j = t} for the sorted ``queries`` t.
+
+    knots (T, d + 1): the j-coordinates of every simplex's vertices; F, absF (T, d + 1): f and a
+    bound on |f| at them; volumes (T,); left (Q,) bool: evaluate left-continuously (at the box's
+    upper face); emax (T,): a bound on the error of f (an affine function on the simplex) at its
+    vertices.  out (Q, 8): integral, sum of |f| weights (for a gamma_n rounding bound), mass,
+    max |f|, number of terms, absolute error bound of the integral from interpolated pieces, the
+    same for the mass, and the integral of emax (the bound of f's own error, with 1% to spare).
+
+    A knot interval of a simplex that holds more than d + 1 queries is not evaluated per query:
+    its polynomial pieces (degree d; value and mass) are interpolated at the d + 1 Chebyshev roots
+    ``nodes`` (monomials in the interval's local variable xi in [-1, 1], coefficients ``vinv`` @
+    values) and evaluated by Horner per query, with a per-interval error bound (see the comments).
+    """
+    T, d1 = knots.shape
+    d = d1 - 1
+    u = 2.0**-53
+    base = np.empty(d1)
+    order = np.empty(d1, np.int64)
+    ext = np.empty(d1 + 1)
+    work = np.empty((d1 + 1, d1 + 1))
+    res = np.empty(3)
+    yv = np.empty(d1)
+    ym = np.empty(d1)
+    bv = np.empty(d1)
+    bm = np.empty(d1)
+    for s in range(T):
+        if volumes[s] <= 0.0:
+            continue
+        fmax = 0.0
+        for i in range(d1):
+            base[i] = knots[s, i]
+            fmax = max(fmax, absF[s, i])
+        order[:] = np.argsort(base)
+        w = volumes[s] / d1
+        for mi in range(d):
+            a = base[order[mi]]
+            b = base[order[mi + 1]]
+            if not b > a:
+                continue
+            last = b == base[order[d]]  # the largest knot (repeated knots: the last interval of positive length)
+            # queries with a <= t < b (and t == b on the last interval: a B-spline ends at its last knot)
+            q0 = np.searchsorted(queries, a, "left")
+            if last:
+                q1 = np.searchsorted(queries, b, "right")
+            else:
+                q1 = np.searchsorted(queries, b, "left")
+            if q1 <= q0:
+                continue
+            mid = 0.5 * (a + b)
+            half = 0.5 * (b - a)
+            if q1 - q0 > d1 and half > 1e-3 * abs(mid):
+                # values at the nodes, then monomial coefficients in xi = (t - mid) / half
+                amax = 0.0
+                for c in range(d1):
+                    _spline_sums(mid + half * nodes[c], s, knots, base, order, F, absF, False, ext, work, res)
+                    yv[c] = res[0]
+                    ym[c] = res[2]
+                    amax = max(amax, res[1])
+                sbv = 0.0
+                sbm = 0.0
+                for e in range(d1):
+                    acc = 0.0
+                    accm = 0.0
+                    for c in range(d1):
+                        acc += vinv[e, c] * yv[c]
+                        accm += vinv[e, c] * ym[c]
+                    bv[e] = acc
+                    bm[e] = accm
+                    sbv += abs(acc)
+                    sbm += abs(accm)
+                # error of the interpolated piece at any t of the interval: the node values' rounding
+                # (g_node relative to their |f| weights, <= amax; masses <= amax / fmin is not needed:
+                # a mass weight is <= 1 per unit |f| so the mass uses amax / fmax when fmax > 0), the
+                # float nodes mid + half xi_c off the exact ones by delta in xi (|dV^-1| <= lam^2
+                # (d + 1) d delta), the rounded inverse (u relative), the coefficients' dot products,
+                # and per query Horner on |xi| <= 1 + delta plus xi's own rounding (Markov: |p'| <= d^2 max|p|)
+                delta = 4.0 * u * (1.0 + abs(mid) / half)
+                node_factor = d1 * (lam * (g_node + 2.0 * u + (d + 2) * u) + lam * lam * d1 * d * delta)
+                horner = 2.0 * ((2 * d + 4) * u + d * d * delta) * 1.01
+                ev = 1.01 * (amax * (1.0 + g_node) * node_factor + sbv * horner)
+                mm = 0.0
+                for c in range(d1):
+                    mm = max(mm, abs(ym[c]))
+                em = 1.01 * (mm * (1.0 + g_node) * node_factor + sbm * horner)
+                for q in range(q0, q1):
+                    t = queries[q]
+                    if t == b:
+                        if not left[q]:
+                            continue  # right-continuous: 0 at the last knot
+                        xi = 1.0  # the box's upper face: the piece's closed right end
+                    else:
+                        xi = (t - mid) / half
+                    pv = 0.0
+                    pm = 0.0
+                    for e in range(d, -1, -1):
+                        pv = pv * xi + bv[e]
+                        pm = pm * xi + bm[e]
+                    out[q, 0] += w * pv
+                    out[q, 1] += w * (abs(pv) + ev)  # the accumulation's rounding (gamma_n in the caller)
+                    out[q, 2] += w * pm
+                    out[q, 5] += 1.01 * w * ev
+                    out[q, 6] += 1.01 * w * em
+                    out[q, 7] += 1.01 * w * (abs(pm) + em) * emax[s]
+                    out[q, 3] = max(out[q, 3], fmax)
+                    out[q, 4] += 1.0
+                continue
+            for q in range(q0, q1):
+                t = queries[q]
+                if t == b and not left[q]:
+                    continue  # right-continuous: 0 at the last knot
+                _spline_sums(t, s, knots, base, order, F, absF, left[q], ext, work, res)
+                if res[2] != 0.0:
+                    out[q, 0] += w * res[0]
+                    out[q, 1] += w * res[1]
+                    out[q, 2] += w * res[2]
+                    out[q, 3] = max(out[q, 3], fmax)
+                    out[q, 4] += 1.0
+                    out[q, 7] += 1.01 * w * res[2] * emax[s]
+
+
+@njit(cache=True)
+def _barycentric(P, c, k, M, mu):
+    """Barycentric coordinates mu of c in the k-simplex P (k + 1, k); False when degenerate.
+    Cramer's rule for k = 1, 2, 3, Gaussian elimination beyond."""
+    if k > 3:
+        return _barycentric_elimination(P, c, k, M, mu)
+    scale = 1.0
+    for r in range(k + 1):
+        for a in range(k):
+            scale = max(scale, abs(P[r, a]))
+    if k == 1:
+        den = P[1, 0] - P[0, 0]
+        if abs(den) <= 1e-13 * scale:
+            return False
+        mu[1] = (c[0] - P[0, 0]) / den
+        mu[0] = 1.0 - mu[1]
+        return True
+    if k == 2:
+        a0, a1 = P[1, 0] - P[0, 0], P[1, 1] - P[0, 1]
+        b0, b1 = P[2, 0] - P[0, 0], P[2, 1] - P[0, 1]
+        r0, r1 = c[0] - P[0, 0], c[1] - P[0, 1]
+        den = a0 * b1 - a1 * b0
+        if abs(den) <= 1e-13 * scale * scale:
+            return False
+        mu[1] = (r0 * b1 - r1 * b0) / den
+        mu[2] = (a0 * r1 - a1 * r0) / den
+        mu[0] = 1.0 - mu[1] - mu[2]
+        return True
+    # k == 3: columns e1, e2, e3 = P[r] - P[0]; solve [e1 e2 e3] m = c - P[0]
+    for a in range(3):
+        M[a, 0] = P[1, a] - P[0, a]
+        M[a, 1] = P[2, a] - P[0, a]
+        M[a, 2] = P[3, a] - P[0, a]
+        M[a, 3] = c[a] - P[0, a]
+    den = _det3(M, 0, 1, 2)
+    if abs(den) <= 1e-13 * scale * scale * scale:
+        return False
+    mu[1] = _det3(M, 3, 1, 2) / den
+    mu[2] = _det3(M, 0, 3, 2) / den
+    mu[3] = _det3(M, 0, 1, 3) / den
+    mu[0] = 1.0 - mu[1] - mu[2] - mu[3]
+    return True
+
+
+@njit(cache=True, inline="always")
+def _det3(M, i, j, l):
+    return (M[0, i] * (M[1, j] * M[2, l] - M[2, j] * M[1, l]) - M[0, j] * (M[1, i] * M[2, l] - M[2, i] * M[1, l])
+            + M[0, l] * (M[1, i] * M[2, j] - M[2, i] * M[1, j]))
+
+
+@njit(cache=True)
+def _barycentric_elimination(P, c, k, M, mu):
+    """Solve sum_r mu_r P[r] = c, sum_r mu_r = 1 for the k + 1 points P (k + 1, k) by Gaussian
+    elimination with partial pivoting; False when the points are affinely dependent (to rounding)."""
+    n = k + 1
+    scale = 0.0
+    for r in range(n):
+        for a in range(k):
+            M[a, r] = P[r, a]
+            scale = max(scale, abs(P[r, a]))
+        M[k, r] = 1.0
+    for a in range(k):
+        M[a, n] = c[a]
+    M[k, n] = 1.0
+    scale = max(scale, 1.0)
+    for col in range(n):
+        piv = col
+        for r in range(col + 1, n):
+            if abs(M[r, col]) > abs(M[piv, col]):
+                piv = r
+        if abs(M[piv, col]) <= 1e-13 * scale:
+            return False
+        if piv != col:
+            for cc in range(n + 1):
+                tmp = M[col, cc]
+                M[col, cc] = M[piv, cc]
+                M[piv, cc] = tmp
+        for r in range(col + 1, n):
+            fct = M[r, col] / M[col, col]
+            for cc in range(col, n + 1):
+                M[r, cc] -= fct * M[col, cc]
+    for r in range(n - 1, -1, -1):
+        acc = M[r, n]
+        for cc in range(r + 1, n):
+            acc -= M[r, cc] * mu[cc]
+        mu[r] = acc / M[r, r]
+    return True
+
+
+@njit(cache=True)
+def section_kernel(X, simplices, fv, absfv, errv, fixed, free, subsets, queries, out):
+    """Integrals over the slices {z_fixed = c} (free dimension 1 or 2) for the queries c (Q, k),
+    sorted by their first column.  X (V, d) vertices, simplices (T, d + 1), fv / absfv / errv (V,)
+    f, a bound on |f| and a bound on f's own error at every vertex, subsets (n_sub, k + 1) the
+    (k + 1)-subsets of range(d + 1).
+    out (Q, 8) as in :func:`axis_slice_kernel` (columns 5 and 6 stay 0).
+    """
+    T = simplices.shape[0]
+    k = fixed.shape[0]
+    m = free.shape[0]
+    n_sub = subsets.shape[0]
+    Pk = np.empty((k + 1, k))
+    M = np.empty((max(k + 1, 3), k + 2))
+    mu = np.empty(k + 1)
+    pts = np.empty((n_sub, 2))
+    fvals = np.empty(n_sub)
+    avals = np.empty(n_sub)
+    ang = np.empty(n_sub)
+    idx = np.empty(n_sub, np.int64)
+    n_vert = simplices.shape[1]
+    rel = np.empty((n_vert, 2))
+    cross = np.empty((n_vert, n_vert))
+    lo = np.empty(k)
+    hi = np.empty(k)
+    c = np.empty(k)
+    first = queries[:, 0].copy()
+    for s in range(T):
+        for a in range(k):
+            lo[a] = np.inf
+            hi[a] = -np.inf
+            for i in range(simplices.shape[1]):
+                v = X[simplices[s, i], fixed[a]]
+                lo[a] = min(lo[a], v)
+                hi[a] = max(hi[a], v)
+        q0 = np.searchsorted(first, lo[0], "left")
+        q1 = np.searchsorted(first, hi[0], "right")
+        for q in range(q0, q1):
+            inside = True
+            for a in range(k):
+                c[a] = queries[q, a]
+                if c[a] < lo[a] or c[a] > hi[a]:
+                    inside = False
+            if not inside:
+                continue
+            npts = 0
+            if k == 2:
+                # cross products D(i, j) = (p_i - c) x (p_j - c) of the projected vertices, once per
+                # query: triangle (i, j, l) contains c iff D(i,j), D(j,l), D(l,i) have the sign of their
+                # sum O (twice its signed area), and then mu_l = D(i,j) / O, mu_i = D(j,l) / O, ...
+                for i in range(n_vert):
+                    vi = simplices[s, i]
+                    rel[i, 0] = X[vi, fixed[0]] - c[0]
+                    rel[i, 1] = X[vi, fixed[1]] - c[1]
+                for i in range(n_vert):
+                    for j in range(n_vert):
+                        cross[i, j] = rel[i, 0] * rel[j, 1] - rel[i, 1] * rel[j, 0]
+                for js in range(n_sub):
+                    i0 = subsets[js, 0]
+                    i1 = subsets[js, 1]
+                    i2 = subsets[js, 2]
+                    d01 = cross[i0, i1]
+                    d12 = cross[i1, i2]
+                    d20 = cross[i2, i0]
+                    O = d01 + d12 + d20
+                    if O > 0.0:
+                        if d01 < 0.0 or d12 < 0.0 or d20 < 0.0:
+                            continue
+                    elif O < 0.0:
+                        if d01 > 0.0 or d12 > 0.0 or d20 > 0.0:
+                            continue
+                    else:
+                        continue
+                    scale = abs(rel[i0, 0]) + abs(rel[i0, 1]) + abs(rel[i1, 0]) + abs(rel[i1, 1]) \
+                        + abs(rel[i2, 0]) + abs(rel[i2, 1])
+                    if abs(O) <= 1e-13 * scale * scale:
+                        continue  # a degenerate projected triangle: its points come from others
+                    mu[0] = d12 / O
+                    mu[1] = d20 / O
+                    mu[2] = d01 / O
+                    for e in range(m):
+                        pts[npts, e] = 0.0
+                    fvals[npts] = 0.0
+                    avals[npts] = 0.0
+                    for r in range(3):
+                        vi = simplices[s, subsets[js, r]]
+                        for e in range(m):
+                            pts[npts, e] += mu[r] * X[vi, free[e]]
+                        fvals[npts] += mu[r] * fv[vi]
+                        avals[npts] += mu[r] * absfv[vi]
+                    npts += 1
+            for js in range(n_sub if k != 2 else 0):
+                for r in range(k + 1):
+                    vi = simplices[s, subsets[js, r]]
+                    for a in range(k):
+                        Pk[r, a] = X[vi, fixed[a]]
+                if not _barycentric(Pk, c, k, M, mu):
+                    continue
+                ok = True
+                for r in range(k + 1):
+                    if mu[r] < -1e-12:
+                        ok = False
+                if not ok:
+                    continue
+                tot = 0.0
+                for r in range(k + 1):
+                    mu[r] = max(mu[r], 0.0)
+                    tot += mu[r]
+                for e in range(m):
+                    pts[npts, e] = 0.0
+                fvals[npts] = 0.0
+                avals[npts] = 0.0
+                for r in range(k + 1):
+                    vi = simplices[s, subsets[js, r]]
+                    w = mu[r] / tot
+                    for e in range(m):
+                        pts[npts, e] += w * X[vi, free[e]]
+                    fvals[npts] += w * fv[vi]
+                    avals[npts] += w * absfv[vi]
+                npts += 1
+            if npts < m + 1:
+                continue
+            out_mass = 0.0
+            if m == 1:
+                imin = 0
+                imax = 0
+                for p in range(npts):
+                    if pts[p, 0] < pts[imin, 0]:
+                        imin = p
+                    if pts[p, 0] > pts[imax, 0]:
+                        imax = p
+                length = pts[imax, 0] - pts[imin, 0]
+                if length <= 0.0:
+                    continue
+                out[q, 0] += length * 0.5 * (fvals[imin] + fvals[imax])
+                out[q, 1] += length * 0.5 * (avals[imin] + avals[imax])
+                out[q, 2] += length
+                out_mass = length
+                fm = max(avals[imin], avals[imax])
+            else:
+                cx = 0.0
+                cy = 0.0
+                cf = 0.0
+                ca = 0.0
+                for p in range(npts):
+                    cx += pts[p, 0]
+                    cy += pts[p, 1]
+                    cf += fvals[p]
+                    ca += avals[p]
+                cx /= npts
+                cy /= npts
+                cf /= npts
+                ca /= npts
+                for p in range(npts):
+                    # a pseudo-angle (monotone in the angle around the centre), then insertion sort
+                    dx = pts[p, 0] - cx
+                    dy = pts[p, 1] - cy
+                    den = abs(dx) + abs(dy)
+                    pa = dy / den if den > 0.0 else 0.0
+                    ang[p] = pa if dx >= 0.0 else 2.0 - pa
+                    idx[p] = p
+                    r = p
+                    while r > 0 and ang[idx[r - 1]] > ang[idx[r]]:
+                        tmp = idx[r - 1]
+                        idx[r - 1] = idx[r]
+                        idx[r] = tmp
+                        r -= 1
+                area = 0.0
+                integral = 0.0
+                integral_abs = 0.0
+                fm = 0.0
+                for p in range(npts):
+                    a_ = idx[p]
+                    b_ = idx[(p + 1) % npts]
+                    tri = 0.5 * ((pts[a_, 0] - cx) * (pts[b_, 1] - cy) - (pts[b_, 0] - cx) * (pts[a_, 1] - cy))
+                    if tri < 0.0:
+                        tri = 0.0  # duplicates and rounding-level reversals add nothing
+                    area += tri
+                    integral += tri * (cf + fvals[a_] + fvals[b_]) / 3.0
+                    integral_abs += tri * (ca + avals[a_] + avals[b_]) / 3.0
+                    fm = max(fm, avals[a_])
+                if area <= 0.0:
+                    continue
+                out[q, 0] += integral
+                out[q, 1] += integral_abs
+                out[q, 2] += area
+                out_mass = area
+            if fm > out[q, 3]:
+                out[q, 3] = fm
+            out[q, 4] += 1.0
+            emx = 0.0
+            for i in range(simplices.shape[1]):
+                emx = max(emx, errv[simplices[s, i]])
+            out[q, 7] += 1.01 * out_mass * emx
+
+
+def NODE_ROUNDINGS(d: int) -> int:
+    """Roundings along any path of one simplex's sum_i f_i M(t | a, a_i): the affine evaluation of f
+    (d + 1), the Cox-de Boor table (<= 8 per level of d levels, all terms >= 0, knot differences of
+    exact inputs rounded once), Micchelli's chain (<= 6 per level of d + 1 levels: mu or 1 - mu as
+    one ratio, the products, the running sum), the product with f and the (d + 1)-term sum."""
+    return 16 * d + 30
+
+
+@lru_cache(maxsize=None)
+def _chebyshev_interpolation(d: int):
+    """Chebyshev roots xi_c (d + 1,), the inverse Vandermonde V^-1 (rows: monomial coefficients
+    from node values), correctly rounded from the exact inverse at these float nodes, and a bound
+    lam >= the largest absolute row sum of the exact inverse."""
+    n = d + 1
+    nodes = np.cos(np.pi * (2 * np.arange(n) + 1) / (2 * n))
+    V = [[Fraction(float(x)) ** e for e in range(n)] for x in nodes]
+    inv = _exact_inverse(V)
+    vinv = np.array([[float(v) for v in row] for row in inv])
+    lam = float(max(sum(abs(v) for v in row) for row in inv)) * (1 + 1e-12)
+    return nodes, vinv, lam
+
+
+def _exact_inverse(A):
+    n = len(A)
+    M = [list(row) + [Fraction(int(i == j)) for j in range(n)] for i, row in enumerate(A)]
+    for col in range(n):
+        piv = next(r for r in range(col, n) if M[r][col] != 0)
+        M[col], M[piv] = M[piv], M[col]
+        p = M[col][col]
+        M[col] = [v / p for v in M[col]]
+        for r in range(n):
+            if r != col and M[r][col] != 0:
+                f = M[r][col]
+                M[r] = [a - f * b for a, b in zip(M[r], M[col])]
+    # the inverse maps node values to coefficients: V c = y, so c = V^-1 y (rows: coefficients)
+    return [row[n:] for row in M]
+
+
+def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float, errv=None) -> np.ndarray:
+    """(Q, 8) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms,
+    absolute error bounds of the integral and the mass from interpolated pieces, and the integral
+    of the bound ``errv`` (per vertex) on f's own error (see the kernel)."""
+    t = np.asarray(t, float)
+    order = np.argsort(t, kind="stable")
+    ts = np.ascontiguousarray(t[order])
+    knots = np.ascontiguousarray(vertices[simplices, axis])
+    F = np.ascontiguousarray(fv[simplices])
+    A = np.ascontiguousarray(absfv[simplices])
+    E = np.zeros(len(simplices)) if errv is None else np.ascontiguousarray(np.max(errv[simplices], axis=1))
+    d = vertices.shape[1]
+    nodes, vinv, lam = _chebyshev_interpolation(d)
+    out = np.zeros((len(ts), 8))
+    axis_slice_kernel(knots, F, A, E, np.ascontiguousarray(volumes, float), ts, ts >= upper, nodes, vinv, lam,
+                      gamma(NODE_ROUNDINGS(d)), out)
+    result = np.empty_like(out)
+    result[order] = out
+    return result
+
+
+def section_integrals(vertices, simplices, fv, absfv, fixed, C, errv=None) -> np.ndarray:
+    """(Q, 8) per slice {z_fixed = C_q} with d - len(fixed) in {1, 2} free coordinates (columns as in
+    :func:`axis_slice_integrals`)."""
+    d = vertices.shape[1]
+    fixed = np.asarray(fixed, np.int64)
+    free = np.array([i for i in range(d) if i not in set(fixed.tolist())], np.int64)
+    if len(free) not in (1, 2):
+        raise ValueError("section_integrals: the slices must have 1 or 2 free coordinates")
+    C = np.asarray(C, float).reshape(-1, len(fixed))
+    order = np.argsort(C[:, 0], kind="stable")
+    Cs = np.ascontiguousarray(C[order])
+    subsets = np.array(list(itertools.combinations(range(d + 1), len(fixed) + 1)), np.int64)
+    out = np.zeros((len(Cs), 8))
+    errv = np.zeros(len(vertices)) if errv is None else np.ascontiguousarray(errv, float)
+    section_kernel(np.ascontiguousarray(vertices, float), np.ascontiguousarray(simplices, np.int64),
+                   np.ascontiguousarray(fv, float), np.ascontiguousarray(absfv, float), errv, fixed, free, subsets,
+                   Cs, out)
+    result = np.empty_like(out)
+    result[order] = out
+    return result

@@ -628,9 +628,10 @@ def _cross_check_affordable(n_regions: int, dim: int) -> bool:
     (the split backend's limit) when its estimated vertex table has at most
     ``_CROSS_CHECK_MAX_ROWS`` rows, a region having about as many vertices as a box (2^dim).
 
-    Measured (``benchmarks/verify_paths.py``): the cross-check costs a small fraction of the LP run
-    itself at d = 7, 8, whose LPs take milliseconds per region; beyond the row budget the LP result
-    is returned unproven (:attr:`RegionSet.proven` False)."""
+    Measured on integer-weight networks on [-1, 1]^d (loaded 2-core machine, numba warm): d = 7,
+    52 regions: LP run 9.0 s, cross-check 1.0 s; d = 7, 320 regions: 67 s and 8.3 s; d = 8, 106
+    regions: 164 s and 2.1 s.  Beyond the row budget the LP result is returned unproven
+    (:attr:`RegionSet.proven` False)."""
     return dim <= 6 or (dim <= 20 and n_regions * 2.0**dim <= _CROSS_CHECK_MAX_ROWS)
 
 

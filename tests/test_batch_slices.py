@@ -84,7 +84,11 @@ def test_batch_equals_single_calls_within_the_bounds(d, method):
     X = np.random.default_rng(d).uniform(0.05, 0.95, size=(5, d))
     X[0, 0], X[1, 1], X[2, 0] = 1.0, 0.0, X[3, 0]  # the box's faces and a shared coordinate
     batch = attribute(net, X, method)
-    assert batch.info["enumerations"] == 1 and batch.info["cuts"] > 0, batch.info
+    # pdp: every slice from the triangulation; Shapley's slices with >= 2 fixed coordinates go to the
+    # rows (the section kernel has no proven bound: PREFILL_SECTIONS)
+    assert batch.info["cuts"] >= len(X) * d - 1, batch.info
+    if method == "pdp":
+        assert batch.info["enumerations"] == 1, batch.info
     for i, x in enumerate(X):
         single = attribute(net, x, method)
         gap = np.max(np.abs(batch.values[i] - single.values))
@@ -141,8 +145,9 @@ def test_a_slice_through_a_shared_facet_is_left_to_its_row():
     net = ReLUNetwork([W0, np.array([[1.0, -2.0, 0.5, 0.75]])], [b0, np.array([0.1])])
     X = np.array([[0.5, 0.3, 0.8], [0.2, 0.6, 0.4]])
     batch = attribute(net, X, "shapley_uniform")
-    # 6 slices per point (3 singletons, 3 pairs); the pairs {0, 1} and {0, 2} at x0 = 1/2 fall back
-    assert batch.info["cuts"] == 12 - 2, batch.info
+    # 6 slices per point (3 singletons, 3 pairs): the 6 singletons come from the triangulation, the
+    # pairs go to the rows (no proven bound for sections), which cut 4 of them from the stored partition
+    assert batch.info["cuts"] == 6 + 4, batch.info
     for i, x in enumerate(X):
         single = attribute(net, x, "shapley_uniform")
         assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound
@@ -195,6 +200,7 @@ def test_slices_of_a_network_with_leaky_and_identity_units():
     X = rng.uniform(0.05, 0.95, size=(4, 3))
     for method, slices in (("pdp", 12), ("shapley_uniform", 24)):
         batch = attribute(net, X, method)
+        # shapley: 12 singleton slices prefilled, 12 pair slices cut by the rows from the stored partition
         assert batch.info["enumerations"] == 1 and batch.info["cuts"] == slices, batch.info
         for i, x in enumerate(X):
             single = attribute(net, x, method)

@@ -11,25 +11,31 @@ sections for one or two free coordinates), vectorised over the points in numba k
 The results go into the integrator's piece cache under the same keys the per-row methods look up,
 so the rows then run unchanged (and exact mode, which never comes here, is untouched).
 
-Error bound of a prefilled slice (absolute, on the mean of f over the slice), mirroring
-``Integrator._integrate_density``'s terms:
+Error bound of a prefilled slice (absolute, on the mean of f over the slice), every term proven:
 
-* rounding: the arithmetic on the simplices' values (B-spline recurrence with non-negative terms,
-  interpolated pieces with their own absolute bounds, section weights, products and sums, f
-  evaluated from the region's affine map), a gamma_n multiple of the sum of |f|-weights;
+* rounding: the B-spline recurrence (non-negative terms, :func:`~polyattr.integrate.slices.NODE_ROUNDINGS`
+  roundings relative to the |f| weights), f evaluated from the region's float affine map, the
+  products and the sum over the simplices met, the division by the slice's volume (itself a float
+  product of d - 1 differences): gamma_n times the sum of |f| weights, plus the interpolated pieces'
+  own bounds and the simplex volumes' errors (Gaussian elimination backward error and a Hadamard
+  expansion, :func:`~polyattr.geometry.simplices.simplex_volumes`), as absolute terms from the kernel;
 * the float affine maps' own error (Higham's bound on the matrix chain, per region), integrated;
 * the displacement of the float vertices: with every float vertex within r of the exact one
   (``RegionSet.vertex_radius``, proven by the partition's verification), a point of a float
   region lies within r of the exact region, where f is the region's map, so |f*_P - f| <= 2 L r
-  (L bounds the regions' gradients in l1); a partition that cannot be verified gives inf;
-* the tiling defect |mass found / slice volume - 1| (plus the mass's rounding) times max |f|.
+  (L bounds the regions' gradients in l1); a partition that cannot be verified gives inf.
+  Not proven by this term: that the float simplices tile the slice as the exact ones do (a float
+  simplex moved by r may overlap its neighbour or leave a gap of width ~ r); the tiling defect
+  below catches only a net overlap/gap, not one that cancels.
 
-Not covered by a proof: the rounding of the section geometry (barycentric coordinates and cross
-products of the interval and polygon sections) and of the simplices' volumes (determinants), which
-the single-call path (before the ``bounds`` work lands) also takes as given; the tiling defect is
-their only check.  A slice whose defect exceeds :data:`DEFECT_TOLERANCE` (a slice through a facet
-shared by two simplices is counted twice by the section formula) is not prefilled: its row
-enumerates it.
+The tiling defect |mass found / slice volume - 1| is a sanity check only (not part of the bound):
+a slice whose defect exceeds :data:`DEFECT_TOLERANCE` is not prefilled, its row enumerates it.
+
+Only slices with one fixed coordinate (partial dependence, and Shapley's singletons) are prefilled:
+the interval / polygon sections used for two or more fixed coordinates
+(:func:`~polyattr.integrate.slices.section_integrals`) have no proven rounding bound yet
+(barycentric coordinates, sign tests and shoelace sums), so those slices go to the per-row path
+(:data:`PREFILL_SECTIONS`).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from polyattr.numerics import gamma, round_up
 
 #: a slice's mass may differ from its volume by this relative amount before it is left to its row
 DEFECT_TOLERANCE = 1e-9
+#: prefill slices with two or more fixed coordinates from the section kernel (no proven bound: off)
+PREFILL_SECTIONS = False
 
 
 def _map_error_bounds(net, patterns, output: int):
@@ -148,32 +156,38 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     for S in subsets:
         S = tuple(int(i) for i in S)
         k = len(S)
-        if not 1 <= k < d or (k > 1 and d - k not in (1, 2)):
+        if not 1 <= k < d or (k > 1 and (d - k not in (1, 2) or not PREFILL_SECTIONS)):
             continue
         C, inverse = np.unique(X[:, S], axis=0, return_inverse=True)
         inverse = np.asarray(inverse).ravel()
         if k == 1:
             res = axis_slice_integrals(tri.vertices, tri.simplices, tri.volumes, fv, absfv, S[0], C[:, 0],
-                                       float(upper[S[0]]), errv=map_error)
+                                       float(upper[S[0]]), errv=map_error, volume_errors=tri.volume_errors)
         else:
             res = section_integrals(tri.vertices, tri.simplices, fv, absfv, S, C, errv=map_error)
         free = [i for i in range(d) if i not in S]
         volume = float(np.prod(upper[free] - lower[free]))
         integral, weights, mass, fmax, terms, interpolation, mass_interpolation, maps = res.T
         mean = integral / volume
-        defect = np.abs(mass / volume - 1.0)
-        # per simplex <= NODE_ROUNDINGS(d) roundings relative to its |f| weights (B-spline recurrence,
-        # affine evaluation of f, products; section weights likewise), then the sum over the terms;
-        # interpolated pieces add their own absolute bounds (integrate/slices.py)
-        n_ops = NODE_ROUNDINGS(d) + (d + 1) * terms.astype(np.int64) + 2
+        # per simplex <= NODE_ROUNDINGS(d) roundings relative to its |f| weights (its sum over the
+        # d + 1 vertices included), the product with w (1), the running sum over the terms (<= terms
+        # additions along a path, recursive summation), the division by the volume (1) and the volume's
+        # own rounding (d - 1 products of d differences: 2 d); interpolated pieces and the simplex
+        # volumes' errors come as absolute bounds (columns 5, 6); g (1 + g) covers the |f| weights being
+        # computed themselves (within g of the exact weights)
+        n_ops = NODE_ROUNDINGS(d) + terms.astype(np.int64) + 2 * d + 3
         g = np.array([gamma(int(n)) for n in n_ops])
-        rounding = (g * weights + interpolation) / volume
-        mass_error = (g * mass + mass_interpolation) / volume
+        g = g * (1.0 + g)
+        rounding = (g * weights + interpolation) * (1.0 + gamma(2 * d)) / volume
         # the float maps' own errors (integrated), and the displacement of the float vertices:
         # a point of a float region P~ lies within r of the exact P*, where f = f*_P, so
         # |f*_P - f| <= 2 L r there (L bounds every region's gradient in the l1 norm)
         displacement = 2.0 * lipschitz * radius
-        bound = round_up(rounding + maps / volume + displacement + (defect + mass_error) * fmax, 8)
+        bound = round_up(rounding + maps * (1.0 + gamma(2 * d)) / volume + displacement, 8)
+        # the tiling defect (mass found against the slice's volume, beyond the mass's rounding and
+        # interpolation bound) is a sanity check that sends the slice back to its row, not a bound
+        mass_error = (g * mass + mass_interpolation) / volume
+        defect = np.maximum(np.abs(mass / volume - 1.0) - mass_error, 0.0)
         ok = defect <= DEFECT_TOLERANCE
         done = set()
         for r, q in enumerate(inverse):

@@ -22,6 +22,9 @@ slices (queries) of one coordinate set S in a numba kernel:
 
 Per query the kernels also return the total mass found (the slice's volume when the simplices tile
 the box), sum |f| weights for a rounding bound, the largest |f| met, and the number of terms.
+The B-spline kernel's rounding is proven (:func:`NODE_ROUNDINGS`, the interpolated pieces' bound,
+the simplex volumes' errors); the section kernel's (barycentric coordinates, sign tests, shoelace
+sums) is not bounded yet, so its callers must not take its results as certified.
 """
 
 from __future__ import annotations
@@ -111,20 +114,23 @@ def _spline_sums(t, s, knots, base, order, F, absF, left, ext, work, res):
 
 
 @njit(cache=True)
-def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv, lam, g_node, out):
+def axis_slice_kernel(knots, F, absF, emax, volumes, volume_errors, queries, left, nodes, vinv, lam, g_node, out):
     """Integrals over the slices {z_j = t} for the sorted ``queries`` t.
 
     knots (T, d + 1): the j-coordinates of every simplex's vertices; F, absF (T, d + 1): f and a
     bound on |f| at them; volumes (T,); left (Q,) bool: evaluate left-continuously (at the box's
     upper face); emax (T,): a bound on the error of f (an affine function on the simplex) at its
-    vertices.  out (Q, 8): integral, sum of |f| weights (for a gamma_n rounding bound), mass,
-    max |f|, number of terms, absolute error bound of the integral from interpolated pieces, the
-    same for the mass, and the integral of emax (the bound of f's own error, with 1% to spare).
+    vertices; volume_errors (T,): bounds on |volumes - exact volumes|.  out (Q, 8): integral, sum
+    of |f| weights (for a gamma_n rounding bound), mass, max |f|, number of terms, absolute error
+    bound of the integral from interpolated pieces and from the volumes' errors, the same for the
+    mass, and the integral of emax (the bound of f's own error, with 1% to spare).
 
     A knot interval of a simplex that holds more than d + 1 queries is not evaluated per query:
     its polynomial pieces (degree d; value and mass) are interpolated at the d + 1 Chebyshev roots
     ``nodes`` (monomials in the interval's local variable xi in [-1, 1], coefficients ``vinv`` @
-    values) and evaluated by Horner per query, with a per-interval error bound (see the comments).
+    values) and evaluated by Horner per query, with a proven error bound (derived in the comments);
+    an interval whose float nodes would leave it, or whose node perturbation is too large for the
+    Neumann-series bound, is evaluated per query instead.
     """
     T, d1 = knots.shape
     d = d1 - 1
@@ -139,7 +145,7 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv,
     bv = np.empty(d1)
     bm = np.empty(d1)
     for s in range(T):
-        if volumes[s] <= 0.0:
+        if volumes[s] <= 0.0 and volume_errors[s] <= 0.0:
             continue
         fmax = 0.0
         for i in range(d1):
@@ -147,6 +153,8 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv,
             fmax = max(fmax, absF[s, i])
         order[:] = np.argsort(base)
         w = volumes[s] / d1
+        werr = volume_errors[s] / d1 * (1.0 + 2.0 * u)  # >= |w* - w|: the volume's error, and w's rounding
+        werr += w * 2.0 * u
         for mi in range(d):
             a = base[order[mi]]
             b = base[order[mi + 1]]
@@ -163,7 +171,25 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv,
                 continue
             mid = 0.5 * (a + b)
             half = 0.5 * (b - a)
-            if q1 - q0 > d1 and half > 1e-3 * abs(mid):
+            fit = q1 - q0 > d1 and half > 1e-3 * abs(mid)
+            if fit:
+                # the nodes must fall inside [a, b) (they evaluate this interval's piece)
+                for c in range(d1):
+                    tc = mid + half * nodes[c]
+                    if not (a <= tc < b):
+                        fit = False
+                # node displacement in xi (see below) and the perturbation of the inverse Vandermonde
+                delta = 4.0 * u * (1.0 + abs(mid) / half)
+                dv = 0.0
+                xp = 1.0
+                for e in range(1, d1):
+                    dv += e * xp
+                    xp *= 1.0 + delta
+                dv *= delta * 1.01  # >= ||V(xi') - V(xi)||_inf
+                rho = lam * dv * 1.01
+                if rho >= 0.5:
+                    fit = False
+            if fit:
                 # values at the nodes, then monomial coefficients in xi = (t - mid) / half
                 amax = 0.0
                 for c in range(d1):
@@ -183,39 +209,61 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv,
                     bm[e] = accm
                     sbv += abs(acc)
                     sbm += abs(accm)
-                # error of the interpolated piece at any t of the interval: the node values' rounding
-                # (g_node relative to their |f| weights, <= amax; masses <= amax / fmin is not needed:
-                # a mass weight is <= 1 per unit |f| so the mass uses amax / fmax when fmax > 0), the
-                # float nodes mid + half xi_c off the exact ones by delta in xi (|dV^-1| <= lam^2
-                # (d + 1) d delta), the rounded inverse (u relative), the coefficients' dot products,
-                # and per query Horner on |xi| <= 1 + delta plus xi's own rounding (Markov: |p'| <= d^2 max|p|)
-                delta = 4.0 * u * (1.0 + abs(mid) / half)
-                node_factor = d1 * (lam * (g_node + 2.0 * u + (d + 2) * u) + lam * lam * d1 * d * delta)
-                horner = 2.0 * ((2 * d + 4) * u + d * d * delta) * 1.01
-                ev = 1.01 * (amax * (1.0 + g_node) * node_factor + sbv * horner)
+                # Error of the interpolated piece (P(xi) = the exact piece p(mid + half xi), degree d;
+                # mid and half are the floats computed, so P is an exact reparametrisation):
+                # * the float nodes t_c = fl(mid + half xi_c) are the exact nodes xi'_c = (t_c - mid)
+                #   / half with |xi'_c - xi_c| <= delta, and y_c = P(xi'_c) + e_c with |e_c| <= ey
+                #   (g_node relative to the |f| weights, computed as amax, itself within g_node);
+                # * with A = V(xi)^-1 (||A||_inf <= lam), vinv = A rounded (u relative), V' = V(xi'):
+                #   ||V'^-1 - A||_inf <= lam^2 ||dV|| / (1 - lam ||dV||) =: ip (Neumann series);
+                # * c^ - c = [fl(vinv y) - vinv y] + (vinv - A) y + (A - V'^-1) y + V'^-1 (y - P(xi'))
+                #   so ||c^ - c||_inf <= (gamma_{d+1} + 2u) lam ymax + ip ymax + (lam + ip) ey =: ce;
+                # * per query, with X >= max(1, |xi|, |xi*|) (xi* the exact local variable of t):
+                #   |Horner(c^, xi) - P(xi*)| <= (d + 1) ce X^d + gamma_{2d+1} sum|c^_e| X^d
+                #   + |xi - xi*| d sum|c^_e| X^(d-1), and |xi - xi*| <= 2.01 u X (two roundings).
+                ip = lam * lam * dv / (1.0 - rho) * 1.01
+                ey = g_node * amax * (1.0 + g_node) * 1.01
+                ymax = 0.0
                 mm = 0.0
                 for c in range(d1):
+                    ymax = max(ymax, abs(yv[c]))
                     mm = max(mm, abs(ym[c]))
-                em = 1.01 * (mm * (1.0 + g_node) * node_factor + sbm * horner)
+                em_y = g_node * mm * (1.0 + g_node) * 1.01  # the masses are sums of non-negative terms
+                gd = (d1 + 2.0 * d1 * u) * u * 1.01 + 2.0 * u  # >= gamma_{d+1} + 2u
+                gh = (2 * d + 1) * u * 1.01  # >= gamma_{2d+1}
+                ce_v = 1.01 * (gd * lam * ymax + ip * ymax + (lam + ip) * ey)
+                ce_m = 1.01 * (gd * lam * mm + ip * mm + (lam + ip) * em_y)
+                pv_a = d1 * ce_v + gh * sbv
+                pm_a = d1 * ce_m + gh * sbm
                 for q in range(q0, q1):
                     t = queries[q]
                     if t == b:
                         if not left[q]:
                             continue  # right-continuous: 0 at the last knot
-                        xi = 1.0  # the box's upper face: the piece's closed right end
+                        xi = 1.0  # the box's upper face: the piece's closed right end (|xi - xi*| <= delta)
+                        X = 1.0 + delta
+                        dxi = delta
                     else:
                         xi = (t - mid) / half
+                        X = max(1.0, abs(xi)) * (1.0 + 3.0 * u)
+                        dxi = 2.01 * u * X
+                    Xd1 = 1.0
+                    for e in range(d - 1):
+                        Xd1 *= X
                     pv = 0.0
                     pm = 0.0
                     for e in range(d, -1, -1):
                         pv = pv * xi + bv[e]
                         pm = pm * xi + bm[e]
+                    ev = 1.02 * (pv_a * X + dxi * d * sbv) * Xd1
+                    em = 1.02 * (pm_a * X + dxi * d * sbm) * Xd1
                     out[q, 0] += w * pv
                     out[q, 1] += w * (abs(pv) + ev)  # the accumulation's rounding (gamma_n in the caller)
                     out[q, 2] += w * pm
-                    out[q, 5] += 1.01 * w * ev
-                    out[q, 6] += 1.01 * w * em
-                    out[q, 7] += 1.01 * w * (abs(pm) + em) * emax[s]
+                    # the interpolation's error, and the volume's error times |piece| (<= |pv| + ev)
+                    out[q, 5] += 1.01 * (w * ev + werr * (abs(pv) + ev))
+                    out[q, 6] += 1.01 * (w * em + werr * (abs(pm) + em))
+                    out[q, 7] += 1.01 * (w + werr) * (abs(pm) + em) * emax[s]
                     out[q, 3] = max(out[q, 3], fmax)
                     out[q, 4] += 1.0
                 continue
@@ -230,7 +278,10 @@ def axis_slice_kernel(knots, F, absF, emax, volumes, queries, left, nodes, vinv,
                     out[q, 2] += w * res[2]
                     out[q, 3] = max(out[q, 3], fmax)
                     out[q, 4] += 1.0
-                    out[q, 7] += 1.01 * w * res[2] * emax[s]
+                    # the volume's error: werr times the piece's |f| weights (res within g_node of exact)
+                    out[q, 5] += 1.01 * werr * res[1] * (1.0 + g_node)
+                    out[q, 6] += 1.01 * werr * res[2] * (1.0 + g_node)
+                    out[q, 7] += 1.01 * (w + werr) * res[2] * (1.0 + g_node) * emax[s]
 
 
 @njit(cache=True)
@@ -519,10 +570,26 @@ def section_kernel(X, simplices, fv, absfv, errv, fixed, free, subsets, queries,
 
 
 def NODE_ROUNDINGS(d: int) -> int:
-    """Roundings along any path of one simplex's sum_i f_i M(t | a, a_i): the affine evaluation of f
-    (d + 1), the Cox-de Boor table (<= 8 per level of d levels, all terms >= 0, knot differences of
-    exact inputs rounded once), Micchelli's chain (<= 6 per level of d + 1 levels: mu or 1 - mu as
-    one ratio, the products, the running sum), the product with f and the (d + 1)-term sum."""
+    """Roundings along any path of one simplex's sum_i f_i M(t | a, a_i) (:func:`_spline_sums`), so
+    that its computed value is within gamma_n, n = NODE_ROUNDINGS(d), of the exact value for the
+    float knots and t, relative to sum_i |f_i| M_i (Higham's lemma 3.1: products and quotients of
+    (1 + delta)^(+-1), n factors, are 1 + theta_n with |theta_n| <= gamma_n).
+
+    The support tests (``a <= t < b``, ``t < b_p``) are float comparisons, exact; so every difference
+    t - b_p, b_q - t, b - a, b_q - a_i that the recurrences use is >= 0 whenever its term is used,
+    and each is one subtraction of exact inputs: (x - y)(1 + delta).  All terms are then >= 0 and
+    relative errors only accumulate (no cancellation):
+    * Cox-de Boor level 1: 1 / (b - a): 2 roundings; level r: a difference and a product per term
+      (2), their sum (1), times r (1), the denominator (r - 1)(b_{p+r} - b_p) (2) and the division (1):
+      7 per level, <= 7 d in all.  Coincident knots: an interval of length 0 gives 0 at level 1, and
+      a window of zero span (all its knots equal: a point mass, multiplied by t - b_p = 0 or
+      b_{p+r} - t = 0 at the next level) gives 0 too: exactly the right-continuous B-spline;
+    * Micchelli's chain, <= d + 1 steps: mu and rest (3 each: difference, span, division), the growth
+      n / (n - 1) (1), the running product mult (6 per step), the term mult * grow * mu * work (3) and
+      the running sum of the terms (<= d + 1): <= 6 (d + 1) + 7 + 7 d + d + 1 along any path;
+    * f at the vertices (within gamma_{d+1} of the float map, relative to the |f| bounds), the product
+      with f (1) and the sum over i (d + 1):
+    14 d + 14 + 2 d + 3 = 16 d + 17 <= 16 d + 30.  Underflow is not accounted for."""
     return 16 * d + 30
 
 
@@ -556,10 +623,15 @@ def _exact_inverse(A):
     return [row[n:] for row in M]
 
 
-def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float, errv=None) -> np.ndarray:
+def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, upper: float, errv=None,
+                         volume_errors=None) -> np.ndarray:
     """(Q, 8) per slice {z_axis = t_q}: integral of f, sum of |f| weights, mass, max |f|, terms,
-    absolute error bounds of the integral and the mass from interpolated pieces, and the integral
-    of the bound ``errv`` (per vertex) on f's own error (see the kernel)."""
+    absolute error bounds of the integral and the mass from interpolated pieces and from the
+    volumes' errors ``volume_errors`` (bounds on |volumes - exact volumes|; None: the volumes are
+    exact), and the integral of the bound ``errv`` (per vertex) on f's own error (see the kernel).
+
+    The remaining rounding, relative to the |f| weights (column 1), is gamma_n with
+    n = NODE_ROUNDINGS(d) + (d + 1) * terms + 2 (the caller adds it)."""
     t = np.asarray(t, float)
     order = np.argsort(t, kind="stable")
     ts = np.ascontiguousarray(t[order])
@@ -570,7 +642,8 @@ def axis_slice_integrals(vertices, simplices, volumes, fv, absfv, axis: int, t, 
     d = vertices.shape[1]
     nodes, vinv, lam = _chebyshev_interpolation(d)
     out = np.zeros((len(ts), 8))
-    axis_slice_kernel(knots, F, A, E, np.ascontiguousarray(volumes, float), ts, ts >= upper, nodes, vinv, lam,
+    verr = np.zeros(len(simplices)) if volume_errors is None else np.ascontiguousarray(volume_errors, float)
+    axis_slice_kernel(knots, F, A, E, np.ascontiguousarray(volumes, float), verr, ts, ts >= upper, nodes, vinv, lam,
                       gamma(NODE_ROUNDINGS(d)), out)
     result = np.empty_like(out)
     result[order] = out

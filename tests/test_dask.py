@@ -58,6 +58,8 @@ def test_dask_partition_equals_local(client):
         # the merged interior point lies in the region: its pattern is the region's
         assert pattern_key(net.activation_pattern(dist.interior_points[j])) == key
     assert abs(dist.total_volume - 8.0) <= 1e-12
+    # every sub-box run was verified in its worker process, so the merge is proven
+    assert local.proven and dist.proven
 
 
 def test_dask_exact_partition_equals_exact_local(client):
@@ -83,6 +85,7 @@ def test_streamed_box_integral_equals_monte_carlo_free_reference(client):
     streamed = box_integral(net, client=client, pieces=8)
     assert np.allclose(streamed.integral, reference, atol=1e-12, rtol=0)
     assert streamed.region_pieces >= len(local)
+    assert streamed.proven
 
 
 @pytest.mark.parametrize("method", ["shapley_uniform", "ig"])

@@ -58,6 +58,8 @@ def test_dask_partition_equals_local(client):
         # the merged interior point lies in the region: its pattern is the region's
         assert pattern_key(net.activation_pattern(dist.interior_points[j])) == key
     assert abs(dist.total_volume - 8.0) <= 1e-12
+    # every sub-box run was verified in its worker process, so the merge is proven
+    assert local.proven and dist.proven
 
 
 def test_dask_exact_partition_equals_exact_local(client):
@@ -83,14 +85,43 @@ def test_streamed_box_integral_equals_monte_carlo_free_reference(client):
     streamed = box_integral(net, client=client, pieces=8)
     assert np.allclose(streamed.integral, reference, atol=1e-12, rtol=0)
     assert streamed.region_pieces >= len(local)
+    assert streamed.proven
 
 
 @pytest.mark.parametrize("method", ["shapley_uniform", "ig"])
-def test_dask_batch_equals_local_batch(client, method):
+def test_dask_batch_equals_local_batch(client, method, exact_radii):
+    import os
+
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+
+    def install(on: bool):
+        # the workers' float region integrals state proven bounds with the exact radii too
+        import sys
+
+        from polyattr.geometry.regions import RegionSet
+        if not on:
+            if "_saved_radius" in RegionSet.__dict__:
+                saved = RegionSet.__dict__["_saved_radius"]
+                del RegionSet._saved_radius
+                if saved is None:
+                    del RegionSet.vertex_radius
+                else:
+                    RegionSet.vertex_radius = saved
+            return
+        if tests_dir not in sys.path:
+            sys.path.insert(0, tests_dir)
+        from exact_radius import exact_vertex_radius
+        RegionSet._saved_radius = RegionSet.__dict__.get("vertex_radius")
+        RegionSet.vertex_radius = property(exact_vertex_radius)
+
     net = _net(3, [6, 5], 7)
     X = np.random.default_rng(0).uniform(size=(5, 3))
     local = polyattr.attribute(net, X, method)
-    dist = polyattr.attribute(net, X, method, client=client)
+    client.run(install, True)
+    try:
+        dist = polyattr.attribute(net, X, method, client=client)
+    finally:
+        client.run(install, False)
     assert dist.values.shape == (5, 3)
     # chunks cut their slices from their own box partitions: float results agree within the stated bounds
     assert np.all(np.abs(dist.values - local.values) <= dist.error_bound + local.error_bound)

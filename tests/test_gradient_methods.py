@@ -357,7 +357,7 @@ def test_expected_gradients_uniform_against_monte_carlo_over_path_and_baseline()
 
 # ---------------------------------------------------------------------- SmoothGrad and LIME
 @pytest.mark.parametrize("radius", [0.15, 0.3])
-def test_smoothgrad_uniform_against_monte_carlo(radius):
+def test_smoothgrad_uniform_against_monte_carlo(radius, exact_radii):
     rng = np.random.default_rng(6)
     net = gaussian_network(rng, [2, 24, 24, 1])
     x = np.array([0.45, 0.6])
@@ -391,7 +391,7 @@ def lime_monte_carlo(net, x, radius, rng, n=100_000):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_lime_uniform_against_least_squares_monte_carlo(seed):
+def test_lime_uniform_against_least_squares_monte_carlo(seed, exact_radii):
     rng = np.random.default_rng(seed)
     net = gaussian_network(rng, [2, 8, 8, 1])
     x = rng.random(2) * 0.6 + 0.2
@@ -403,7 +403,7 @@ def test_lime_uniform_against_least_squares_monte_carlo(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_lime_and_smoothgrad_exact_equal_float_within_bound(seed):
+def test_lime_and_smoothgrad_exact_equal_float_within_bound(seed, exact_radii):
     rng = np.random.default_rng(9 + seed)
     net = dyadic_network(rng, [2, 5, 4, 1]) if seed == 0 else gaussian_network(rng, [2, 8, 8, 1])
     x = np.array([0.5, 0.375])

@@ -109,7 +109,7 @@ def test_shapley_exact_matches_brute_force_in_rationals():
 
 # ----------------------------------------------------------------- closed forms on affine models
 @pytest.mark.parametrize("method", MEASURE_METHODS)
-def test_affine_model_closed_forms(method):
+def test_affine_model_closed_forms(method, exact_radii):
     rng = np.random.default_rng(3)
     for d, (lo, hi) in [(2, ([0, 0], [1, 1])), (3, ([-1, 0, 0.5], [1, 2, 1.5]))]:
         w = rng.normal(size=d).round(3)

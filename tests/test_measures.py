@@ -68,7 +68,7 @@ def test_total_masses_of_the_constructors_and_combinations():
     assert Dirac([0.1, 0.2]).ambient_dim == 2
 
 
-def test_integrals_are_linear_in_the_measure(net2):
+def test_integrals_are_linear_in_the_measure(net2, exact_radii):
     f = network_function(net2)
     box = Box([0, 0], [1, 1])
     p, q = np.array([0.2, 0.7]), np.array([0.9, 0.1])

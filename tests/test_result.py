@@ -55,7 +55,7 @@ def _bars(ax):
     return next(c for c in ax.containers if isinstance(c, BarContainer))
 
 
-def test_plot_draws_bars_with_error_bars(net, tmp_path):
+def test_plot_draws_bars_with_error_bars(net, tmp_path, exact_radii):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,3 +147,25 @@ def test_huge_rational_round_trips_through_to_dict():
         assert Fraction(int(p), int(q)) == big
     finally:
         sys.set_int_max_str_digits(old)
+
+
+def test_an_unproven_bound_is_null_in_json_not_infinity(tmp_path):
+    """pdp on an 8-input model integrates over 7-dimensional slices, where region integrals have no
+    proven float bound (inf); the JSON says null and stays strict JSON (no Infinity token)."""
+    import json
+
+    from polyattr.models.io import save_model
+
+    model = random_network([8, 2, 1], rng=np.random.default_rng(0))
+    result = attribute(model, np.full(8, 0.5), "pdp")
+    assert result.error_bound == float("inf")
+    assert result.to_dict()["error_bound"] is None
+    path = tmp_path / "m.npz"
+    save_model(model, path)
+    out = subprocess.run([sys.executable, "-m", "polyattr.cli", "attribute", str(path), "--x", ",".join(["0.5"] * 8),
+                          "--method", "pdp", "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "Infinity" not in out.stdout
+    parsed = json.loads(out.stdout, parse_constant=lambda name: pytest.fail(f"non-strict JSON constant {name}"))
+    assert parsed["error_bound"] is None
+    assert np.allclose(parsed["values"], result.values)

@@ -35,6 +35,7 @@ from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box
 from polyattr.numerics import UNIT_ROUNDOFF as _U
 from polyattr.numerics import gamma as _gamma
+from polyattr.numerics import round_up
 
 TAIL_WIDTH = 10  # the box x +/- 10 sigma misses at most d * 2 Phi(-10) ~ d * 1.5e-23 of the noise
 
@@ -138,7 +139,8 @@ def smoothgrad_gaussian_closed_form(model, x, output: int, sigma: float, noise_f
         absW = np.abs(W)
         values = p_regions @ W
         bound = err_regions @ absW + tail * gmax + (_gamma(len(W) + 4) + 2 * _U) * (p_regions @ absW)
-        return values, float(np.max(bound)), len(regions)
+        # the bound's own arithmetic (non-negative terms, two n-term dot products) rounded upward
+        return values, float(np.max(round_up(bound, len(W) + 8))), len(regions)
     V, S, groups = region_triangulations(regions, exact=True)
     Vf = np.array(V, dtype=float)
     delta = _U * (float(np.max(np.abs(Vf), initial=0.0)) + float(abs(xs[0])))  # vertex and mean rounding
@@ -149,7 +151,7 @@ def smoothgrad_gaussian_closed_form(model, x, output: int, sigma: float, noise_f
     values = p @ W[groups]
     bound = (err @ absW + tail * gmax + _gamma(len(p) + 4) * (p @ absW)
              + 2 * _U * (p @ absW))  # W rounded from rationals
-    return values, float(np.max(bound)), len(regions)
+    return values, float(np.max(round_up(bound, len(p) + 8))), len(regions)
 
 
 def _smoothgrad_gaussian(ctx: AttributionContext) -> MethodResult:

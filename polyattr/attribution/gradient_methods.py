@@ -256,10 +256,12 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
         raise PolyattrError("baseline: expected_gradients averages over background=...; do not pass baseline")
     background = _background(ctx)
     n = background.shape[0]
-    total, bound, breakpoints, segments = None, 0.0, [], []
+    total, bound, breakpoints, segments, abs_total = None, 0.0, [], [], 0.0
     for row in background:
         values, pieces, b = integrated_gradients(ctx.model, ctx.x, row, ctx.output, ctx.exact)
         total = values if total is None else total + values
+        if not ctx.exact:
+            abs_total = abs_total + np.abs(np.asarray(values, float))
         bound = max(bound, b)
         breakpoints.append(len(pieces))
         segments.append(pieces)
@@ -269,7 +271,9 @@ def _expected_gradients(ctx: AttributionContext) -> MethodResult:
     else:
         mean = total / n
         base = float(np.mean(np.atleast_1d(ctx.f(background))))
-        bound = bound + (n + 1) * _U * float(np.max(np.abs(mean), initial=0.0))
+        # each IG within its bound b (so the exact mean within max b), plus the rounding of the
+        # sequential sum of n terms and the division: gamma_{n+1} sum_i |IG_i| / n
+        bound = float(round_up(bound + _gamma(n + 2) * float(np.max(abs_total, initial=0.0)) / n, 4))
     info = {"background_size": n, "pieces": breakpoints}
     if ctx.exact:
         info["segments"] = segments  # the exact pieces walked (a certificate's trace)
@@ -387,8 +391,8 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
 
     Option ``radius`` (default 0.1; a number or one per feature).  B is *not* clipped to the
     domain: the noise may leave it (the network is defined everywhere), as in SmoothGrad.
-    Float error bound: rounding of the contraction (gamma_{n+d+8} sum_P p_P |w_P|), the tiling
-    defect |sum_P p_P - 1| times the largest |w_P|, and the rounding of the gradients.
+    Float error bound: proven (:func:`_smoothgrad_float`) when the regions carry a vertex radius,
+    else inf.
     """
     r = _radius(ctx)
     box = Box(ctx.x - r, ctx.x + r, exact=ctx.exact)
@@ -396,12 +400,64 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     if ctx.exact:
         values = [sum((m0[i] * W[i, j] for i in range(len(m0))), start=Fraction(0)) for j in range(ctx.d)]
         return MethodResult(values, 0.0, info={"radius": list(r), "box_regions": len(m0)})
-    values = m0 @ W
-    defect = abs(float(np.sum(m0)) - 1.0)
-    wmax = float(np.max(np.abs(W), initial=0.0))
-    bound = (defect * wmax + _gamma(len(m0) + ctx.d + 8) * float(np.max(np.abs(m0) @ np.abs(W), initial=0.0))
-             + float(np.max(gradient_rounding_bound(ctx.model, ctx.output), initial=0.0)))
-    return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0), "mass_defect": defect})
+    values, bound = _smoothgrad_float(ctx, box, r, m0, W)
+    return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0)})
+
+
+def _smoothgrad_float(ctx: AttributionContext, box: Box, r, m0, W):
+    """Float SmoothGrad values and a proven bound against the exact values for the exact noise box.
+
+    The exact box B* = [x - r*, x + r*] (r* the radius option as the rational it denotes, x as
+    given) differs from the float box B~ = [fl(x - r), fl(x + r)] by delta <= one rounding per
+    corner.  With g = grad f (|g_j| <= G_j, :func:`gradient_magnitude_bound`),
+    |avg_{B*} g - avg_{B~} g| <= 2 vol(B* sym. diff. B~) / vol(B*) G_j and vol(B* sym. diff. B~)
+    <= prod(L + 4 delta) - prod(L) =: Delta (the vertex-displacement argument of
+    :mod:`polyattr.attribution.region_bounds`).  On B~ the values are sum_P p_P w_P with proven
+    bounds on the masses p_P (triangulated, vertex radius) and on the gradients (affine-map
+    rounding), and the contraction rounds by gamma_{n+2}.  ``inf`` without a vertex radius.
+    """
+    from polyattr.attribution.region_bounds import (affine_map_error_bounds, region_moments_with_bounds,
+                                                    vertex_radius)
+    from polyattr.numbers import to_fraction
+
+    regions = ctx.integrator.regions_on(box)
+    radius = vertex_radius(regions)
+    if radius is None:
+        return m0 @ W, float("inf")
+    n, d = W.shape
+    m0u, _, e0u, _ = region_moments_with_bounds(regions, radius, order=0)
+    lo, hi = np.asarray(box.lower, float), np.asarray(box.upper, float)
+    V_box = Fraction(1)
+    for a, c in zip(lo, hi):
+        V_box *= Fraction(c) - Fraction(a)
+    Vf = float(V_box)  # within u of the exact volume of B~
+    p = m0u / Vf
+    values = p @ W
+    dW, _ = affine_map_error_bounds(ctx.model, regions.patterns, ctx.output)
+    absW = np.abs(W)
+    # |p~ - m0*/vol(B~)| <= (e0u + gamma_3 m0u) / Vf (1 + gamma_2): the division and Vf's rounding
+    ep = round_up((e0u + _gamma(3) * m0u) / Vf * (1 + _gamma(2)), 4)
+    bound = round_up(_gamma(n + 2) * (p @ absW) + p @ dW + ep @ (absW + dW), 3 * n + 4)
+    # the exact noise box
+    raw = ctx.option("radius", Fraction(1, 10))
+    raw = [raw] * d if np.ndim(raw) == 0 else list(raw)
+    delta = np.zeros(d)
+    for i in range(d):
+        xi, ri = Fraction(float(ctx.x[i])), to_fraction(raw[i])
+        gap = max(abs(Fraction(lo[i]) - (xi - ri)), abs(Fraction(hi[i]) - (xi + ri)))
+        delta[i] = float(gap) if Fraction(float(gap)) >= gap else np.nextafter(float(gap), np.inf)
+    if np.any(delta > 0):
+        L = round_up(hi - lo, 1)
+        four = round_up(4.0 * delta, 1)
+        D, P = 0.0, 1.0
+        for c in range(d):
+            D, P = D * (L[c] + four[c]) + P * four[c], P * L[c]
+        D = float(round_up(D, 3 * d + 1))
+        V_low = float(Vf) * (1 - 8 * _U) - D  # a lower bound of vol(B*) >= vol(B~) - Delta
+        G = gradient_magnitude_bound(ctx.model, ctx.output)
+        bound = round_up(bound + (2 * D / V_low if V_low > 0 else float("inf")) * G, 4)
+    total = float(np.max(bound, initial=0.0))
+    return values, total if np.isfinite(total) else float("inf")
 
 
 # default the decimal 0.1: exactly 1/10 in exact mode, not the binary float 0.1
@@ -443,9 +499,7 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
     E[(1, z) f] = sum_P (m1(P n B) . w_P + m0 b_P, M2(P n B) w_P + m1 b_P) / vol(B) needs the second
     moments of every region.  Exact mode solves them with :mod:`polyattr.exact_linalg`.
     ``info["intercept"]`` is a (in the original coordinates).  Option ``radius`` (default 0.1).
-    Float error bound: rounding of the moment contraction and of the centring (relative gamma
-    times the sum of absolute terms), the tiling defect times the largest |f| and |u|, divided by
-    the smallest variance r_j^2 / 3.
+    Float error bound: proven (:func:`_lime_float`) when the regions carry a vertex radius, else inf.
     """
     r = _radius(ctx)
     box = Box(ctx.x - r, ctx.x + r, exact=ctx.exact)
@@ -465,27 +519,102 @@ def _lime_uniform(ctx: AttributionContext) -> MethodResult:
         c = sol[1:]
         intercept = sol[0] - sum((c[j] * x[j] for j in range(d)), start=Fraction(0))
         return MethodResult(c, 0.0, info={"radius": list(r), "intercept": intercept, "box_regions": n})
-    mw = np.einsum("nd,nd->n", m1, W)
-    Ef = float(np.sum(mw + m0 * b))
-    Ezf = np.einsum("nij,nj->i", M2, W) + m1.T @ b
-    Euf = Ezf - x * Ef
+    proven = _lime_float(ctx, box, r, W, b)
+    if proven is not None:
+        return proven
+    # no vertex radius: the value without a proven bound (inf, never an estimate posing as one)
+    Ef = float(np.sum(np.einsum("nd,nd->n", m1, W) + m0 * b))
+    Euf = np.einsum("nij,nj->i", M2, W) + m1.T @ b - x * Ef
     M = np.array(_box_design_matrix(lower_u, upper_u, 1.0), dtype=float)
     sol = np.linalg.solve(M, np.concatenate([[Ef], Euf]))
     c = sol[1:]
-    intercept = float(sol[0] - c @ x)
-    # bound on the error of E[u f] and of E f, then through the diagonal system
-    n = len(m0)
-    g = _gamma(n + 2 * d + 8)
-    abs_terms = (np.einsum("nij,nj->i", np.abs(M2), np.abs(W)) + np.abs(m1).T @ np.abs(b)
-                 + np.abs(x) * float(np.sum(np.abs(mw) + np.abs(m0 * b))))
-    defect = abs(float(np.sum(m0)) - 1.0)
-    fmax = float(np.max(np.abs(mw / np.where(m0 == 0, 1, m0) + b), initial=0.0))
-    umax = float(np.max(np.abs(r)))
-    var_min = float(np.min(np.asarray(r, float) ** 2)) / 3.0
-    err_Euf = g * abs_terms + defect * fmax * (umax + np.abs(x)) + 2 * defect * fmax * np.abs(x)
-    bound = float(np.max(err_Euf, initial=0.0)) / var_min * 2.0 + _U * float(np.max(np.abs(c), initial=0.0)) * 8
-    return MethodResult(list(c), bound, info={"radius": list(r), "intercept": intercept, "box_regions": n,
-                                              "mass_defect": defect})
+    return MethodResult(list(c), float("inf"), info={"radius": list(r), "intercept": float(sol[0] - c @ x),
+                                                     "box_regions": len(m0)})
+
+
+def _lime_float(ctx: AttributionContext, box: Box, r, W, b):
+    """Float LIME values with a proven bound, or None when the regions have no vertex radius.
+
+    In coordinates u = z - x centred at x the design matrix on the exact noise box
+    B* = [x - r*, x + r*] is diag(1, r*^2 / 3), so c_j = 3 T_j / r*_j^2 with
+    T_j = E_{B*}[u_j f(z)] = (1 / vol) sum_P int_P u_j (w_P . u + f_P(x)) du.  On the float box B~ the
+    integrals use the regions' triangulated moments in u (second moments included) with proven
+    bounds (:func:`region_moments_with_bounds`, the shift by x being one more displacement), the
+    affine maps' bounds, and gamma bounds for the contraction; B* vs B~ adds
+    2 Delta / vol(B*) max |u_j f| (as for SmoothGrad), and the division by the float r^2 / 3 its
+    rounding and its distance to r*^2 / 3 (computed exactly).
+    """
+    from polyattr.attribution.region_bounds import (affine_map_error_bounds, region_moments_with_bounds,
+                                                    vertex_radius)
+    from polyattr.numbers import to_fraction
+
+    regions = ctx.integrator.regions_on(box)
+    radius = vertex_radius(regions)
+    if radius is None:
+        return None
+    n, d = W.shape
+    x = np.asarray(ctx.x, float)
+    m0, m1, e0, e1, M2, e2 = region_moments_with_bounds(regions, radius, order=2, shift=x)
+    dW, db = affine_map_error_bounds(ctx.model, regions.patterns, ctx.output)
+    absW = np.abs(W)
+    f_at_x = W @ x + b  # each region's affine map at x
+    df = round_up(_gamma(d + 1) * (absW @ np.abs(x) + np.abs(b)) + dW @ np.abs(x) + db, d + 4)
+    abs_f = np.abs(f_at_x)
+    terms = np.einsum("nij,nj->ni", M2, W) + m1 * f_at_x[:, None]
+    T_sum = np.sum(terms, axis=0)
+    # per region and j: |M2 w + m1 f(x) - exact| <= |M2| dW + e2 (|W| + dW) + |m1| df + e1 (|f(x)| + df),
+    # plus the rounding of the (d+1)-term sums and of the sum over n regions
+    magnitude = np.einsum("nij,nj->ni", np.abs(M2), absW) + np.abs(m1) * abs_f[:, None]
+    err = (np.einsum("nij,nj->ni", np.abs(M2), dW) + np.einsum("nij,nj->ni", e2, absW + dW)
+           + np.abs(m1) * df[:, None] + e1 * (abs_f + df)[:, None])
+    err_sum = round_up(np.sum(err, axis=0) + _gamma(n + d + 3) * np.sum(magnitude, axis=0), 2 * n + 4 * d + 8)
+    lo, hi = np.asarray(box.lower, float), np.asarray(box.upper, float)
+    V_box = Fraction(1)
+    for a, c in zip(lo, hi):
+        V_box *= Fraction(c) - Fraction(a)
+    Vf = float(V_box)
+    T = T_sum / Vf
+    err_T = round_up((err_sum + _gamma(2) * np.abs(T_sum)) / Vf * (1 + _gamma(2)), 4)
+    # the exact noise box
+    raw = ctx.option("radius", Fraction(1, 10))
+    raw = [raw] * d if np.ndim(raw) == 0 else list(raw)
+    r_exact = [to_fraction(v) for v in raw]
+    delta = np.zeros(d)
+    for i in range(d):
+        xi = Fraction(float(x[i]))
+        gap = max(abs(Fraction(lo[i]) - (xi - r_exact[i])), abs(Fraction(hi[i]) - (xi + r_exact[i])))
+        delta[i] = float(gap) if Fraction(float(gap)) >= gap else np.nextafter(float(gap), np.inf)
+    if np.any(delta > 0):
+        L = round_up(hi - lo, 1)
+        four = round_up(4.0 * delta, 1)
+        D, P = 0.0, 1.0
+        for c in range(d):
+            D, P = D * (L[c] + four[c]) + P * four[c], P * L[c]
+        D = float(round_up(D, 3 * d + 1))
+        V_low = Vf * (1 - 8 * _U) - D
+        G = gradient_magnitude_bound(ctx.model, ctx.output)
+        f_x = float(ctx.model(x, output=ctx.output))
+        e_x = float(np.atleast_1d(ctx.model.evaluation_error_bound(x, ctx.output))[0])
+        half = round_up(np.maximum(np.abs(lo - x), np.abs(hi - x)) + 2 * delta, 2)  # |u_j| on B~ and B*
+        f_max = float(round_up(abs(f_x) + e_x + float(G @ half), d + 4))
+        err_T = round_up(err_T + (2 * D / V_low if V_low > 0 else float("inf")) * half * f_max, 6)
+    # c_j = T_j / M_jj with M_jj = fl(fl(r_j^2) / 3) as the float design matrix has it
+    r_float = np.asarray(r, float)
+    M_float = np.array([_box_design_matrix([-ri], [ri], 1.0)[1][1] for ri in r_float])
+    values = T / M_float
+    bound = np.zeros(d)
+    for j in range(d):
+        M_exact = r_exact[j] ** 2 / 3
+        rel = abs(Fraction(M_float[j]) - M_exact) / M_exact  # |M~ - M*| / M*
+        rel_up = float(rel) * (1 + 4 * _U) + 1e-300
+        # |T~/M~ - T*/M*| <= err_T / M~ + |T*| |1/M~ - 1/M*|, |1/M~ - 1/M*| = rel / M~; division rounding
+        bound[j] = float(round_up((err_T[j] + (abs(T[j]) + err_T[j]) * rel_up) / M_float[j] * (1 + _gamma(2))
+                                  + _gamma(3) * abs(values[j]), 8))
+    Ef = float(np.sum(np.einsum("nd,nd->n", m1, W) + m0 * f_at_x)) / Vf
+    intercept = float(Ef - values @ x)
+    total = float(np.max(bound, initial=0.0))
+    return MethodResult(list(values), total if np.isfinite(total) else float("inf"),
+                        info={"radius": list(r), "intercept": intercept, "box_regions": n})
 
 
 register(MethodSpec(

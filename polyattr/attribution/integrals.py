@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from polyattr.attribution.region_bounds import uniform_region_integral
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import domain_key, float_domain
 from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
@@ -121,9 +122,10 @@ class Integrator:
         """(value, error_bound) of the integral of the output against ``measure``.
 
         The value is a Fraction in exact mode (error bound 0), else a float with an absolute error
-        bound: rounding of the evaluation/contraction, plus the tiling defect of the regions
-        (|sum of region masses - piece mass| times the largest |f| on the support), plus a 3-sigma
-        sampling half-width for empirical pieces.
+        bound: the pieces' proven bounds (model evaluations, region integrals:
+        :mod:`polyattr.attribution.region_bounds`; ``inf`` where no proof is available) combined
+        with the rounding of the linear combination (:func:`_combination_bound`), plus a 3-sigma
+        sampling half-width for empirical pieces (a probabilistic bound, stated as such).
         """
         if not isinstance(measure, Measure):
             raise PolyattrError(f"measure: expected a polyattr Measure, got {type(measure).__name__}")
@@ -132,8 +134,8 @@ class Integrator:
                 f"measure: lives in R^{measure.ambient_dim} but the model has {self.model.n_inputs} inputs"
             )
         zero = self.model.field.zero()
-        value, bound = zero, 0.0
-        combination = []
+        value = zero
+        combination, coefficients, values, errors = [], [], [], []
         for coef, piece in measure.terms:
             v, e = self.integrate_piece(piece)
             if self.record:
@@ -142,7 +144,10 @@ class Integrator:
                 value += Fraction(coef) * v
             else:
                 value += float(coef) * v
-                bound = float(round_up(bound + abs(float(coef)) * e + abs(float(coef) * v) * 2 * _U, 4))
+                coefficients.append(float(coef))
+                values.append(float(v))
+                errors.append(float(e))
+        bound = 0.0 if self.exact else _combination_bound(coefficients, values, errors)
         if self.record:
             self.trace_calls.append(combination)
         return value, bound
@@ -194,13 +199,18 @@ class Integrator:
         n = len(values)
         # sum w_i (f(p_i) + e_i): the evaluation errors weighted, plus the n-term dot product's rounding
         bound = float(round_up(np.abs(w) @ self.model.evaluation_error_bound(piece.points.astype(float), self.output), n + 1))
-        bound += float(round_up(_gamma(n + 1) * float(np.abs(w) @ np.abs(values)), n + 2))
+        # (gamma_{n+2}: one more u for weights rounded from rationals)
+        bound += float(round_up(_gamma(n + 2) * float(np.abs(w) @ np.abs(values)), n + 2))
         if piece.stochastic and n > 1:
             bound += 3.0 * float(np.std(values, ddof=1)) * abs(float(np.sum(w))) / np.sqrt(n)
         return value, bound
 
     def _integrate_density(self, piece: DensityPiece):
         regions = self.regions_on(piece.domain)
+        uniform = piece.polynomials is None and piece.polynomial is None
+        if not self.exact and not self.record and uniform:
+            # triangulated moments with proven rounding, vertex-displacement and affine-map terms
+            return uniform_region_integral(regions, piece, self.model, self.output)
         m0, m1, _ = piece.region_moments(regions, order=1)
         W, b = regions.affine_maps(self.output)
         if self.record:  # what a certificate needs, kept from this computation
@@ -211,18 +221,32 @@ class Integrator:
                 total += sum((Fraction(W[i, j]) * m1[i, j] for j in range(W.shape[1])), start=Fraction(0))
                 total += Fraction(b[i]) * m0[i]
             return total, 0.0
+        if uniform:
+            return uniform_region_integral(regions, piece, self.model, self.output)
+        # polynomial densities: the float kernels of integrate.polynomial carry no proven bound yet
         m0 = np.asarray(m0, float)
         m1 = np.asarray(m1, float)
-        contributions = np.einsum("nd,nd->n", W, m1) + b * m0
-        value = float(np.sum(contributions))
-        d = W.shape[1]
-        rounding = float(round_up(_gamma(d + 4 + len(contributions))
-                                  * float(np.sum(np.abs(W) * np.abs(m1)) + np.sum(np.abs(b * m0))), len(contributions) + d + 4))
-        # tiling defect: regions must cover the support; their masses must add up to the piece's
-        expected_mass = float(piece.total_mass) if piece.polynomials is None else float(np.sum(m0))
-        defect = abs(float(np.sum(m0)) - expected_mass)
-        fmax = float(np.max(np.abs(np.einsum("nd,nd->n", W, m1 / np.where(m0 == 0, 1, m0)[:, None]) + b), initial=0.0))
-        return value, rounding + defect * fmax
+        return float(np.sum(np.einsum("nd,nd->n", W, m1) + b * m0)), float("inf")
+
+
+def _combination_bound(coefficients, values, errors) -> float:
+    """A proven bound on |fl(sum_i c_i v_i) - sum_i c*_i v*_i| for float coefficients and values.
+
+    c_i = float(c*_i) is within u |c_i| of the exact coefficient (exact when it is a float already)
+    and |v_i - v*_i| <= e_i; the products and the sequential sum of T terms add at most
+    gamma_{T+1} sum |c_i v_i| (Higham, eq. 3.5).  So the error is at most
+    sum (1 + u) |c_i| e_i + (gamma_{T+1} + u (1 + gamma_{T+1})) sum |c_i v_i|, rounded upward.
+    """
+    if not coefficients:
+        return 0.0
+    c = np.abs(np.asarray(coefficients, float))
+    v = np.abs(np.asarray(values, float))
+    e = np.asarray(errors, float)
+    T = len(c)
+    propagated = round_up(np.sum(c * e) * (1 + _U), 2 * T + 2)
+    rounding = round_up(_gamma(T + 3) * np.sum(c * v), 2 * T + 2)
+    total = float(round_up(propagated + rounding, 1))
+    return total if np.isfinite(total) else float("inf")
 
 
 def _piece_key(piece):

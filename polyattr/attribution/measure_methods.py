@@ -210,9 +210,16 @@ def _shapley_uniform(ctx: AttributionContext) -> MethodResult:
         values.append(v)
         bound = max(bound, e)
     phi = shapley_from_values(values, d, ctx.exact)
-    # phi_j is a weighted sum (weights summing to 1) of differences of the values
-    return MethodResult(phi, 2 * bound + 2.0**-50 * float(max(abs(float(v)) for v in values)),
-                        base_value=values[0], info={"slices": 2**d})
+    if not ctx.exact:
+        from polyattr.numerics import gamma, round_up
+
+        # phi_j = sum over the 2^(d-1) coalitions S without j of w_S (v(S + j) - v(S)), exact
+        # weights summing to 1: the values' errors add at most 2 max e.  Rounding: each weight
+        # float(w_S) (u), the difference (u) and the product (u), then a sequential sum of
+        # 2^(d-1) terms: gamma_{2^(d-1) + 3} sum_S w_S (|v(S + j)| + |v(S)|) <= gamma 2 (1 + u) max |v|.
+        vmax = float(max(abs(float(v)) for v in values))
+        bound = float(round_up(2 * bound + gamma(2 ** (d - 1) + 4) * 2 * vmax, 4))
+    return MethodResult(phi, bound, base_value=values[0], info={"slices": 2**d})
 
 
 register(MethodSpec(

@@ -90,7 +90,12 @@ class Attribution:
         return len(self.values)
 
     def to_dict(self) -> dict:
-        """JSON-friendly: exact values as "p/q" strings; a batch gives nested lists (one per row)."""
+        """JSON-friendly: exact values as "p/q" strings; a batch gives nested lists (one per row).
+
+        ``error_bound`` is None when no finite bound is proven (the float result's ``error_bound``
+        is then ``inf``, e.g. region integrals on supports above dimension 6): strict JSON has no
+        infinity, and a missing proof must not read as a number.
+        """
         with long_integer_strings():
             if self.batch:
                 values = [[_encode(v) for v in row] for row in self.values]
@@ -102,7 +107,7 @@ class Attribution:
             "method": self.method,
             "values": values,
             "exact": self.exact,
-            "error_bound": float(self.error_bound),
+            "error_bound": float(self.error_bound) if np.isfinite(self.error_bound) else None,
             "regions": int(self.regions),
             "seconds": float(self.seconds),
             "output": int(self.output),
@@ -178,13 +183,14 @@ class Attribution:
         names = self.feature_names or [f"x{j}" for j in range(len(values))]
         if ax is None:
             _, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(values) + 2), 3.2))
-        errors = None if self.exact else np.full(len(values), float(self.error_bound))
+        proven = self.exact or np.isfinite(self.error_bound)
+        errors = None if self.exact or not proven else np.full(len(values), float(self.error_bound))
         colors = ["#c0392b" if v < 0 else "#2471a3" for v in values]
         ax.bar(range(len(values)), values, yerr=errors, color=colors, capsize=4)
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(values)), names)
         ax.set_ylabel("attribution")
-        bound = "exact" if self.exact else f"error bound {self.error_bound:.1e}"
+        bound = "exact" if self.exact else f"error bound {self.error_bound:.1e}" if proven else "no proven error bound"
         ax.set_title(f"{self.method} ({bound})")
         if path is not None:
             try:

@@ -172,7 +172,7 @@ def cmd_attribute(args) -> int:
     if args.csv:
         result.to_csv(args.csv)
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(result.to_dict(), allow_nan=False))
         return 0
     _print_table(result, model.n_inputs)
     if args.certificate:

@@ -14,6 +14,15 @@ sub-box's tiling being proven exactly by :func:`~polyattr.geometry.exact_regions
 maps (sum of W m1 + b m0) and returns only that sum, so memory is bounded by the largest sub-box,
 not by the region count.
 
+What is proven: every sub-box run is an ordinary :func:`~polyattr.geometry.regions.enumerate_regions`
+call with its default verification (a verified split run, an LP run confirmed by one, or an exact
+repair), so its pattern set is the exact partition of the sub-box (``proven``).  The merge is then
+exact too: the exact regions of the box are the patterns with a full-dimensional piece in some
+sub-box (the sub-boxes tile the box), and merging keys on the pattern alone, so the merged set is
+proven exactly when every piece is (:attr:`RegionSet.proven`).  The merged set keeps no vertex
+table (a region's pieces do not form one), so its ``vertex_radius`` is None: its float volumes and
+centroids, like :func:`box_integral`'s float sums, carry no proven error bound here.
+
 ``client`` is a :class:`distributed.Client` or None (run the sub-boxes one after another here).
 dask is imported only when a client is given.
 """
@@ -69,7 +78,7 @@ def _float_piece(model, box, max_regions):
 
     r = enumerate_regions(model, box, max_regions=max_regions, progress=False)
     return {"patterns": np.packbits(r.patterns, axis=1), "volumes": r.volumes, "centroids": r.centroids,
-            "interior_points": r.interior_points, "backend": r.backend}
+            "interior_points": r.interior_points, "backend": r.backend, "proven": r.proven}
 
 
 def _exact_piece(model, box, max_regions):
@@ -133,7 +142,9 @@ def enumerate_regions_distributed(model: PiecewiseAffineModel, domain=None, *, c
     if pieces is None:
         pieces = 4 * max(1, len(client.scheduler_info()["workers"])) if client is not None else 4
     boxes = split_box(box, pieces)
-    net = model.to_exact() if exact else model.to_float()
+    # float mode ships the model as given: each sub-box run converts it to floats itself and is
+    # verified against the model's own (possibly rational) data, not against its float rounding
+    net = model.to_exact() if exact else model
     parts = list(_run(client, _exact_piece if exact else _float_piece, net, boxes, max_regions))
     packed = np.vstack([p["patterns"] for p in parts])
     first, inverse = _group(packed)
@@ -172,7 +183,7 @@ def enumerate_regions_distributed(model: PiecewiseAffineModel, domain=None, *, c
     backends = sorted({p["backend"] for p in parts})
     return RegionSet(model, box, box.reduce(), patterns, interior, volumes, centroids,
                      "+".join(backends) + ("+dask" if client is not None else "+subboxes"),
-                     time.perf_counter() - start)
+                     time.perf_counter() - start, proven=all(p["proven"] for p in parts))
 
 
 @dataclass(frozen=True)
@@ -206,7 +217,8 @@ def _integral_piece(model, box, max_regions):
     r = enumerate_regions(model, box, max_regions=max_regions, progress=False)
     W, b = r.affine_maps()
     m0, m1, _ = r.moments(1)
-    return {"integral": np.einsum("nod,nd->o", W, m1) + b.T @ m0, "regions": len(r), "volume": float(m0.sum())}
+    return {"integral": np.einsum("nod,nd->o", W, m1) + b.T @ m0, "regions": len(r), "volume": float(m0.sum()),
+            "proven": r.proven}
 
 
 @dataclass(frozen=True)
@@ -218,6 +230,9 @@ class BoxIntegral:
     volume: float
     sub_boxes: int
     seconds: float
+    #: every sub-box's pattern set is proven to be its exact partition (:attr:`RegionSet.proven`);
+    #: the integral itself is a float sum without an error bound
+    proven: bool = False
 
 
 def box_integral(model: PiecewiseAffineModel, domain=None, *, client=None, pieces: int = 16,
@@ -232,14 +247,14 @@ def box_integral(model: PiecewiseAffineModel, domain=None, *, client=None, piece
     start = time.perf_counter()
     box = _require_full_box(model, domain)
     boxes = split_box(box, pieces)
-    net = model.to_float()
     integral = np.zeros(model.n_outputs)
-    count, volume = 0, 0.0
-    for part in _run(client, _integral_piece, net, boxes, max_regions):
+    count, volume, proven = 0, 0.0, True
+    for part in _run(client, _integral_piece, model, boxes, max_regions):
         integral += part["integral"]
         count += part["regions"]
         volume += part["volume"]
+        proven = proven and part["proven"]
     expected = float(box.volume)
     if not abs(volume - expected) <= 1e-9 * abs(expected):
         raise PolyattrError(f"tiling failed: sub-box volumes sum to {volume!r}, the box's volume is {expected!r}")
-    return BoxIntegral(integral, count, volume, len(boxes), time.perf_counter() - start)
+    return BoxIntegral(integral, count, volume, len(boxes), time.perf_counter() - start, proven)

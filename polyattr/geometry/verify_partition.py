@@ -84,7 +84,9 @@ The LP backend is not checked vertex by vertex (it keeps no vertex table).  On b
 and verifies it: a verified run's pattern set is the exact partition's (completeness included: the
 split run covers the box by construction), so an LP run with the same pattern set lists every
 exact region once and nothing else; any difference sends the run to the exact repair.  Above
-dimension 6, and on general polytopes, LP runs are not proven (see the regions module).
+dimension 6 the same cross-check runs when the split run is affordable (an estimated vertex
+table of regions x 2^d rows within a budget); otherwise, and on general polytopes, LP runs are
+not proven and say so (``RegionSet.proven`` False; see the regions module).
 
 Cost: per region the maps are updated only for layers whose earlier pattern changed; within such
 a run of regions each distinct vertex (float bits and mask) is enclosed once; units whose sign is

@@ -140,7 +140,7 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     and store them in ``integrator``'s piece cache.  Returns how many slices were stored (0 when the
     box partition has no stored vertices or is over the reuse budget: the rows then run as before)."""
     from polyattr.attribution.integrals import REUSE_MAX_REGIONS, _piece_key
-    from polyattr.geometry.domains import float_domain
+    from polyattr.geometry.domains import domain_key, float_domain
     from polyattr.geometry.regions import enumerate_regions
     from polyattr.attribution.measure_methods import slice_measure
     from polyattr.geometry.simplices import triangulate_regions
@@ -218,11 +218,20 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
         ok &= displacement <= DISPLACEMENT_TOLERANCE * f_scale
         done = set()
         for r, q in enumerate(inverse):
-            if not ok[q] or q in done:
+            if q in done:
                 continue
             done.add(q)
             measure = slice_measure(box, rows[r], S)
             (_, piece), = measure.terms
+            if not ok[q]:
+                # its row integrates it from a fresh (verified) enumeration of the slice: a slice cut
+                # from the stored partition near its vertices (or on the box's faces) has no vertex
+                # radius, hence no proven bound
+                key = domain_key(piece.domain)
+                if key not in integrator._region_cache:
+                    integrator._region_cache[key] = integrator._enumerate(piece.domain)
+                    integrator.regions_used += len(integrator._region_cache[key])
+                continue
             integrator._piece_cache[_piece_key(piece)] = (float(mean[q]), float(bound[q]))
             stored += 1
     integrator.cuts += stored

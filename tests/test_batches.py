@@ -63,11 +63,21 @@ def test_exact_batch_equals_single_calls_exactly(method):
 
 def test_lines_are_cut_from_one_partition_of_the_box(net, X):
     n, d = X.shape
-    for method, cuts in [("ice", n * d), ("shapley_uniform", n * d), ("pdp", n * d)]:
+    # exact mode cuts every line from the box's partition (the exact confirmation proves each cut)
+    XQ = [[Fraction(float(v)) for v in x] for x in X]
+    for method in ("ice", "shapley_uniform"):
+        batch = attribute(net, XQ, method, exact=True)
+        assert batch.info["enumerations"] == 1, (method, batch.info)  # the box instead of one per line
+        assert batch.info["cuts"] == n * d, (method, batch.info)
+    # float mode: the uniform slices come from the triangulated box (one enumeration) ...
+    for method in ("shapley_uniform", "pdp"):
         batch = attribute(net, X, method)
-        # one enumeration (the box) instead of one per line
-        assert batch.info["enumerations"] == 1, (method, batch.info)
-        assert batch.info["cuts"] == cuts, (method, batch.info)
+        assert batch.info["enumerations"] == 1 and batch.info["cuts"] == n * d, (method, batch.info)
+        assert np.isfinite(batch.error_bound)
+    # ... and ICE lines are enumerated one by one (verified, so their bound is proven)
+    batch = attribute(net, X, "ice")
+    assert batch.info["enumerations"] == n * d and batch.info["cuts"] == 0, batch.info
+    assert np.isfinite(batch.error_bound)
     # a single point enumerates each of its lines
     single = attribute(net, X[0], "ice")
     assert single.info.get("enumerations") is None  # no batch bookkeeping on a single result
@@ -76,8 +86,6 @@ def test_lines_are_cut_from_one_partition_of_the_box(net, X):
 def test_higher_dimensional_slices_come_from_the_triangulated_box():
     net = random_network([3, 6, 6, 1], rng=2)
     X = np.random.default_rng(3).uniform(0.1, 0.9, size=(3, 3))
-    batch = attribute(net, X, "ice")
-    assert batch.info["enumerations"] == 1 and batch.info["cuts"] == 9
     # 2-dimensional slices: integrated from the box's simplices (polyattr.attribution.slice_batches)
     batch = attribute(net, X, "pdp")
     assert batch.info["cuts"] == 9 and batch.info["enumerations"] == 1
@@ -95,13 +103,13 @@ def test_a_line_inside_a_neuron_hyperplane_falls_back_to_enumeration():
     W1 = np.array([[1.0, -2.0, 0.5]])
     net = ReLUNetwork([W0, W1], [b0, np.array([0.1])])
     X = np.array([[0.5, 0.3], [0.2, 0.6]])
-    batch = attribute(net, X, "ice")
-    assert batch.info["enumerations"] == 1 + 1 and batch.info["cuts"] == 3
+    batch = attribute(net, X, "ice")  # float mode enumerates every line (verified)
     for i, x in enumerate(X):
         single = attribute(net, x, "ice")
         assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound
     XQ = [[Fraction(1, 2), Fraction(3, 10)], [Fraction(1, 5), Fraction(3, 5)]]
     exact = attribute(net, XQ, "ice", exact=True)
+    assert exact.info["enumerations"] == 1 + 1 and exact.info["cuts"] == 3, exact.info
     for i, x in enumerate(XQ):
         assert list(exact.values[i]) == list(attribute(net, x, "ice", exact=True).values)
 
@@ -180,9 +188,11 @@ def test_lines_cut_on_a_network_with_leaky_and_identity_units():
     slopes = [np.array([0.0, 0.1, 1.0, 0.0, 0.25, 1.0]), np.array([0.0, 0.5, 0.0, 1.0, 0.0])]
     net = ReLUNetwork(W, b, negative_slopes=slopes)
     X = rng.uniform(0.05, 0.95, size=(5, 2))
-    for method in ("ice", "shapley_uniform"):
+    for method, enumerations, cuts in (("ice", 10, 0), ("shapley_uniform", 1, 10)):
+        # float ICE lines are enumerated (verified); the Shapley slices come from the triangulated box
         batch = attribute(net, X, method)
-        assert batch.info["enumerations"] == 1 and batch.info["cuts"] == 10
+        assert batch.info["enumerations"] == enumerations and batch.info["cuts"] == cuts, (method, batch.info)
+        assert np.isfinite(batch.error_bound)
         for i, x in enumerate(X):
             single = attribute(net, x, method)
             assert np.max(np.abs(batch.values[i] - single.values)) <= batch.error_bound + single.error_bound

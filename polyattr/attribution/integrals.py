@@ -90,7 +90,11 @@ class Integrator:
                                  backend=backend or self.backend)
 
     def _float_regions(self, domain):
-        """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible."""
+        """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible.
+
+        Only exact mode cuts lines (its exact confirmation proves them); float mode enumerates each
+        line, so that its integral keeps a proven error bound.
+        """
         if self.reuse_box is None:
             return self._enumerate(domain)
         from polyattr.geometry.cut import can_cut, cut_regions
@@ -98,7 +102,10 @@ class Integrator:
         box = float_domain(self.reuse_box)
         target = float_domain(domain)
         is_box = domain_key(target) == domain_key(box)
-        if not (is_box or can_cut(box, target)):
+        if not (is_box or can_cut(box, target)) or not (is_box or self.exact):
+            # float mode enumerates lines: a cut line has no proven vertex radius (its breakpoints
+            # are float intersections, its pieces checked by a tolerance), so its integral would
+            # carry no proven bound; a fresh 1-D enumeration is verified (geometry/verify_partition.py)
             return self._enumerate(domain)
         if self._box_partition is None:  # enumerated once, when a batch first needs it
             try:

@@ -60,8 +60,9 @@ def target_rows(quick: bool = False, workers_list=(1, 2)) -> list[dict]:
         for workers in workers_list:
             w, c = time.perf_counter(), time.process_time()
             try:
+                # the split backend on both (automatic choice would take the LP traversal at d = 8)
                 regions = enumerate_regions(net, box, max_regions=budget, check_estimate=False,
-                                            volumes=volumes, workers=workers)
+                                            volumes=volumes, workers=workers, backend="split")
                 n, kind = len(regions), "full"
                 if volumes:
                     regions.total_volume

@@ -44,7 +44,7 @@ from polyattr.jit import njit
 
 from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import Box, Segment
-from polyattr.geometry.splitting import _U1, _cell_facets, _lowest_bit, _maximal_sets, _popcount
+from polyattr.geometry.simplices import pulling_simplices
 from polyattr.integrate.simplex_kernels import simplex_moments
 from polyattr.numbers import to_fraction
 from polyattr.numerics import ETA, UNIT_ROUNDOFF, gamma, round_up
@@ -66,100 +66,6 @@ def _up(value, n_ops: int):
 
 
 # ------------------------------------------------------------------------------ triangulation
-@njit(cache=True)
-def _pulling_simplices(X, M, offsets, d, nw):
-    """Pulling triangulation of every stored cell, driven by its vertices' tight sets.
-
-    The traversal of :func:`polyattr.geometry.splitting._volume_centroid` (apex = lowest vertex of
-    a face, coned over the face's facets not containing it), emitting the simplices instead of
-    their volumes.  Returns (simplices (m, d+1) of global vertex indices, region of each simplex).
-    """
-    n = offsets.shape[0] - 1
-    nbits = 64 * nw
-    cap = 4 * n + 16
-    S = np.empty((cap, d + 1), np.int64)
-    G = np.empty(cap, np.int64)
-    m = 0
-    rows = d * (nbits + 1) + 2
-    simplex = np.empty(d + 1, np.int64)
-    chain = np.empty(d + 1, np.int64)
-    for r in range(n):
-        lo = offsets[r]
-        k = offsets[r + 1] - lo
-        kw = (k + 63) // 64
-        cM = M[lo:lo + k]
-        fac = np.zeros((nbits, kw), np.uint64)
-        cand = np.zeros((nbits, kw), np.uint64)
-        ok = np.zeros(nbits, np.bool_)
-        f_set = np.zeros((rows, kw), np.uint64)
-        f_dim = np.zeros(rows, np.int64)
-        f_apex = np.zeros((rows, d + 1), np.int64)
-        n_fac = _cell_facets(cM, k, nw, kw, d, cand, ok, fac)
-        for v in range(k):
-            f_set[0, v >> 6] |= _U1 << np.uint64(v & 63)
-        f_dim[0] = d
-        top = 1
-        while top > 0:
-            top -= 1
-            dim = f_dim[top]
-            n_ap = d - dim
-            for a in range(n_ap):
-                chain[a] = f_apex[top, a]
-            nv = 0
-            apex = -1
-            for ww in range(kw):
-                x = f_set[top, ww]
-                nv += _popcount(x)
-                if apex < 0 and x != np.uint64(0):
-                    apex = 64 * ww + _lowest_bit(x)
-            if nv == dim + 1:
-                for i in range(n_ap):
-                    simplex[i] = chain[i]
-                t = n_ap
-                for ww in range(kw):
-                    x = f_set[top, ww]
-                    while x != np.uint64(0):
-                        low = x & (~x + _U1)
-                        x ^= low
-                        simplex[t] = 64 * ww + _popcount(low - _U1)
-                        t += 1
-                if m == cap:
-                    cap *= 2
-                    S2 = np.empty((cap, d + 1), np.int64)
-                    G2 = np.empty(cap, np.int64)
-                    S2[:m] = S[:m]
-                    G2[:m] = G[:m]
-                    S, G = S2, G2
-                for i in range(d + 1):
-                    S[m, i] = lo + simplex[i]
-                G[m] = r
-                m += 1
-                continue
-            if nv < dim + 1:
-                continue
-            mm = 0
-            for i in range(n_fac):
-                g = 0
-                for ww in range(kw):
-                    cand[mm, ww] = f_set[top, ww] & fac[i, ww]
-                    g += _popcount(cand[mm, ww])
-                if g >= dim and g < nv:
-                    mm += 1
-            _maximal_sets(cand, mm, kw, ok)
-            aw = apex >> 6
-            abit = _U1 << np.uint64(apex & 63)
-            for i in range(mm):
-                if ok[i] and (cand[i, aw] & abit) == np.uint64(0):
-                    for ww in range(kw):
-                        f_set[top, ww] = cand[i, ww]
-                    f_dim[top] = dim - 1
-                    for a in range(n_ap):
-                        f_apex[top, a] = chain[a]
-                    f_apex[top, n_ap] = apex
-                    top += 1
-    return S[:m], G[:m]
-
-
 def _double_description(regions):
     """(vertices (V, k), tight-set bitmasks (V, words) uint64, offsets (n+1,)) of every region."""
     if regions.vertex_table is not None:
@@ -192,7 +98,7 @@ def region_simplices(regions):
     k = regions.dim
     if k == 0 or len(regions) == 0:
         return V, np.zeros((0, k + 1), np.int64), np.zeros(0, np.int64)
-    S, G = _pulling_simplices(V, M, offsets, k, M.shape[1])
+    S, G = pulling_simplices(M, offsets, k)
     return V, S, G
 
 
@@ -371,7 +277,7 @@ def region_moments_with_bounds(regions, radius, order: int = 1, shift=None):
            "e0": np.zeros(n), "e1": np.zeros((n, k)), "e2": np.zeros((n, k, k))}
     for a in range(0, n, _CHUNK_REGIONS):
         b = min(n, a + _CHUNK_REGIONS)
-        S, G = _pulling_simplices(V, M, np.ascontiguousarray(offsets[a:b + 1]), k, M.shape[1])
+        S, G = pulling_simplices(M, np.ascontiguousarray(offsets[a:b + 1]), k)
         res = simplex_moments(V, S, G, n_groups=b - a, order=max(order, 0))
         # underflow: each simplex term may lose an absolute subnormal ulp per operation
         tiny = (k + 1) ** 2 * 8 * ETA * np.bincount(G, minlength=b - a)

@@ -261,6 +261,23 @@ def simplex_volumes(X, simplices):
     return vol, err
 
 
+def pulling_simplices(M, offsets, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pulling triangulation of every stored cell from its vertices' tight masks alone.
+
+    ``M`` (V, words) uint64 tight masks, ``offsets`` (n + 1,) the cells' vertex ranges, ``d`` the
+    dimension.  Returns (simplices (m, d+1) of global vertex indices, cell of each simplex, counted
+    from 0 for ``offsets[0]``'s cell).  Combinatorial only: the same simplices with exact vertices
+    triangulate the exact cells when the tight masks are the exact ones.
+    """
+    M = np.ascontiguousarray(M, dtype=np.uint64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    n = _all_simplices(M, offsets, d, np.zeros((1, d + 1), np.int64), np.zeros(1, np.int64), False)
+    simplices = np.zeros((n, d + 1), np.int64)
+    region = np.zeros(n, np.int64)
+    _all_simplices(M, offsets, d, simplices, region, True)
+    return simplices, region
+
+
 def triangulate_regions(regions) -> Triangulation | None:
     """The simplices of every region of ``regions`` (a full-dimensional RegionSet of a box from the
     split backend), in input coordinates; None when the set stores no vertices (other backends) or
@@ -273,12 +290,7 @@ def triangulate_regions(regions) -> Triangulation | None:
     X = np.ascontiguousarray(regions.vertex_table, dtype=np.float64)
     M = np.ascontiguousarray(regions.vertex_masks, dtype=np.uint64)
     offsets = np.ascontiguousarray(regions.vertex_offsets, dtype=np.int64)
-    d = X.shape[1]
-    empty = np.zeros((1, d + 1), np.int64)
-    n = _all_simplices(M, offsets, d, empty, np.zeros(1, np.int64), False)
-    simplices = np.zeros((n, d + 1), np.int64)
-    region = np.zeros(n, np.int64)
-    _all_simplices(M, offsets, d, simplices, region, True)
+    simplices, region = pulling_simplices(M, offsets, X.shape[1])
     volumes, volume_errors = simplex_volumes(X, simplices)
     tri = Triangulation(X, simplices, region, volumes, volume_errors)
     object.__setattr__(regions, "_triangulation", tri)  # frozen RegionSet: cache once

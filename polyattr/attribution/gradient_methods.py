@@ -33,6 +33,7 @@ from polyattr.exact_linalg import solve
 from polyattr.geometry.domains import Box, as_vector
 from polyattr.geometry.segment_walk import SegmentPieces, integrated_gradients_walk, segment_breakpoints
 from polyattr.models.protocol import PiecewiseAffineModel
+from polyattr.numbers import to_fraction
 from polyattr.numerics import UNIT_ROUNDOFF as _U
 from polyattr.numerics import gamma as _gamma
 from polyattr.numerics import round_up
@@ -404,6 +405,39 @@ def _smoothgrad_uniform(ctx: AttributionContext) -> MethodResult:
     return MethodResult(list(values), bound, info={"radius": list(r), "box_regions": len(m0)})
 
 
+def _exact_noise_box(ctx: AttributionContext, x, lo, hi):
+    """The float noise box B~ = [lo, hi] against the exact one B* = [x - r*, x + r*] (r* the
+    radius option as the rational it denotes, x as given).
+
+    Returns (r* per coordinate, delta, Vf, D, V_low): ``delta`` bounds (upward) the per-coordinate
+    gap between the faces of B~ and B*, ``Vf`` is vol(B~) rounded to float (within u of it); when
+    some gap is positive, D >= vol(B* sym. diff. B~) = prod(L + 4 delta) - prod(L) (the
+    vertex-displacement argument of :mod:`polyattr.attribution.region_bounds`) and
+    V_low <= vol(B*) >= vol(B~) - D, else D = V_low = None.
+    """
+    V_box = Fraction(1)
+    for a, c in zip(lo, hi):
+        V_box *= Fraction(c) - Fraction(a)
+    Vf = float(V_box)
+    raw = ctx.option("radius", Fraction(1, 10))
+    raw = [raw] * len(lo) if np.ndim(raw) == 0 else list(raw)
+    r_exact = [to_fraction(v) for v in raw]
+    delta = np.zeros(len(lo))
+    for i in range(len(lo)):
+        xi = Fraction(float(x[i]))
+        gap = max(abs(Fraction(lo[i]) - (xi - r_exact[i])), abs(Fraction(hi[i]) - (xi + r_exact[i])))
+        delta[i] = float(gap) if Fraction(float(gap)) >= gap else np.nextafter(float(gap), np.inf)
+    if not np.any(delta > 0):
+        return r_exact, delta, Vf, None, None
+    L = round_up(hi - lo, 1)
+    four = round_up(4.0 * delta, 1)
+    D, P = 0.0, 1.0
+    for c in range(len(lo)):
+        D, P = D * (L[c] + four[c]) + P * four[c], P * L[c]
+    D = float(round_up(D, 3 * len(lo) + 1))
+    return r_exact, delta, Vf, D, Vf * (1 - 8 * _U) - D
+
+
 def _smoothgrad_float(ctx: AttributionContext, box: Box, r, m0, W):
     """Float SmoothGrad values and a proven bound against the exact values for the exact noise box.
 
@@ -418,7 +452,6 @@ def _smoothgrad_float(ctx: AttributionContext, box: Box, r, m0, W):
     """
     from polyattr.attribution.region_bounds import (affine_map_error_bounds, region_moments_with_bounds,
                                                     vertex_radius)
-    from polyattr.numbers import to_fraction
 
     regions = ctx.integrator.regions_on(box)
     radius = vertex_radius(regions)
@@ -427,10 +460,7 @@ def _smoothgrad_float(ctx: AttributionContext, box: Box, r, m0, W):
     n, d = W.shape
     m0u, _, e0u, _ = region_moments_with_bounds(regions, radius, order=0)
     lo, hi = np.asarray(box.lower, float), np.asarray(box.upper, float)
-    V_box = Fraction(1)
-    for a, c in zip(lo, hi):
-        V_box *= Fraction(c) - Fraction(a)
-    Vf = float(V_box)  # within u of the exact volume of B~
+    _, _, Vf, D, V_low = _exact_noise_box(ctx, ctx.x, lo, hi)
     p = m0u / Vf
     values = p @ W
     dW, _ = affine_map_error_bounds(ctx.model, regions.patterns, ctx.output)
@@ -438,22 +468,7 @@ def _smoothgrad_float(ctx: AttributionContext, box: Box, r, m0, W):
     # |p~ - m0*/vol(B~)| <= (e0u + gamma_3 m0u) / Vf (1 + gamma_2): the division and Vf's rounding
     ep = round_up((e0u + _gamma(3) * m0u) / Vf * (1 + _gamma(2)), 4)
     bound = round_up(_gamma(n + 2) * (p @ absW) + p @ dW + ep @ (absW + dW), 3 * n + 4)
-    # the exact noise box
-    raw = ctx.option("radius", Fraction(1, 10))
-    raw = [raw] * d if np.ndim(raw) == 0 else list(raw)
-    delta = np.zeros(d)
-    for i in range(d):
-        xi, ri = Fraction(float(ctx.x[i])), to_fraction(raw[i])
-        gap = max(abs(Fraction(lo[i]) - (xi - ri)), abs(Fraction(hi[i]) - (xi + ri)))
-        delta[i] = float(gap) if Fraction(float(gap)) >= gap else np.nextafter(float(gap), np.inf)
-    if np.any(delta > 0):
-        L = round_up(hi - lo, 1)
-        four = round_up(4.0 * delta, 1)
-        D, P = 0.0, 1.0
-        for c in range(d):
-            D, P = D * (L[c] + four[c]) + P * four[c], P * L[c]
-        D = float(round_up(D, 3 * d + 1))
-        V_low = float(Vf) * (1 - 8 * _U) - D  # a lower bound of vol(B*) >= vol(B~) - Delta
+    if D is not None:  # the exact noise box differs from the float one
         G = gradient_magnitude_bound(ctx.model, ctx.output)
         bound = round_up(bound + (2 * D / V_low if V_low > 0 else float("inf")) * G, 4)
     total = float(np.max(bound, initial=0.0))
@@ -546,7 +561,6 @@ def _lime_float(ctx: AttributionContext, box: Box, r, W, b):
     """
     from polyattr.attribution.region_bounds import (affine_map_error_bounds, region_moments_with_bounds,
                                                     vertex_radius)
-    from polyattr.numbers import to_fraction
 
     regions = ctx.integrator.regions_on(box)
     radius = vertex_radius(regions)
@@ -569,29 +583,10 @@ def _lime_float(ctx: AttributionContext, box: Box, r, W, b):
            + np.abs(m1) * df[:, None] + e1 * (abs_f + df)[:, None])
     err_sum = round_up(np.sum(err, axis=0) + _gamma(n + d + 3) * np.sum(magnitude, axis=0), 2 * n + 4 * d + 8)
     lo, hi = np.asarray(box.lower, float), np.asarray(box.upper, float)
-    V_box = Fraction(1)
-    for a, c in zip(lo, hi):
-        V_box *= Fraction(c) - Fraction(a)
-    Vf = float(V_box)
+    r_exact, delta, Vf, D, V_low = _exact_noise_box(ctx, x, lo, hi)
     T = T_sum / Vf
     err_T = round_up((err_sum + _gamma(2) * np.abs(T_sum)) / Vf * (1 + _gamma(2)), 4)
-    # the exact noise box
-    raw = ctx.option("radius", Fraction(1, 10))
-    raw = [raw] * d if np.ndim(raw) == 0 else list(raw)
-    r_exact = [to_fraction(v) for v in raw]
-    delta = np.zeros(d)
-    for i in range(d):
-        xi = Fraction(float(x[i]))
-        gap = max(abs(Fraction(lo[i]) - (xi - r_exact[i])), abs(Fraction(hi[i]) - (xi + r_exact[i])))
-        delta[i] = float(gap) if Fraction(float(gap)) >= gap else np.nextafter(float(gap), np.inf)
-    if np.any(delta > 0):
-        L = round_up(hi - lo, 1)
-        four = round_up(4.0 * delta, 1)
-        D, P = 0.0, 1.0
-        for c in range(d):
-            D, P = D * (L[c] + four[c]) + P * four[c], P * L[c]
-        D = float(round_up(D, 3 * d + 1))
-        V_low = Vf * (1 - 8 * _U) - D
+    if D is not None:  # the exact noise box differs from the float one
         G = gradient_magnitude_bound(ctx.model, ctx.output)
         f_x = float(ctx.model(x, output=ctx.output))
         e_x = float(np.atleast_1d(ctx.model.evaluation_error_bound(x, ctx.output))[0])

@@ -104,6 +104,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from polyattr.geometry.splitting import _popcount
 from polyattr.jit import njit
 from polyattr.numerics import UNIT_ROUNDOFF, gamma
 
@@ -280,30 +281,6 @@ def exact_data(model, domain, red, composed) -> ExactData | None:
 @njit(cache=True, inline="always")
 def _bit(M, v, c):
     return (M[v, c >> 6] >> np.uint64(c & 63)) & np.uint64(1)
-
-
-@njit(cache=True, inline="always")
-def _bit_index(low):
-    """The index of the single set bit of ``low``."""
-    i = 0
-    if low >> np.uint64(32):
-        i += 32
-        low >>= np.uint64(32)
-    if low >> np.uint64(16):
-        i += 16
-        low >>= np.uint64(16)
-    if low >> np.uint64(8):
-        i += 8
-        low >>= np.uint64(8)
-    if low >> np.uint64(4):
-        i += 4
-        low >>= np.uint64(4)
-    if low >> np.uint64(2):
-        i += 2
-        low >>= np.uint64(2)
-    if low >> np.uint64(1):
-        i += 1
-    return i
 
 
 @njit(cache=True)
@@ -486,7 +463,7 @@ def _vertex_check(v, d, n_units, nw, X, M, G, h, eG, eh, cut, lo, up, max_rad, g
         word = M[v, w]
         while word != 0:
             low = word & (~word + np.uint64(1))
-            c = 64 * w + _bit_index(low)
+            c = 64 * w + _popcount(low - np.uint64(1))
             word ^= low
             if c < 2 * d:
                 continue
@@ -562,7 +539,7 @@ def _vertex_signs(v, d, X, M, G, h, aGT, h0, hbox, xabs, gnorm, rv, u, need_w, d
         while word != 0:
             low = word & (~word + np.uint64(1))
             word ^= low
-            q = 64 * w + _bit_index(low)
+            q = 64 * w + _popcount(low - np.uint64(1))
             c = 2 * d + q
             if (M[v, c >> 6] >> np.uint64(c & 63)) & np.uint64(1):
                 continue  # tight: its zero is part of the vertex's definition

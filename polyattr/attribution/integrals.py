@@ -223,17 +223,41 @@ class Integrator:
         if self.record:  # what a certificate needs, kept from this computation
             self._density_data[piece.key] = (regions, m0, m1, W, b)
         if self.exact:
-            total = Fraction(0)
-            for i in range(len(regions)):
-                total += sum((Fraction(W[i, j]) * m1[i, j] for j in range(W.shape[1])), start=Fraction(0))
-                total += Fraction(b[i]) * m0[i]
-            return total, 0.0
+            return _exact_contraction(W, b, m0, m1), 0.0
         if uniform:
             return uniform_region_integral(regions, piece, self.model, self.output)
         # polynomial densities: the float kernels of integrate.polynomial carry no proven bound yet
         m0 = np.asarray(m0, float)
         m1 = np.asarray(m1, float)
         return float(np.sum(np.einsum("nd,nd->n", W, m1) + b * m0)), float("inf")
+
+
+def _exact_contraction(W, b, m0, m1) -> Fraction:
+    """sum_i (W_i . m1_i + b_i m0_i) exactly, in python-flint rationals.
+
+    The regions' denominators are products of different vertex denominators, so the sum's
+    denominator grows to their lcm (hundreds of thousands of bits on a 3-input [32, 32] box): a
+    running sum would redo that size at every term, a balanced (pairwise) sum does it log n times.
+    """
+    from flint import fmpq
+
+    def q(v):
+        v = Fraction(v)
+        return fmpq(v.numerator, v.denominator)
+
+    n, d = (W.shape[0], W.shape[1]) if W.ndim == 2 else (len(m0), 0)
+    terms = []
+    for i in range(n):
+        t = q(b[i]) * q(m0[i])
+        for j in range(d):
+            if W[i, j] != 0:
+                t += q(W[i, j]) * q(m1[i, j])
+        terms.append(t)
+    if not terms:
+        return Fraction(0)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return Fraction(int(terms[0].p), int(terms[0].q))
 
 
 def _combination_bound(coefficients, values, errors) -> float:

@@ -180,9 +180,12 @@ class ExactRegionSet:
         if self._maps is None:
             W = np.empty((n, o, d), dtype=object)
             b = np.empty((n, o), dtype=object)
-            intnet = _IntegerNetwork(self.model)
+            from polyattr.geometry.exact_from_split import IncrementalMaps
+
+            # regions are sorted by pattern: consecutive maps differ by a few rank-one terms
+            maps = IncrementalMaps(self.model.to_exact())
             for i, r in enumerate(self.regions):
-                W[i], b[i] = intnet.affine_map(r.pattern)
+                W[i], b[i] = maps.affine_map(r.pattern)
             self._maps = (W, b)
         W, b = self._maps
         if output is None:
@@ -497,7 +500,17 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
     composed = model.compose_affine(red.embedding, red.offset)
     ctx = _ExactContext(composed, red)
     found: dict[bytes, ExactRegion] = {}
+    fast = None
+    if _fast_path_applies(float_regions, model, domain):
+        from polyattr.geometry.exact_from_split import regions_from_verified_split
+
+        fast = regions_from_verified_split(float_regions, composed.to_exact(), red, ctx.A_dom, ctx.b_dom,
+                                           ctx.dom_scales)
     for i in range(len(float_regions)):
+        if fast is not None and fast[i] is not None:
+            pat, region = fast[i]
+            found.setdefault(_key(pat), region)
+            continue
         try:
             V_float = np.asarray(float_regions.vertices(i)[0], float)
         except PolyattrError:
@@ -523,6 +536,17 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
     out = ExactRegionSet(model, domain, red, regions, volume, len(float_regions), repaired=repaired)
     _store(key, out)
     return out
+
+
+#: whether exact_region_set takes exact vertices from a verified split run (tests switch it off to
+#: compare with the cdd path)
+USE_VERIFIED_SPLIT = True
+
+
+def _fast_path_applies(float_regions, model, domain) -> bool:
+    from polyattr.geometry.exact_from_split import applies
+
+    return USE_VERIFIED_SPLIT and applies(float_regions, model, domain)
 
 
 def _key(pattern) -> bytes:

@@ -1,0 +1,379 @@
+"""Exact regions from a verified float split partition: exact vertices as small integer solves.
+
+:func:`polyattr.geometry.exact_regions.exact_region_set` confirms a float proposal region by region
+(cdd.gmp on the pattern's rows).  When the proposal is a split run that
+:mod:`polyattr.geometry.verify_partition` has *proven* to be the exact partition, most of that work
+is already done: for every region R and every vertex v of R the verification proved that
+
+(a) v's tight constraints (its mask: box faces and cutting units under R's pattern) have full rank on
+    the free coordinates and meet at one exact point v*;
+(b) every other constraint holds strictly at v* (or its unit vanishes identically on R, inactive).
+
+So the mask of v is the exact tight set of v*, and the region is conv(v* : v in R).  This module
+turns such a run into :class:`~polyattr.geometry.exact_regions.ExactRegion` objects without cdd:
+
+1. *Distinct vertices.*  v* depends only on the mask and on the pattern bits of the non-tight units:
+   if two regions' patterns differ only on units tight at v, their maps agree on the set where those
+   units vanish (layer by layer: a unit's output there is 0 for either bit), so the two systems have
+   the same solutions.  Vertices are keyed by (mask, pattern with the tight bits cleared) and each
+   key is solved once (the rows of any region carrying it give the same point).
+2. *Solve.*  The tight rows of the region's integer-scaled pattern rows, restricted to the free
+   coordinates (box faces fix the others), reduced exactly with python-flint (``fmpq_mat.rref``): the
+   system must have rank equal to the number of free coordinates and be consistent, which is (a)
+   again, checked exactly.  A degenerate vertex (more tight rows than free coordinates: integer
+   weights, coincident hyperplanes) is handled the same way, by the rank test on all its tight rows.
+3. *Facets.*  With exact incidences, the facets of the (full-dimensional) region are the
+   inclusion-maximal sets among the rows' tight vertex sets: every row's tight set is the vertex set
+   of a face, every proper face lies in a facet, and distinct facets are incomparable.  Rows with
+   equal sets (coincident hyperplanes) keep the first one, as the cdd path does.
+4. *Moments.*  The pulling triangulation from the tight masks (:func:`polyattr.geometry.simplices.
+   pulling_simplices`, combinatorial, so it triangulates the exact region), simplex volumes from
+   (k+1) x (k+1) integer determinants of homogeneous vertex coordinates, summed in ``fmpq``.
+
+The region's pattern rows are updated from the previous region's (regions come in depth-first order,
+so consecutive patterns differ in few units): a flipped unit changes the next layer's map by one
+rank-one term.  Everything is integer or ``fmpq``; Fractions are made once per distinct vertex and per
+region's mass and moment, at the boundary.  The exact tiling check of ``exact_region_set`` (volumes
+summing exactly to the support's) still runs on the result.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+from flint import fmpq, fmpq_mat, fmpz, fmpz_mat
+
+__all__ = ["IncrementalMaps", "applies", "regions_from_verified_split"]
+
+
+def applies(float_regions, model, domain) -> bool:
+    """Whether ``float_regions`` is a verified split run of exactly this (exact) model and domain."""
+    from polyattr.geometry.domains import as_domain, domain_key
+
+    if float_regions is None or not hasattr(float_regions, "vertex_table"):
+        return False
+    if float_regions.vertex_table is None or not getattr(float_regions, "proven", False):
+        return False
+    if getattr(float_regions, "_vertex_radius", None) is None:
+        return False  # proven some other way (a merge, an exact repair): no verified vertex table
+    try:
+        if float_regions.model.to_exact().canonical_hash() != model.canonical_hash():
+            return False  # e.g. decimal weights: the float run was proven for their float twins
+        fdom = as_domain(float_regions.domain, model.n_inputs, exact=True)
+    except Exception:  # noqa: BLE001 - any mismatch only means the fast path does not apply
+        return False
+    return domain_key(fdom) == domain_key(domain)
+
+
+# ------------------------------------------------------------------------------- pattern rows
+class IncrementalMaps:
+    """Integer pattern rows of a sequence of patterns, each updated from the previous one.
+
+    Same values as :meth:`ReLUNetwork.integer_pattern_rows` (canonical pattern; rows A u <= c, one
+    per cutting unit, A and c Python integers, positive per-layer scales): per hidden layer l the
+    pre-activation map (Gp, hp) depends on the earlier layers' factors F (Q active, the integer
+    slope inactive); when only some factors of layer l-1 changed and layer l-1's map did not,
+    Gp_l changes by W_l[:, j] (dF_j Gp_{l-1}[j]) per changed unit j.
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.layers = [(np.asarray(Wi, dtype=object), np.asarray(bi, dtype=object), int(den))
+                       for Wi, bi, den in net.integer_affine_layers[:-1]]
+        slopes_int, Q = net.integer_slopes
+        self.slopes = [np.asarray(s, dtype=object) for s in slopes_int]
+        self.Q = Q
+        self.cut = np.asarray(net.cut_units, bool)
+        self.sizes = [W.shape[0] for W, _, _ in self.layers]
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int) if self.sizes else np.zeros(1, int)
+        # scales per layer (pattern independent)
+        S, self.scales = 1, []
+        for _, _, den in self.layers:
+            S = S * den
+            self.scales.append(S)
+            S = S * Q
+        self.S_in = [1] + [self.scales[l] * Q for l in range(len(self.layers) - 1)]
+        self.prev = None  # per layer: (F, Gp, hp, version)
+
+    def rows(self, pattern):
+        """(canonical cut pattern, A (n_cut, k) object, c (n_cut,) object, scales list)."""
+        full, state = self._advance(pattern)
+        A_rows, c_rows, scales = [], [], []
+        for li, (F, Gp, hp) in enumerate(state):
+            s0 = int(self.starts[li])
+            n = Gp.shape[0]
+            mask = full[s0:s0 + n]
+            layer_cut = self.cut[s0:s0 + n]
+            sign = np.where(mask, -1, 1)
+            A_rows.append((Gp * sign[:, None])[layer_cut])
+            c_rows.append((-hp * sign)[layer_cut])
+            scales.extend([self.scales[li]] * int(np.count_nonzero(layer_cut)))
+        k = self.net.n_inputs
+        A = np.vstack(A_rows) if A_rows else np.zeros((0, k), dtype=object)
+        c = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=object)
+        return full[self.cut], A, c, scales
+
+    def affine_map(self, pattern, output=None):
+        """The exact local map (W (n_out, d), b (n_out,)) as Fractions, or one output's row."""
+        _, state = self._advance(pattern)
+        Wo, bo, den = self.net.integer_affine_layers[-1]
+        if output is not None:
+            Wo, bo = Wo[output:output + 1], bo[output:output + 1]
+        Wo = np.asarray(Wo, dtype=object)
+        bo = np.asarray(bo, dtype=object)
+        if state:
+            F, Gp, hp = state[-1]
+            S = self.scales[-1] * self.Q
+            W = Wo @ (Gp * F[:, None])
+            b = Wo @ (hp * F) + bo * S
+        else:
+            S, W, b = 1, Wo, bo
+        S *= den
+        W = np.array([[Fraction(int(v), S) for v in row] for row in W], dtype=object)
+        b = np.array([Fraction(int(v), S) for v in b], dtype=object)
+        return (W, b) if output is None else (W[0], b[0])
+
+    def _advance(self, pattern):
+        """Update the per-layer maps to ``pattern``: (canonical full pattern, [(F, Gp, hp)])."""
+        full = self.net.expand_patterns(np.asarray(pattern, bool)[None, :])[0]
+        state = []
+        map_changed = False  # whether the map of the previous layer differs from the previous call's
+        for li, (Wi, bi, den) in enumerate(self.layers):
+            n = Wi.shape[0]
+            prev = None if self.prev is None else self.prev[li]
+            if li == 0:
+                Gp, hp = Wi, bi
+                map_changed = False
+            else:
+                F_in, Gp_in, hp_in = state[li - 1]
+                diff = None
+                if prev is not None and not map_changed:
+                    diff = np.flatnonzero(F_in != self.prev[li - 1][0])
+                if diff is not None and len(diff) == 0:
+                    Gp, hp = prev[1], prev[2]
+                    map_changed = False
+                elif diff is not None and len(diff) * 4 <= len(F_in):
+                    Gp, hp = prev[1].copy(), prev[2].copy()
+                    F_old = self.prev[li - 1][0]
+                    for j in diff:
+                        dF = F_in[j] - F_old[j]
+                        Gp += np.multiply.outer(Wi[:, j], dF * Gp_in[j])
+                        hp += Wi[:, j] * (dF * hp_in[j])
+                    map_changed = True
+                else:
+                    Gp = Wi @ (Gp_in * F_in[:, None])
+                    hp = Wi @ (hp_in * F_in) + bi * self.S_in[li]
+                    map_changed = True
+            s0 = int(self.starts[li])
+            mask = full[s0:s0 + n].copy()
+            layer_cut = self.cut[s0:s0 + n]
+            for o in np.flatnonzero(layer_cut & mask):
+                if hp[o] == 0 and not any(Gp[o]):
+                    mask[o] = False  # identically zero: canonical inactive
+            full[s0:s0 + n] = mask
+            F = np.where(mask, self.Q, self.slopes[li]).astype(object)
+            state.append((F, Gp, hp))
+        self.prev = state
+        return full, state
+
+
+# ----------------------------------------------------------------------------------- driver
+def _mask_matrix(M, n_bits: int) -> np.ndarray:
+    """(V, words) uint64 masks -> (V, n_bits) bool."""
+    V, words = M.shape
+    bytes_ = np.ascontiguousarray(M.astype("<u8")).view(np.uint8).reshape(V, words * 8)
+    bits = np.unpackbits(bytes_, axis=1, bitorder="little")
+    return bits[:, :n_bits].astype(bool)
+
+
+def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, dom_scales):
+    """Exact regions (in the float run's order) of a verified split run, or None per region that
+    needs the cdd path (a region this path cannot confirm: a rank or volume test failed).
+
+    Returns a list with, per float region, (canonical pattern, ExactRegion) or None.
+    """
+    from polyattr.geometry.exact_regions import ExactRegion
+    from polyattr.geometry.simplices import pulling_simplices
+
+    k = red.inner.dim
+    n_neurons = intnet_model.n_neurons
+    patterns = np.asarray(float_regions.patterns, bool)
+    n = patterns.shape[0]
+    offsets = np.asarray(float_regions.vertex_offsets, np.int64)
+    M = np.ascontiguousarray(float_regions.vertex_masks, np.uint64)
+    n_bits = 2 * k + n_neurons
+    bits = _mask_matrix(M, n_bits)
+    counts = np.diff(offsets)
+    row_region = np.repeat(np.arange(n), counts)
+    # key: (mask, pattern without the tight units' bits)
+    key_pat = patterns[row_region] & ~bits[:, 2 * k:]
+    keys = np.concatenate([np.packbits(bits, axis=1), np.packbits(key_pat, axis=1)], axis=1)
+    keys = np.ascontiguousarray(keys)
+    void = keys.view(np.dtype((np.void, keys.shape[1]))).ravel()
+    _, uid = np.unique(void, return_inverse=True)
+    uid = uid.ravel()
+    n_unique = int(uid.max()) + 1 if len(uid) else 0
+    lower = [Fraction(x) for x in red.inner.lower]
+    upper = [Fraction(x) for x in red.inner.upper]
+    # the pulling triangulation of every region from its masks (combinatorial)
+    simplices, simplex_region = pulling_simplices(M, offsets, k)
+    s_start = np.searchsorted(simplex_region, np.arange(n + 1))
+
+    rows_of = IncrementalMaps(intnet_model)
+    coords: list = [None] * n_unique  # per distinct vertex: tuple of Fractions
+    homog: list = [None] * n_unique  # per distinct vertex: (integer numerators, denominator)
+    fq: list = [None] * n_unique  # per distinct vertex: tuple of fmpq
+    kf = math.factorial(k)
+    out = []
+    for r in range(n):
+        pat, A, c, scales = rows_of.rows(patterns[r])
+        if np.any(pat != patterns[r]):
+            out.append(None)
+            continue
+        lo, hi = int(offsets[r]), int(offsets[r + 1])
+        ok = True
+        for v in range(lo, hi):
+            u = uid[v]
+            if coords[u] is not None:
+                continue
+            res = _solve_vertex(bits[v], k, A, c, lower, upper)
+            if res is None:
+                ok = False
+                break
+            coords[u] = res
+            den = math.lcm(*(x.denominator for x in res)) if k else 1
+            homog[u] = ([fmpz(x.numerator * (den // x.denominator)) for x in res], fmpz(den))
+        if not ok:
+            out.append(None)
+            continue
+        region = _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices[s_start[r]:s_start[r + 1]],
+                         pat, A, c, scales, A_dom, b_dom, dom_scales, n_neurons, kf, ExactRegion)
+        out.append(region)
+    return out
+
+
+def _solve_vertex(bitrow, k, A, c, lower, upper):
+    """The exact point of a vertex's tight constraints (Fractions), or None if they do not define
+    one point (rank below the number of free coordinates, or inconsistent)."""
+    fixed = {}
+    for i in range(k):
+        lo_b, up_b = bool(bitrow[i]), bool(bitrow[k + i])
+        if lo_b and up_b:
+            return None
+        if lo_b:
+            fixed[i] = lower[i]
+        elif up_b:
+            fixed[i] = upper[i]
+    free = [i for i in range(k) if i not in fixed]
+    tight = np.flatnonzero(bitrow[2 * k:])
+    x = [None] * k
+    for i, val in fixed.items():
+        x[i] = val
+    kf = len(free)
+    if kf:
+        if len(tight) < kf:
+            return None
+        Mq = fmpq_mat(len(tight), kf + 1)
+        for a, j in enumerate(tight):
+            row = A[j]
+            for b, i in enumerate(free):
+                Mq[a, b] = int(row[i])
+            rhs = Fraction(int(c[j])) - sum((int(row[i]) * val for i, val in fixed.items()), start=Fraction(0))
+            Mq[a, kf] = fmpq(rhs.numerator, rhs.denominator)
+        R, rank = Mq.rref()
+        if rank != kf or any(R[i, i] != 1 for i in range(kf)):
+            return None  # not a point, or inconsistent (a pivot in the right-hand side)
+        for b, i in enumerate(free):
+            q = R[b, kf]
+            x[i] = Fraction(int(q.p), int(q.q))
+    elif len(tight):
+        # a box corner with tight units: each must vanish exactly there
+        for j in tight:
+            if sum((int(A[j][i]) * x[i] for i in range(k)), start=Fraction(0)) != int(c[j]):
+                return None
+    return tuple(x)
+
+
+def _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices, pat, A, c, scales, A_dom, b_dom,
+            dom_scales, n_neurons, kf, ExactRegion):
+    """The ExactRegion of float region r from its exact vertices (or None)."""
+    local = [int(uid[v]) for v in range(lo, hi)]
+    # one entry per distinct exact vertex (a float run lists each vertex of a cell once)
+    if len(set(local)) != len(local):
+        return None
+    order = sorted(range(len(local)), key=lambda i: coords[local[i]])
+    pos = np.empty(len(local), np.int64)
+    pos[order] = np.arange(len(local))
+    V = np.empty((len(local), k), dtype=object)
+    for new, old in enumerate(order):
+        V[new, :] = coords[local[old]]
+    # exact volume and first moment from the pulling simplices (global vertex rows -> local): with
+    # v_i = N_i / D_i, a simplex has volume |det [N_i, D_i]| / (k! prod D_i); over the region's
+    # common denominator D_R = prod of its vertices' D_i (and R_i = D_R / D_i), its volume is
+    # |det| Q_S / (k! D_R) with Q_S = D_R / prod_S D_i, and its first moment is
+    # |det| Q_S sum_S N_i R_i / ((k + 1)! D_R^2): integer sums, one reduction per region at the end
+    S_local = np.asarray(simplices, np.int64) - lo
+    Ns = [homog[u][0] for u in local]
+    Ds = [homog[u][1] for u in local]
+    D_R = fmpz(1)
+    for den in Ds:
+        D_R *= den
+    R = [D_R // den for den in Ds]
+    vol_num = fmpz(0)
+    m1_num = [fmpz(0)] * k
+    for s in S_local:
+        det = fmpz_mat([Ns[i] + [Ds[i]] for i in s]).det()
+        if det == 0:
+            continue
+        if det < 0:
+            det = -det
+        P = fmpz(1)
+        for i in s:
+            P *= Ds[i]
+        w = det * (D_R // P)
+        vol_num += w
+        for j in range(k):
+            acc = fmpz(0)
+            for i in s:
+                acc += Ns[i][j] * R[i]
+            m1_num[j] += w * acc
+    m0 = fmpq(vol_num, kf * D_R)
+    den1 = kf * (k + 1) * D_R * D_R
+    m1 = [fmpq(x, den1) for x in m1_num]
+    if m0 == 0:
+        return None  # lower-dimensional: leave it to the cdd path
+    # incidences: sources (unit n, or n_neurons + domain row) -> local sorted vertex indices
+    sub = bits[lo:hi]
+    sets: dict[int, int] = {}
+    for i_old in range(hi - lo):
+        for b in np.flatnonzero(sub[i_old]):
+            src = int(b) - 2 * k if b >= 2 * k else n_neurons + int(b)
+            sets[src] = sets.get(src, 0) | (1 << int(pos[i_old]))
+    items = sorted(sets.items())
+    facets = []
+    seen = set()
+    for src, s in items:
+        if s in seen:
+            continue
+        if any(t != s and (s & t) == s for _, t in items):
+            continue  # strictly inside another row's tight set: not a facet
+        seen.add(s)
+        facets.append((src, s))
+    rows = []
+    facet_vertices = []
+    for src, s in facets:
+        if src < n_neurons:
+            a = tuple(Fraction(int(x), scales[src]) for x in A[src])
+            b = Fraction(int(c[src]), scales[src])
+        else:
+            dr = src - n_neurons
+            a = tuple(Fraction(int(x), dom_scales[dr]) for x in A_dom[dr])
+            b = Fraction(int(b_dom[dr]), dom_scales[dr])
+        rows.append((src, a, b))
+        facet_vertices.append(tuple(i for i in range(len(local)) if (s >> i) & 1))
+    S_sorted = pos[S_local] if len(S_local) else np.zeros((0, k + 1), np.int64)
+    m0_f = Fraction(int(m0.p), int(m0.q))
+    m1_f = np.array([Fraction(int(q.p), int(q.q)) for q in m1], dtype=object)
+    return pat, ExactRegion(np.asarray(pat, bool), V, tuple(rows), S_sorted, m0_f, m1_f, tuple(facet_vertices))

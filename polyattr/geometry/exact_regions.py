@@ -103,6 +103,8 @@ class ExactRegionSet:
     float_regions: int = 0
     #: how many regions the exact traversal added to the float proposal
     repaired: int = 0
+    #: how many regions came from a verified split run's tight sets (no cdd; see exact_from_split)
+    from_verified_split: int = 0
     _m2: list | None = field(default=None, repr=False)
     _maps: tuple | None = field(default=None, repr=False)
 
@@ -500,7 +502,7 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
     composed = model.compose_affine(red.embedding, red.offset)
     ctx = _ExactContext(composed, red)
     found: dict[bytes, ExactRegion] = {}
-    fast = None
+    fast, n_fast = None, 0
     if _fast_path_applies(float_regions, model, domain):
         from polyattr.geometry.exact_from_split import regions_from_verified_split
 
@@ -510,6 +512,7 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
         if fast is not None and fast[i] is not None:
             pat, region = fast[i]
             found.setdefault(_key(pat), region)
+            n_fast += 1
             continue
         try:
             V_float = np.asarray(float_regions.vertices(i)[0], float)
@@ -533,7 +536,8 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
             f"(~{float(total):.17g}) but the support has volume {volume} (~{float(volume):.17g}): "
             f"an internal error of the exact traversal"
         )
-    out = ExactRegionSet(model, domain, red, regions, volume, len(float_regions), repaired=repaired)
+    out = ExactRegionSet(model, domain, red, regions, volume, len(float_regions), repaired=repaired,
+                         from_verified_split=n_fast)
     _store(key, out)
     return out
 

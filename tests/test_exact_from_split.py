@@ -62,6 +62,15 @@ def test_fast_path_on_a_slice_and_a_leaky_network():
     _assert_same(fast, cdd)
 
 
+def test_fast_path_with_identity_units():
+    # identity units (slope 1) never cut: the masks count them, the patterns do not
+    base = random_network([2, 6, 5, 1], rng=11)
+    net = ReLUNetwork(base.weights, base.biases, [[0, 0.25, 1, 0, 0.125, 1], [1, 0, 0.5, 0, 1]])
+    fr, fast, cdd = _both_paths(net, Box.unit(2), Box.unit(2, exact=True))
+    assert fast.from_verified_split == len(fr) > 1
+    _assert_same(fast, cdd)
+
+
 def _degenerate_network():
     """relu(x - 1/2), relu(y - 1/2), relu(x + y - 1) twice (coincident), relu(x - y): four distinct
     lines through (1/2, 1/2), and x = y through the corners (0, 0) and (1, 1)."""

@@ -203,8 +203,12 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
     n = patterns.shape[0]
     offsets = np.asarray(float_regions.vertex_offsets, np.int64)
     M = np.ascontiguousarray(float_regions.vertex_masks, np.uint64)
-    n_bits = 2 * k + n_neurons
-    bits = _mask_matrix(M, n_bits)
+    # mask ids: box faces 0..2k-1, then 2k + unit over all hidden units (identity units never cut)
+    cut = np.asarray(intnet_model.cut_units, bool)
+    all_bits = _mask_matrix(M, 2 * k + cut.shape[0])
+    if np.any(all_bits[:, 2 * k:][:, ~cut]):
+        return [None] * n  # cannot happen in a verified run; leave it to the cdd path
+    bits = np.concatenate([all_bits[:, :2 * k], all_bits[:, 2 * k:][:, cut]], axis=1)
     counts = np.diff(offsets)
     row_region = np.repeat(np.arange(n), counts)
     # key: (mask, pattern without the tight units' bits)

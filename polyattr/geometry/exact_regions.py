@@ -501,28 +501,17 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
             float_regions = ()  # floats broke down (e.g. a huge box): the exact traversal starts from scratch
     composed = model.compose_affine(red.embedding, red.offset)
     ctx = _ExactContext(composed, red)
-    found: dict[bytes, ExactRegion] = {}
-    fast, n_fast = None, 0
+    fast = None
     if _fast_path_applies(float_regions, model, domain):
         from polyattr.geometry.exact_from_split import regions_from_verified_split
 
         fast = regions_from_verified_split(float_regions, composed.to_exact(), red, ctx.A_dom, ctx.b_dom,
                                            ctx.dom_scales)
-    for i in range(len(float_regions)):
-        if fast is not None and fast[i] is not None:
-            pat, region = fast[i]
-            found.setdefault(_key(pat), region)
-            n_fast += 1
-            continue
-        try:
-            V_float = np.asarray(float_regions.vertices(i)[0], float)
-        except PolyattrError:
-            V_float = None
-        pat, region = ctx.confirm(float_regions.patterns[i], V_float)
-        if region is None:
-            continue
-        found.setdefault(_key(pat), region)
+    found, n_fast = _confirm_all(ctx, float_regions, fast)
     volume = _support_volume(red)
+    if n_fast and sum((r.volume for r in found.values()), start=Fraction(0)) != volume:
+        # a verified run tiles exactly; if its exact regions do not, trust none of them (cdd path)
+        found, n_fast = _confirm_all(ctx, float_regions, None)
     repaired = 0
     if sum((r.volume for r in found.values()), start=Fraction(0)) != volume:
         before = len(found)
@@ -540,6 +529,28 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
                          from_verified_split=n_fast)
     _store(key, out)
     return out
+
+
+def _confirm_all(ctx, float_regions, fast):
+    """Canonical key -> ExactRegion for every float region (from ``fast`` where it has the region,
+    else confirmed with cdd.gmp), and how many came from ``fast``."""
+    found: dict[bytes, ExactRegion] = {}
+    n_fast = 0
+    for i in range(len(float_regions)):
+        if fast is not None and fast[i] is not None:
+            pat, region = fast[i]
+            found.setdefault(_key(pat), region)
+            n_fast += 1
+            continue
+        try:
+            V_float = np.asarray(float_regions.vertices(i)[0], float)
+        except PolyattrError:
+            V_float = None
+        pat, region = ctx.confirm(float_regions.patterns[i], V_float)
+        if region is None:
+            continue
+        found.setdefault(_key(pat), region)
+    return found, n_fast
 
 
 #: whether exact_region_set takes exact vertices from a verified split run (tests switch it off to

@@ -230,6 +230,7 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
     homog: list = [None] * n_unique  # per distinct vertex: (integer numerators, denominator)
     fq: list = [None] * n_unique  # per distinct vertex: tuple of fmpq
     kf = math.factorial(k)
+    row_cache: dict = {}
     out = []
     for r in range(n):
         pat, A, c, scales = rows_of.rows(patterns[r])
@@ -253,7 +254,7 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
             out.append(None)
             continue
         region = _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices[s_start[r]:s_start[r + 1]],
-                         pat, A, c, scales, A_dom, b_dom, dom_scales, n_neurons, kf, ExactRegion)
+                         pat, A, c, scales, A_dom, b_dom, dom_scales, n_neurons, kf, ExactRegion, row_cache)
         out.append(region)
     return out
 
@@ -279,19 +280,22 @@ def _solve_vertex(bitrow, k, A, c, lower, upper):
     if kf:
         if len(tight) < kf:
             return None
+        # fixed coordinates over one denominator L: rhs = (c L - sum_i a_i (L x_i)) / L, integers
+        L = math.lcm(*(v.denominator for v in fixed.values())) if fixed else 1
+        fixed_int = [(i, int(v.numerator) * (L // v.denominator)) for i, v in fixed.items()]
         Mq = fmpq_mat(len(tight), kf + 1)
         for a, j in enumerate(tight):
             row = A[j]
             for b, i in enumerate(free):
-                Mq[a, b] = int(row[i])
-            rhs = Fraction(int(c[j])) - sum((int(row[i]) * val for i, val in fixed.items()), start=Fraction(0))
-            Mq[a, kf] = fmpq(rhs.numerator, rhs.denominator)
+                Mq[a, b] = row[i]
+            rhs = int(c[j]) * L - sum(int(row[i]) * v for i, v in fixed_int)
+            Mq[a, kf] = fmpq(rhs, L) if L != 1 else rhs
         R, rank = Mq.rref()
         if rank != kf or any(R[i, i] != 1 for i in range(kf)):
             return None  # not a point, or inconsistent (a pivot in the right-hand side)
         for b, i in enumerate(free):
             q = R[b, kf]
-            x[i] = Fraction(int(q.p), int(q.q))
+            x[i] = _fraction(int(q.p), int(q.q))
     elif len(tight):
         # a box corner with tight units: each must vanish exactly there
         for j in tight:
@@ -300,8 +304,18 @@ def _solve_vertex(bitrow, k, A, c, lower, upper):
     return tuple(x)
 
 
+def _fraction(p: int, q: int) -> Fraction:
+    """The Fraction p/q for coprime p, q > 0 (python-flint's canonical form) without a second gcd.
+
+    What ``Fraction._from_coprime_ints`` does on Python 3.12+ (3.11 lacks it)."""
+    f = object.__new__(Fraction)
+    f._numerator = p
+    f._denominator = q
+    return f
+
+
 def _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices, pat, A, c, scales, A_dom, b_dom,
-            dom_scales, n_neurons, kf, ExactRegion):
+            dom_scales, n_neurons, kf, ExactRegion, row_cache):
     """The ExactRegion of float region r from its exact vertices (or None)."""
     local = [int(uid[v]) for v in range(lo, hi)]
     # one entry per distinct exact vertex (a float run lists each vertex of a cell once)
@@ -369,8 +383,12 @@ def _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices, pat, A, c, sc
     facet_vertices = []
     for src, s in facets:
         if src < n_neurons:
-            a = tuple(Fraction(int(x), scales[src]) for x in A[src])
-            b = Fraction(int(c[src]), scales[src])
+            key = (src, int(c[src]), *A[src])
+            cached = row_cache.get(key)
+            if cached is None:  # neighbouring regions share most facet rows
+                cached = row_cache[key] = (tuple(Fraction(int(x), scales[src]) for x in A[src]),
+                                           Fraction(int(c[src]), scales[src]))
+            a, b = cached
         else:
             dr = src - n_neurons
             a = tuple(Fraction(int(x), dom_scales[dr]) for x in A_dom[dr])
@@ -378,6 +396,6 @@ def _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices, pat, A, c, sc
         rows.append((src, a, b))
         facet_vertices.append(tuple(i for i in range(len(local)) if (s >> i) & 1))
     S_sorted = pos[S_local] if len(S_local) else np.zeros((0, k + 1), np.int64)
-    m0_f = Fraction(int(m0.p), int(m0.q))
-    m1_f = np.array([Fraction(int(q.p), int(q.q)) for q in m1], dtype=object)
+    m0_f = _fraction(int(m0.p), int(m0.q))
+    m1_f = np.array([_fraction(int(q.p), int(q.q)) for q in m1], dtype=object)
     return pat, ExactRegion(np.asarray(pat, bool), V, tuple(rows), S_sorted, m0_f, m1_f, tuple(facet_vertices))

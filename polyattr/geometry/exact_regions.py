@@ -15,6 +15,11 @@ that the regions tile the domain:
 3. float pre-selection of the rows that touch the float vertices, exact vertices and incidences of
    those rows with ``cdd.gmp``, then an exact check that every dropped row holds at every exact
    vertex (if not, the rows are added back and the vertices recomputed);
+   When the float proposal is a split run that :mod:`~polyattr.geometry.verify_partition` proved
+   to be the exact partition (same exact model and domain), (3) and (4) take its proven tight sets
+   instead: one python-flint solve per distinct vertex, facets from the incidences
+   (:mod:`polyattr.geometry.exact_from_split`); a region that path cannot confirm, or a result that
+   does not tile, goes through cdd.gmp as below;
 4. full dimension (exact affine rank of the vertices, python-flint), irredundant H-form (the rows
    tight on a (k-1)-dimensional set of vertices), pulling triangulation and exact moments;
 5. the exact volumes must sum exactly to the volume of the support: with (2) this proves that the

@@ -108,6 +108,10 @@ def test_exact_method_values_through_the_fast_path_match_brute_force_on_the_dege
     assert list(res.values) == [Fraction(1, 4), Fraction(5, 32)]
 
 
+def _rows(A, c):
+    return lambda j: ([int(x) for x in A[j]], int(c[j]), 1)
+
+
 def test_solve_vertex_degenerate_and_singular_systems():
     k = 2
     lower, upper = [Fraction(0)] * 2, [Fraction(1)] * 2
@@ -116,21 +120,21 @@ def test_solve_vertex_degenerate_and_singular_systems():
     c = np.array([1, 1, 1], dtype=object)
     bits = np.zeros(2 * k + 3, bool)
     bits[2 * k:] = True
-    assert _solve_vertex(bits, k, A, c, lower, upper) == (Fraction(1, 2), Fraction(1, 2))
+    assert _solve_vertex(bits, k, _rows(A, c), lower, upper) == (Fraction(1, 2), Fraction(1, 2))
     # inconsistent: x + y = 3/2 with x = y = 1/2
     c_bad = np.array([1, 1, Fraction(3, 2) * 2], dtype=object)
     A_bad = np.array([[2, 0], [0, 2], [2, 2]], dtype=object)
-    assert _solve_vertex(bits, k, A_bad, c_bad, lower, upper) is None
+    assert _solve_vertex(bits, k, _rows(A_bad, c_bad), lower, upper) is None
     # singular: two parallel rows do not define a point
     A_par = np.array([[1, 1], [2, 2], [0, 1]], dtype=object)
     c_par = np.array([1, 2, 0], dtype=object)
     bits_par = np.array([False] * 4 + [True, True, False])
-    assert _solve_vertex(bits_par, k, A_par, c_par, lower, upper) is None
+    assert _solve_vertex(bits_par, k, _rows(A_par, c_par), lower, upper) is None
     # a box corner (lower x, upper y) on a unit row: it must vanish there exactly
     bits_corner = np.array([True, False, False, True, False, False, True])
     A_c = np.array([[0, 0], [0, 0], [1, -1]], dtype=object)
-    assert _solve_vertex(bits_corner, k, A_c, np.array([0, 0, -1], dtype=object), lower, upper) == (0, 1)
-    assert _solve_vertex(bits_corner, k, A_c, np.array([0, 0, 0], dtype=object), lower, upper) is None
+    assert _solve_vertex(bits_corner, k, _rows(A_c, np.array([0, 0, -1], dtype=object)), lower, upper) == (0, 1)
+    assert _solve_vertex(bits_corner, k, _rows(A_c, np.array([0, 0, 0], dtype=object)), lower, upper) is None
 
 
 def test_decimal_weights_take_the_cdd_path():

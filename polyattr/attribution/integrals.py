@@ -20,7 +20,7 @@ import numpy as np
 from polyattr.attribution.region_bounds import uniform_region_integral
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
 from polyattr.geometry.domains import domain_key, float_domain
-from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
+from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set, exact_sum
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
 from polyattr.models.protocol import PiecewiseAffineModel
@@ -253,11 +253,7 @@ def _exact_contraction(W, b, m0, m1) -> Fraction:
             if W[i, j] != 0:
                 t += q(W[i, j]) * q(m1[i, j])
         terms.append(t)
-    if not terms:
-        return Fraction(0)
-    while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
-    return Fraction(int(terms[0].p), int(terms[0].q))
+    return exact_sum(terms)
 
 
 def _combination_bound(coefficients, values, errors) -> float:

@@ -95,7 +95,10 @@ class IncrementalMaps:
             self.scales.append(S)
             S = S * Q
         self.S_in = [1] + [self.scales[l] * Q for l in range(len(self.layers) - 1)]
-        self.prev = None  # per layer: (F, Gp, hp, version)
+        self.prev = None  # per layer: (F, Gp, hp)
+        # cut unit j -> (layer, row in the layer)
+        self.cut_pos = [(li, o) for li, size in enumerate(self.sizes) for o in range(size)
+                        if self.cut[int(self.starts[li]) + o]]
 
     def rows(self, pattern):
         """(canonical cut pattern, A (n_cut, k) object, c (n_cut,) object, scales list)."""
@@ -114,6 +117,20 @@ class IncrementalMaps:
         A = np.vstack(A_rows) if A_rows else np.zeros((0, k), dtype=object)
         c = np.concatenate(c_rows) if c_rows else np.zeros(0, dtype=object)
         return full[self.cut], A, c, scales
+
+    def unit_rows(self, pattern):
+        """(canonical cut pattern, row) with row(j) = (a, c, scale): cut unit j's row a . u <= c
+        (Python integers, the values of :meth:`rows`), computed only when asked."""
+        full, state = self._advance(pattern)
+
+        def row(j):
+            li, o = self.cut_pos[j]
+            Gp, hp = state[li][1], state[li][2]
+            if full[self.starts[li] + o]:
+                return [-int(x) for x in Gp[o]], int(hp[o]), self.scales[li]
+            return [int(x) for x in Gp[o]], -int(hp[o]), self.scales[li]
+
+        return full[self.cut], row
 
     def affine_map(self, pattern, output=None):
         """The exact local map (W (n_out, d), b (n_out,)) as Fractions, or one output's row."""
@@ -225,17 +242,16 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
     simplices, simplex_region = pulling_simplices(M, offsets, k)
     s_start = np.searchsorted(simplex_region, np.arange(n + 1))
 
-    rows_of = IncrementalMaps(intnet_model)
+    maps = IncrementalMaps(intnet_model)
     coords: list = [None] * n_unique  # per distinct vertex: tuple of Fractions
-    homog: list = [None] * n_unique  # per distinct vertex: (integer numerators, denominator)
-    fq: list = [None] * n_unique  # per distinct vertex: tuple of fmpq
+    homog: list = [None] * n_unique  # per distinct vertex: (integer numerators, denominator) as fmpz
     kf = math.factorial(k)
     row_cache: dict = {}
-    out = []
+    pending = []
     for r in range(n):
-        pat, A, c, scales = rows_of.rows(patterns[r])
+        pat, row = maps.unit_rows(patterns[r])
         if np.any(pat != patterns[r]):
-            out.append(None)
+            pending.append(None)
             continue
         lo, hi = int(offsets[r]), int(offsets[r + 1])
         ok = True
@@ -243,7 +259,7 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
             u = uid[v]
             if coords[u] is not None:
                 continue
-            res = _solve_vertex(bits[v], k, A, c, lower, upper)
+            res = _solve_vertex(bits[v], k, row, lower, upper)
             if res is None:
                 ok = False
                 break
@@ -251,17 +267,55 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
             den = math.lcm(*(x.denominator for x in res)) if k else 1
             homog[u] = ([fmpz(x.numerator * (den // x.denominator)) for x in res], fmpz(den))
         if not ok:
+            pending.append(None)
+            continue
+        pending.append(_region_data(k, lo, hi, uid, bits, homog, simplices[s_start[r]:s_start[r + 1]], row,
+                                    A_dom, b_dom, dom_scales, n_neurons, kf, row_cache) + (pat,))
+    # the canonical (lexicographic) vertex order of every region from one exact order of the
+    # distinct vertices: sorted by their float twins first, so the exact sort meets ordered runs
+    first = np.full(n_unique, -1, np.int64)
+    first[uid[::-1]] = np.arange(len(uid))[::-1]
+    X = np.asarray(float_regions.vertex_table, float)
+    solved = [u for u in range(n_unique) if coords[u] is not None]
+    if solved:
+        pre = np.lexsort(tuple(X[first[solved], j] for j in reversed(range(k))))
+        order = sorted((solved[i] for i in pre), key=coords.__getitem__)
+    else:
+        order = []
+    rank = np.zeros(n_unique, np.int64)
+    rank[order] = np.arange(len(order))
+    out = []
+    for r, data in enumerate(pending):
+        if data is None:
             out.append(None)
             continue
-        region = _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices[s_start[r]:s_start[r + 1]],
-                         pat, A, c, scales, A_dom, b_dom, dom_scales, n_neurons, kf, ExactRegion, row_cache)
-        out.append(region)
+        local, m0, m1, S_local, facets, pat = data
+        if m0 == 0:
+            out.append(None)  # lower-dimensional: leave it to the cdd path
+            continue
+        ranks = rank[local]
+        if len(set(ranks.tolist())) != len(local):
+            out.append(None)  # a vertex listed twice: leave it to the cdd path
+            continue
+        srt = np.argsort(ranks)
+        pos = np.empty(len(local), np.int64)
+        pos[srt] = np.arange(len(local))
+        V = np.empty((len(local), k), dtype=object)
+        for new, old in enumerate(srt):
+            V[new, :] = coords[local[old]]
+        rows = tuple(f[:3] for f in facets)
+        facet_vertices = tuple(tuple(sorted(int(pos[i]) for i in f[3])) for f in facets)
+        S_sorted = pos[S_local] if len(S_local) else np.zeros((0, k + 1), np.int64)
+        m0_f = _fraction(int(m0.p), int(m0.q))
+        m1_f = np.array([_fraction(int(q.p), int(q.q)) for q in m1], dtype=object)
+        out.append((pat, ExactRegion(np.asarray(pat, bool), V, rows, S_sorted, m0_f, m1_f, facet_vertices)))
     return out
 
 
-def _solve_vertex(bitrow, k, A, c, lower, upper):
+def _solve_vertex(bitrow, k, row, lower, upper):
     """The exact point of a vertex's tight constraints (Fractions), or None if they do not define
-    one point (rank below the number of free coordinates, or inconsistent)."""
+    one point (rank below the number of free coordinates, or inconsistent).  ``row(j)`` gives cut
+    unit j's integer row (a, c, scale) with a . u <= c."""
     fixed = {}
     for i in range(k):
         lo_b, up_b = bool(bitrow[i]), bool(bitrow[k + i])
@@ -284,22 +338,23 @@ def _solve_vertex(bitrow, k, A, c, lower, upper):
         L = math.lcm(*(v.denominator for v in fixed.values())) if fixed else 1
         fixed_int = [(i, int(v.numerator) * (L // v.denominator)) for i, v in fixed.items()]
         Mq = fmpq_mat(len(tight), kf + 1)
-        for a, j in enumerate(tight):
-            row = A[j]
-            for b, i in enumerate(free):
-                Mq[a, b] = row[i]
-            rhs = int(c[j]) * L - sum(int(row[i]) * v for i, v in fixed_int)
-            Mq[a, kf] = fmpq(rhs, L) if L != 1 else rhs
+        for a_idx, j in enumerate(tight):
+            a, c, _ = row(int(j))
+            for b_idx, i in enumerate(free):
+                Mq[a_idx, b_idx] = a[i]
+            rhs = c * L - sum(a[i] * v for i, v in fixed_int)
+            Mq[a_idx, kf] = fmpq(rhs, L) if L != 1 else rhs
         R, rank = Mq.rref()
         if rank != kf or any(R[i, i] != 1 for i in range(kf)):
             return None  # not a point, or inconsistent (a pivot in the right-hand side)
-        for b, i in enumerate(free):
-            q = R[b, kf]
+        for b_idx, i in enumerate(free):
+            q = R[b_idx, kf]
             x[i] = _fraction(int(q.p), int(q.q))
     elif len(tight):
         # a box corner with tight units: each must vanish exactly there
         for j in tight:
-            if sum((int(A[j][i]) * x[i] for i in range(k)), start=Fraction(0)) != int(c[j]):
+            a, c, _ = row(int(j))
+            if sum((a[i] * x[i] for i in range(k)), start=Fraction(0)) != c:
                 return None
     return tuple(x)
 
@@ -314,19 +369,11 @@ def _fraction(p: int, q: int) -> Fraction:
     return f
 
 
-def _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices, pat, A, c, scales, A_dom, b_dom,
-            dom_scales, n_neurons, kf, ExactRegion, row_cache):
-    """The ExactRegion of float region r from its exact vertices (or None)."""
+def _region_data(k, lo, hi, uid, bits, homog, simplices, row, A_dom, b_dom, dom_scales, n_neurons, kf,
+                 row_cache):
+    """Per region (vertex order of the float run): distinct vertex ids, exact m0 and m1 (fmpq),
+    simplices (local indices) and facets [(source, a, b, local vertex indices)]."""
     local = [int(uid[v]) for v in range(lo, hi)]
-    # one entry per distinct exact vertex (a float run lists each vertex of a cell once)
-    if len(set(local)) != len(local):
-        return None
-    order = sorted(range(len(local)), key=lambda i: coords[local[i]])
-    pos = np.empty(len(local), np.int64)
-    pos[order] = np.arange(len(local))
-    V = np.empty((len(local), k), dtype=object)
-    for new, old in enumerate(order):
-        V[new, :] = coords[local[old]]
     # exact volume and first moment from the pulling simplices (global vertex rows -> local): with
     # v_i = N_i / D_i, a simplex has volume |det [N_i, D_i]| / (k! prod D_i); over the region's
     # common denominator D_R = prod of its vertices' D_i (and R_i = D_R / D_i), its volume is
@@ -339,63 +386,53 @@ def _region(r, k, lo, hi, uid, bits, coords, homog, fq, simplices, pat, A, c, sc
     for den in Ds:
         D_R *= den
     R = [D_R // den for den in Ds]
+    NR = [[N[j] * Ri for j in range(k)] for N, Ri in zip(Ns, R)]
     vol_num = fmpz(0)
     m1_num = [fmpz(0)] * k
-    for s in S_local:
+    for s in S_local.tolist():
         det = fmpz_mat([Ns[i] + [Ds[i]] for i in s]).det()
         if det == 0:
             continue
         if det < 0:
             det = -det
-        P = fmpz(1)
-        for i in s:
+        P = Ds[s[0]]
+        for i in s[1:]:
             P *= Ds[i]
         w = det * (D_R // P)
         vol_num += w
         for j in range(k):
-            acc = fmpz(0)
-            for i in s:
-                acc += Ns[i][j] * R[i]
+            acc = NR[s[0]][j]
+            for i in s[1:]:
+                acc += NR[i][j]
             m1_num[j] += w * acc
     m0 = fmpq(vol_num, kf * D_R)
     den1 = kf * (k + 1) * D_R * D_R
     m1 = [fmpq(x, den1) for x in m1_num]
-    if m0 == 0:
-        return None  # lower-dimensional: leave it to the cdd path
-    # incidences: sources (unit n, or n_neurons + domain row) -> local sorted vertex indices
+    # incidences: sources (unit n, or n_neurons + domain row) -> local vertex indices (bit sets)
     sub = bits[lo:hi]
     sets: dict[int, int] = {}
-    for i_old in range(hi - lo):
-        for b in np.flatnonzero(sub[i_old]):
-            src = int(b) - 2 * k if b >= 2 * k else n_neurons + int(b)
-            sets[src] = sets.get(src, 0) | (1 << int(pos[i_old]))
+    for i, b in zip(*np.nonzero(sub)):
+        src = int(b) - 2 * k if b >= 2 * k else n_neurons + int(b)
+        sets[src] = sets.get(src, 0) | (1 << int(i))
     items = sorted(sets.items())
     facets = []
     seen = set()
-    for src, s in items:
-        if s in seen:
+    for src, st in items:
+        if st in seen:
             continue
-        if any(t != s and (s & t) == s for _, t in items):
+        if any(t != st and (st & t) == st for _, t in items):
             continue  # strictly inside another row's tight set: not a facet
-        seen.add(s)
-        facets.append((src, s))
-    rows = []
-    facet_vertices = []
-    for src, s in facets:
+        seen.add(st)
         if src < n_neurons:
-            key = (src, int(c[src]), *A[src])
+            a_int, c_int, scale = row(src)
+            key = (src, c_int, *a_int)
             cached = row_cache.get(key)
             if cached is None:  # neighbouring regions share most facet rows
-                cached = row_cache[key] = (tuple(Fraction(int(x), scales[src]) for x in A[src]),
-                                           Fraction(int(c[src]), scales[src]))
+                cached = row_cache[key] = (tuple(Fraction(x, scale) for x in a_int), Fraction(c_int, scale))
             a, b = cached
         else:
             dr = src - n_neurons
             a = tuple(Fraction(int(x), dom_scales[dr]) for x in A_dom[dr])
             b = Fraction(int(b_dom[dr]), dom_scales[dr])
-        rows.append((src, a, b))
-        facet_vertices.append(tuple(i for i in range(len(local)) if (s >> i) & 1))
-    S_sorted = pos[S_local] if len(S_local) else np.zeros((0, k + 1), np.int64)
-    m0_f = _fraction(int(m0.p), int(m0.q))
-    m1_f = np.array([_fraction(int(q.p), int(q.q)) for q in m1], dtype=object)
-    return pat, ExactRegion(np.asarray(pat, bool), V, tuple(rows), S_sorted, m0_f, m1_f, tuple(facet_vertices))
+        facets.append((src, a, b, [i for i in range(len(local)) if (st >> i) & 1]))
+    return local, m0, m1, S_local, facets

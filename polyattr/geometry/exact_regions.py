@@ -66,7 +66,7 @@ from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key, float_domain
 from polyattr.models.protocol import PiecewiseAffineModel
 
-__all__ = ["TilingError", "ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
+__all__ = ["exact_sum", "TilingError", "ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
 
 class TilingError(PolyattrError):
     """The exactly confirmed and repaired regions do not tile the support (an internal error)."""
@@ -131,7 +131,7 @@ class ExactRegionSet:
 
     @property
     def total_volume(self) -> Fraction:
-        return sum((r.volume for r in self.regions), start=Fraction(0))
+        return exact_sum(r.volume for r in self.regions)
 
     @property
     def domain_volume(self) -> Fraction:
@@ -209,6 +209,19 @@ class ExactRegionSet:
             if all(sum((A[r, j] * u[j] for j in range(len(u))), start=Fraction(0)) <= b[r] for r in range(len(b))):
                 return i
         raise PolyattrError(f"point: {[str(v) for v in z]} is not in the enumerated domain")
+
+
+def exact_sum(values) -> Fraction:
+    """The exact sum of rationals (Fractions, ints or fmpq), pairwise in python-flint.
+
+    Region volumes have unrelated large denominators: a running Fraction sum redoes the growing
+    lcm (and its gcds) at every term, a balanced sum only log n times."""
+    terms = [v if isinstance(v, fmpq) else fmpq(Fraction(v).numerator, Fraction(v).denominator) for v in values]
+    if not terms:
+        return Fraction(0)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return Fraction(int(terms[0].p), int(terms[0].q))
 
 
 # ------------------------------------------------------------------------- canonical rows
@@ -514,16 +527,16 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
                                            ctx.dom_scales)
     found, n_fast = _confirm_all(ctx, float_regions, fast)
     volume = _support_volume(red)
-    if n_fast and sum((r.volume for r in found.values()), start=Fraction(0)) != volume:
+    if n_fast and exact_sum(r.volume for r in found.values()) != volume:
         # a verified run tiles exactly; if its exact regions do not, trust none of them (cdd path)
         found, n_fast = _confirm_all(ctx, float_regions, None)
     repaired = 0
-    if sum((r.volume for r in found.values()), start=Fraction(0)) != volume:
+    if exact_sum(r.volume for r in found.values()) != volume:
         before = len(found)
         _exact_traversal(ctx, found, max_regions)
         repaired = len(found) - before
     regions = sorted(found.values(), key=lambda r: tuple(int(x) for x in r.pattern))
-    total = sum((r.volume for r in regions), start=Fraction(0))
+    total = exact_sum(r.volume for r in regions)
     if total != volume:
         raise TilingError(
             f"exact regions: the {len(regions)} exact regions have total volume {total} "

@@ -527,16 +527,18 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
                                            ctx.dom_scales)
     found, n_fast = _confirm_all(ctx, float_regions, fast)
     volume = _support_volume(red)
-    if n_fast and exact_sum(r.volume for r in found.values()) != volume:
+    total = exact_sum(r.volume for r in found.values())
+    if n_fast and total != volume:
         # a verified run tiles exactly; if its exact regions do not, trust none of them (cdd path)
         found, n_fast = _confirm_all(ctx, float_regions, None)
+        total = exact_sum(r.volume for r in found.values())
     repaired = 0
-    if exact_sum(r.volume for r in found.values()) != volume:
+    if total != volume:
         before = len(found)
         _exact_traversal(ctx, found, max_regions)
         repaired = len(found) - before
-    regions = sorted(found.values(), key=lambda r: tuple(int(x) for x in r.pattern))
-    total = exact_sum(r.volume for r in regions)
+        total = exact_sum(r.volume for r in found.values())
+    regions = sorted(found.values(), key=lambda r: r.pattern.tobytes())
     if total != volume:
         raise TilingError(
             f"exact regions: the {len(regions)} exact regions have total volume {total} "

@@ -218,6 +218,8 @@ class Integrator:
         if not self.exact and not self.record and uniform:
             # triangulated moments with proven rounding, vertex-displacement and affine-map terms
             return uniform_region_integral(regions, piece, self.model, self.output)
+        if self.exact and not self.record and uniform and hasattr(regions, "flint_moments"):
+            return _exact_uniform_integral(regions, piece, self.output), 0.0
         m0, m1, _ = piece.region_moments(regions, order=1)
         W, b = regions.affine_maps(self.output)
         if self.record:  # what a certificate needs, kept from this computation
@@ -230,6 +232,37 @@ class Integrator:
         m0 = np.asarray(m0, float)
         m1 = np.asarray(m1, float)
         return float(np.sum(np.einsum("nd,nd->n", W, m1) + b * m0)), float("inf")
+
+
+def _exact_uniform_integral(regions, piece, output) -> Fraction:
+    """The exact integral of a uniform piece from the regions' reduced moments, in python-flint.
+
+    With z = E u + z0 and density s in reduced coordinates (``piece.density_scale()``), region i
+    contributes s ((W_i E) . m1u_i + (W_i . z0 + b_i) m0u_i): the same number as contracting the
+    lifted moments (:func:`_exact_contraction`), without lifting every region's large rationals.
+    """
+    from flint import fmpq
+
+    def q(v):
+        v = Fraction(v)
+        return fmpq(v.numerator, v.denominator)
+
+    E, z0 = piece.reduction.embedding, piece.reduction.offset
+    d, k = E.shape
+    Eq = [[q(E[i, j]) for j in range(k)] for i in range(d)]
+    z0q = [q(v) for v in z0]
+    W, b = regions.affine_maps(output)
+    terms = []
+    for i, (m0u, m1u) in enumerate(regions.flint_moments()):
+        Wi = [q(v) for v in W[i]]
+        WE = [sum((Wi[r] * Eq[r][j] for r in range(d) if Wi[r] != 0 and Eq[r][j] != 0), fmpq(0)) for j in range(k)]
+        c0 = q(b[i]) + sum((Wi[r] * z0q[r] for r in range(d) if Wi[r] != 0 and z0q[r] != 0), fmpq(0))
+        t = c0 * m0u
+        for j in range(k):
+            if WE[j] != 0:
+                t += WE[j] * m1u[j]
+        terms.append(t)
+    return exact_sum(terms) * Fraction(piece.density_scale())
 
 
 def _exact_contraction(W, b, m0, m1) -> Fraction:

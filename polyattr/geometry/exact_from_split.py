@@ -308,7 +308,8 @@ def regions_from_verified_split(float_regions, intnet_model, red, A_dom, b_dom, 
         S_sorted = pos[S_local] if len(S_local) else np.zeros((0, k + 1), np.int64)
         m0_f = _fraction(int(m0.p), int(m0.q))
         m1_f = np.array([_fraction(int(q.p), int(q.q)) for q in m1], dtype=object)
-        out.append((pat, ExactRegion(np.asarray(pat, bool), V, rows, S_sorted, m0_f, m1_f, facet_vertices)))
+        out.append((pat, ExactRegion(np.asarray(pat, bool), V, rows, S_sorted, m0_f, m1_f, facet_vertices,
+                                     (m0, tuple(m1)))))
     return out
 
 

@@ -94,6 +94,9 @@ class ExactRegion:
     first_moment: np.ndarray  # (k,) Fractions
     #: per row of ``rows``, the indices of the vertices on that facet
     facet_vertices: tuple = ()
+    #: (volume, first moment) as python-flint rationals when the path that built the region had
+    #: them (the same numbers; saves converting the Fractions back for exact sums)
+    flint_moments: tuple | None = None
 
 
 @dataclass(eq=False)
@@ -180,6 +183,17 @@ class ExactRegionSet:
             self._m2 = out
         M2 = np.array([self._m2[i] for i in idx], dtype=object).reshape(len(m0), k, k)
         return m0, m1, M2
+
+    def flint_moments(self):
+        """Per region (volume, first moment tuple) as python-flint ``fmpq`` (reduced coordinates)."""
+        out = []
+        for r in self.regions:
+            if r.flint_moments is None:
+                m0 = fmpq(r.volume.numerator, r.volume.denominator)
+                m1 = tuple(fmpq(Fraction(v).numerator, Fraction(v).denominator) for v in r.first_moment)
+                object.__setattr__(r, "flint_moments", (m0, m1))
+            out.append(r.flint_moments)
+        return out
 
     def affine_maps(self, output: int | None = None):
         """Exact local affine maps in input coordinates: (n, n_outputs, d), (n, n_outputs) or one output."""

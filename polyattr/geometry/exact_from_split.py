@@ -154,7 +154,8 @@ class IncrementalMaps:
 
     def _advance(self, pattern):
         """Update the per-layer maps to ``pattern``: (canonical full pattern, [(F, Gp, hp)])."""
-        full = self.net.expand_patterns(np.asarray(pattern, bool)[None, :])[0]
+        full = np.ones(self.cut.shape[0], bool)  # identity units count as active (as expand_patterns)
+        full[self.cut] = np.asarray(pattern, bool)
         state = []
         map_changed = False  # whether the map of the previous layer differs from the previous call's
         for li, (Wi, bi, den) in enumerate(self.layers):

@@ -28,7 +28,13 @@ turns such a run into :class:`~polyattr.geometry.exact_regions.ExactRegion` obje
    equal sets (coincident hyperplanes) keep the first one, as the cdd path does.
 4. *Moments.*  The pulling triangulation from the tight masks (:func:`polyattr.geometry.simplices.
    pulling_simplices`, combinatorial, so it triangulates the exact region), simplex volumes from
-   (k+1) x (k+1) integer determinants of homogeneous vertex coordinates, summed in ``fmpq``.
+   (k+1) x (k+1) integer determinants of homogeneous vertex coordinates (``fmpz_mat``), summed over
+   one common denominator per region and reduced once.  A region whose exact volume is 0, or whose
+   vertices do not solve, goes to the cdd path; so does every region if the result does not tile.
+5. *Order.*  Vertices are sorted lexicographically (the cdd path's canonical order) from one exact
+   sort of all distinct vertices, pre-sorted by their float twins so that the exact sort meets
+   ordered runs; the regions then equal the cdd path's field by field (tests), except that the
+   simplices may differ (another valid triangulation of the same polytope).
 
 The region's pattern rows are updated from the previous region's (regions come in depth-first order,
 so consecutive patterns differ in few units): a flipped unit changes the next layer's map by one

@@ -190,3 +190,14 @@ def test_reduced_flint_integral_equals_the_lifted_contraction(method):
         # completeness, exactly: sum phi = f(x) - E f over the box (base_values is E f)
         fx = net.to_exact()(np.array([Fraction(v) for v in x], dtype=object), output=0)
         assert sum(plain.values) == Fraction(fx) - plain.base_values
+
+
+def test_exact_region_set_verifies_its_own_float_run():
+    # without a proposal, exact_region_set enumerates with exact_fallback=False; the run is then
+    # verified on first use and its tight sets are used
+    net = random_network([2, 8, 8, 1], rng=3)
+    clear_cache()
+    er = exact_region_set(net, Box.unit(2, exact=True))
+    clear_cache()
+    fr = enumerate_regions(net, Box.unit(2))
+    assert er.from_verified_split == len(fr) == len(er) and er.total_volume == 1

@@ -51,6 +51,8 @@ from fractions import Fraction
 import numpy as np
 from flint import fmpq, fmpq_mat, fmpz, fmpz_mat
 
+from polyattr.errors import PolyattrError
+
 __all__ = ["IncrementalMaps", "applies", "regions_from_verified_split"]
 
 
@@ -60,17 +62,22 @@ def applies(float_regions, model, domain) -> bool:
 
     if float_regions is None or not hasattr(float_regions, "vertex_table"):
         return False
-    if float_regions.vertex_table is None or not getattr(float_regions, "proven", False):
-        return False
-    if getattr(float_regions, "_vertex_radius", None) is None:
-        return False  # proven some other way (a merge, an exact repair): no verified vertex table
+    if float_regions.vertex_table is None:
+        return False  # LP runs, merges, exact repairs: no vertex table
     try:
         if float_regions.model.to_exact().canonical_hash() != model.canonical_hash():
             return False  # e.g. decimal weights: the float run was proven for their float twins
         fdom = as_domain(float_regions.domain, model.n_inputs, exact=True)
     except Exception:  # noqa: BLE001 - any mismatch only means the fast path does not apply
         return False
-    return domain_key(fdom) == domain_key(domain)
+    if domain_key(fdom) != domain_key(domain):
+        return False
+    try:
+        # a run enumerated without the proof (exact_fallback=False) is verified here, once
+        radius = float_regions.vertex_radius
+    except PolyattrError:
+        return False  # out of the verifier's scope, or not the exact partition
+    return radius is not None and bool(getattr(float_regions, "proven", False))
 
 
 # ------------------------------------------------------------------------------- pattern rows

@@ -51,8 +51,6 @@ from fractions import Fraction
 import numpy as np
 from flint import fmpq, fmpq_mat, fmpz, fmpz_mat
 
-from polyattr.errors import PolyattrError
-
 __all__ = ["IncrementalMaps", "applies", "regions_from_verified_split"]
 
 
@@ -72,12 +70,28 @@ def applies(float_regions, model, domain) -> bool:
         return False
     if domain_key(fdom) != domain_key(domain):
         return False
-    try:
-        # a run enumerated without the proof (exact_fallback=False) is verified here, once
-        radius = float_regions.vertex_radius
-    except PolyattrError:
-        return False  # out of the verifier's scope, or not the exact partition
-    return radius is not None and bool(getattr(float_regions, "proven", False))
+    if getattr(float_regions, "_vertex_radius", None) is None and not _verify(float_regions):
+        return False
+    return bool(getattr(float_regions, "proven", False))
+
+
+def _verify(regions) -> bool:
+    """Verify a split run enumerated without the proof (``exact_fallback=False``, as
+    ``exact_region_set`` enumerates its own proposal), recording the result on it as
+    :attr:`RegionSet.vertex_radius` does; whether it is the exact partition."""
+    from polyattr.geometry.verify_partition import exact_data, verify_split_partition
+
+    data = exact_data(regions.model, regions.domain, regions.reduction, regions._composed)
+    if data is None:
+        return False
+    check = verify_split_partition(data, regions.patterns, regions.vertex_table, regions.vertex_masks,
+                                   regions.vertex_offsets)
+    if not check.verified:
+        return False
+    object.__setattr__(regions, "_vertex_radius", check.vertex_radius)
+    object.__setattr__(regions, "exact_vertex_checks", check.exact_vertex_checks)
+    object.__setattr__(regions, "proven", True)
+    return True
 
 
 # ------------------------------------------------------------------------------- pattern rows

@@ -135,6 +135,32 @@ def _vertex_radius(regions, tri):
     return np.ascontiguousarray(radius[tri.region])
 
 
+def _prefill_lines(integrator, box, rows, X, S) -> int:
+    """The lines {z_S = x_S} (one free coordinate) of every row, from the proven line kernel
+    (:func:`~polyattr.attribution.line_batches.line_means`), into the piece cache; a line the kernel
+    cannot prove tightly (:data:`~polyattr.attribution.line_batches.UNPROVEN_TOLERANCE`) is left to its
+    row.  Returns how many lines were stored."""
+    from polyattr.attribution.integrals import _piece_key
+    from polyattr.attribution.line_batches import UNPROVEN_TOLERANCE, line_means
+    from polyattr.attribution.measure_methods import slice_measure
+
+    d = box.dim
+    (axis,) = [i for i in range(d) if i not in S]
+    C, first = np.unique(X[:, list(S)], axis=0, return_index=True)
+    base = X[first]
+    mean, bound, unproven, fmax = line_means(integrator.model, integrator.output, base, axis,
+                                             float(box.lower[axis]), float(box.upper[axis]))
+    ok = np.isfinite(bound) & (unproven <= UNPROVEN_TOLERANCE * np.maximum(fmax, 1e-300))
+    stored = 0
+    for q, r in enumerate(first):
+        if not ok[q]:
+            continue
+        (_, piece), = slice_measure(box, rows[r], S).terms
+        integrator._piece_cache[_piece_key(piece)] = (float(mean[q]), float(bound[q]))
+        stored += 1
+    return stored
+
+
 def prefill_slices(integrator, box, rows, subsets) -> int:
     """Integrate the uniform slices {z_S = x_S} of ``box`` for every row x and every S in ``subsets``
     and store them in ``integrator``'s piece cache.  Returns how many slices were stored (0 when the
@@ -176,6 +202,9 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     for S in subsets:
         S = tuple(int(i) for i in S)
         k = len(S)
+        if k > 1 and k == d - 1:
+            stored += _prefill_lines(integrator, box, rows, X, S)
+            continue
         if not 1 <= k < d or (k > 1 and (d - k not in (1, 2) or not PREFILL_SECTIONS)):
             continue
         C, inverse = np.unique(X[:, S], axis=0, return_inverse=True)

@@ -37,11 +37,13 @@ Error bound of a prefilled slice (absolute, on the mean of f over the slice), ev
 The tiling defect |mass found / slice volume - 1| is a sanity check only (not part of the bound):
 a slice whose defect exceeds :data:`DEFECT_TOLERANCE` is not prefilled, its row enumerates it.
 
-Only slices with one fixed coordinate (partial dependence, and Shapley's singletons) are prefilled:
-the interval / polygon sections used for two or more fixed coordinates
+Slices with one fixed coordinate (partial dependence, and Shapley's singletons) are prefilled from
+the triangulation; lines (one free coordinate, d - 1 fixed) from the proven line kernel
+(:mod:`polyattr.attribution.line_batches`, which needs no triangulation).  The interval / polygon
+sections used for other slices with two or more fixed coordinates
 (:func:`~polyattr.integrate.slices.section_integrals`) have no proven rounding bound yet
-(barycentric coordinates, sign tests and shoelace sums), so those slices go to the per-row path
-(:data:`PREFILL_SECTIONS`).
+(barycentric coordinates, sign tests and shoelace sums), so those slices (two free coordinates:
+six per row of a 4-input Shapley batch) go to the per-row path (:data:`PREFILL_SECTIONS`).
 """
 
 from __future__ import annotations

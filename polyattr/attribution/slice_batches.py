@@ -146,6 +146,10 @@ def _prefill_lines(integrator, box, rows, X, S) -> int:
     from polyattr.attribution.line_batches import UNPROVEN_TOLERANCE, line_means
     from polyattr.attribution.measure_methods import slice_measure
 
+    from polyattr.models.relu import ReLUNetwork
+
+    if not isinstance(integrator.model, ReLUNetwork):
+        return 0  # the kernel walks a ReLU network's layers; other models' rows enumerate their lines
     d = box.dim
     (axis,) = [i for i in range(d) if i not in S]
     C, first = np.unique(X[:, list(S)], axis=0, return_index=True)
@@ -165,8 +169,9 @@ def _prefill_lines(integrator, box, rows, X, S) -> int:
 
 def prefill_slices(integrator, box, rows, subsets) -> int:
     """Integrate the uniform slices {z_S = x_S} of ``box`` for every row x and every S in ``subsets``
-    and store them in ``integrator``'s piece cache.  Returns how many slices were stored (0 when the
-    box partition has no stored vertices or is over the reuse budget: the rows then run as before)."""
+    and store them in ``integrator``'s piece cache.  Returns how many slices were stored.  Lines come
+    from the line kernel in any case; the other slices need the box partition (none are stored when
+    it has no stored vertices or is over the reuse budget: the rows then run as before)."""
     from polyattr.attribution.integrals import REUSE_MAX_REGIONS, _piece_key
     from polyattr.geometry.domains import domain_key, float_domain
     from polyattr.geometry.regions import enumerate_regions
@@ -175,8 +180,18 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     from polyattr.integrate.slices import (NODE_ROUNDINGS, axis_slice_integrals, section_integrals,
                                            slice_displacement_bounds)
 
-    if integrator.exact or integrator.record or integrator.reuse_box is None:
+    if integrator.exact or integrator.record:
         return 0
+    d = box.dim
+    X = np.array([np.asarray(r, float) for r in rows])
+    # lines need no partition: the line kernel proves each one on its own
+    subsets = [tuple(int(i) for i in S) for S in subsets]
+    lines = [S for S in subsets if 1 < len(S) == d - 1]
+    stored = sum(_prefill_lines(integrator, box, rows, X, S) for S in lines)
+    integrator.cuts += stored
+    subsets = [S for S in subsets if S not in lines]
+    if not subsets or integrator.reuse_box is None:
+        return stored
     if integrator._box_partition is None:
         # the batch's stored partition, within the reuse budget (beyond it the rows enumerate their
         # slices as before, rather than this enumerating a huge box)
@@ -187,26 +202,20 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
             integrator.enumerations += 1
         except RegionBudgetExceeded:
             integrator.reuse_box = None
-            return 0
+            return stored
     regions = integrator.regions_on(box)  # the stored partition, counted once in regions_used
     tri = triangulate_regions(regions)
     if tri is None:
-        return 0
-    d = box.dim
+        return stored
     lower, upper = np.asarray(box.lower, float), np.asarray(box.upper, float)
     radius = _vertex_radius(regions, tri)
     if radius is None:
-        return 0
+        return stored
     fv, absfv, map_error, (vertex_max, lipschitz) = _vertex_values(regions, tri, integrator.output)
-    X = np.array([np.asarray(r, float) for r in rows])
     f_scale = float(np.max(np.abs(fv), initial=0.0))  # the size of f on the box (for DISPLACEMENT_TOLERANCE)
-    stored = 0
+    from_partition = 0
     for S in subsets:
-        S = tuple(int(i) for i in S)
         k = len(S)
-        if k > 1 and k == d - 1:
-            stored += _prefill_lines(integrator, box, rows, X, S)
-            continue
         if not 1 <= k < d or (k > 1 and (d - k not in (1, 2) or not PREFILL_SECTIONS)):
             continue
         C, inverse = np.unique(X[:, S], axis=0, return_inverse=True)
@@ -264,6 +273,6 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
                     integrator.regions_used += len(integrator._region_cache[key])
                 continue
             integrator._piece_cache[_piece_key(piece)] = (float(mean[q]), float(bound[q]))
-            stored += 1
-    integrator.cuts += stored
-    return stored
+            from_partition += 1
+    integrator.cuts += from_partition
+    return stored + from_partition

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from polyattr.numerics import UNIT_ROUNDOFF, gamma, round_up
+from polyattr.numerics import gamma, round_up
 
 #: half-width of the unproven gap around each float breakpoint, relative to the line's length
 GAP_FRACTION = 2.0**-30
@@ -170,9 +170,9 @@ def line_means(net, output: int, base, axis: int, lower: float, upper: float):
     for_n = np.array([gamma(int(n) + 6) for n in n_terms])
     absolute = absolute * (1.0 + for_n)
     bound = (rounding + absolute) / length * (1.0 + gamma(3)) + gamma(3) * np.abs(mean)
-    bound = round_up(bound, 6)
+    bound = round_up(bound, 12)  # <= 10 roundings of non-negative terms along any path above
     unproven = round_up(gap_sum * (1.0 + for_n) / length, 4)
     return mean, bound, unproven, fmax
 
 
-__all__ = ["float_breakpoints", "line_means", "GAP_FRACTION", "UNPROVEN_TOLERANCE", "UNIT_ROUNDOFF"]
+__all__ = ["float_breakpoints", "line_means", "GAP_FRACTION", "UNPROVEN_TOLERANCE"]

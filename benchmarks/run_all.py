@@ -66,8 +66,8 @@ def _script_main(name, quick, extra=()):
             sys.argv = saved
 
 
-def _run_section(name, quick):
-    """The body of one section (in the child process)."""
+def _run_section(name, quick, scale=1.0):
+    """The body of one section (in the child process); ``scale`` is --limit-scale."""
     if name == "ig":
         _ig()
     elif name == "shapley":
@@ -85,8 +85,8 @@ def _run_section(name, quick):
     elif name == "edge_subdivision":
         # the peer's runs have their own limits inside the section's; 2 threads only in the full run
         _script_main("edge_subdivision", False,
-                     ["--dims", "2,3,4", "--peer-threads", "1", "--timeout", "45"] if quick else
-                     ["--dims", "2,3,4,5", "--peer-threads", "1,2", "--timeout", "200"])
+                     ["--dims", "2,3,4", "--peer-threads", "1", "--timeout", f"{45 * scale:.0f}"] if quick else
+                     ["--dims", "2,3,4,5", "--peer-threads", "1,2", "--timeout", f"{200 * scale:.0f}"])
     elif name == "exact":
         _script_main("exact", quick, ["--repeats", "1"] if quick else [])
     elif name == "cold_start":
@@ -97,9 +97,10 @@ def _run_section(name, quick):
         raise SystemExit(f"run_all.py: unknown section {name!r}; expected one of {', '.join(SECTIONS)}")
 
 
-def _child(name, quick, limit):
+def _child(name, quick, limit, scale):
     """Run one section in a child process (its own process group) for at most ``limit`` seconds."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--section", name] + (["--quick"] if quick else [])
+    cmd = ([sys.executable, str(Path(__file__).resolve()), "--section", name, "--limit-scale", str(scale)]
+           + (["--quick"] if quick else []))
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, start_new_session=True)
     try:
@@ -130,7 +131,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.section:
         try:
-            _run_section(args.section, args.quick)
+            _run_section(args.section, args.quick, args.limit_scale)
         except Exception:  # printed here, so the parent only sees the exit status
             print("  FAILED:\n" + "".join("  " + line for line in traceback.format_exc().splitlines(True)), flush=True)
             return 1
@@ -148,7 +149,7 @@ def main(argv=None):
         title, quick_limit, full_limit = SECTIONS[name]
         limit = (quick_limit if args.quick else full_limit) * args.limit_scale
         print(f"\n=== {title} === (limit {limit:.0f} s)", flush=True)
-        seconds, status = _child(name, args.quick, limit)
+        seconds, status = _child(name, args.quick, limit, args.limit_scale)
         print(f"  ({seconds:.1f} s)", flush=True)
         summary.append((name, seconds, status))
     load = os.getloadavg()

@@ -29,7 +29,7 @@ def _peak_rss_mib():
 def _cluster(n):
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                            host="127.0.0.1", silence_logs=50)
     return cluster, Client(cluster)
 

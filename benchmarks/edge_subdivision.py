@@ -31,44 +31,57 @@ both programs see the same numbers; the peer computes in float32, polyattr in fl
 
 Why last session's d = 4 run "did not finish in 15 minutes"
 -----------------------------------------------------------
-Profiled on this machine at load 3-8 (d = 3, 18,556 vertices, 16,677 regions):
+Profiled here (2 shared cores at load 3-10; d = 3: 18,556 vertices, 16,677 regions):
 
 * the conversion of the skeleton to regions was quadratic: it packed the whole pattern array
-  once per vertex (``np.packbits(pats).tobytes()[i * w:(i + 1) * w] for i in ...``), 29 s at
-  d = 3 against the peer's 0.29 s, and hours at d = 4 (320,701 vertices).  Now 0.03 s at d = 3,
-  0.6 s at d = 4 (vectorised on uint64 words, ``regions_at_vertices``);
-* the peer itself ran with torch's default two intra-op threads, which under load are 15-30x
-  slower than one thread on these many small tensor operations (OpenMP threads wait at every
-  operation for a core that another process holds): d = 2, 1,115 vertices: 1.27 s with 2 threads,
-  0.04 s with 1; d = 3: 4.5 s against 0.29 s.  The peer now runs with each thread count of
-  ``--peer-threads`` (default 1 and 2 in the full run) and the best counts, so a loaded machine
-  cannot make it look slow;
-* not the cause: the weights (the same float32 [32, 32] networks as before; float32 is the
-  peer's own precision, its ``skeletal_subdivision`` forces ``.float()`` vertices), nor the network
-  size.  The issue's "155,654 regions, 1.6 s" was a different random network than this script's
-  seed (d = 4 here: ``regions`` column below).
+  once per vertex (``np.packbits(pats).tobytes()[i * w:(i + 1) * w] for i in ...``): 29 s at
+  d = 3 against the peer's 0.29 s, hours at d = 4 (320,701 vertices).  Now 0.05 s at d = 3,
+  2 s at d = 4 (vectorised on uint64 words, :func:`regions_at_vertices`), outside the peer's time;
+* the peer ran with torch's default two intra-op threads, which on a loaded machine are 15-30x
+  slower than one thread on its many small tensor operations (each operation waits for both
+  OpenMP threads, one of them descheduled): d = 2, 1,115 vertices: 1.27 s with 2 threads, 0.04 s
+  with 1; d = 3: 4.5 s against 0.29 s; d = 4: 36 s against 7.3 s.  The peer now runs with each
+  thread count of ``--peer-threads`` (1 and 2 in the full run) and the best counts, so load
+  cannot make it look slow, and an idle machine can still show its two-thread figure;
+* not the cause: the weights (float32 is the peer's own precision: ``skeletal_subdivision``
+  forces ``.float()`` vertices) or the network (the same [32, 32] networks).  The issue's "155,654
+  regions, 1.6 s" at d = 4 was another random network (this one has 276,249 regions).
 
 Why the peer's cost grows more slowly with d
 --------------------------------------------
 The peer keeps one global vertex-edge skeleton of the whole box and processes the 64 neurons in
 order; for each neuron it evaluates the new vertices, finds the split edges by the signs at their
 two ends and interpolates the new vertices, all as whole-array tensor operations over every edge at
-once.  Its only d-dependent step is finding the new edges: each split edge's sign vector is
-perturbed at its d - 1 zeros (2 (d - 1) faces per edge) and the faces are matched by one lexsort.
-So its cost is about (neurons) x (edges) x (a few vectorised passes, each ~ns per element) plus
-(neurons) x 2 (d - 1) (split edges) x (lexsort), with no Python per cell and no per-cell
-bookkeeping.  Each vertex and edge is stored once, shared by all the regions around it.
+once.  Its only d-dependent step is matching the new edges: each split edge's sign vector is
+perturbed at its d - 1 zeros (2 (d - 1) faces per edge) and the faces are paired by one lexsort.
+So its cost is about (neurons) x (edges) x (a few vectorised passes, ~ns per element) plus
+(neurons) x 2 (d - 1) (split edges) x (lexsort), with no per-cell work: each vertex and edge is
+stored once, shared by all the regions around it (at d = 5: 2.4 million vertices for 1.9 million
+regions).
 
 polyattr splits cells one at a time (numba, depth first): every cell carries its own vertex table
-(a vertex of the arrangement is stored once per region containing it, 2^d of them around an
-interior vertex), and each split searches the cell's edges by a test quadratic in the cell's
+(a vertex of the arrangement is stored once per region containing it: ~16-20 vertex rows per
+region at d = 4), and each split searches the cell's edges by a test quadratic in the cell's
 vertex count (pairs with d - 1 common tight constraints, then a third-vertex check).  Vertices per
-cell and the edge test both grow with d, so its time per region rises faster with d than the
-peer's time per skeleton edge.  Measured per-d figures (the table this script prints, run below at
-the given load) are in the closing note of issue 11; at load 3-8 on 2 shared cores, one peer
-thread: d = 2: 0.04 s (1,115 vertices), d = 3: 0.29 s (18,556), d = 4: 8.0 s (320,701 vertices,
-1,235,897 edges), d = 5: 115 s wall / 59 s CPU (2,400,412 vertices, 11,448,652 edges, 1.9 GB
-peak RSS; 40% of it in the face matching ``get_intersecting_via_perturb``).
+cell and the edge test both grow with d, so polyattr's time per region grows with d at least as
+fast as the peer's time per region.  Measured (1 peer thread; polyattr 2 threads, patterns only,
+no proof; CPU seconds, which load distorts less than wall; load 6-10):
+
+    d   regions     peer vertices / edges     peer CPU   polyattr CPU   (per region: peer / polyattr)
+    2     1,057         1,115 /      2,171      0.04 s       0.01 s      38 /  9 us
+    3    16,677        18,556 /     53,723      0.21 s       0.16 s      13 / 10 us
+    4   276,249       320,701 /  1,235,897      4.0 s        3.3 s       14 / 12 us
+    5 1,893,201     2,400,412 / 11,448,652       59 s         55 s       31 / 29 us
+
+So per region both grow from d = 4 to 5 by 2.2-2.4x: the peer from its lexsort over
+2 (d - 1) x (split edges) rows of 2d + 64 sign columns and from re-copying every vertex and edge
+array at each of the 64 neurons (``torch.vstack``; 40% of its d = 5 time is the face matching,
+13% the copies), polyattr from larger cells.  The measured gap comes from the partition proof and
+the volumes polyattr adds (at d = 4: +70% and +110% CPU), which the peer does not do, and from
+wall time under load (polyattr's two threads wait for cores the peer's one thread does not).  In
+polyattr's d = 4 run (1 thread, proven, patterns only), 5.0 s of 11.9 s wall is the split kernel,
+4.0 s the verification kernel, 1.6 s Python-level array work in ``split_enumerate`` (concatenating
+the per-cell vertex tables) and 0.8 s array copies.
 """
 
 from __future__ import annotations
@@ -161,9 +174,10 @@ def polyattr_run(net, mode: str, workers, max_memory="12G"):
     return pattern_keys(regions.patterns), seconds, cpu
 
 
-def peer_run(checkout: Path, net, threads: int, timeout: float) -> dict:
+def peer_run(checkout: Path, net, threads: int, timeout: float, convert: bool = True) -> dict:
     """The peer on ``net``'s hidden layers over [-1, 1]^d in a child process with ``threads`` torch
-    threads and a hard time limit.  Returns a dict with "status" ("ok", "timed out", "failed")."""
+    threads and a hard time limit.  Returns a dict with "status" ("ok", "timed out", "failed") and,
+    with ``convert``, the sorted pattern words of its regions ("keys")."""
     with tempfile.TemporaryDirectory(prefix="polyattr-es-") as tmp:
         weights, result = Path(tmp) / "weights.npz", Path(tmp) / "result.npz"
         # the peer subdivides by every layer it is given, the last one included (it extracts the
@@ -174,7 +188,7 @@ def peer_run(checkout: Path, net, threads: int, timeout: float) -> dict:
         np.savez(weights, **arrays)
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         cmd = [sys.executable, str(Path(__file__).resolve()), "--peer-child", str(checkout), str(weights),
-               str(result), "--peer-threads", str(threads)]
+               str(result), "--peer-threads", str(threads)] + ([] if convert else ["--no-convert"])
         start = time.perf_counter()
         try:
             proc = subprocess.run(cmd, env=env, timeout=timeout, capture_output=True, text=True)
@@ -186,12 +200,12 @@ def peer_run(checkout: Path, net, threads: int, timeout: float) -> dict:
                     "elapsed": time.perf_counter() - start}
         with np.load(result) as data:
             out = json.loads(str(data["meta"]))
-            out["keys"] = data["keys"]
+            out["keys"] = data["keys"] if convert else None
     out.update(status="ok", threads=threads, elapsed=time.perf_counter() - start)
     return out
 
 
-def _peer_child(checkout: Path, weights: Path, result: Path, threads: int) -> None:
+def _peer_child(checkout: Path, weights: Path, result: Path, threads: int, convert: bool = True) -> None:
     """Runs in the child process: warm-up, the timed peer run, the conversion to regions."""
     import importlib.util
     import resource
@@ -231,12 +245,13 @@ def _peer_child(checkout: Path, weights: Path, result: Path, threads: int) -> No
         vs, edges, v_sv = skeletal_subdivision(f, bbox=(-1, 1), device="cpu", verbose=False)
         seconds, cpu = time.perf_counter() - w, time.process_time() - c
     n_vertices, n_edges = len(vs), len(edges)
+    peer_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     del vs, edges
     w = time.perf_counter()
-    keys = regions_at_vertices(v_sv.numpy()[:, 2 * d:])  # neuron signs (box columns first)
-    convert = time.perf_counter() - w
+    keys = regions_at_vertices(v_sv.numpy()[:, 2 * d:]) if convert else np.zeros((0, 1), np.uint64)
     meta = {"seconds": seconds, "cpu_seconds": cpu, "vertices": n_vertices, "edges": n_edges,
-            "convert_seconds": convert, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "convert_seconds": time.perf_counter() - w if convert else None, "peer_rss_mib": peer_rss,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     np.savez(result, keys=keys, meta=json.dumps(meta))
 
 
@@ -264,19 +279,22 @@ def rows(checkout: Path, dims=(2, 3, 4, 5), hidden=(32, 32), seed: int = 2026, w
             keys, seconds, cpu = polyattr_run(net, mode, workers)
             row["ours"][mode] = {"seconds": seconds, "cpu_seconds": cpu}
         row["regions"] = len(keys)
-        limit = timeout
+        limit, converted = timeout, False
         for threads in peer_threads:
-            peer = peer_run(checkout, net, threads, limit)
+            # the skeleton is turned into regions once per d (it costs 30 s and GBs at d = 5)
+            peer = peer_run(checkout, net, threads, limit, convert=not converted)
+            converted = converted or peer["status"] == "ok"
             if peer["status"] == "ok":
                 limit = min(limit, 1.5 * peer["elapsed"] + 10.0)
             theirs = peer.pop("keys", None)
             if theirs is not None:
-                peer["regions"] = len(theirs)
-                peer["identical"] = theirs.shape == keys.shape and bool(np.array_equal(theirs, keys))
-                if not peer["identical"]:
-                    both = np.intersect1d(theirs[:, 0], keys[:, 0]) if keys.shape[1] == 1 else None
-                    peer["only_peer"] = None if both is None else len(theirs) - len(both)
-                    peer["only_ours"] = None if both is None else len(keys) - len(both)
+                row["peer_regions"] = len(theirs)
+                row["identical"] = theirs.shape == keys.shape and bool(np.array_equal(theirs, keys))
+                if not row["identical"]:
+                    view = np.dtype((np.void, 8 * keys.shape[1]))
+                    a = np.ascontiguousarray(theirs).view(view).ravel()
+                    b = np.ascontiguousarray(keys).view(view).ravel()
+                    row["only_peer"], row["only_ours"] = len(np.setdiff1d(a, b)), len(np.setdiff1d(b, a))
             row["peer"].append(peer)
         done = [p for p in row["peer"] if p["status"] == "ok"]
         row["peer_best"] = min(done, key=lambda p: p["seconds"]) if done else None
@@ -291,11 +309,15 @@ def print_row(r, flush=False) -> None:
     print(f"{r['d']:>2} {r['regions']:>9} | polyattr: {ours}")
     for p in r["peer"]:
         if p["status"] == "ok":
-            same = "identical" if p["identical"] else (f"NOT identical ({p['regions']} regions; only peer "
-                                                       f"{p.get('only_peer')}, only polyattr {p.get('only_ours')})")
+            if p["convert_seconds"] is None:
+                same = "(its skeleton not converted again)"
+            elif r["identical"]:
+                same = f"skeleton -> regions {p['convert_seconds']:.2f} s ({p['peak_rss_mib']:.0f} MiB); identical"
+            else:
+                same = (f"skeleton -> regions {p['convert_seconds']:.2f} s ({p['peak_rss_mib']:.0f} MiB); NOT identical "
+                        f"({r['peer_regions']} regions; only the peer's {r['only_peer']}, only polyattr's {r['only_ours']})")
             print(f"{'':>12} | peer, {p['threads']} thread(s): {p['seconds']:.3f} s (cpu {p['cpu_seconds']:.2f}), "
-                  f"{p['vertices']:,} vertices, {p['edges']:,} edges, {p['peak_rss_mib']:.0f} MiB peak; "
-                  f"skeleton -> regions {p['convert_seconds']:.2f} s; {same}")
+                  f"{p['vertices']:,} vertices, {p['edges']:,} edges, {p['peer_rss_mib']:.0f} MiB peak RSS; {same}")
         elif p["status"] == "timed out":
             print(f"{'':>12} | peer, {p['threads']} thread(s): timed out after {p['timeout']:.0f} s"
                   + (" (slower than the best run above)" if best is not None else ""))
@@ -304,7 +326,7 @@ def print_row(r, flush=False) -> None:
     if best is not None:
         ratios = "  ".join(f"{mode} {best['seconds'] / v['seconds']:.2f}x" for mode, v in r["ours"].items())
         print(f"{'':>12} | ratio peer ({best['threads']} thread(s), {best['seconds']:.3f} s) / polyattr: {ratios}"
-              + ("" if best["identical"] else "  [pattern sets differ]"), flush=flush)
+              + ("" if r.get("identical") else "  [pattern sets differ]"), flush=flush)
     else:
         timeouts = [p for p in r["peer"] if p["status"] == "timed out"]
         if timeouts:
@@ -326,10 +348,11 @@ def main(argv=None) -> int:
     parser.add_argument("--volumes-up-to", type=int, default=4, help="polyattr with volumes for d <= this (default 4)")
     parser.add_argument("--quick", action="store_true", help="d = 2, 3, 4, one peer thread count, 120 s limit")
     parser.add_argument("--peer-child", nargs=3, metavar=("CHECKOUT", "WEIGHTS", "RESULT"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-convert", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peer_child:
         checkout, weights, result = (Path(p) for p in args.peer_child)
-        _peer_child(checkout, weights, result, int(args.peer_threads))
+        _peer_child(checkout, weights, result, int(args.peer_threads), convert=not args.no_convert)
         return 0
     if not args.checkout or not (Path(args.checkout) / "edge_subdivision.py").is_file():
         print(f"note: no relu_edge_subdivision checkout given (argument or ${ENV}); clone "

@@ -181,15 +181,15 @@ def _peers():
 
 
 def _dask(quick):
-    """The issue's row, 5-input [32,32] on [-1,1]^5 (about 1.9 million regions; merged patterns and
-    volumes checked), enumerated on 1 and 2 workers; then the streamed integral's ratio and the
-    same-pattern check against a local run on a smaller network; --quick: 4-input [16,16] only."""
+    """The issue's row, 5-input [32,32] on [-1,1]^5 (merged patterns and volumes checked),
+    enumerated on 1 and 2 workers; then the streamed integral's ratio on 4-input [32,32];
+    --quick: 4-input [16,16] only, with the same-pattern check against a local run."""
     import dask_scale
 
     if not quick:
         r = dask_scale.rows(5, (32, 32), 16, local=False, integral=False)
         dask_scale.print_rows(r, [])
-    r = dask_scale.rows(4, (16, 16) if quick else (32, 32), 16, local=True)
+    r = dask_scale.rows(4, (16, 16) if quick else (32, 32), 16, local=quick)
     dask_scale.print_rows(r, dask_scale.streaming_rows(3, (16, 16)))
 
 

@@ -34,9 +34,10 @@ def _cluster(n):
     return cluster, Client(cluster)
 
 
-def rows(d=5, hidden=(32, 32), pieces=16, seed=0, local=True, integral=True):
+def rows(d=5, hidden=(32, 32), pieces=16, seed=0, local=True, integral=True, progress=False):
     """Enumeration (and with ``integral`` the streamed integral) on LocalClusters of 1 and 2 workers;
-    with ``local`` also the single-process run and the same-pattern-set check against it."""
+    with ``local`` also the single-process run and the same-pattern-set check against it; with
+    ``progress`` each time is also printed as soon as it is measured (a time limit may stop the rest)."""
     net = random_network([d, *hidden, 1], rng=np.random.default_rng(seed))
     box = polyattr.Box(-np.ones(d), np.ones(d))
     out = {"d": d, "hidden": list(hidden), "pieces": pieces}
@@ -54,6 +55,9 @@ def rows(d=5, hidden=(32, 32), pieces=16, seed=0, local=True, integral=True):
             dist = polyattr.enumerate_regions(net, box, client=client, pieces=pieces, max_regions=None)
             out[f"enum_{n}_s"] = time.perf_counter() - start
             out["regions"] = len(dist)
+            if progress:
+                print(f"  ({d}-input {list(hidden)}: {len(dist):,} regions enumerated on {n} worker(s) in "
+                      f"{out[f'enum_{n}_s']:.2f} s)", flush=True)
             if local:
                 keys = {p.tobytes() for p in np.packbits(dist.patterns, axis=1)}
                 out["same_patterns"] = keys == ref_keys

@@ -187,7 +187,7 @@ def _dask(quick):
     import dask_scale
 
     if not quick:
-        r = dask_scale.rows(5, (32, 32), 16, local=False, integral=False)
+        r = dask_scale.rows(5, (32, 32), 16, local=False, integral=False, progress=True)
         dask_scale.print_rows(r, [])
     r = dask_scale.rows(4, (16, 16) if quick else (32, 32), 16, local=quick)
     dask_scale.print_rows(r, dask_scale.streaming_rows(3, (16, 16)))

@@ -29,6 +29,24 @@ both programs see the same numbers; the peer computes in float32, polyattr in fl
 * identical: the two sorted pattern sets are equal (in a generic arrangement the pattern set
   determines the partition); the ratio is peer seconds / polyattr seconds (> 1: polyattr faster).
 
+Identical at d = 2, 3 and 4.  At d = 5 (1,893,201 regions) one region differs: the peer's set has
+pattern 0x58c92b1a31f9334a where polyattr's proven set (``RegionSet.proven``: every sign decision
+checked at the exact vertices) has 0x98c12b7e31f9334a; they differ in six second-layer units (34,
+37, 38, 51, 62, 63).  The peer computes vertices and signs in float32 and treats a value that
+rounds to 0 as +, so one of its second-layer sign vectors is off; the other 1,893,200 agree.
+
+Measured (full run, 2 shared cores at load 6-12, one peer thread best except at d = 5):
+
+    d   regions     peer s (cpu)     polyattr s (cpu): patterns   proven          volumes
+    2     1,057     0.085 (0.04)     0.031 (0.01) 2.7x            0.039 2.2x      0.031 2.7x
+    3    16,677     0.310 (0.21)     0.332 (0.16) 0.94x           0.555 0.56x     0.551 0.56x
+    4   276,249     8.29  (4.00)     4.97  (3.28) 1.67x           9.18  0.90x     13.2  0.63x
+    5 1,893,201     133   (61)       128   (61)   1.04x           242   0.55x     -
+
+At d = 5 the peer's process peaks at 7.6 GB RSS (2,400,412 vertices, 11,448,652 edges) and the
+conversion of its skeleton takes 26-76 s under this load.  The target (polyattr >= 2x the peer at
+d = 4 and 5) is not met: patterns only, 1.0-1.7x; proven, 0.55-0.9x.
+
 Why last session's d = 4 run "did not finish in 15 minutes"
 -----------------------------------------------------------
 Profiled here (2 shared cores at load 3-10; d = 3: 18,556 vertices, 16,677 regions):

@@ -32,8 +32,9 @@ both programs see the same numbers; the peer computes in float32, polyattr in fl
 Identical at d = 2, 3 and 4.  At d = 5 (1,893,201 regions) one region differs: the peer's set has
 pattern 0x58c92b1a31f9334a where polyattr's proven set (``RegionSet.proven``: every sign decision
 checked at the exact vertices) has 0x98c12b7e31f9334a; they differ in six second-layer units (34,
-37, 38, 51, 62, 63).  The peer computes vertices and signs in float32 and treats a value that
-rounds to 0 as +, so one of its second-layer sign vectors is off; the other 1,893,200 agree.
+37, 38, 51, 62, 63).  The peer computes its vertices (by interpolation along edges) and their
+signs in float32; its rounding puts one region's second-layer signs on the wrong side; the other
+1,893,200 agree.
 
 Measured (full run, 2 shared cores at load 6-12, one peer thread best except at d = 5):
 

@@ -66,8 +66,8 @@ Profiled here (2 shared cores at load 3-10; d = 3: 18,556 vertices, 16,677 regio
   forces ``.float()`` vertices) or the network (the same [32, 32] networks).  The issue's "155,654
   regions, 1.6 s" at d = 4 was another random network (this one has 276,249 regions).
 
-Why the peer's cost grows more slowly with d
---------------------------------------------
+How the two costs grow with d (the issue: "the peer scales better with d")
+---------------------------------------------------------------------------
 The peer keeps one global vertex-edge skeleton of the whole box and processes the 64 neurons in
 order; for each neuron it evaluates the new vertices, finds the split edges by the signs at their
 two ends and interpolates the new vertices, all as whole-array tensor operations over every edge at
@@ -79,28 +79,31 @@ stored once, shared by all the regions around it (at d = 5: 2.4 million vertices
 regions).
 
 polyattr splits cells one at a time (numba, depth first): every cell carries its own vertex table
-(a vertex of the arrangement is stored once per region containing it: ~16-20 vertex rows per
-region at d = 4), and each split searches the cell's edges by a test quadratic in the cell's
-vertex count (pairs with d - 1 common tight constraints, then a third-vertex check).  Vertices per
-cell and the edge test both grow with d, so polyattr's time per region grows with d at least as
-fast as the peer's time per region.  Measured (1 peer thread; polyattr 2 threads, patterns only,
-no proof; CPU seconds, which load distorts less than wall; load 6-10):
+(a vertex of the arrangement is stored once per region containing it: ~16 vertex rows per region
+at d = 4), and each split searches the cell's edges by a test quadratic in the cell's vertex count
+(pairs with d - 1 common tight constraints, then a third-vertex check).  Vertices per cell and the
+edge test both grow with d.  Measured (1 peer thread; polyattr 2 threads, patterns only, no
+proof; CPU seconds, which load distorts less than wall; load 6-12; d = 5 from two runs):
 
-    d   regions     peer vertices / edges     peer CPU   polyattr CPU   (per region: peer / polyattr)
+    d   regions     peer vertices / edges     peer CPU   polyattr CPU   per region: peer / polyattr
     2     1,057         1,115 /      2,171      0.04 s       0.01 s      38 /  9 us
     3    16,677        18,556 /     53,723      0.21 s       0.16 s      13 / 10 us
     4   276,249       320,701 /  1,235,897      4.0 s        3.3 s       14 / 12 us
-    5 1,893,201     2,400,412 / 11,448,652       59 s         55 s       31 / 29 us
+    5 1,893,201     2,400,412 / 11,448,652    51-59 s      55-61 s    27-31 / 29-32 us
 
-So per region both grow from d = 4 to 5 by 2.2-2.4x: the peer from its lexsort over
-2 (d - 1) x (split edges) rows of 2d + 64 sign columns and from re-copying every vertex and edge
-array at each of the 64 neurons (``torch.vstack``; 40% of its d = 5 time is the face matching,
-13% the copies), polyattr from larger cells.  The measured gap comes from the partition proof and
-the volumes polyattr adds (at d = 4: +70% and +110% CPU), which the peer does not do, and from
-wall time under load (polyattr's two threads wait for cores the peer's one thread does not).  In
-polyattr's d = 4 run (1 thread, proven, patterns only), 5.0 s of 11.9 s wall is the split kernel,
-4.0 s the verification kernel, 1.6 s Python-level array work in ``split_enumerate`` (concatenating
-the per-cell vertex tables) and 0.8 s array copies.
+So the peer does scale a little better, but less than wall times suggested: from d = 3 to 5 its
+CPU per region grows 2.2x, polyattr's 3x (the peer from its lexsort over 2 (d - 1) x (split
+edges) rows of 2d + 64 sign columns and from re-copying every vertex and edge array at each of
+the 64 neurons, ``torch.vstack``: 40% of its d = 5 time is the face matching, 13% the copies;
+polyattr from larger cells).  In CPU, polyattr's patterns-only run is 1.3x cheaper than the peer at
+d = 3, 1.2x at d = 4 and about equal at d = 5.  The rest of the measured gap is what polyattr adds
+and the peer does not do -- the partition proof and the volumes (at d = 4: +70% and +110% CPU) --
+and wall time under load (polyattr's two threads wait for cores; the peer's one thread less so).
+Where polyattr's time goes (d = 4, 1 thread, proven, patterns only, 11.9 s wall at load ~6):
+split kernel 5.0 s, verification kernel 4.0 s, Python-level array work in ``split_enumerate``
+(concatenating the per-cell vertex tables) 1.6 s, array copies 0.8 s.  Reaching 2x the peer at
+d = 4 and 5 needs the split kernel itself about 2x faster per region and the proof much cheaper
+(both in geometry/splitting.py and verify_partition.py, not this benchmark).
 """
 
 from __future__ import annotations

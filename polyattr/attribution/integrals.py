@@ -19,7 +19,7 @@ import numpy as np
 
 from polyattr.attribution.region_bounds import uniform_region_integral
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
-from polyattr.geometry.domains import domain_key, float_domain
+from polyattr.geometry.domains import AffineSlice, Segment, domain_key, float_domain
 from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
@@ -86,8 +86,13 @@ class Integrator:
 
     def _enumerate(self, domain, backend=None):
         self.enumerations += 1
-        return enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
-                                 backend=backend or self.backend)
+        domain = float_domain(domain)
+        # a slice or segment with <= 2 free coordinates has a few hundred regions: a thread pool
+        # costs more than it saves there (and a batch enumerates thousands of them)
+        small = isinstance(domain, Segment) or (isinstance(domain, AffineSlice) and len(domain.free) <= 2)
+        workers = 1 if small else None
+        return enumerate_regions(self.model.to_float(), domain, max_regions=self.max_regions,
+                                 backend=backend or self.backend, workers=workers)
 
     def _float_regions(self, domain):
         """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible.

@@ -1131,7 +1131,9 @@ def split_enumerate(
             parts = [first]
         else:
             n_cells = len(first.offsets) - 1
-            n_blocks = min(n_cells, max(1, 16 * workers))
+            # serial runs take big blocks (each block is a Python round trip: on a small slice the
+            # round trips cost more than the kernel)
+            n_blocks = min(n_cells, max(1, 16 * workers)) if workers > 1 else max(1, min(16, n_cells // 256))
             edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
             tasks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 

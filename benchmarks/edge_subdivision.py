@@ -32,9 +32,13 @@ both programs see the same numbers; the peer computes in float32, polyattr in fl
 Identical at d = 2, 3 and 4.  At d = 5 (1,893,201 regions) one region differs: the peer's set has
 pattern 0x58c92b1a31f9334a where polyattr's proven set (``RegionSet.proven``: every sign decision
 checked at the exact vertices) has 0x98c12b7e31f9334a; they differ in six second-layer units (34,
-37, 38, 51, 62, 63).  The peer computes its vertices (by interpolation along edges) and their
-signs in float32; its rounding puts one region's second-layer signs on the wrong side; the other
-1,893,200 agree.
+37, 38, 51, 62, 63).  Checked apart from both programs: an LP's Chebyshev-type centre of
+polyattr's region, taken as a rational point, has exactly (in Fractions, from the float32 weights)
+polyattr's pattern, with every pre-activation at least 4.7e-10 away from 0, so polyattr's region is
+there; the peer's pattern has a largest normalised slack of -4.8e-10 (empty up to the LP's
+tolerance).  It is a sliver about 1e-9 wide, below the peer's float32 resolution: the peer
+computes its vertices (by interpolation along edges) and their signs in float32.  The other
+1,893,200 regions agree.
 
 Measured (full run, 2 shared cores at load 6-12, one peer thread best except at d = 5):
 

@@ -206,19 +206,24 @@ def test_kernel_modules_take_njit_from_polyattr_jit():
 
 
 # -------------------------------------------------------------------------------------- warm-up
-def test_after_the_warm_up_the_demo_and_regions_compile_nothing(tmp_path):
-    env = dict(os.environ, MPLBACKEND="Agg")
+def test_after_the_warm_up_the_demo_regions_and_a_batch_compile_nothing(tmp_path):
+    # an empty cache of its own: what the warm-up leaves is all the three commands may load
+    env = dict(os.environ, MPLBACKEND="Agg", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
     warm = subprocess.run([sys.executable, "-m", "polyattr.cli.warmup"], capture_output=True, text=True, env=env,
                           check=True)
     assert "numba kernels:" in warm.stdout
+    rows = tmp_path / "rows.csv"
+    rows.write_text("0.1,0.9\n0.6,0.3\n0.8,0.7\n0.2,0.4\n")
     code = ("import json\nfrom polyattr.cli import main\nfrom polyattr.cli.warmup import kernel_cache_counts\n"
             f"assert main(['demo', '--out', {str(tmp_path / 'demo.png')!r}]) == 0\n"
             f"assert main(['regions', {str(default_model_path())!r}, '--lower', '-1,-1']) == 0\n"
+            f"assert main(['attribute', {str(default_model_path())!r}, '--x-file', {str(rows)!r}, '--method', 'pdp']) == 0\n"
             "print(json.dumps(kernel_cache_counts()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=tmp_path)
     compiled, loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert compiled == []
     assert any("_split_kernel" in k for k in loaded) and any("_volumes_kernel" in k for k in loaded)
+    assert any("axis_slice_kernel" in k for k in loaded)  # the batch took the slice path, from the cache
 
 
 # ----------------------------------------------------------------------------- the quick exit

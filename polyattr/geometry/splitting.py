@@ -28,7 +28,16 @@ an affine function there; its values at the vertices decide everything:
 Edges are found combinatorially from the tight sets (edge subdivision, Berzins 2023): vertices
 ``a`` and ``b`` span an edge iff no third vertex is tight on every constraint that is tight at both
 (the smallest face containing ``a`` and ``b`` then has only these two vertices).  Requiring at least
-``d - 1`` common constraints is a cheap necessary filter.  A new vertex on edge ``ab`` is tight
+``d - 1`` common constraints is a cheap necessary filter.  The scan for a third vertex is skipped
+when one end point, say ``a``, is *simple* (exactly d tight constraints) and exactly d - 1 are
+common: a vertex's tight rows have rank d, so a's d rows are linearly independent, and so are the
+d - 1 common ones; they cut a line out of the space, its intersection with the cell is a face of
+dimension <= 1 holding the distinct vertices a and b, hence an edge whose only vertices are its two
+end points, a and b.  The scan would have found no third vertex either, so the two tests agree
+whenever the masks are the true tight sets (always in exact arithmetic; in a float run that is
+what :mod:`~polyattr.geometry.verify_partition` proves, whose argument treats the edge test as a
+function of the masks).  Without the scan the test costs O(words) per pair instead of O(k words),
+which is what cells with hundreds of vertices (d = 8) spend their time on.  A new vertex on edge ``ab`` is tight
 exactly on ``mask(a) & mask(b)`` plus the splitting neuron, because a point strictly between two
 points of a half-space is on its boundary iff both points are; so tight sets stay exact and no
 linear algebra is ever needed to maintain the face structure.
@@ -64,7 +73,8 @@ Cost and limits
 ---------------
 * The first cell has 2^d vertices, so the backend is meant for d <= ~10 (d > 20 is refused).
 * Splitting costs about (regions) x (neurons per path) x (vertices per cell) x (layer width);
-  the edge test is quadratic in the vertices of the cell being split.
+  the edge test is quadratic in the vertices of the cell being split (cubic for pairs of
+  degenerate vertices, which need the scan).
 * The pulling triangulation (volumes, centroids) visits a face once per chain of facets leading
   to it, which grows steeply with d.  From d = 6 on a memoised cone recursion (each face once,
   heights by Gram-Schmidt) replaces it and is 2-3x faster there, but volumes still cost ~6x the
@@ -618,6 +628,22 @@ def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
 
 
 # ----------------------------------------------------------------------------- the splitting kernel
+@njit(cache=True, inline="always")
+def _no_third_vertex(M, k, nw, p, q, common):
+    """No vertex of M[:k] but p and q is tight on every constraint of ``common``: pq is an edge."""
+    for v in range(k):
+        if v == p or v == q:
+            continue
+        inside = True
+        for w in range(nw):
+            if (M[v, w] & common[w]) != common[w]:
+                inside = False
+                break
+        if inside:
+            return False
+    return True
+
+
 # state[] slots shared between the Python driver and the kernel (so a run can be resumed)
 _N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT, _N_AMBIGUOUS = 0, 1, 2, 3, 4, 5
 #: from this dimension on, volumes use the memoised cone recursion instead of pulling
@@ -657,6 +683,7 @@ def _split_kernel(
     side = np.empty(cap0, np.int64)
     pos = np.empty(cap0, np.int64)
     neg = np.empty(cap0, np.int64)
+    pc = np.empty(cap0, np.int64)
     cpat = np.zeros(max(n_neurons, 1), np.bool_)
     common = np.empty(nw, np.uint64)
     while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
@@ -694,6 +721,7 @@ def _split_kernel(
                 side = np.empty(2 * k, np.int64)
                 pos = np.empty(2 * k, np.int64)
                 neg = np.empty(2 * k, np.int64)
+                pc = np.empty(2 * k, np.int64)
             scale = 0.0
             for v in range(k):
                 a = abs(cV[v, j])
@@ -765,6 +793,16 @@ def _split_kernel(
             # new vertices on the edges that cross the hyperplane
             for ip in range(npos):
                 p = pos[ip]
+                pc[p] = 0
+                for w in range(nw):
+                    pc[p] += _popcount(cM[p, w])
+            for iq in range(nneg):
+                q = neg[iq]
+                pc[q] = 0
+                for w in range(nw):
+                    pc[q] += _popcount(cM[q, w])
+            for ip in range(npos):
+                p = pos[ip]
                 for iq in range(nneg):
                     q = neg[iq]
                     cnt = 0
@@ -773,20 +811,11 @@ def _split_kernel(
                         cnt += _popcount(common[w])
                     if cnt < d - 1:
                         continue
-                    is_edge = True
-                    for v in range(k):
-                        if v == p or v == q:
+                    # fast path: a simple end point (exactly d tight constraints) and d - 1 common
+                    # ones span an edge, no scan needed (module docstring, "Edges")
+                    if not (cnt == d - 1 and (pc[p] == d or pc[q] == d)):
+                        if not _no_third_vertex(cM, k, nw, p, q, common):
                             continue
-                        inside = True
-                        for w in range(nw):
-                            if (cM[v, w] & common[w]) != common[w]:
-                                inside = False
-                                break
-                        if inside:
-                            is_edge = False
-                            break
-                    if not is_edge:
-                        continue
                     vp = cV[p, j]
                     vq = cV[q, j]
                     t = vp / (vp - vq)

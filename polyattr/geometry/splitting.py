@@ -628,6 +628,133 @@ def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
 
 
 # ----------------------------------------------------------------------------- the splitting kernel
+#: from this many (positive, negative) vertex pairs on, a split finds its crossing edges through a
+#: hash table of the simple vertices' (d - 1)-subsets instead of testing every pair
+_HASH_MIN_PAIRS = 256
+
+
+@njit(cache=True, inline="always")
+def _is_edge(M, k, nw, d, p, q, pc, common):
+    """Do vertices p and q (tight-set sizes in pc) span an edge of the cell M[:k]?  ``common``
+    receives mask(p) & mask(q).  At least d - 1 common constraints; then the fast path for a
+    simple end point, else no third vertex tight on all of them (module docstring, "Edges")."""
+    cnt = 0
+    for w in range(nw):
+        common[w] = M[p, w] & M[q, w]
+        cnt += _popcount(common[w])
+    if cnt < d - 1:
+        return False
+    if cnt == d - 1 and (pc[p] == d or pc[q] == d):
+        return True
+    return _no_third_vertex(M, k, nw, p, q, common)
+
+
+@njit(cache=True, inline="always")
+def _mask_hash(key, nw, size):
+    hh = np.uint64(1469598103934665603)
+    for w in range(nw):
+        hh = (hh ^ key[w]) * np.uint64(1099511628211)
+    return np.int64(hh >> np.uint64(17)) & (size - 1)
+
+
+@njit(cache=True)
+def _crossing_edges_hashed(M, k, nw, d, pos, npos, neg, nneg, pc, common):
+    """The pairs (ip, iq) for which ``_is_edge(pos[ip], neg[iq])`` holds, as sorted codes
+    ip * nneg + iq (the order of the plain double loop), without testing every pair.
+
+    Two simple vertices (exactly d tight constraints) have >= d - 1 common constraints iff they
+    share a (d - 1)-subset of their masks, so those candidates come from a hash table of the
+    positive simple vertices' d subsets, looked up with the negative ones'; pairs with a degenerate
+    end point (more than d) are all tested.  Every candidate then gets the same test as in the
+    double loop, so the accepted set is the same function of the masks.  Returns (codes, count).
+    """
+    n_ins = 0
+    for ip in range(npos):
+        if pc[pos[ip]] == d:
+            n_ins += d
+    size = 2
+    while size < 2 * n_ins:
+        size *= 2
+    head = np.full(size, -1, np.int64)
+    e_key = np.empty((max(n_ins, 1), nw), np.uint64)
+    e_ip = np.empty(max(n_ins, 1), np.int64)
+    e_next = np.empty(max(n_ins, 1), np.int64)
+    key = np.empty(nw, np.uint64)
+    t = 0
+    for ip in range(npos):
+        p = pos[ip]
+        if pc[p] != d:
+            continue
+        for w in range(nw):
+            word = M[p, w]
+            while word != np.uint64(0):
+                low = word & (~word + _U1)
+                word ^= low
+                for ww in range(nw):
+                    e_key[t, ww] = M[p, ww]
+                e_key[t, w] ^= low
+                s = _mask_hash(e_key[t], nw, size)
+                e_ip[t] = ip
+                e_next[t] = head[s]
+                head[s] = t
+                t += 1
+    cand = np.empty(max(16, 2 * (npos + nneg)), np.int64)
+    nc = 0
+    for iq in range(nneg):
+        q = neg[iq]
+        if pc[q] != d:
+            continue
+        for w in range(nw):
+            word = M[q, w]
+            while word != np.uint64(0):
+                low = word & (~word + _U1)
+                word ^= low
+                for ww in range(nw):
+                    key[ww] = M[q, ww]
+                key[w] ^= low
+                e = head[_mask_hash(key, nw, size)]
+                while e >= 0:
+                    same = True
+                    for ww in range(nw):
+                        if e_key[e, ww] != key[ww]:
+                            same = False
+                            break
+                    if same:
+                        cand = _grow_vec(cand, nc + 1)
+                        cand[nc] = e_ip[e] * nneg + iq
+                        nc += 1
+                    e = e_next[e]
+    # pairs with a degenerate end point
+    deg_neg = np.empty(nneg, np.int64)
+    n_dn = 0
+    for iq in range(nneg):
+        if pc[neg[iq]] != d:
+            deg_neg[n_dn] = iq
+            n_dn += 1
+    for ip in range(npos):
+        if pc[pos[ip]] != d:
+            cand = _grow_vec(cand, nc + nneg)
+            for iq in range(nneg):
+                cand[nc] = ip * nneg + iq
+                nc += 1
+        elif n_dn > 0:
+            cand = _grow_vec(cand, nc + n_dn)
+            for t in range(n_dn):
+                cand[nc] = ip * nneg + deg_neg[t]
+                nc += 1
+    cand = np.sort(cand[:nc])
+    out = np.empty(max(nc, 1), np.int64)
+    n_out = 0
+    for c in range(nc):
+        if c > 0 and cand[c] == cand[c - 1]:
+            continue  # equal masks meet in every subset
+        ip = cand[c] // nneg
+        if _is_edge(M, k, nw, d, pos[ip], neg[cand[c] - ip * nneg], pc, common):
+            out[n_out] = cand[c]
+            n_out += 1
+    return out, n_out
+
+
 @njit(cache=True, inline="always")
 def _no_third_vertex(M, k, nw, p, q, common):
     """No vertex of M[:k] but p and q is tight on every constraint of ``common``: pq is an edge."""
@@ -684,6 +811,7 @@ def _split_kernel(
     pos = np.empty(cap0, np.int64)
     neg = np.empty(cap0, np.int64)
     pc = np.empty(cap0, np.int64)
+    ecode = np.empty(cap0, np.int64)
     cpat = np.zeros(max(n_neurons, 1), np.bool_)
     common = np.empty(nw, np.uint64)
     while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
@@ -801,47 +929,50 @@ def _split_kernel(
                 pc[q] = 0
                 for w in range(nw):
                     pc[q] += _popcount(cM[q, w])
-            for ip in range(npos):
+            if npos * nneg <= _HASH_MIN_PAIRS:
+                n_edges = 0
+                for ip in range(npos):
+                    p = pos[ip]
+                    for iq in range(nneg):
+                        q = neg[iq]
+                        if _is_edge(cM, k, nw, d, p, q, pc, common):
+                            ecode = _grow_vec(ecode, n_edges + 1)
+                            ecode[n_edges] = ip * nneg + iq
+                            n_edges += 1
+            else:
+                ecode, n_edges = _crossing_edges_hashed(cM, k, nw, d, pos, npos, neg, nneg, pc, common)
+            for t_e in range(n_edges):
+                ip = ecode[t_e] // nneg
                 p = pos[ip]
-                for iq in range(nneg):
-                    q = neg[iq]
-                    cnt = 0
-                    for w in range(nw):
-                        common[w] = cM[p, w] & cM[q, w]
-                        cnt += _popcount(common[w])
-                    if cnt < d - 1:
-                        continue
-                    # fast path: a simple end point (exactly d tight constraints) and d - 1 common
-                    # ones span an edge, no scan needed (module docstring, "Edges")
-                    if not (cnt == d - 1 and (pc[p] == d or pc[q] == d)):
-                        if not _no_third_vertex(cM, k, nw, p, q, common):
-                            continue
-                    vp = cV[p, j]
-                    vq = cV[q, j]
-                    t = vp / (vp - vq)
-                    aX = _grow_rows(aX, ka + 1)
-                    aM = _grow_rows(aM, ka + 1)
-                    aV = _grow_rows(aV, ka + 1)
-                    bX = _grow_rows(bX, kb + 1)
-                    bM = _grow_rows(bM, kb + 1)
-                    bV = _grow_rows(bV, kb + 1)
-                    for i in range(d):
-                        x = cX[p, i] + t * (cX[q, i] - cX[p, i])
-                        aX[ka, i] = x
-                        bX[kb, i] = x
-                    for jj in range(width):
-                        y = cV[p, jj] + t * (cV[q, jj] - cV[p, jj])
-                        aV[ka, jj] = y
-                        bV[kb, jj] = y
-                    aV[ka, j] = 0.0
-                    bV[kb, j] = 0.0
-                    for w in range(nw):
-                        aM[ka, w] = common[w]
-                        bM[kb, w] = common[w]
-                    _set_bit(aM, ka, cbit)
-                    _set_bit(bM, kb, cbit)
-                    ka += 1
-                    kb += 1
+                q = neg[ecode[t_e] - ip * nneg]
+                for w in range(nw):
+                    common[w] = cM[p, w] & cM[q, w]
+                vp = cV[p, j]
+                vq = cV[q, j]
+                t = vp / (vp - vq)
+                aX = _grow_rows(aX, ka + 1)
+                aM = _grow_rows(aM, ka + 1)
+                aV = _grow_rows(aV, ka + 1)
+                bX = _grow_rows(bX, kb + 1)
+                bM = _grow_rows(bM, kb + 1)
+                bV = _grow_rows(bV, kb + 1)
+                for i in range(d):
+                    x = cX[p, i] + t * (cX[q, i] - cX[p, i])
+                    aX[ka, i] = x
+                    bX[kb, i] = x
+                for jj in range(width):
+                    y = cV[p, jj] + t * (cV[q, jj] - cV[p, jj])
+                    aV[ka, jj] = y
+                    bV[kb, jj] = y
+                aV[ka, j] = 0.0
+                bV[kb, j] = 0.0
+                for w in range(nw):
+                    aM[ka, w] = common[w]
+                    bM[kb, w] = common[w]
+                _set_bit(aM, ka, cbit)
+                _set_bit(bM, kb, cbit)
+                ka += 1
+                kb += 1
             state[_N_SPLIT] += 1
             # push the negative half, continue with the positive one
             e = state[_N_STACK]

@@ -828,7 +828,16 @@ def _split_kernel(
                 cX[v, i] = sX[r0 + v, i]
             for w in range(nw):
                 cM[v, w] = sM[r0 + v, w]
-            for j in range(wmax):
+        # the layer values still to be read: those of the units after ``neuron`` in its layer (a
+        # layer's first unit recomputes them from the coordinates)
+        v_lo = 0
+        v_hi = 0
+        if neuron < n_neurons:
+            v_lo = neuron - nstart[layer_of[neuron]]
+            if v_lo > 0:
+                v_hi = out_dim[layer_of[neuron]]
+        for v in range(k):
+            for j in range(v_lo, v_hi):
                 cV[v, j] = sV[r0 + v, j]
         for n in range(n_neurons):
             cpat[n] = s_pat[e, n]
@@ -901,7 +910,7 @@ def _split_kernel(
                         aX[ka, i] = cX[v, i]
                     for w in range(nw):
                         aM[ka, w] = cM[v, w]
-                    for jj in range(width):
+                    for jj in range(j + 1, width):
                         aV[ka, jj] = cV[v, jj]
                     if side[v] == 0:
                         _set_bit(aM, ka, cbit)
@@ -912,7 +921,7 @@ def _split_kernel(
                         bX[kb, i] = cX[v, i]
                     for w in range(nw):
                         bM[kb, w] = cM[v, w]
-                    for jj in range(width):
+                    for jj in range(j + 1, width):
                         bV[kb, jj] = cV[v, jj]
                     if side[v] == 0:
                         _set_bit(bM, kb, cbit)
@@ -960,7 +969,7 @@ def _split_kernel(
                     x = cX[p, i] + t * (cX[q, i] - cX[p, i])
                     aX[ka, i] = x
                     bX[kb, i] = x
-                for jj in range(width):
+                for jj in range(j + 1, width):
                     y = cV[p, jj] + t * (cV[q, jj] - cV[p, jj])
                     aV[ka, jj] = y
                     bV[kb, jj] = y
@@ -989,7 +998,7 @@ def _split_kernel(
                     sX[r0 + v, i] = bX[v, i]
                 for w in range(nw):
                     sM[r0 + v, w] = bM[v, w]
-                for jj in range(width):
+                for jj in range(j + 1, width):
                     sV[r0 + v, jj] = bV[v, jj]
             s_row0[e] = r0
             s_nrow[e] = kb

@@ -782,7 +782,7 @@ _MEMO_MIN_DIM = 6
 def _split_kernel(
     d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
     sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-    oX, oM, o_off, o_pat, stop_at,
+    oX, oM, oV, o_off, o_pat, stop_at,
 ):
     """Process stacked cells depth first until the stack is empty or ``stop_at`` cells are out.
 
@@ -828,11 +828,11 @@ def _split_kernel(
                 cX[v, i] = sX[r0 + v, i]
             for w in range(nw):
                 cM[v, w] = sM[r0 + v, w]
-        # the layer values still to be read: those of the units after ``neuron`` in its layer (a
-        # layer's first unit recomputes them from the coordinates)
+        # the layer values still to be read: those of the units from ``neuron`` on in its layer (a
+        # layer's first unit recomputes them from the coordinates; a frontier inside a layer emits them)
         v_lo = 0
         v_hi = 0
-        if neuron < n_neurons:
+        if neuron < layer_of.shape[0]:
             v_lo = neuron - nstart[layer_of[neuron]]
             if v_lo > 0:
                 v_hi = out_dim[layer_of[neuron]]
@@ -1026,12 +1026,18 @@ def _split_kernel(
                 oX[nv0 + v, i] = cX[v, i]
             for w in range(nw):
                 oM[nv0 + v, w] = cM[v, w]
+        if n_neurons < layer_of.shape[0] and n_neurons > nstart[layer_of[n_neurons]]:
+            # a frontier inside a layer: the cell leaves with the layer values still to be read
+            oV = _grow_rows(oV, nv0 + k)
+            for v in range(k):
+                for jj in range(n_neurons - nstart[layer_of[n_neurons]], out_dim[layer_of[n_neurons]]):
+                    oV[nv0 + v, jj] = cV[v, jj]
         for n in range(n_neurons):
             o_pat[c, n] = cpat[n]
         o_off[c + 1] = nv0 + k
         state[_N_OUT] = c + 1
         state[_N_VOUT] = nv0 + k
-    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat
+    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, oV, o_off, o_pat
 
 
 @njit(cache=True, nogil=True)
@@ -1288,51 +1294,37 @@ def split_enumerate(
 
         bar = tqdm(desc="regions", unit=" regions")
     try:
-        # Two phases with the same output order as one depth-first run: the cells of the first
-        # layer's arrangement (depth first), then every cell's subtree through the deeper layers,
-        # in blocks of consecutive cells (independent: threads run them in parallel, nogil) whose
-        # outputs are concatenated in cell order.  One hidden layer: phase one is everything.
-        frontier = int(nstart[1]) if n_layers > 1 else n_neurons
-        # every first-layer cell holds at least one region: past the budget there, the run is over budget
-        first = _run_stack(net, frontier, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit,
-                           bar if frontier == n_neurons else None)
-        if frontier == n_neurons or (limit is not None and len(first.offsets) - 1 >= limit):
-            parts = [first]
-        else:
-            n_cells = len(first.offsets) - 1
-            n_blocks = min(n_cells, max(1, 16 * workers))
-            edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
-            tasks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-            def run_block(task):
-                a, b = task
-                off = first.offsets[a:b + 1]
-                return _run_stack(net, n_neurons, first.X[off[0]:off[-1]], first.M[off[0]:off[-1]], off - off[0],
-                                  first.patterns[a:b], frontier, limit, None)
-
-            parts = []
-            found = held = 0
-            for part in _map_ordered(run_block, tasks, workers):
-                parts.append(part)
-                found += len(part.offsets) - 1
-                held += part.nbytes
-                check_allocation(2 * held, f"the region enumeration ({found} regions so far)")
-                if bar is not None:
-                    bar.update(len(part.offsets) - 1)
-                if limit is not None and found >= limit:
-                    break
+        # Levels with the same output order as one depth-first run: the cells of the first
+        # _FIRST_UNITS units' arrangement (depth first, one thread), then every cell's subtree
+        # through the rest of the first layer, then every first-layer cell's subtree through the
+        # deeper layers; a level runs blocks of consecutive cells (independent: threads run them in
+        # parallel, nogil) whose outputs are concatenated in cell order.  A frontier inside a layer
+        # carries the cells' layer values (so nothing is recomputed that one run would not).
+        layer1 = int(nstart[1]) if n_layers > 1 else n_neurons
+        pre = min(layer1, _FIRST_UNITS)
+        first = _run_stack(net, pre, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit,
+                           bar if pre == n_neurons else None)
+        cells, found, over = first, len(first.offsets) - 1, False
+        n_ambiguous, n_split = first.n_ambiguous, first.n_split
+        for start, end in ((pre, layer1), (layer1, n_neurons)):
+            # every cell of a frontier holds at least one region: past the budget there, the run is over
+            if start == end or over or (limit is not None and len(cells.offsets) - 1 >= limit):
+                continue
+            cells, found, over = _run_level(net, cells, start, end, limit, workers,
+                                            bar if end == n_neurons else None)
+            n_ambiguous += cells.n_ambiguous
+            n_split += cells.n_split
     finally:
         if bar is not None:
             bar.close()
-    n = sum(len(p.offsets) - 1 for p in parts)
-    n_ambiguous = sum(p.n_ambiguous for p in parts) + (first.n_ambiguous if frontier != n_neurons else 0)
-    n_split = sum(p.n_split for p in parts) + (first.n_split if frontier != n_neurons else 0)
+    n = max(len(cells.offsets) - 1, found)
     if max_regions is not None and n > max_regions:
         raise RegionBudgetExceeded(
             f"max_regions: found {n} regions and enumeration was not finished "
             f"(budget {max_regions}); raise max_regions or shrink the domain",
             found=n,
         )
+    parts = [cells]
     vertices = np.concatenate([p.X for p in parts]) if parts else np.zeros((0, d))
     masks = np.concatenate([p.M for p in parts]) if parts else np.zeros((0, nw), np.uint64)
     offsets = np.zeros(n + 1, np.int64)
@@ -1393,16 +1385,57 @@ class _StackRun:
     patterns: np.ndarray
     n_split: int
     n_ambiguous: int
+    V: np.ndarray | None = None  # the layer values, for a frontier inside a layer
+    complete: bool = True  # every cell ran to the end (no region limit or shared budget stopped it)
 
     @property
     def nbytes(self) -> int:
         return self.X.nbytes + self.M.nbytes + self.offsets.nbytes + self.patterns.nbytes
 
 
+#: the first level of the threaded runs: the cells of the first layer's first units (at most
+#: sum_{k <= d} C(12, k) cells, enough blocks for the threads and cheap in one)
+_FIRST_UNITS = 12
+#: regions per kernel call when blocks share a region budget (how far a block can overshoot it)
+_SHARED_CHUNK = 2_000
+
+
+class _SharedBudget:
+    """The region counts of blocks running in parallel against one budget.  Blocks are disjoint
+    subtrees, so the counts' sum is a number of distinct regions: once it reaches the limit the
+    whole run is over budget, and every block may stop.  Each block writes only its own slot."""
+
+    def __init__(self, limit: int, n_blocks: int, already: int = 0):
+        self.limit = limit
+        self.already = already
+        self.counts = [0] * n_blocks
+
+    def slot(self, i: int) -> "_BudgetSlot":
+        return _BudgetSlot(self, i)
+
+    def total(self) -> int:
+        return self.already + sum(self.counts)
+
+
+@dataclass(frozen=True)
+class _BudgetSlot:
+    shared: _SharedBudget
+    index: int
+
+    def report(self, found: int) -> None:
+        self.shared.counts[self.index] = found
+
+    def over(self) -> bool:
+        return self.shared.total() >= self.shared.limit
+
+
 def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, cells_patterns, start_neuron,
-               limit, bar) -> _StackRun:
-    """Run the cells (CSR rows, all at ``start_neuron``, the start of a layer) depth first through
-    the first ``n_neurons`` units; the output lists the first cell's regions first."""
+               limit, bar, cells_V=None, budget=None) -> _StackRun:
+    """Run the cells (CSR rows, all at ``start_neuron``) depth first through the first ``n_neurons``
+    units; the output lists the first cell's regions first.  ``cells_V``: the cells' layer values
+    when ``start_neuron`` is inside a layer (a frontier run's ``V``).  ``budget``: a
+    :class:`_SharedBudget` slot; the run stops early (``complete`` False) once all runs sharing it
+    have found ``limit`` regions together."""
     d, nw = net.d, net.nw
     n_cells = len(cells_offsets) - 1
     n_all = max(net.n_neurons, 1)
@@ -1422,6 +1455,8 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
     sX[:len(order)] = cells_X[order]
     sM[:len(order)] = cells_M[order]
     sV = np.zeros((2 * rows, net.wmax))
+    if cells_V is not None:
+        sV[:len(order)] = cells_V[order]
     state = np.zeros(6, np.int64)
     state[_N_STACK] = n_cells
     state[_STACK_ROWS] = len(order)
@@ -1430,24 +1465,87 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
     oM = np.zeros((cap * 4, nw), np.uint64)
     o_off = np.zeros(cap + 1, np.int64)
     o_pat = np.zeros((cap, n_all), np.bool_)
+    inside = 0 < n_neurons < net.n_neurons and n_neurons != net.nstart[net.layer_of[n_neurons]]
+    oV = np.zeros((cap * 4 if inside else 1, net.wmax))
     stop = np.iinfo(np.int64).max if limit is None else limit
-    # back to Python now and then: progress, Ctrl-C, and the memory budget of the growing arrays
+    # back to Python now and then: progress, Ctrl-C, the memory budget of the growing arrays, and
+    # the region budget shared with the other blocks
     chunk = 20_000 if bar is not None else 100_000
+    if budget is not None:
+        chunk = _SHARED_CHUNK
+    complete = True
     while state[_N_STACK] > 0 and state[_N_OUT] < stop:
+        if budget is not None and budget.over():
+            complete = False
+            break
         before = int(state[_N_OUT])
-        (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat) = _split_kernel(
+        (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, oV, o_off, o_pat) = _split_kernel(
             d, nw, n_neurons, net.W_all, net.b_all, net.slope_all, net.w_off, net.in_dim, net.out_dim, net.nstart,
             net.layer_of, net.abs_tol, REL_TOL, sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-            oX, oM, o_off, o_pat, min(stop, before + chunk),
+            oX, oM, oV, o_off, o_pat, min(stop, before + chunk),
         )
         if bar is not None:
             bar.update(int(state[_N_OUT]) - before)
-        held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, o_off, o_pat))
+        held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, oV, o_off, o_pat))
         check_allocation(2 * held, f"the region enumeration ({int(state[_N_OUT])} regions so far, "
                                    f"{int(state[_N_VOUT])} vertices)")
+        if budget is not None:
+            budget.report(int(state[_N_OUT]))
     n, nv = int(state[_N_OUT]), int(state[_N_VOUT])
     return _StackRun(oX[:nv].copy(), oM[:nv].copy(), o_off[:n + 1].copy(), o_pat[:n].copy(),
-                     int(state[_N_SPLIT]), int(state[_N_AMBIGUOUS]))
+                     int(state[_N_SPLIT]), int(state[_N_AMBIGUOUS]), oV[:nv].copy() if inside else None,
+                     complete and state[_N_STACK] == 0)
+
+
+def _run_level(net: _KernelNetwork, cells: _StackRun, start, end, limit, workers, bar):
+    """Run the cells of a frontier (all at unit ``start``) from ``start`` to ``end`` in blocks of
+    consecutive cells, in threads, sharing the region budget; the blocks' outputs concatenated in
+    cell order, the number of cells found (a lower bound of the run's regions when it stopped
+    early) and whether the budget was reached."""
+    n_cells = len(cells.offsets) - 1
+    n_blocks = min(n_cells, max(1, 16 * workers))
+    edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
+    tasks = [(i, int(a), int(b)) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])) if b > a]
+    budget = _SharedBudget(limit, len(tasks)) if limit is not None else None
+
+    def run_block(task):
+        i, a, b = task
+        off = cells.offsets[a:b + 1]
+        lo, hi = off[0], off[-1]
+        return _run_stack(net, end, cells.X[lo:hi], cells.M[lo:hi], off - lo, cells.patterns[a:b], start, limit,
+                          None, None if cells.V is None else cells.V[lo:hi],
+                          None if budget is None else budget.slot(i))
+
+    parts = []
+    found = held = 0
+    for part in _map_ordered(run_block, tasks, workers):
+        parts.append(part)
+        found += len(part.offsets) - 1
+        held += part.nbytes
+        check_allocation(2 * held, f"the region enumeration ({found} regions so far)")
+        if bar is not None:
+            bar.update(len(part.offsets) - 1)
+        if limit is not None and (found >= limit or budget.total() >= limit or not part.complete):
+            break
+    total = max(found, budget.total()) if budget is not None else found
+    over = limit is not None and (total >= limit or not all(p.complete for p in parts) or len(parts) < len(tasks))
+    return _concat_runs(parts), total, over
+
+
+def _concat_runs(parts) -> _StackRun:
+    """Kernel runs of consecutive cells as one run (CSR rows shifted)."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = [np.zeros(1, np.int64)]
+    at = 0
+    for p in parts:
+        offsets.append(p.offsets[1:] + at)
+        at += int(p.offsets[-1])
+    V = None if parts[0].V is None else np.concatenate([p.V for p in parts])
+    return _StackRun(np.concatenate([p.X for p in parts]), np.concatenate([p.M for p in parts]),
+                     np.concatenate(offsets), np.concatenate([p.patterns for p in parts]),
+                     sum(p.n_split for p in parts), sum(p.n_ambiguous for p in parts), V,
+                     all(p.complete for p in parts))
 
 
 def _worker_count(workers) -> int:

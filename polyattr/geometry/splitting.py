@@ -1317,7 +1317,9 @@ def split_enumerate(
     finally:
         if bar is not None:
             bar.close()
-    n = max(len(cells.offsets) - 1, found)
+    n = len(cells.offsets) - 1
+    if over or (limit is not None and n >= limit):
+        n = limit  # at least this many (threads may have found a few more, by timing)
     if max_regions is not None and n > max_regions:
         raise RegionBudgetExceeded(
             f"max_regions: found {n} regions and enumeration was not finished "
@@ -1425,8 +1427,9 @@ class _BudgetSlot:
     def report(self, found: int) -> None:
         self.shared.counts[self.index] = found
 
-    def over(self) -> bool:
-        return self.shared.total() >= self.shared.limit
+    def left(self) -> int:
+        """Regions still allowed before all blocks together reach the limit."""
+        return self.shared.limit - self.shared.total()
 
 
 def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, cells_patterns, start_neuron,
@@ -1475,14 +1478,18 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
         chunk = _SHARED_CHUNK
     complete = True
     while state[_N_STACK] > 0 and state[_N_OUT] < stop:
-        if budget is not None and budget.over():
-            complete = False
-            break
         before = int(state[_N_OUT])
+        stop_now = min(stop, before + chunk)
+        if budget is not None:
+            left = budget.left()
+            if left <= 0:
+                complete = False
+                break
+            stop_now = min(stop_now, before + left)
         (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, oV, o_off, o_pat) = _split_kernel(
             d, nw, n_neurons, net.W_all, net.b_all, net.slope_all, net.w_off, net.in_dim, net.out_dim, net.nstart,
             net.layer_of, net.abs_tol, REL_TOL, sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-            oX, oM, oV, o_off, o_pat, min(stop, before + chunk),
+            oX, oM, oV, o_off, o_pat, stop_now,
         )
         if bar is not None:
             bar.update(int(state[_N_OUT]) - before)

@@ -83,11 +83,16 @@ Cost and limits
 * :func:`estimate_region_count` assumes every pair of effective hyperplanes meets in the box; on
   small boxes (where the hyperplanes are nearly an arrangement of parallel families) it can
   overestimate by 100x or more in high d.
-* Both cores: the cells of the first layer's arrangement are found first (depth first), then
-  blocks of consecutive cells run through the deeper layers in threads (the kernels release the
-  GIL), and the volumes are a second threaded pass over the stored cells.  The output is
-  concatenated in cell order, so it is the same, bit for bit and in the same order, for any
-  number of threads (and as one depth-first run).  One hidden layer: the first phase is all.
+* Both cores: the run goes in levels.  The cells of the first 12 units' arrangement are found
+  first (depth first, one thread); then blocks of consecutive cells run through the rest of the
+  first layer, and the first layer's cells through the deeper layers, in threads (the kernels
+  release the GIL); the volumes are a second threaded pass over the stored cells.  A frontier
+  inside a layer hands over the cells' layer values, so each level computes exactly what one
+  run would, and the outputs are concatenated in cell order: the result is the same, bit for bit
+  and in the same order, for any number of threads (and as one depth-first run).  With a region
+  budget the blocks of a level share it (their counts are of disjoint subtrees, so their sum is a
+  number of distinct regions) and all stop when it is reached: a budgeted run that the first
+  layer alone exceeds (8 inputs) uses both cores too.
   The whole output is kept in memory.  The run is a pure function of (weights, box), so large
   jobs can be cut into sub-boxes and the results concatenated.
 """
@@ -1326,16 +1331,8 @@ def split_enumerate(
             f"(budget {max_regions}); raise max_regions or shrink the domain",
             found=n,
         )
-    parts = [cells]
-    vertices = np.concatenate([p.X for p in parts]) if parts else np.zeros((0, d))
-    masks = np.concatenate([p.M for p in parts]) if parts else np.zeros((0, nw), np.uint64)
-    offsets = np.zeros(n + 1, np.int64)
-    at, vat = 0, 0
-    for p in parts:
-        m = len(p.offsets) - 1
-        offsets[at + 1:at + m + 1] = p.offsets[1:] + vat
-        at, vat = at + m, vat + p.offsets[-1]
-    patterns = np.concatenate([p.patterns for p in parts])[:, :n_neurons] if parts else np.zeros((0, n_neurons), bool)
+    vertices, masks, offsets = cells.X, cells.M, cells.offsets  # already trimmed copies: no second copy
+    patterns = cells.patterns[:, :n_neurons]
     counts = np.diff(offsets)
     interior = np.add.reduceat(vertices, offsets[:-1], axis=0) / counts[:, None]
     if compute_volumes:

@@ -154,6 +154,32 @@ def breakdown(env=None) -> list[tuple[str, float, float]]:
     return [(name, float(wall), float(cpu)) for name, wall, cpu in rows]
 
 
+# numba's own start-up, which any command running a cached kernel pays before its first line of work:
+# the import, the BLAS check its array support makes on first use (it imports scipy.linalg), and the
+# set-up of its compilation target (typing and lowering registries), which loading a cached kernel
+# triggers.  No polyattr code runs here: it is the floor under the warm `polyattr regions` figure.
+_NUMBA_FLOOR = r"""
+import time
+t0, c0 = time.perf_counter(), time.process_time()
+import numpy
+import numba
+import scipy.linalg.cython_blas
+from numba.core.registry import cpu_target
+cpu_target.target_context.refresh()
+cpu_target.typing_context.refresh()
+print(f"{time.perf_counter() - t0}\t{time.process_time() - c0}")
+"""
+
+
+def numba_floor(runs: int, env=None) -> dict:
+    """Process wall and CPU seconds of numba's start-up alone (numpy, numba, scipy.linalg, target
+    set-up), medians of ``runs`` subprocesses, with the in-process part the child measures."""
+    wall, cpu, best, outs = median_runs(["-c", _NUMBA_FLOOR], runs, env)
+    inner = [tuple(float(v) for v in o.split("\t")) for o in outs]
+    return {"wall": wall, "cpu": cpu, "best": best, "inner_wall": statistics.median(w for w, _ in inner),
+            "inner_cpu": statistics.median(c for _, c in inner)}
+
+
 def demo_after_warmup(workdir: Path) -> dict:
     """An empty cache, the set-up's warm-up step, then the first demo (its enumeration time)."""
     cache = Path(tempfile.mkdtemp(prefix="numba-cache-", dir=workdir))
@@ -206,6 +232,12 @@ def main(argv=None):
         warm = regions_rows(runs, first["env"])
         print(f"  warm `polyattr regions` (default)  process wall median {warm['wall']:.3f} s (min {warm['best']:.3f}), "
               f"CPU {warm['cpu']:.3f} s (target wall < 0.5 s); enumeration as printed {warm['enumeration']:.3f} s")
+        floor = numba_floor(runs, first["env"])
+        print(f"  numba's start-up alone (no polyattr) process wall median {floor['wall']:.3f} s (min {floor['best']:.3f}), "
+              f"CPU {floor['cpu']:.3f} s: the floor of any command that runs a kernel (numpy + numba import, "
+              f"scipy.linalg for numba's BLAS check, numba's target set-up)")
+        print(f"  warm `polyattr regions` above that floor: {warm['wall'] - floor['wall']:.3f} s wall, "
+              f"{warm['cpu'] - floor['cpu']:.3f} s CPU")
         print("  one warm `polyattr regions`, step by step (wall | CPU of the process):")
         for name, wall, cpu in breakdown(first["env"]):
             cpu_text = "" if cpu != cpu else f" | {cpu * 1e3:7.1f} ms"

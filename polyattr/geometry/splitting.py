@@ -36,9 +36,13 @@ dimension <= 1 holding the distinct vertices a and b, hence an edge whose only v
 end points, a and b.  The scan would have found no third vertex either, so the two tests agree
 whenever the masks are the true tight sets (always in exact arithmetic; in a float run that is
 what :mod:`~polyattr.geometry.verify_partition` proves, whose argument treats the edge test as a
-function of the masks).  Without the scan the test costs O(words) per pair instead of O(k words),
-which is what cells with hundreds of vertices (d = 8) spend their time on.  A new vertex on edge ``ab`` is tight
-exactly on ``mask(a) & mask(b)`` plus the splitting neuron, because a point strictly between two
+function of the masks).  Without the scan the test costs O(words) per pair instead of O(k words).
+Large cells (d = 8: hundreds of vertices, 10^4 pairs, ~100 edges per split) do not test every
+pair: two simple vertices have >= d - 1 common constraints iff they share a (d - 1)-subset of
+their masks, so a hash table of the positive simple vertices' d subsets, looked up with the
+negative ones', lists those pairs; pairs with a degenerate end point are all tested; every listed
+pair gets the same test, in the same order (:func:`_crossing_edges_hashed`).  A new vertex on
+edge ``ab`` is tight exactly on ``mask(a) & mask(b)`` plus the splitting neuron, because a point strictly between two
 points of a half-space is on its boundary iff both points are; so tight sets stay exact and no
 linear algebra is ever needed to maintain the face structure.
 

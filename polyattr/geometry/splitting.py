@@ -1399,7 +1399,7 @@ class _StackRun:
 #: the first level of the threaded runs: the cells of the first layer's first units (at most
 #: sum_{k <= d} C(12, k) cells, enough blocks for the threads and cheap in one)
 _FIRST_UNITS = 12
-#: regions per kernel call when blocks share a region budget (how far a block can overshoot it)
+#: fewest regions per kernel call when blocks share a region budget (how far a block can overshoot it)
 _SHARED_CHUNK = 2_000
 
 
@@ -1475,8 +1475,6 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
     # back to Python now and then: progress, Ctrl-C, the memory budget of the growing arrays, and
     # the region budget shared with the other blocks
     chunk = 20_000 if bar is not None else 100_000
-    if budget is not None:
-        chunk = _SHARED_CHUNK
     complete = True
     while state[_N_STACK] > 0 and state[_N_OUT] < stop:
         before = int(state[_N_OUT])
@@ -1486,7 +1484,9 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
             if left <= 0:
                 complete = False
                 break
-            stop_now = min(stop_now, before + left)
+            # far from the budget, long kernel calls; near it, short ones (a block overshoots it by
+            # at most one call's regions)
+            stop_now = min(stop_now, before + max(_SHARED_CHUNK, left // 8), before + left)
         (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, oV, o_off, o_pat) = _split_kernel(
             d, nw, n_neurons, net.W_all, net.b_all, net.slope_all, net.w_off, net.in_dim, net.out_dim, net.nstart,
             net.layer_of, net.abs_tol, REL_TOL, sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,

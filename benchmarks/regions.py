@@ -103,7 +103,6 @@ def main():
     print_target_rows(target_rows(args.quick))
     if args.targets_only:
         return
-    repeats = 1 if args.quick else 3
     warm = random_network([3, 8, 8, 1], rng=0)
     enumerate_regions(warm, backend="split")  # JIT warm-up
     rows = []
@@ -112,15 +111,20 @@ def main():
             net = random_network([d, *hidden, 1], rng=2026)
             box = Box.unit(d)
             est = estimate_region_count(net, box)
-            split_budget = (200_000 if d <= 4 else 5_000) if not args.quick else 2_000
-            lp_budget = 300 if not args.quick else 100
+            # budgets keep each row to seconds (run_all.py runs this table under a time limit): the
+            # LP traversal costs ~0.05-0.1 s per region at d = 4 and ~0.1-0.6 s at d = 8, and
+            # split with volumes ~1-5 ms per region at d = 8
+            split_budget = (200_000 if d <= 4 else 2_000) if not args.quick else 2_000
+            lp_budget = {2: 300, 4: 100, 8: 20}[d] if not args.quick else {2: 100, 4: 30, 8: 10}[d]
+            repeats = 1 if args.quick or d == 8 else 3
             rows.append((d, hidden, "split", est, *run(net, box, "split", split_budget, repeats)))
             rows.append((d, hidden, "lp", est, *run(net, box, "lp", lp_budget, 1)))
+    repeats = 1 if args.quick else 3
     net = random_network([8, 64, 64, 1], rng=2026)
     x = np.full(8, 0.5)
     sl = AffineSlice(Box.unit(8), {i: x[i] for i in range(2, 8)})
     rows.append(("8 (2-D slice)", [64, 64], "split", estimate_region_count(net, sl), *run(net, sl, "split", None, repeats)))
-    rows.append(("8 (2-D slice)", [64, 64], "lp", estimate_region_count(net, sl), *run(net, sl, "lp", 2000, 1)))
+    rows.append(("8 (2-D slice)", [64, 64], "lp", estimate_region_count(net, sl), *run(net, sl, "lp", 300 if not args.quick else 100, 1)))
 
     # patterns only (no volumes), the split backend's enumeration cost alone, at d = 8
     from polyattr.geometry.splitting import split_enumerate

@@ -13,6 +13,7 @@ from fractions import Fraction as F
 import numpy as np
 
 from polyattr import PolyattrError
+import polyattr.geometry.exact_regions as exact_regions
 from polyattr.geometry.exact_regions import exact_region_set
 
 #: supports whose float partition could not be matched to the exact one (no radius: no proof)
@@ -32,8 +33,27 @@ def exact_vertex_radius(regions) -> np.ndarray:
         raise PolyattrError(f"float and exact partitions differ: {exc!r}") from None
 
 
+def _cdd_exact_region_set(model, domain):
+    """exact_region_set through cdd.gmp alone (not from the float run's verified tight sets), so that
+    the radii stay independent of the verification they are compared with; not cached."""
+    saved = exact_regions.USE_VERIFIED_SPLIT
+    exact_regions.USE_VERIFIED_SPLIT = False
+    key = exact_regions._cache_key(model, domain)
+    cached = exact_regions._CACHE.pop(key, None)
+    try:
+        return exact_region_set(model, domain)
+    finally:
+        exact_regions.USE_VERIFIED_SPLIT = saved
+        exact_regions._CACHE.pop(key, None)
+        if cached is not None:
+            exact_regions._CACHE[key] = cached
+
+
 def _match_vertices(regions) -> np.ndarray:
-    ex = exact_region_set(regions.model.to_exact(), regions.domain)
+    from polyattr.geometry.domains import as_domain
+
+    model = regions.model.to_exact()
+    ex = _cdd_exact_region_set(model, as_domain(regions.domain, model.n_inputs, exact=True))
     index = {tuple(bool(v) for v in p): i for i, p in enumerate(ex.patterns)}
     assert len(index) == len(regions), "the float partition has other regions than the exact one"
     radius = np.zeros(len(regions))

@@ -168,6 +168,12 @@ def attribute(
                                     exact=exact, measures=measures, max_regions=max_regions,
                                     feature_names=feature_names, progress=False, certify=certify, max_memory=max_memory, **options)
 
+    if max_memory is None:
+        from polyattr.memory import current_budget
+
+        # the budget in force when the call starts (memory.py), read once: a batch checks thousands
+        # of allocations, and re-reading /proc/meminfo for each cost milliseconds per slice
+        max_memory = current_budget()
     with memory_budget(max_memory):
         return _attribute(model, x, method, baseline, domain, output, exact, measures, max_regions,
                           feature_names, progress, certify, options)

@@ -19,8 +19,8 @@ import numpy as np
 
 from polyattr.attribution.region_bounds import uniform_region_integral
 from polyattr.errors import PolyattrError, RegionBudgetExceeded
-from polyattr.geometry.domains import domain_key, float_domain
-from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set
+from polyattr.geometry.domains import AffineSlice, Segment, domain_key, float_domain
+from polyattr.geometry.exact_regions import cached_exact_region_set, exact_region_set, exact_sum
 from polyattr.geometry.regions import DEFAULT_MAX_REGIONS, enumerate_regions
 from polyattr.measures.core import DensityPiece, Measure, PointPiece
 from polyattr.models.protocol import PiecewiseAffineModel
@@ -86,8 +86,13 @@ class Integrator:
 
     def _enumerate(self, domain, backend=None):
         self.enumerations += 1
-        return enumerate_regions(self.model.to_float(), float_domain(domain), max_regions=self.max_regions,
-                                 backend=backend or self.backend)
+        domain = float_domain(domain)
+        # a slice or segment with <= 2 free coordinates has a few hundred regions: a thread pool
+        # costs more than it saves there (and a batch enumerates thousands of them)
+        small = isinstance(domain, Segment) or (isinstance(domain, AffineSlice) and len(domain.free) <= 2)
+        workers = 1 if small else None
+        return enumerate_regions(self.model.to_float(), domain, max_regions=self.max_regions,
+                                 backend=backend or self.backend, workers=workers)
 
     def _float_regions(self, domain):
         """Float regions of ``domain``: cut from the stored partition of ``reuse_box`` when possible.
@@ -218,22 +223,75 @@ class Integrator:
         if not self.exact and not self.record and uniform:
             # triangulated moments with proven rounding, vertex-displacement and affine-map terms
             return uniform_region_integral(regions, piece, self.model, self.output)
+        if self.exact and not self.record and uniform and hasattr(regions, "flint_moments"):
+            return _exact_uniform_integral(regions, piece, self.output), 0.0
         m0, m1, _ = piece.region_moments(regions, order=1)
         W, b = regions.affine_maps(self.output)
         if self.record:  # what a certificate needs, kept from this computation
             self._density_data[piece.key] = (regions, m0, m1, W, b)
         if self.exact:
-            total = Fraction(0)
-            for i in range(len(regions)):
-                total += sum((Fraction(W[i, j]) * m1[i, j] for j in range(W.shape[1])), start=Fraction(0))
-                total += Fraction(b[i]) * m0[i]
-            return total, 0.0
+            return _exact_contraction(W, b, m0, m1), 0.0
         if uniform:
             return uniform_region_integral(regions, piece, self.model, self.output)
         # polynomial densities: the float kernels of integrate.polynomial carry no proven bound yet
         m0 = np.asarray(m0, float)
         m1 = np.asarray(m1, float)
         return float(np.sum(np.einsum("nd,nd->n", W, m1) + b * m0)), float("inf")
+
+
+def _exact_uniform_integral(regions, piece, output) -> Fraction:
+    """The exact integral of a uniform piece from the regions' reduced moments, in python-flint.
+
+    With z = E u + z0 and density s in reduced coordinates (``piece.density_scale()``), region i
+    contributes s ((W_i E) . m1u_i + (W_i . z0 + b_i) m0u_i): the same number as contracting the
+    lifted moments (:func:`_exact_contraction`), without lifting every region's large rationals.
+    """
+    from flint import fmpq
+
+    def q(v):
+        v = Fraction(v)
+        return fmpq(v.numerator, v.denominator)
+
+    E, z0 = piece.reduction.embedding, piece.reduction.offset
+    d, k = E.shape
+    Eq = [[q(E[i, j]) for j in range(k)] for i in range(d)]
+    z0q = [q(v) for v in z0]
+    W, b = regions.affine_maps(output)
+    terms = []
+    for i, (m0u, m1u) in enumerate(regions.flint_moments()):
+        Wi = [q(v) for v in W[i]]
+        WE = [sum((Wi[r] * Eq[r][j] for r in range(d) if Wi[r] != 0 and Eq[r][j] != 0), fmpq(0)) for j in range(k)]
+        c0 = q(b[i]) + sum((Wi[r] * z0q[r] for r in range(d) if Wi[r] != 0 and z0q[r] != 0), fmpq(0))
+        t = c0 * m0u
+        for j in range(k):
+            if WE[j] != 0:
+                t += WE[j] * m1u[j]
+        terms.append(t)
+    return exact_sum(terms) * Fraction(piece.density_scale())
+
+
+def _exact_contraction(W, b, m0, m1) -> Fraction:
+    """sum_i (W_i . m1_i + b_i m0_i) exactly, in python-flint rationals.
+
+    The regions' denominators are products of different vertex denominators, so the sum's
+    denominator grows to their lcm (hundreds of thousands of bits on a 3-input [32, 32] box): a
+    running sum would redo that size at every term, a balanced (pairwise) sum does it log n times.
+    """
+    from flint import fmpq
+
+    def q(v):
+        v = Fraction(v)
+        return fmpq(v.numerator, v.denominator)
+
+    n, d = (W.shape[0], W.shape[1]) if W.ndim == 2 else (len(m0), 0)
+    terms = []
+    for i in range(n):
+        t = q(b[i]) * q(m0[i])
+        for j in range(d):
+            if W[i, j] != 0:
+                t += q(W[i, j]) * q(m1[i, j])
+        terms.append(t)
+    return exact_sum(terms)
 
 
 def _combination_bound(coefficients, values, errors) -> float:

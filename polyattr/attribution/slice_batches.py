@@ -37,11 +37,13 @@ Error bound of a prefilled slice (absolute, on the mean of f over the slice), ev
 The tiling defect |mass found / slice volume - 1| is a sanity check only (not part of the bound):
 a slice whose defect exceeds :data:`DEFECT_TOLERANCE` is not prefilled, its row enumerates it.
 
-Only slices with one fixed coordinate (partial dependence, and Shapley's singletons) are prefilled:
-the interval / polygon sections used for two or more fixed coordinates
+Slices with one fixed coordinate (partial dependence, and Shapley's singletons) are prefilled from
+the triangulation; lines (one free coordinate, d - 1 fixed) from the proven line kernel
+(:mod:`polyattr.attribution.line_batches`, which needs no triangulation).  The interval / polygon
+sections used for other slices with two or more fixed coordinates
 (:func:`~polyattr.integrate.slices.section_integrals`) have no proven rounding bound yet
-(barycentric coordinates, sign tests and shoelace sums), so those slices go to the per-row path
-(:data:`PREFILL_SECTIONS`).
+(barycentric coordinates, sign tests and shoelace sums), so those slices (two free coordinates:
+six per row of a 4-input Shapley batch) go to the per-row path (:data:`PREFILL_SECTIONS`).
 """
 
 from __future__ import annotations
@@ -135,10 +137,41 @@ def _vertex_radius(regions, tri):
     return np.ascontiguousarray(radius[tri.region])
 
 
+def _prefill_lines(integrator, box, rows, X, S) -> int:
+    """The lines {z_S = x_S} (one free coordinate) of every row, from the proven line kernel
+    (:func:`~polyattr.attribution.line_batches.line_means`), into the piece cache; a line the kernel
+    cannot prove tightly (:data:`~polyattr.attribution.line_batches.UNPROVEN_TOLERANCE`) is left to its
+    row.  Returns how many lines were stored."""
+    from polyattr.attribution.integrals import _piece_key
+    from polyattr.attribution.line_batches import UNPROVEN_TOLERANCE, line_means
+    from polyattr.attribution.measure_methods import slice_measure
+
+    from polyattr.models.relu import ReLUNetwork
+
+    if not isinstance(integrator.model, ReLUNetwork):
+        return 0  # the kernel walks a ReLU network's layers; other models' rows enumerate their lines
+    d = box.dim
+    (axis,) = [i for i in range(d) if i not in S]
+    C, first = np.unique(X[:, list(S)], axis=0, return_index=True)
+    base = X[first]
+    mean, bound, unproven, fmax = line_means(integrator.model, integrator.output, base, axis,
+                                             float(box.lower[axis]), float(box.upper[axis]))
+    ok = np.isfinite(bound) & (unproven <= UNPROVEN_TOLERANCE * np.maximum(fmax, 1e-300))
+    stored = 0
+    for q, r in enumerate(first):
+        if not ok[q]:
+            continue
+        (_, piece), = slice_measure(box, rows[r], S).terms
+        integrator._piece_cache[_piece_key(piece)] = (float(mean[q]), float(bound[q]))
+        stored += 1
+    return stored
+
+
 def prefill_slices(integrator, box, rows, subsets) -> int:
     """Integrate the uniform slices {z_S = x_S} of ``box`` for every row x and every S in ``subsets``
-    and store them in ``integrator``'s piece cache.  Returns how many slices were stored (0 when the
-    box partition has no stored vertices or is over the reuse budget: the rows then run as before)."""
+    and store them in ``integrator``'s piece cache.  Returns how many slices were stored.  Lines come
+    from the line kernel in any case; the other slices need the box partition (none are stored when
+    it has no stored vertices or is over the reuse budget: the rows then run as before)."""
     from polyattr.attribution.integrals import REUSE_MAX_REGIONS, _piece_key
     from polyattr.geometry.domains import domain_key, float_domain
     from polyattr.geometry.regions import enumerate_regions
@@ -147,8 +180,18 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
     from polyattr.integrate.slices import (NODE_ROUNDINGS, axis_slice_integrals, section_integrals,
                                            slice_displacement_bounds)
 
-    if integrator.exact or integrator.record or integrator.reuse_box is None:
+    if integrator.exact or integrator.record:
         return 0
+    d = box.dim
+    X = np.array([np.asarray(r, float) for r in rows])
+    # lines need no partition: the line kernel proves each one on its own
+    subsets = [tuple(int(i) for i in S) for S in subsets]
+    lines = [S for S in subsets if 1 < len(S) == d - 1]
+    stored = sum(_prefill_lines(integrator, box, rows, X, S) for S in lines)
+    integrator.cuts += stored
+    subsets = [S for S in subsets if S not in lines]
+    if not subsets or integrator.reuse_box is None:
+        return stored
     if integrator._box_partition is None:
         # the batch's stored partition, within the reuse budget (beyond it the rows enumerate their
         # slices as before, rather than this enumerating a huge box)
@@ -159,22 +202,19 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
             integrator.enumerations += 1
         except RegionBudgetExceeded:
             integrator.reuse_box = None
-            return 0
+            return stored
     regions = integrator.regions_on(box)  # the stored partition, counted once in regions_used
     tri = triangulate_regions(regions)
     if tri is None:
-        return 0
-    d = box.dim
+        return stored
     lower, upper = np.asarray(box.lower, float), np.asarray(box.upper, float)
     radius = _vertex_radius(regions, tri)
     if radius is None:
-        return 0
+        return stored
     fv, absfv, map_error, (vertex_max, lipschitz) = _vertex_values(regions, tri, integrator.output)
-    X = np.array([np.asarray(r, float) for r in rows])
     f_scale = float(np.max(np.abs(fv), initial=0.0))  # the size of f on the box (for DISPLACEMENT_TOLERANCE)
-    stored = 0
+    from_partition = 0
     for S in subsets:
-        S = tuple(int(i) for i in S)
         k = len(S)
         if not 1 <= k < d or (k > 1 and (d - k not in (1, 2) or not PREFILL_SECTIONS)):
             continue
@@ -233,6 +273,6 @@ def prefill_slices(integrator, box, rows, subsets) -> int:
                     integrator.regions_used += len(integrator._region_cache[key])
                 continue
             integrator._piece_cache[_piece_key(piece)] = (float(mean[q]), float(bound[q]))
-            stored += 1
-    integrator.cuts += stored
-    return stored
+            from_partition += 1
+    integrator.cuts += from_partition
+    return stored + from_partition

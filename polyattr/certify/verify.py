@@ -45,8 +45,13 @@ from pathlib import Path
 
 _Q = re.compile(r"^-?[0-9]+/[0-9]+$")
 #: Digits a certificate rational may have (numerator and denominator together): exact volumes grow
-#: long, but a longer number is not something polyattr writes and would cost quadratic parse time.
-_CERT_MAX_DIGITS = 200_000
+#: long (the exact integral of a 3-input [32, 32] network over its box has a 365,000-bit
+#: denominator, about 220,000 digits with the numerator), but a much longer number is not something
+#: polyattr writes and would cost quadratic parse time.
+_CERT_MAX_DIGITS = 1_000_000
+#: Digits a bare JSON integer may have (a certificate writes its rationals as strings; its integers
+#: are small counts and indices)
+_JSON_MAX_INT_DIGITS = 200_000
 #: Digits and decimal exponent a model-file number may have (the same limits polyattr reads with).
 _MODEL_MAX_DIGITS = 4000
 _MODEL_MAX_EXPONENT = 4000
@@ -1019,7 +1024,7 @@ def _verify(model_path: Path, cert_path: Path) -> str:
     def bad(why):
         _fail("certificate", why)
 
-    cert = _strict_json(text, bad, _CERT_MAX_DIGITS)
+    cert = _strict_json(text, bad, _JSON_MAX_INT_DIGITS)
     if not model_path.is_file():
         raise VerifierInputError(f"model: file not found: {model_path}")
     if not isinstance(cert, dict) or cert.get("format") != "polyattr-certificate" or cert.get("version") != 1:

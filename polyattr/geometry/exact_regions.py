@@ -15,6 +15,11 @@ that the regions tile the domain:
 3. float pre-selection of the rows that touch the float vertices, exact vertices and incidences of
    those rows with ``cdd.gmp``, then an exact check that every dropped row holds at every exact
    vertex (if not, the rows are added back and the vertices recomputed);
+   When the float proposal is a split run that :mod:`~polyattr.geometry.verify_partition` proved
+   to be the exact partition (same exact model and domain), (3) and (4) take its proven tight sets
+   instead: one python-flint solve per distinct vertex, facets from the incidences
+   (:mod:`polyattr.geometry.exact_from_split`); a region that path cannot confirm, or a result that
+   does not tile, goes through cdd.gmp as below;
 4. full dimension (exact affine rank of the vertices, python-flint), irredundant H-form (the rows
    tight on a (k-1)-dimensional set of vertices), pulling triangulation and exact moments;
 5. the exact volumes must sum exactly to the volume of the support: with (2) this proves that the
@@ -61,7 +66,7 @@ from polyattr.errors import PolyattrError
 from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key, float_domain
 from polyattr.models.protocol import PiecewiseAffineModel
 
-__all__ = ["TilingError", "ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
+__all__ = ["exact_sum", "TilingError", "ExactRegion", "ExactRegionSet", "exact_region_set", "cached_exact_region_set", "canonical_rows"]
 
 class TilingError(PolyattrError):
     """The exactly confirmed and repaired regions do not tile the support (an internal error)."""
@@ -89,6 +94,9 @@ class ExactRegion:
     first_moment: np.ndarray  # (k,) Fractions
     #: per row of ``rows``, the indices of the vertices on that facet
     facet_vertices: tuple = ()
+    #: (volume, first moment) as python-flint rationals when the path that built the region had
+    #: them (the same numbers; saves converting the Fractions back for exact sums)
+    flint_moments: tuple | None = None
 
 
 @dataclass(eq=False)
@@ -103,6 +111,8 @@ class ExactRegionSet:
     float_regions: int = 0
     #: how many regions the exact traversal added to the float proposal
     repaired: int = 0
+    #: how many regions came from a verified split run's tight sets (no cdd; see exact_from_split)
+    from_verified_split: int = 0
     _m2: list | None = field(default=None, repr=False)
     _maps: tuple | None = field(default=None, repr=False)
 
@@ -124,7 +134,7 @@ class ExactRegionSet:
 
     @property
     def total_volume(self) -> Fraction:
-        return sum((r.volume for r in self.regions), start=Fraction(0))
+        return exact_sum(r.volume for r in self.regions)
 
     @property
     def domain_volume(self) -> Fraction:
@@ -174,15 +184,29 @@ class ExactRegionSet:
         M2 = np.array([self._m2[i] for i in idx], dtype=object).reshape(len(m0), k, k)
         return m0, m1, M2
 
+    def flint_moments(self):
+        """Per region (volume, first moment tuple) as python-flint ``fmpq`` (reduced coordinates)."""
+        out = []
+        for r in self.regions:
+            if r.flint_moments is None:
+                m0 = fmpq(r.volume.numerator, r.volume.denominator)
+                m1 = tuple(fmpq(Fraction(v).numerator, Fraction(v).denominator) for v in r.first_moment)
+                object.__setattr__(r, "flint_moments", (m0, m1))
+            out.append(r.flint_moments)
+        return out
+
     def affine_maps(self, output: int | None = None):
         """Exact local affine maps in input coordinates: (n, n_outputs, d), (n, n_outputs) or one output."""
         n, d, o = len(self), self.model.n_inputs, self.model.n_outputs
         if self._maps is None:
             W = np.empty((n, o, d), dtype=object)
             b = np.empty((n, o), dtype=object)
-            intnet = _IntegerNetwork(self.model)
+            from polyattr.geometry.exact_from_split import IncrementalMaps
+
+            # regions are sorted by pattern: consecutive maps differ by a few rank-one terms
+            maps = IncrementalMaps(self.model.to_exact())
             for i, r in enumerate(self.regions):
-                W[i], b[i] = intnet.affine_map(r.pattern)
+                W[i], b[i] = maps.affine_map(r.pattern)
             self._maps = (W, b)
         W, b = self._maps
         if output is None:
@@ -199,6 +223,19 @@ class ExactRegionSet:
             if all(sum((A[r, j] * u[j] for j in range(len(u))), start=Fraction(0)) <= b[r] for r in range(len(b))):
                 return i
         raise PolyattrError(f"point: {[str(v) for v in z]} is not in the enumerated domain")
+
+
+def exact_sum(values) -> Fraction:
+    """The exact sum of rationals (Fractions, ints or fmpq), pairwise in python-flint.
+
+    Region volumes have unrelated large denominators: a running Fraction sum redoes the growing
+    lcm (and its gcds) at every term, a balanced sum only log n times."""
+    terms = [v if isinstance(v, fmpq) else fmpq(Fraction(v).numerator, Fraction(v).denominator) for v in values]
+    if not terms:
+        return Fraction(0)
+    while len(terms) > 1:
+        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return Fraction(int(terms[0].p), int(terms[0].q))
 
 
 # ------------------------------------------------------------------------- canonical rows
@@ -496,8 +533,49 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
             float_regions = ()  # floats broke down (e.g. a huge box): the exact traversal starts from scratch
     composed = model.compose_affine(red.embedding, red.offset)
     ctx = _ExactContext(composed, red)
+    fast = None
+    if _fast_path_applies(float_regions, model, domain):
+        from polyattr.geometry.exact_from_split import regions_from_verified_split
+
+        fast = regions_from_verified_split(float_regions, composed.to_exact(), red, ctx.A_dom, ctx.b_dom,
+                                           ctx.dom_scales)
+    found, n_fast = _confirm_all(ctx, float_regions, fast)
+    volume = _support_volume(red)
+    total = exact_sum(r.volume for r in found.values())
+    if n_fast and total != volume:
+        # a verified run tiles exactly; if its exact regions do not, trust none of them (cdd path)
+        found, n_fast = _confirm_all(ctx, float_regions, None)
+        total = exact_sum(r.volume for r in found.values())
+    repaired = 0
+    if total != volume:
+        before = len(found)
+        _exact_traversal(ctx, found, max_regions)
+        repaired = len(found) - before
+        total = exact_sum(r.volume for r in found.values())
+    regions = sorted(found.values(), key=lambda r: r.pattern.tobytes())
+    if total != volume:
+        raise TilingError(
+            f"exact regions: the {len(regions)} exact regions have total volume {total} "
+            f"(~{float(total):.17g}) but the support has volume {volume} (~{float(volume):.17g}): "
+            f"an internal error of the exact traversal"
+        )
+    out = ExactRegionSet(model, domain, red, regions, volume, len(float_regions), repaired=repaired,
+                         from_verified_split=n_fast)
+    _store(key, out)
+    return out
+
+
+def _confirm_all(ctx, float_regions, fast):
+    """Canonical key -> ExactRegion for every float region (from ``fast`` where it has the region,
+    else confirmed with cdd.gmp), and how many came from ``fast``."""
     found: dict[bytes, ExactRegion] = {}
+    n_fast = 0
     for i in range(len(float_regions)):
+        if fast is not None and fast[i] is not None:
+            pat, region = fast[i]
+            found.setdefault(_key(pat), region)
+            n_fast += 1
+            continue
         try:
             V_float = np.asarray(float_regions.vertices(i)[0], float)
         except PolyattrError:
@@ -506,23 +584,18 @@ def exact_region_set(model: PiecewiseAffineModel, domain, float_regions=None, *,
         if region is None:
             continue
         found.setdefault(_key(pat), region)
-    volume = _support_volume(red)
-    repaired = 0
-    if sum((r.volume for r in found.values()), start=Fraction(0)) != volume:
-        before = len(found)
-        _exact_traversal(ctx, found, max_regions)
-        repaired = len(found) - before
-    regions = sorted(found.values(), key=lambda r: tuple(int(x) for x in r.pattern))
-    total = sum((r.volume for r in regions), start=Fraction(0))
-    if total != volume:
-        raise TilingError(
-            f"exact regions: the {len(regions)} exact regions have total volume {total} "
-            f"(~{float(total):.17g}) but the support has volume {volume} (~{float(volume):.17g}): "
-            f"an internal error of the exact traversal"
-        )
-    out = ExactRegionSet(model, domain, red, regions, volume, len(float_regions), repaired=repaired)
-    _store(key, out)
-    return out
+    return found, n_fast
+
+
+#: whether exact_region_set takes exact vertices from a verified split run (tests switch it off to
+#: compare with the cdd path)
+USE_VERIFIED_SPLIT = True
+
+
+def _fast_path_applies(float_regions, model, domain) -> bool:
+    from polyattr.geometry.exact_from_split import applies
+
+    return USE_VERIFIED_SPLIT and applies(float_regions, model, domain)
 
 
 def _key(pattern) -> bytes:

@@ -1511,7 +1511,9 @@ def _run_level(net: _KernelNetwork, cells: _StackRun, start, end, limit, workers
     cell order, the number of cells found (a lower bound of the run's regions when it stopped
     early) and whether the budget was reached."""
     n_cells = len(cells.offsets) - 1
-    n_blocks = min(n_cells, max(1, 16 * workers))
+    # serial runs take big blocks (each block is a Python round trip: on a small slice the round
+    # trips cost more than the kernel)
+    n_blocks = min(n_cells, max(1, 16 * workers)) if workers > 1 else max(1, min(16, n_cells // 256))
     edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
     tasks = [(i, int(a), int(b)) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])) if b > a]
     budget = _SharedBudget(limit, len(tasks)) if limit is not None else None

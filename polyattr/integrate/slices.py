@@ -683,11 +683,17 @@ def _displacement_kernel(V, knots, lo, hi, radius, fa, fb, axis, queries, out):
     within radius[s] of S~'s in the inf norm), the number of pairs whose bound cannot be given (a
     vertex within 2 r of H: the slice must go to its row), and the number of terms (see
     :func:`slice_displacement_bounds` for the argument).  Every float operation is followed by a
-    safety factor that covers its rounding (the quantities are non-negative)."""
+    safety factor that covers its rounding (the quantities are non-negative).
+
+    A pair's bound depends on t only through the set of cut edges, i.e. through the interval
+    between consecutive sorted knots that holds t (no vertex is within 2 r of H when it is given), so
+    it is computed once per simplex and interval (``term``) and added to every query in that interval."""
     T, d1 = knots.shape
     d = d1 - 1
     u = 2.0**-53
     Q = queries.shape[0]
+    sorted_knots = np.empty(d1)
+    term = np.empty(d1)
     for s in range(T):
         rr = radius[s]
         if rr <= 0.0:
@@ -702,6 +708,43 @@ def _displacement_kernel(V, knots, lo, hi, radius, fa, fb, axis, queries, out):
         q1 = np.searchsorted(queries, tmax + reach, "right")
         if q1 <= q0:
             continue
+        for i in range(d1):
+            sorted_knots[i] = knots[s, i]
+        sorted_knots.sort()
+        # term[m]: the bound for t strictly between sorted_knots[m] and sorted_knots[m + 1] (m < d)
+        for m in range(d):
+            below = sorted_knots[m]
+            if not sorted_knots[m + 1] > below:
+                term[m] = 0.0  # an empty interval: no query falls in it
+                continue
+            # r' = max over the cut edges (a, b) of r + r ||b - a||_inf / (|b_j - a_j| - 2 r); vertex i
+            # is below H (knot < t) exactly when its knot is <= sorted_knots[m]
+            rp = rr
+            for i in range(d1):
+                for k in range(i + 1, d1):
+                    if (knots[s, i] <= below) == (knots[s, k] <= below):
+                        continue  # not cut
+                    den = (abs(knots[s, k] - knots[s, i]) * (1.0 - 2.0 * u) - 2.0 * rr) * (1.0 - 3.0 * u)
+                    num = 0.0
+                    for c in range(d):
+                        num = max(num, abs(V[s, k, c] - V[s, i, c]))
+                    rp = max(rp, (rr + rr * num * (1.0 + 2.0 * u) / den) * (1.0 + 5.0 * u))
+            e = 4.0 * rp
+            # prod(L + e) - prod(L) over the free coordinates, as a telescoping sum of non-negative terms
+            vol = 0.0
+            for k in range(d):
+                if k == axis:
+                    continue
+                part = e
+                for i in range(d):
+                    if i == axis or i == k:
+                        continue
+                    side = (hi[s, i] - lo[s, i]) * (1.0 + 2.0 * u)
+                    part *= side + e if i < k else side
+                vol += part
+            vol *= 1.0 + 4.0 * (d + 2) * u  # the products (<= 2 d roundings per term) and the sum (d)
+            fmax = (fa[s] + fb[s] * rp) * (1.0 + 4.0 * u)  # >= |f~|, |f*| on S~'s box grown by r' (fa: D included)
+            term[m] = vol * fmax * (1.0 + 2.0 * u)
         for q in range(q0, min(q1, Q)):
             t = queries[q]
             gap = abs(knots[s, 0] - t)
@@ -713,33 +756,12 @@ def _displacement_kernel(V, knots, lo, hi, radius, fa, fb, axis, queries, out):
                 continue
             if t < tmin or t > tmax:
                 continue  # every vertex on one side of H, in float and exact: neither meets H
-            # r' = max over the cut edges (a, b) of r + r ||b - a||_inf / (|b_j - a_j| - 2 r)
-            rp = rr
+            # t is no knot (gap > 0): the interval m with sorted_knots[m] < t < sorted_knots[m + 1]
+            m = -1
             for i in range(d1):
-                for k in range(i + 1, d1):
-                    if (knots[s, i] < t) == (knots[s, k] < t):
-                        continue  # not cut (no vertex is on H: gap > 2 r)
-                    den = (abs(knots[s, k] - knots[s, i]) * (1.0 - 2.0 * u) - 2.0 * rr) * (1.0 - 3.0 * u)
-                    num = 0.0
-                    for m in range(d):
-                        num = max(num, abs(V[s, k, m] - V[s, i, m]))
-                    rp = max(rp, (rr + rr * num * (1.0 + 2.0 * u) / den) * (1.0 + 5.0 * u))
-            e = 4.0 * rp
-            # prod(L + e) - prod(L) over the free coordinates, as a telescoping sum of non-negative terms
-            vol = 0.0
-            for k in range(d):
-                if k == axis:
-                    continue
-                term = e
-                for i in range(d):
-                    if i == axis or i == k:
-                        continue
-                    side = (hi[s, i] - lo[s, i]) * (1.0 + 2.0 * u)
-                    term *= side + e if i < k else side
-                vol += term
-            vol *= 1.0 + 4.0 * (d + 2) * u  # the products (<= 2 d roundings per term) and the sum (d)
-            fmax = (fa[s] + fb[s] * rp) * (1.0 + 4.0 * u)  # >= |f~|, |f*| on S~'s box grown by r' (fa: D included)
-            out[q, 0] += vol * fmax * (1.0 + 2.0 * u)
+                if sorted_knots[i] < t:
+                    m += 1
+            out[q, 0] += term[m]
             out[q, 2] += 1.0
 
 

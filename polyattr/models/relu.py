@@ -355,6 +355,12 @@ class ReLUNetwork:
         err = err[:, k] if k is not None else err
         return err
 
+    def evaluation_error_bounds(self, X, output: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """Both :meth:`preactivation_error_bounds` (per hidden layer, (n, n_l)) and
+        :meth:`evaluation_error_bound` of ``output`` ((n,)) at the points X (n, d), from one pass."""
+        pres, err = self._error_recurrence(np.atleast_2d(np.asarray(X, dtype=float)))
+        return pres, err[:, self.to_float().check_output(output)]
+
     def _error_recurrence(self, X):
         net = self.to_float()
         h = X

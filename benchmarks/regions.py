@@ -47,16 +47,23 @@ def run(net, domain, backend, budget, repeats):
 def target_rows(quick: bool = False, workers_list=(1, 2)) -> list[dict]:
     """The throughput targets of issue 11: 4-input [32,32] on [-1,1]^4 with volumes (goal 10^5
     regions/s) and 8-input [32,32] on [0,1]^8, patterns and affine maps only (goal 5,000/s), with
-    1 and 2 threads; wall and process CPU seconds of one run after a warm-up."""
+    1 and 2 threads; wall and process CPU seconds of one run after a warm-up.
+
+    The 8-input partition of [0,1]^8 is out of reach, so that row stops at a region budget: its
+    rate is that of proving the run over budget (the first layer's cells, which hold hundreds of
+    vertices each), with no affine maps.  The row on [0,1/4]^8 is a complete run (9,658 regions):
+    enumeration, the partition proof and the affine maps, the rate the target is about."""
     warm = random_network([3, 8, 8, 1], rng=0)
     enumerate_regions(warm, backend="split")
     enumerate_regions(warm, backend="split", volumes=False)
     out = []
-    cases = [("4-input [32,32], volumes", 4, -1.0, True, 20_000 if quick else None),
-             ("8-input [32,32], patterns + affine maps", 8, 0.0, False, 2_000 if quick else 20_000)]
-    for name, d, low, volumes, budget in cases:
+    cases = [("4-input [32,32], volumes", 4, -1.0, 1.0, True, 20_000 if quick else None),
+             ("8-input [32,32], patterns + affine maps", 8, 0.0, 1.0, False, 2_000 if quick else 20_000),
+             ("8-input [0,1/4]^8, complete, + affine maps" if not quick else "8-input [0,1/5]^8, complete, + affine maps",
+              8, 0.0, 0.2 if quick else 0.25, False, None)]
+    for name, d, low, high, volumes, budget in cases:
         net = random_network([d, 32, 32, 1], rng=2026)
-        box = Box(np.full(d, low), np.ones(d))
+        box = Box(np.full(d, low), np.full(d, high))
         for workers in workers_list:
             w, c = time.perf_counter(), time.process_time()
             try:
@@ -77,10 +84,15 @@ def target_rows(quick: bool = False, workers_list=(1, 2)) -> list[dict]:
 
 
 def print_target_rows(table) -> None:
-    print(f"{'case':<42} {'threads':>7} {'regions':>9} {'run':>6} {'wall s':>8} {'cpu s':>8} {'regions/s':>10}")
+    print(f"{'case':<42} {'threads':>7} {'regions':>9} {'run':>6} {'wall s':>8} {'cpu s':>8} {'regions/s':>10} "
+          f"{'2 vs 1 thread':>13}")
+    one = {}
     for r in table:
+        if r["workers"] == 1:
+            one[r["case"]] = r["regions_per_second"]
+        ratio = r["regions_per_second"] / one[r["case"]] if r["case"] in one else float("nan")
         print(f"{r['case']:<42} {r['workers']:>7} {r['regions']:>9} {r['run']:>6} {r['seconds']:8.3f} "
-              f"{r['cpu_seconds']:8.3f} {r['regions_per_second']:10.0f}")
+              f"{r['cpu_seconds']:8.3f} {r['regions_per_second']:10.0f} {ratio:12.2f}x")
 
 
 def main():

@@ -28,8 +28,21 @@ an affine function there; its values at the vertices decide everything:
 Edges are found combinatorially from the tight sets (edge subdivision, Berzins 2023): vertices
 ``a`` and ``b`` span an edge iff no third vertex is tight on every constraint that is tight at both
 (the smallest face containing ``a`` and ``b`` then has only these two vertices).  Requiring at least
-``d - 1`` common constraints is a cheap necessary filter.  A new vertex on edge ``ab`` is tight
-exactly on ``mask(a) & mask(b)`` plus the splitting neuron, because a point strictly between two
+``d - 1`` common constraints is a cheap necessary filter.  The scan for a third vertex is skipped
+when one end point, say ``a``, is *simple* (exactly d tight constraints) and exactly d - 1 are
+common: a vertex's tight rows have rank d, so a's d rows are linearly independent, and so are the
+d - 1 common ones; they cut a line out of the space, its intersection with the cell is a face of
+dimension <= 1 holding the distinct vertices a and b, hence an edge whose only vertices are its two
+end points, a and b.  The scan would have found no third vertex either, so the two tests agree
+whenever the masks are the true tight sets (always in exact arithmetic; in a float run that is
+what :mod:`~polyattr.geometry.verify_partition` proves, whose argument treats the edge test as a
+function of the masks).  Without the scan the test costs O(words) per pair instead of O(k words).
+Large cells (d = 8: hundreds of vertices, 10^4 pairs, ~100 edges per split) do not test every
+pair: two simple vertices have >= d - 1 common constraints iff they share a (d - 1)-subset of
+their masks, so a hash table of the positive simple vertices' d subsets, looked up with the
+negative ones', lists those pairs; pairs with a degenerate end point are all tested; every listed
+pair gets the same test, in the same order (:func:`_crossing_edges_hashed`).  A new vertex on
+edge ``ab`` is tight exactly on ``mask(a) & mask(b)`` plus the splitting neuron, because a point strictly between two
 points of a half-space is on its boundary iff both points are; so tight sets stay exact and no
 linear algebra is ever needed to maintain the face structure.
 
@@ -64,7 +77,8 @@ Cost and limits
 ---------------
 * The first cell has 2^d vertices, so the backend is meant for d <= ~10 (d > 20 is refused).
 * Splitting costs about (regions) x (neurons per path) x (vertices per cell) x (layer width);
-  the edge test is quadratic in the vertices of the cell being split.
+  the edge test is quadratic in the vertices of the cell being split (cubic for pairs of
+  degenerate vertices, which need the scan).
 * The pulling triangulation (volumes, centroids) visits a face once per chain of facets leading
   to it, which grows steeply with d.  From d = 6 on a memoised cone recursion (each face once,
   heights by Gram-Schmidt) replaces it and is 2-3x faster there, but volumes still cost ~6x the
@@ -73,11 +87,16 @@ Cost and limits
 * :func:`estimate_region_count` assumes every pair of effective hyperplanes meets in the box; on
   small boxes (where the hyperplanes are nearly an arrangement of parallel families) it can
   overestimate by 100x or more in high d.
-* Both cores: the cells of the first layer's arrangement are found first (depth first), then
-  blocks of consecutive cells run through the deeper layers in threads (the kernels release the
-  GIL), and the volumes are a second threaded pass over the stored cells.  The output is
-  concatenated in cell order, so it is the same, bit for bit and in the same order, for any
-  number of threads (and as one depth-first run).  One hidden layer: the first phase is all.
+* Both cores: the run goes in levels.  The cells of the first 12 units' arrangement are found
+  first (depth first, one thread); then blocks of consecutive cells run through the rest of the
+  first layer, and the first layer's cells through the deeper layers, in threads (the kernels
+  release the GIL); the volumes are a second threaded pass over the stored cells.  A frontier
+  inside a layer hands over the cells' layer values, so each level computes exactly what one
+  run would, and the outputs are concatenated in cell order: the result is the same, bit for bit
+  and in the same order, for any number of threads (and as one depth-first run).  With a region
+  budget the blocks of a level share it (their counts are of disjoint subtrees, so their sum is a
+  number of distinct regions) and all stop when it is reached: a budgeted run that the first
+  layer alone exceeds (8 inputs) uses both cores too.
   The whole output is kept in memory.  The run is a pure function of (weights, box), so large
   jobs can be cut into sub-boxes and the results concatenated.
 """
@@ -618,6 +637,149 @@ def _volume_centroid_memo(X, M, k, d, nw, cen, keys, stamp, m_vol, m_cen, cur):
 
 
 # ----------------------------------------------------------------------------- the splitting kernel
+#: from this many (positive, negative) vertex pairs on, a split finds its crossing edges through a
+#: hash table of the simple vertices' (d - 1)-subsets instead of testing every pair
+_HASH_MIN_PAIRS = 256
+
+
+@njit(cache=True, inline="always")
+def _is_edge(M, k, nw, d, p, q, pc, common):
+    """Do vertices p and q (tight-set sizes in pc) span an edge of the cell M[:k]?  ``common``
+    receives mask(p) & mask(q).  At least d - 1 common constraints; then the fast path for a
+    simple end point, else no third vertex tight on all of them (module docstring, "Edges")."""
+    cnt = 0
+    for w in range(nw):
+        common[w] = M[p, w] & M[q, w]
+        cnt += _popcount(common[w])
+    if cnt < d - 1:
+        return False
+    if cnt == d - 1 and (pc[p] == d or pc[q] == d):
+        return True
+    return _no_third_vertex(M, k, nw, p, q, common)
+
+
+@njit(cache=True, inline="always")
+def _mask_hash(key, nw, size):
+    hh = np.uint64(1469598103934665603)
+    for w in range(nw):
+        hh = (hh ^ key[w]) * np.uint64(1099511628211)
+    return np.int64(hh >> np.uint64(17)) & (size - 1)
+
+
+@njit(cache=True)
+def _crossing_edges_hashed(M, k, nw, d, pos, npos, neg, nneg, pc, common):
+    """The pairs (ip, iq) for which ``_is_edge(pos[ip], neg[iq])`` holds, as sorted codes
+    ip * nneg + iq (the order of the plain double loop), without testing every pair.
+
+    Two simple vertices (exactly d tight constraints) have >= d - 1 common constraints iff they
+    share a (d - 1)-subset of their masks, so those candidates come from a hash table of the
+    positive simple vertices' d subsets, looked up with the negative ones'; pairs with a degenerate
+    end point (more than d) are all tested.  Every candidate then gets the same test as in the
+    double loop, so the accepted set is the same function of the masks.  Returns (codes, count).
+    """
+    n_ins = 0
+    for ip in range(npos):
+        if pc[pos[ip]] == d:
+            n_ins += d
+    size = 2
+    while size < 2 * n_ins:
+        size *= 2
+    head = np.full(size, -1, np.int64)
+    e_key = np.empty((max(n_ins, 1), nw), np.uint64)
+    e_ip = np.empty(max(n_ins, 1), np.int64)
+    e_next = np.empty(max(n_ins, 1), np.int64)
+    key = np.empty(nw, np.uint64)
+    t = 0
+    for ip in range(npos):
+        p = pos[ip]
+        if pc[p] != d:
+            continue
+        for w in range(nw):
+            word = M[p, w]
+            while word != np.uint64(0):
+                low = word & (~word + _U1)
+                word ^= low
+                for ww in range(nw):
+                    e_key[t, ww] = M[p, ww]
+                e_key[t, w] ^= low
+                s = _mask_hash(e_key[t], nw, size)
+                e_ip[t] = ip
+                e_next[t] = head[s]
+                head[s] = t
+                t += 1
+    cand = np.empty(max(16, 2 * (npos + nneg)), np.int64)
+    nc = 0
+    for iq in range(nneg):
+        q = neg[iq]
+        if pc[q] != d:
+            continue
+        for w in range(nw):
+            word = M[q, w]
+            while word != np.uint64(0):
+                low = word & (~word + _U1)
+                word ^= low
+                for ww in range(nw):
+                    key[ww] = M[q, ww]
+                key[w] ^= low
+                e = head[_mask_hash(key, nw, size)]
+                while e >= 0:
+                    same = True
+                    for ww in range(nw):
+                        if e_key[e, ww] != key[ww]:
+                            same = False
+                            break
+                    if same:
+                        cand = _grow_vec(cand, nc + 1)
+                        cand[nc] = e_ip[e] * nneg + iq
+                        nc += 1
+                    e = e_next[e]
+    # pairs with a degenerate end point
+    deg_neg = np.empty(nneg, np.int64)
+    n_dn = 0
+    for iq in range(nneg):
+        if pc[neg[iq]] != d:
+            deg_neg[n_dn] = iq
+            n_dn += 1
+    for ip in range(npos):
+        if pc[pos[ip]] != d:
+            cand = _grow_vec(cand, nc + nneg)
+            for iq in range(nneg):
+                cand[nc] = ip * nneg + iq
+                nc += 1
+        elif n_dn > 0:
+            cand = _grow_vec(cand, nc + n_dn)
+            for t in range(n_dn):
+                cand[nc] = ip * nneg + deg_neg[t]
+                nc += 1
+    cand = np.sort(cand[:nc])
+    out = np.empty(max(nc, 1), np.int64)
+    n_out = 0
+    for c in range(nc):
+        if c > 0 and cand[c] == cand[c - 1]:
+            continue  # equal masks meet in every subset
+        ip = cand[c] // nneg
+        if _is_edge(M, k, nw, d, pos[ip], neg[cand[c] - ip * nneg], pc, common):
+            out[n_out] = cand[c]
+            n_out += 1
+    return out, n_out
+
+
+@njit(cache=True, inline="always")
+def _no_third_vertex(M, k, nw, p, q, common):
+    """No vertex of M[:k] but p and q is tight on every constraint of ``common``: pq is an edge."""
+    for v in range(k):
+        if v == p or v == q:
+            continue
+        inside = True
+        for w in range(nw):
+            if (M[v, w] & common[w]) != common[w]:
+                inside = False
+                break
+        if inside:
+            return False
+    return True
+
+
 # state[] slots shared between the Python driver and the kernel (so a run can be resumed)
 _N_STACK, _STACK_ROWS, _N_OUT, _N_VOUT, _N_SPLIT, _N_AMBIGUOUS = 0, 1, 2, 3, 4, 5
 #: from this dimension on, volumes use the memoised cone recursion instead of pulling
@@ -629,7 +791,7 @@ _MEMO_MIN_DIM = 6
 def _split_kernel(
     d, nw, n_neurons, W_all, b_all, slope_all, w_off, in_dim, out_dim, nstart, layer_of, abs_tol, rel_tol,
     sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-    oX, oM, o_off, o_pat, stop_at,
+    oX, oM, oV, o_off, o_pat, stop_at,
 ):
     """Process stacked cells depth first until the stack is empty or ``stop_at`` cells are out.
 
@@ -657,6 +819,8 @@ def _split_kernel(
     side = np.empty(cap0, np.int64)
     pos = np.empty(cap0, np.int64)
     neg = np.empty(cap0, np.int64)
+    pc = np.empty(cap0, np.int64)
+    ecode = np.empty(cap0, np.int64)
     cpat = np.zeros(max(n_neurons, 1), np.bool_)
     common = np.empty(nw, np.uint64)
     while state[_N_STACK] > 0 and state[_N_OUT] < stop_at:
@@ -673,7 +837,16 @@ def _split_kernel(
                 cX[v, i] = sX[r0 + v, i]
             for w in range(nw):
                 cM[v, w] = sM[r0 + v, w]
-            for j in range(wmax):
+        # the layer values still to be read: those of the units from ``neuron`` on in its layer (a
+        # layer's first unit recomputes them from the coordinates; a frontier inside a layer emits them)
+        v_lo = 0
+        v_hi = 0
+        if neuron < layer_of.shape[0]:
+            v_lo = neuron - nstart[layer_of[neuron]]
+            if v_lo > 0:
+                v_hi = out_dim[layer_of[neuron]]
+        for v in range(k):
+            for j in range(v_lo, v_hi):
                 cV[v, j] = sV[r0 + v, j]
         for n in range(n_neurons):
             cpat[n] = s_pat[e, n]
@@ -694,6 +867,7 @@ def _split_kernel(
                 side = np.empty(2 * k, np.int64)
                 pos = np.empty(2 * k, np.int64)
                 neg = np.empty(2 * k, np.int64)
+                pc = np.empty(2 * k, np.int64)
             scale = 0.0
             for v in range(k):
                 a = abs(cV[v, j])
@@ -745,7 +919,7 @@ def _split_kernel(
                         aX[ka, i] = cX[v, i]
                     for w in range(nw):
                         aM[ka, w] = cM[v, w]
-                    for jj in range(width):
+                    for jj in range(j + 1, width):
                         aV[ka, jj] = cV[v, jj]
                     if side[v] == 0:
                         _set_bit(aM, ka, cbit)
@@ -756,7 +930,7 @@ def _split_kernel(
                         bX[kb, i] = cX[v, i]
                     for w in range(nw):
                         bM[kb, w] = cM[v, w]
-                    for jj in range(width):
+                    for jj in range(j + 1, width):
                         bV[kb, jj] = cV[v, jj]
                     if side[v] == 0:
                         _set_bit(bM, kb, cbit)
@@ -765,54 +939,58 @@ def _split_kernel(
             # new vertices on the edges that cross the hyperplane
             for ip in range(npos):
                 p = pos[ip]
-                for iq in range(nneg):
-                    q = neg[iq]
-                    cnt = 0
-                    for w in range(nw):
-                        common[w] = cM[p, w] & cM[q, w]
-                        cnt += _popcount(common[w])
-                    if cnt < d - 1:
-                        continue
-                    is_edge = True
-                    for v in range(k):
-                        if v == p or v == q:
-                            continue
-                        inside = True
-                        for w in range(nw):
-                            if (cM[v, w] & common[w]) != common[w]:
-                                inside = False
-                                break
-                        if inside:
-                            is_edge = False
-                            break
-                    if not is_edge:
-                        continue
-                    vp = cV[p, j]
-                    vq = cV[q, j]
-                    t = vp / (vp - vq)
-                    aX = _grow_rows(aX, ka + 1)
-                    aM = _grow_rows(aM, ka + 1)
-                    aV = _grow_rows(aV, ka + 1)
-                    bX = _grow_rows(bX, kb + 1)
-                    bM = _grow_rows(bM, kb + 1)
-                    bV = _grow_rows(bV, kb + 1)
-                    for i in range(d):
-                        x = cX[p, i] + t * (cX[q, i] - cX[p, i])
-                        aX[ka, i] = x
-                        bX[kb, i] = x
-                    for jj in range(width):
-                        y = cV[p, jj] + t * (cV[q, jj] - cV[p, jj])
-                        aV[ka, jj] = y
-                        bV[kb, jj] = y
-                    aV[ka, j] = 0.0
-                    bV[kb, j] = 0.0
-                    for w in range(nw):
-                        aM[ka, w] = common[w]
-                        bM[kb, w] = common[w]
-                    _set_bit(aM, ka, cbit)
-                    _set_bit(bM, kb, cbit)
-                    ka += 1
-                    kb += 1
+                pc[p] = 0
+                for w in range(nw):
+                    pc[p] += _popcount(cM[p, w])
+            for iq in range(nneg):
+                q = neg[iq]
+                pc[q] = 0
+                for w in range(nw):
+                    pc[q] += _popcount(cM[q, w])
+            if npos * nneg <= _HASH_MIN_PAIRS:
+                n_edges = 0
+                for ip in range(npos):
+                    p = pos[ip]
+                    for iq in range(nneg):
+                        q = neg[iq]
+                        if _is_edge(cM, k, nw, d, p, q, pc, common):
+                            ecode = _grow_vec(ecode, n_edges + 1)
+                            ecode[n_edges] = ip * nneg + iq
+                            n_edges += 1
+            else:
+                ecode, n_edges = _crossing_edges_hashed(cM, k, nw, d, pos, npos, neg, nneg, pc, common)
+            for t_e in range(n_edges):
+                ip = ecode[t_e] // nneg
+                p = pos[ip]
+                q = neg[ecode[t_e] - ip * nneg]
+                for w in range(nw):
+                    common[w] = cM[p, w] & cM[q, w]
+                vp = cV[p, j]
+                vq = cV[q, j]
+                t = vp / (vp - vq)
+                aX = _grow_rows(aX, ka + 1)
+                aM = _grow_rows(aM, ka + 1)
+                aV = _grow_rows(aV, ka + 1)
+                bX = _grow_rows(bX, kb + 1)
+                bM = _grow_rows(bM, kb + 1)
+                bV = _grow_rows(bV, kb + 1)
+                for i in range(d):
+                    x = cX[p, i] + t * (cX[q, i] - cX[p, i])
+                    aX[ka, i] = x
+                    bX[kb, i] = x
+                for jj in range(j + 1, width):
+                    y = cV[p, jj] + t * (cV[q, jj] - cV[p, jj])
+                    aV[ka, jj] = y
+                    bV[kb, jj] = y
+                aV[ka, j] = 0.0
+                bV[kb, j] = 0.0
+                for w in range(nw):
+                    aM[ka, w] = common[w]
+                    bM[kb, w] = common[w]
+                _set_bit(aM, ka, cbit)
+                _set_bit(bM, kb, cbit)
+                ka += 1
+                kb += 1
             state[_N_SPLIT] += 1
             # push the negative half, continue with the positive one
             e = state[_N_STACK]
@@ -829,7 +1007,7 @@ def _split_kernel(
                     sX[r0 + v, i] = bX[v, i]
                 for w in range(nw):
                     sM[r0 + v, w] = bM[v, w]
-                for jj in range(width):
+                for jj in range(j + 1, width):
                     sV[r0 + v, jj] = bV[v, jj]
             s_row0[e] = r0
             s_nrow[e] = kb
@@ -857,12 +1035,18 @@ def _split_kernel(
                 oX[nv0 + v, i] = cX[v, i]
             for w in range(nw):
                 oM[nv0 + v, w] = cM[v, w]
+        if n_neurons < layer_of.shape[0] and n_neurons > nstart[layer_of[n_neurons]]:
+            # a frontier inside a layer: the cell leaves with the layer values still to be read
+            oV = _grow_rows(oV, nv0 + k)
+            for v in range(k):
+                for jj in range(n_neurons - nstart[layer_of[n_neurons]], out_dim[layer_of[n_neurons]]):
+                    oV[nv0 + v, jj] = cV[v, jj]
         for n in range(n_neurons):
             o_pat[c, n] = cpat[n]
         o_off[c + 1] = nv0 + k
         state[_N_OUT] = c + 1
         state[_N_VOUT] = nv0 + k
-    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat
+    return sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, oV, o_off, o_pat
 
 
 @njit(cache=True, nogil=True)
@@ -1119,62 +1303,40 @@ def split_enumerate(
 
         bar = tqdm(desc="regions", unit=" regions")
     try:
-        # Two phases with the same output order as one depth-first run: the cells of the first
-        # layer's arrangement (depth first), then every cell's subtree through the deeper layers,
-        # in blocks of consecutive cells (independent: threads run them in parallel, nogil) whose
-        # outputs are concatenated in cell order.  One hidden layer: phase one is everything.
-        frontier = int(nstart[1]) if n_layers > 1 else n_neurons
-        # every first-layer cell holds at least one region: past the budget there, the run is over budget
-        first = _run_stack(net, frontier, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit,
-                           bar if frontier == n_neurons else None)
-        if frontier == n_neurons or (limit is not None and len(first.offsets) - 1 >= limit):
-            parts = [first]
-        else:
-            n_cells = len(first.offsets) - 1
-            # serial runs take big blocks (each block is a Python round trip: on a small slice the
-            # round trips cost more than the kernel)
-            n_blocks = min(n_cells, max(1, 16 * workers)) if workers > 1 else max(1, min(16, n_cells // 256))
-            edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
-            tasks = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-            def run_block(task):
-                a, b = task
-                off = first.offsets[a:b + 1]
-                return _run_stack(net, n_neurons, first.X[off[0]:off[-1]], first.M[off[0]:off[-1]], off - off[0],
-                                  first.patterns[a:b], frontier, limit, None)
-
-            parts = []
-            found = held = 0
-            for part in _map_ordered(run_block, tasks, workers):
-                parts.append(part)
-                found += len(part.offsets) - 1
-                held += part.nbytes
-                check_allocation(2 * held, f"the region enumeration ({found} regions so far)")
-                if bar is not None:
-                    bar.update(len(part.offsets) - 1)
-                if limit is not None and found >= limit:
-                    break
+        # Levels with the same output order as one depth-first run: the cells of the first
+        # _FIRST_UNITS units' arrangement (depth first, one thread), then every cell's subtree
+        # through the rest of the first layer, then every first-layer cell's subtree through the
+        # deeper layers; a level runs blocks of consecutive cells (independent: threads run them in
+        # parallel, nogil) whose outputs are concatenated in cell order.  A frontier inside a layer
+        # carries the cells' layer values (so nothing is recomputed that one run would not).
+        layer1 = int(nstart[1]) if n_layers > 1 else n_neurons
+        pre = min(layer1, _FIRST_UNITS)
+        first = _run_stack(net, pre, box_X, box_M, np.array([0, 2**d]), box_pat, 0, limit,
+                           bar if pre == n_neurons else None)
+        cells, found, over = first, len(first.offsets) - 1, False
+        n_ambiguous, n_split = first.n_ambiguous, first.n_split
+        for start, end in ((pre, layer1), (layer1, n_neurons)):
+            # every cell of a frontier holds at least one region: past the budget there, the run is over
+            if start == end or over or (limit is not None and len(cells.offsets) - 1 >= limit):
+                continue
+            cells, found, over = _run_level(net, cells, start, end, limit, workers,
+                                            bar if end == n_neurons else None)
+            n_ambiguous += cells.n_ambiguous
+            n_split += cells.n_split
     finally:
         if bar is not None:
             bar.close()
-    n = sum(len(p.offsets) - 1 for p in parts)
-    n_ambiguous = sum(p.n_ambiguous for p in parts) + (first.n_ambiguous if frontier != n_neurons else 0)
-    n_split = sum(p.n_split for p in parts) + (first.n_split if frontier != n_neurons else 0)
+    n = len(cells.offsets) - 1
+    if over or (limit is not None and n >= limit):
+        n = limit  # at least this many (threads may have found a few more, by timing)
     if max_regions is not None and n > max_regions:
         raise RegionBudgetExceeded(
             f"max_regions: found {n} regions and enumeration was not finished "
             f"(budget {max_regions}); raise max_regions or shrink the domain",
             found=n,
         )
-    vertices = np.concatenate([p.X for p in parts]) if parts else np.zeros((0, d))
-    masks = np.concatenate([p.M for p in parts]) if parts else np.zeros((0, nw), np.uint64)
-    offsets = np.zeros(n + 1, np.int64)
-    at, vat = 0, 0
-    for p in parts:
-        m = len(p.offsets) - 1
-        offsets[at + 1:at + m + 1] = p.offsets[1:] + vat
-        at, vat = at + m, vat + p.offsets[-1]
-    patterns = np.concatenate([p.patterns for p in parts])[:, :n_neurons] if parts else np.zeros((0, n_neurons), bool)
+    vertices, masks, offsets = cells.X, cells.M, cells.offsets  # already trimmed copies: no second copy
+    patterns = cells.patterns[:, :n_neurons]
     counts = np.diff(offsets)
     interior = np.add.reduceat(vertices, offsets[:-1], axis=0) / counts[:, None]
     if compute_volumes:
@@ -1226,16 +1388,58 @@ class _StackRun:
     patterns: np.ndarray
     n_split: int
     n_ambiguous: int
+    V: np.ndarray | None = None  # the layer values, for a frontier inside a layer
+    complete: bool = True  # every cell ran to the end (no region limit or shared budget stopped it)
 
     @property
     def nbytes(self) -> int:
         return self.X.nbytes + self.M.nbytes + self.offsets.nbytes + self.patterns.nbytes
 
 
+#: the first level of the threaded runs: the cells of the first layer's first units (at most
+#: sum_{k <= d} C(12, k) cells, enough blocks for the threads and cheap in one)
+_FIRST_UNITS = 12
+#: fewest regions per kernel call when blocks share a region budget (how far a block can overshoot it)
+_SHARED_CHUNK = 2_000
+
+
+class _SharedBudget:
+    """The region counts of blocks running in parallel against one budget.  Blocks are disjoint
+    subtrees, so the counts' sum is a number of distinct regions: once it reaches the limit the
+    whole run is over budget, and every block may stop.  Each block writes only its own slot."""
+
+    def __init__(self, limit: int, n_blocks: int, already: int = 0):
+        self.limit = limit
+        self.already = already
+        self.counts = [0] * n_blocks
+
+    def slot(self, i: int) -> "_BudgetSlot":
+        return _BudgetSlot(self, i)
+
+    def total(self) -> int:
+        return self.already + sum(self.counts)
+
+
+@dataclass(frozen=True)
+class _BudgetSlot:
+    shared: _SharedBudget
+    index: int
+
+    def report(self, found: int) -> None:
+        self.shared.counts[self.index] = found
+
+    def left(self) -> int:
+        """Regions still allowed before all blocks together reach the limit."""
+        return self.shared.limit - self.shared.total()
+
+
 def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, cells_patterns, start_neuron,
-               limit, bar) -> _StackRun:
-    """Run the cells (CSR rows, all at ``start_neuron``, the start of a layer) depth first through
-    the first ``n_neurons`` units; the output lists the first cell's regions first."""
+               limit, bar, cells_V=None, budget=None) -> _StackRun:
+    """Run the cells (CSR rows, all at ``start_neuron``) depth first through the first ``n_neurons``
+    units; the output lists the first cell's regions first.  ``cells_V``: the cells' layer values
+    when ``start_neuron`` is inside a layer (a frontier run's ``V``).  ``budget``: a
+    :class:`_SharedBudget` slot; the run stops early (``complete`` False) once all runs sharing it
+    have found ``limit`` regions together."""
     d, nw = net.d, net.nw
     n_cells = len(cells_offsets) - 1
     n_all = max(net.n_neurons, 1)
@@ -1255,6 +1459,8 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
     sX[:len(order)] = cells_X[order]
     sM[:len(order)] = cells_M[order]
     sV = np.zeros((2 * rows, net.wmax))
+    if cells_V is not None:
+        sV[:len(order)] = cells_V[order]
     state = np.zeros(6, np.int64)
     state[_N_STACK] = n_cells
     state[_STACK_ROWS] = len(order)
@@ -1263,24 +1469,93 @@ def _run_stack(net: _KernelNetwork, n_neurons, cells_X, cells_M, cells_offsets, 
     oM = np.zeros((cap * 4, nw), np.uint64)
     o_off = np.zeros(cap + 1, np.int64)
     o_pat = np.zeros((cap, n_all), np.bool_)
+    inside = 0 < n_neurons < net.n_neurons and n_neurons != net.nstart[net.layer_of[n_neurons]]
+    oV = np.zeros((cap * 4 if inside else 1, net.wmax))
     stop = np.iinfo(np.int64).max if limit is None else limit
-    # back to Python now and then: progress, Ctrl-C, and the memory budget of the growing arrays
+    # back to Python now and then: progress, Ctrl-C, the memory budget of the growing arrays, and
+    # the region budget shared with the other blocks
     chunk = 20_000 if bar is not None else 100_000
+    complete = True
     while state[_N_STACK] > 0 and state[_N_OUT] < stop:
         before = int(state[_N_OUT])
-        (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, o_off, o_pat) = _split_kernel(
+        stop_now = min(stop, before + chunk)
+        if budget is not None:
+            left = budget.left()
+            if left <= 0:
+                complete = False
+                break
+            # far from the budget, long kernel calls; near it, short ones (a block overshoots it by
+            # at most one call's regions)
+            stop_now = min(stop_now, before + max(_SHARED_CHUNK, left // 8), before + left)
+        (sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, oX, oM, oV, o_off, o_pat) = _split_kernel(
             d, nw, n_neurons, net.W_all, net.b_all, net.slope_all, net.w_off, net.in_dim, net.out_dim, net.nstart,
             net.layer_of, net.abs_tol, REL_TOL, sX, sM, sV, s_row0, s_nrow, s_neuron, s_pat, state,
-            oX, oM, o_off, o_pat, min(stop, before + chunk),
+            oX, oM, oV, o_off, o_pat, stop_now,
         )
         if bar is not None:
             bar.update(int(state[_N_OUT]) - before)
-        held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, o_off, o_pat))
+        held = sum(a.nbytes for a in (sX, sM, sV, s_pat, oX, oM, oV, o_off, o_pat))
         check_allocation(2 * held, f"the region enumeration ({int(state[_N_OUT])} regions so far, "
                                    f"{int(state[_N_VOUT])} vertices)")
+        if budget is not None:
+            budget.report(int(state[_N_OUT]))
     n, nv = int(state[_N_OUT]), int(state[_N_VOUT])
     return _StackRun(oX[:nv].copy(), oM[:nv].copy(), o_off[:n + 1].copy(), o_pat[:n].copy(),
-                     int(state[_N_SPLIT]), int(state[_N_AMBIGUOUS]))
+                     int(state[_N_SPLIT]), int(state[_N_AMBIGUOUS]), oV[:nv].copy() if inside else None,
+                     complete and state[_N_STACK] == 0)
+
+
+def _run_level(net: _KernelNetwork, cells: _StackRun, start, end, limit, workers, bar):
+    """Run the cells of a frontier (all at unit ``start``) from ``start`` to ``end`` in blocks of
+    consecutive cells, in threads, sharing the region budget; the blocks' outputs concatenated in
+    cell order, the number of cells found (a lower bound of the run's regions when it stopped
+    early) and whether the budget was reached."""
+    n_cells = len(cells.offsets) - 1
+    # serial runs take big blocks (each block is a Python round trip: on a small slice the round
+    # trips cost more than the kernel)
+    n_blocks = min(n_cells, max(1, 16 * workers)) if workers > 1 else max(1, min(16, n_cells // 256))
+    edges = np.linspace(0, n_cells, n_blocks + 1).round().astype(np.int64)
+    tasks = [(i, int(a), int(b)) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])) if b > a]
+    budget = _SharedBudget(limit, len(tasks)) if limit is not None else None
+
+    def run_block(task):
+        i, a, b = task
+        off = cells.offsets[a:b + 1]
+        lo, hi = off[0], off[-1]
+        return _run_stack(net, end, cells.X[lo:hi], cells.M[lo:hi], off - lo, cells.patterns[a:b], start, limit,
+                          None, None if cells.V is None else cells.V[lo:hi],
+                          None if budget is None else budget.slot(i))
+
+    parts = []
+    found = held = 0
+    for part in _map_ordered(run_block, tasks, workers):
+        parts.append(part)
+        found += len(part.offsets) - 1
+        held += part.nbytes
+        check_allocation(2 * held, f"the region enumeration ({found} regions so far)")
+        if bar is not None:
+            bar.update(len(part.offsets) - 1)
+        if limit is not None and (found >= limit or budget.total() >= limit or not part.complete):
+            break
+    total = max(found, budget.total()) if budget is not None else found
+    over = limit is not None and (total >= limit or not all(p.complete for p in parts) or len(parts) < len(tasks))
+    return _concat_runs(parts), total, over
+
+
+def _concat_runs(parts) -> _StackRun:
+    """Kernel runs of consecutive cells as one run (CSR rows shifted)."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = [np.zeros(1, np.int64)]
+    at = 0
+    for p in parts:
+        offsets.append(p.offsets[1:] + at)
+        at += int(p.offsets[-1])
+    V = None if parts[0].V is None else np.concatenate([p.V for p in parts])
+    return _StackRun(np.concatenate([p.X for p in parts]), np.concatenate([p.M for p in parts]),
+                     np.concatenate(offsets), np.concatenate([p.patterns for p in parts]),
+                     sum(p.n_split for p in parts), sum(p.n_ambiguous for p in parts), V,
+                     all(p.complete for p in parts))
 
 
 def _worker_count(workers) -> int:

@@ -11,7 +11,12 @@ made, so its output is the exact partition; its float vertices are within a prov
 Why checking final regions suffices
 -----------------------------------
 The split kernel is a sequence of sign decisions at cell vertices; everything else it does is
-combinatorial on the tight masks (edge test, new vertex masks, pattern bits).  Run the same
+combinatorial on the tight masks (edge test, new vertex masks, pattern bits).  The edge test is a
+function of the masks alone, including its fast path for simple vertices (the splitting module's
+docstring: it gives the scan's answer whenever the masks are the true tight sets, as they are in
+the exact run), so a float run and an exact run fed the same decisions accept the same edges: an
+edge the float run accepts wrongly can only come from masks that differ from the exact ones, i.e.
+from a wrong decision, which the checks below catch.  Run the same
 algorithm in exact arithmetic on the exact data: by induction over the float run's operations, the
 two runs hold the same cells (masks, patterns) as long as every decision agrees, and each float
 vertex stands for the exact vertex with the same mask (the unique point of its tight constraints:

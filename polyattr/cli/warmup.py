@@ -4,8 +4,9 @@
 regions`` loads machine code instead of compiling it (about 15-30 s on a small machine).  It runs
 the work of both commands on the shipped default model: the region enumeration with volumes (the
 same kernel signatures on every model and box), and every exact method of the demo's table (not
-the sampled column, which is numpy only); then a small data set of pdp and shapley_uniform, whose
-batches triangulate the partition and integrate slices with their own kernels (a few seconds more).  Where the cache goes: :mod:`polyattr.jit`.  Safe to run
+the sampled column, which is numpy only); then a small data set of every method whose float
+batches integrate slices (pdp, shapley_uniform), whose kernels triangulate the partition and
+integrate the slices (a few seconds more).  Where the cache goes: :mod:`polyattr.jit`.  Safe to run
 again: what is cached is loaded, and only kernels whose source changed are compiled.
 """
 
@@ -40,8 +41,9 @@ def warm_up(print=print) -> dict:
         if spec.tables:
             attribute(model, DEMO_X, spec.name, **dict(spec.demo_options))
     rows = np.array([[0.25, 0.5], [0.75, 0.125], [0.5, 0.875]])  # a data set: the batch kernels
-    for method in ("pdp", "shapley_uniform"):
-        attribute(model, rows, method)
+    for spec in method_specs():
+        if spec.batch_slices is not None:  # the methods whose float batches integrate slices
+            attribute(model, rows, spec.name)
     compiled, loaded = kernel_cache_counts()
     cache = {"source": "__pycache__ beside the sources", "env": f"$NUMBA_CACHE_DIR ({CACHE_DIR})",
              "fallback": str(CACHE_DIR), "none": "nowhere (no writable directory)"}[CACHE_LOCATION]

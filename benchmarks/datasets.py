@@ -68,6 +68,7 @@ def peer_rows(seed=0, background=1000):
         if method == "shapley_uniform":
             bg = np.random.default_rng(seed + 3).uniform(size=(background, 4))
             explainer = shap.explainers.Exact(lambda Z: net(np.asarray(Z, float)), bg)
+            explainer((1.0 - x)[None, :])  # shap's first call compiles its numba kernels: time a warm one
             t_shap, sv = _timed(lambda: explainer(x[None, :]).values[0])
             row.update(shap_s=t_shap, shap_err=float(np.max(np.abs(sv - exact.values))))
         out.append(row)

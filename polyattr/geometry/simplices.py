@@ -20,7 +20,7 @@ import numpy as np
 from polyattr.jit import njit
 
 from polyattr.numerics import UNIT_ROUNDOFF, gamma
-from polyattr.geometry.splitting import _U1, _cell_facets, _lowest_bit, _maximal_sets, _popcount
+from polyattr.geometry.splitting import _U1, _cell_facets, _gather_simplex, _lowest_bit, _popcount, _push_facets
 
 
 @dataclass(frozen=True)
@@ -83,42 +83,14 @@ def _cell_simplices(M, k, d, nw, base, fac, cand, cand_ok, f_set, f_dim, f_apex,
                 apex = 64 * ww + _lowest_bit(x)
         if nv == dim + 1:
             if write:
-                for i in range(n_ap):
-                    simplex[i] = chain[i]
-                t = n_ap
-                for ww in range(kw):
-                    x = f_set[top, ww]
-                    while x != np.uint64(0):
-                        low = x & (~x + _U1)
-                        x ^= low
-                        simplex[t] = 64 * ww + _popcount(low - _U1)
-                        t += 1
+                _gather_simplex(f_set, top, kw, chain, n_ap, simplex)
                 for i in range(d + 1):
                     out[count, i] = base + simplex[i]
             count += 1
             continue
         if nv < dim + 1:
             continue
-        mm = 0
-        for i in range(n_fac):
-            g = 0
-            for ww in range(kw):
-                cand[mm, ww] = f_set[top, ww] & fac[i, ww]
-                g += _popcount(cand[mm, ww])
-            if g >= dim and g < nv:
-                mm += 1
-        _maximal_sets(cand, mm, kw, cand_ok)
-        aw = apex >> 6
-        abit = _U1 << np.uint64(apex & 63)
-        for i in range(mm):
-            if cand_ok[i] and (cand[i, aw] & abit) == np.uint64(0):
-                for ww in range(kw):
-                    f_set[top, ww] = cand[i, ww]
-                f_dim[top] = dim - 1
-                for a in range(n_ap):
-                    f_apex[top, a] = chain[a]
-                f_apex[top, n_ap] = apex
-                top += 1
+        top = _push_facets(f_set, f_dim, f_apex, top, fac, n_fac, cand, cand_ok, kw, dim, nv, apex, chain, n_ap)
     return count
 
 

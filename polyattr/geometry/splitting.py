@@ -281,6 +281,50 @@ def _cell_facets(M, k, nw, kw, d, cand, ok, fac):
     return n_fac
 
 
+@njit(cache=True, inline="always")
+def _gather_simplex(f_set, top, kw, chain, n_ap, simplex):
+    """A simplex face of a pulling run: the apexes pulled so far (chain[:n_ap]) then the face's
+    vertices, in increasing order, written to ``simplex``."""
+    for i in range(n_ap):
+        simplex[i] = chain[i]
+    t = n_ap
+    for ww in range(kw):
+        x = f_set[top, ww]
+        while x != np.uint64(0):
+            low = x & (~x + _U1)
+            x ^= low
+            simplex[t] = 64 * ww + _popcount(low - _U1)
+            t += 1
+
+
+@njit(cache=True, inline="always")
+def _push_facets(f_set, f_dim, f_apex, top, fac, n_fac, cand, cand_ok, kw, dim, nv, apex, chain, n_ap):
+    """Push onto the pulling stack (from slot ``top``) the facets of face f_set[top] (nv vertices,
+    dimension dim) that do not hold its apex: the maximal proper intersections with the cell's
+    facets; each carries the apex chain so far plus ``apex``.  Returns the new stack top."""
+    mm = 0
+    for i in range(n_fac):
+        g = 0
+        for ww in range(kw):
+            cand[mm, ww] = f_set[top, ww] & fac[i, ww]
+            g += _popcount(cand[mm, ww])
+        if g >= dim and g < nv:
+            mm += 1
+    _maximal_sets(cand, mm, kw, cand_ok)
+    aw = apex >> 6
+    abit = _U1 << np.uint64(apex & 63)
+    for i in range(mm):
+        if cand_ok[i] and (cand[i, aw] & abit) == np.uint64(0):
+            for ww in range(kw):
+                f_set[top, ww] = cand[i, ww]
+            f_dim[top] = dim - 1
+            for a in range(n_ap):
+                f_apex[top, a] = chain[a]
+            f_apex[top, n_ap] = apex
+            top += 1
+    return top
+
+
 @njit(cache=True)
 def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_apex, A, simplex, chain):
     """Volume of the cell with vertices X[:k] and tight sets M[:k]; its centroid goes to ``cen``.
@@ -321,16 +365,7 @@ def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_ap
                 apex = 64 * ww + _lowest_bit(x)
         if nv == dim + 1:
             # a simplex face: the apexes pulled so far plus its vertices span one d-simplex
-            for i in range(n_ap):
-                simplex[i] = chain[i]
-            t = n_ap
-            for ww in range(kw):
-                x = f_set[top, ww]
-                while x != np.uint64(0):
-                    low = x & (~x + _U1)
-                    x ^= low
-                    simplex[t] = 64 * ww + _popcount(low - _U1)
-                    t += 1
+            _gather_simplex(f_set, top, kw, chain, n_ap, simplex)
             p0 = simplex[0]
             for r in range(d):
                 q = simplex[r + 1]
@@ -346,26 +381,7 @@ def _volume_centroid(X, M, k, d, nw, cen, fac, cand, cand_ok, f_set, f_dim, f_ap
         if nv < dim + 1:
             continue  # cannot happen with consistent tight sets; ignore defensively
         # facets of this face: maximal proper intersections with the cell's facets
-        mm = 0
-        for i in range(n_fac):
-            g = 0
-            for ww in range(kw):
-                cand[mm, ww] = f_set[top, ww] & fac[i, ww]
-                g += _popcount(cand[mm, ww])
-            if g >= dim and g < nv:
-                mm += 1
-        _maximal_sets(cand, mm, kw, cand_ok)
-        aw = apex >> 6
-        abit = _U1 << np.uint64(apex & 63)
-        for i in range(mm):
-            if cand_ok[i] and (cand[i, aw] & abit) == np.uint64(0):
-                for ww in range(kw):
-                    f_set[top, ww] = cand[i, ww]
-                f_dim[top] = dim - 1
-                for a in range(n_ap):
-                    f_apex[top, a] = chain[a]
-                f_apex[top, n_ap] = apex
-                top += 1
+        top = _push_facets(f_set, f_dim, f_apex, top, fac, n_fac, cand, cand_ok, kw, dim, nv, apex, chain, n_ap)
     if vol > 0.0:
         for c in range(d):
             cen[c] /= (d + 1) * vol

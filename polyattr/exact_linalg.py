@@ -37,6 +37,12 @@ def _fmpq_mat(rows: list[list[Fraction]], ncols: int) -> "flint.fmpq_mat":
     return flint.fmpq_mat(len(rows), ncols, [flint.fmpq(v.numerator, v.denominator) for r in rows for v in r])
 
 
+def to_fmpq(v) -> "flint.fmpq":
+    """A rational (Fraction, int, or a float, taken exactly) as python-flint's ``fmpq``."""
+    v = Fraction(v)
+    return flint.fmpq(v.numerator, v.denominator)
+
+
 def _fraction(q) -> Fraction:
     return Fraction(int(q.p), int(q.q))
 

@@ -248,20 +248,18 @@ def _exact_uniform_integral(regions, piece, output) -> Fraction:
     """
     from flint import fmpq
 
-    def q(v):
-        v = Fraction(v)
-        return fmpq(v.numerator, v.denominator)
+    from polyattr.exact_linalg import to_fmpq
 
     E, z0 = piece.reduction.embedding, piece.reduction.offset
     d, k = E.shape
-    Eq = [[q(E[i, j]) for j in range(k)] for i in range(d)]
-    z0q = [q(v) for v in z0]
+    Eq = [[to_fmpq(E[i, j]) for j in range(k)] for i in range(d)]
+    z0q = [to_fmpq(v) for v in z0]
     W, b = regions.affine_maps(output)
     terms = []
     for i, (m0u, m1u) in enumerate(regions.flint_moments()):
-        Wi = [q(v) for v in W[i]]
+        Wi = [to_fmpq(v) for v in W[i]]
         WE = [sum((Wi[r] * Eq[r][j] for r in range(d) if Wi[r] != 0 and Eq[r][j] != 0), fmpq(0)) for j in range(k)]
-        c0 = q(b[i]) + sum((Wi[r] * z0q[r] for r in range(d) if Wi[r] != 0 and z0q[r] != 0), fmpq(0))
+        c0 = to_fmpq(b[i]) + sum((Wi[r] * z0q[r] for r in range(d) if Wi[r] != 0 and z0q[r] != 0), fmpq(0))
         t = c0 * m0u
         for j in range(k):
             if WE[j] != 0:
@@ -277,19 +275,15 @@ def _exact_contraction(W, b, m0, m1) -> Fraction:
     denominator grows to their lcm (hundreds of thousands of bits on a 3-input [32, 32] box): a
     running sum would redo that size at every term, a balanced (pairwise) sum does it log n times.
     """
-    from flint import fmpq
-
-    def q(v):
-        v = Fraction(v)
-        return fmpq(v.numerator, v.denominator)
+    from polyattr.exact_linalg import to_fmpq
 
     n, d = (W.shape[0], W.shape[1]) if W.ndim == 2 else (len(m0), 0)
     terms = []
     for i in range(n):
-        t = q(b[i]) * q(m0[i])
+        t = to_fmpq(b[i]) * to_fmpq(m0[i])
         for j in range(d):
             if W[i, j] != 0:
-                t += q(W[i, j]) * q(m1[i, j])
+                t += to_fmpq(W[i, j]) * to_fmpq(m1[i, j])
         terms.append(t)
     return exact_sum(terms)
 

@@ -63,6 +63,7 @@ import numpy as np
 from flint import fmpq, fmpq_mat, fmpz_mat
 
 from polyattr.errors import PolyattrError
+from polyattr.exact_linalg import to_fmpq
 from polyattr.geometry.domains import AffineSlice, Box, Segment, domain_key, float_domain
 from polyattr.models.protocol import PiecewiseAffineModel
 
@@ -189,8 +190,8 @@ class ExactRegionSet:
         out = []
         for r in self.regions:
             if r.flint_moments is None:
-                m0 = fmpq(r.volume.numerator, r.volume.denominator)
-                m1 = tuple(fmpq(Fraction(v).numerator, Fraction(v).denominator) for v in r.first_moment)
+                m0 = to_fmpq(r.volume)
+                m1 = tuple(to_fmpq(v) for v in r.first_moment)
                 object.__setattr__(r, "flint_moments", (m0, m1))
             out.append(r.flint_moments)
         return out
@@ -230,7 +231,7 @@ def exact_sum(values) -> Fraction:
 
     Region volumes have unrelated large denominators: a running Fraction sum redoes the growing
     lcm (and its gcds) at every term, a balanced sum only log n times."""
-    terms = [v if isinstance(v, fmpq) else fmpq(Fraction(v).numerator, Fraction(v).denominator) for v in values]
+    terms = [v if isinstance(v, fmpq) else to_fmpq(v) for v in values]
     if not terms:
         return Fraction(0)
     while len(terms) > 1:
@@ -740,11 +741,6 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _fmpq(v) -> fmpq:
-    v = Fraction(v)
-    return fmpq(v.numerator, v.denominator)
-
-
 def _to_reduced_exact(reduction, z):
     """Exact reduced coordinates of z on the support (the embedding has full column rank)."""
     E, z0 = reduction.embedding, reduction.offset
@@ -755,8 +751,8 @@ def _to_reduced_exact(reduction, z):
             raise PolyattrError("point: not on the support")
         return np.zeros(0, dtype=object)
     # E has full column rank: solve the normal equations E^T E u = E^T diff exactly (python-flint)
-    Eq = fmpq_mat(d, k, [_fmpq(E[r, j]) for r in range(d) for j in range(k)])
-    rhs = fmpq_mat(d, 1, [_fmpq(v) for v in diff])
+    Eq = fmpq_mat(d, k, [to_fmpq(E[r, j]) for r in range(d) for j in range(k)])
+    rhs = fmpq_mat(d, 1, [to_fmpq(v) for v in diff])
     sol = (Eq.transpose() * Eq).solve(Eq.transpose() * rhs)
     u = np.array([Fraction(int(sol[i, 0].p), int(sol[i, 0].q)) for i in range(k)], dtype=object)
     if any(sum((Fraction(E[r, j]) * u[j] for j in range(k)), start=Fraction(0)) != diff[r] for r in range(d)):
